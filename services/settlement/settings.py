@@ -1,0 +1,17 @@
+"""Settings of the settlement service (environment variables, see ops.settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ops.settings import CommonSettings
+
+
+class SettlementSettings(CommonSettings):
+    settlement_policies_dir: str = Field(description="Folder of policy TOML files, one per region, scheme, year")
+    settlement_consumer_group: str = "settlement"
+    settlement_batch_max_messages: int = Field(default=200, ge=1, le=5000)
+    settlement_batch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
+    settlement_max_retry_seconds: float = Field(
+        default=60.0, gt=0, description="Longest backoff between retries of a transient failure"
+    )
