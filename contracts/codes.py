@@ -1,0 +1,136 @@
+"""Code lists shared by messages in and out (national platform codes where one exists)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Insutype(StrEnum):
+    """险种类型 insutype."""
+
+    STAFF = "310"  # 职工基本医疗保险
+    RESIDENT = "390"  # 城乡居民基本医疗保险
+
+
+class PersonType(StrEnum):
+    """人员类别: who the person is within the scheme (ratios and waiting periods differ)."""
+
+    IN_SERVICE = "in_service"  # 在职
+    RETIRED = "retired"  # 退休
+    FLEXIBLE = "flexible"  # 灵活就业
+    ADULT = "adult"  # 城乡居民 成年
+    STUDENT = "student"  # 学生
+    CHILD = "child"  # 儿童
+    ELDERLY = "elderly"  # 老年居民
+    NEWBORN = "newborn"  # 新生儿
+
+
+STAFF_PERSON_TYPES = frozenset({PersonType.IN_SERVICE, PersonType.RETIRED, PersonType.FLEXIBLE})
+
+
+class MedType(StrEnum):
+    """医疗类别 med_type."""
+
+    GENERAL_OUTPATIENT = "11"  # 普通门诊 (also internet-hospital follow-up visits)
+    CHRONIC_OUTPATIENT = "14"  # 门诊慢特病
+    INPATIENT = "21"  # 普通住院
+    INPATIENT_DRG = "22"  # 住院 按病组 (DRG)
+    INPATIENT_DIP = "23"  # 住院 按病种分值 (DIP)
+    INPATIENT_OTHER = "24"  # 住院 其他分组
+    PHARMACY = "41"  # 定点药店购药
+
+
+INPATIENT_MED_TYPES = frozenset(
+    {MedType.INPATIENT, MedType.INPATIENT_DRG, MedType.INPATIENT_DIP, MedType.INPATIENT_OTHER}
+)
+
+
+class InstitutionKind(StrEnum):
+    HOSPITAL = "hospital"
+    PRIMARY_CARE = "primary_care"  # 基层医疗机构
+    INTERNET_HOSPITAL = "internet_hospital"  # 互联网医院
+    RETAIL_PHARMACY = "retail_pharmacy"  # 定点零售药店
+    DUAL_CHANNEL_PHARMACY = "dual_channel_pharmacy"  # 双通道药店
+
+
+class HospitalLevel(StrEnum):
+    LEVEL_1 = "1"  # 一级
+    LEVEL_2 = "2"  # 二级
+    LEVEL_3 = "3"  # 三级
+
+
+class ChargeLevel(StrEnum):
+    """chrgitm_lv: catalogue class of a line item."""
+
+    CLASS_A = "01"  # 甲类: all of it is policy-range
+    CLASS_B = "02"  # 乙类: selfpay_prop of it is 先行自付 first
+    CLASS_C = "03"  # 丙类 / outside the catalogue: 全自费
+
+
+class ExcludedCategory(StrEnum):
+    """Expenses no fund pays (004: 基金不予支付范围)."""
+
+    WORK_INJURY = "work_injury"  # 应当从工伤保险基金中支付
+    THIRD_PARTY = "third_party"  # 应当由第三人负担
+    PUBLIC_HEALTH = "public_health"  # 应当由公共卫生负担
+    OVERSEAS = "overseas"  # 在境外就医
+    FITNESS = "fitness"  # 体育健身
+    WELLNESS = "wellness"  # 养生保健消费
+    HEALTH_CHECKUP = "health_checkup"  # 健康体检
+
+
+class AidCategory(StrEnum):
+    """医疗救助对象类别."""
+
+    DESTITUTE = "destitute"  # 特困人员
+    MIN_LIVING = "min_living"  # 低保对象
+    RETURNED_TO_POVERTY = "returned_to_poverty"  # 返贫致贫人口
+    MONITORED = "monitored"  # 防止返贫监测对象
+    IMPOVERISHED_BY_ILLNESS = "impoverished_by_illness"  # 因病返贫致贫
+
+
+class PhysicianTitle(StrEnum):
+    RESIDENT = "resident"  # 住院医师
+    ATTENDING = "attending"  # 主治医师
+    ASSOCIATE_CHIEF = "associate_chief"  # 副主任医师
+    CHIEF = "chief"  # 主任医师
+
+
+class FamilyRelation(StrEnum):
+    """家庭共济: whose account may pay (003)."""
+
+    SPOUSE = "spouse"
+    PARENT = "parent"
+    CHILD = "child"
+
+
+class FundPayType(StrEnum):
+    """fund_pay_type of a setldetail row."""
+
+    STAFF_POOLED = "310100"
+    STAFF_ACCOUNT = "310200"
+    STAFF_LARGE_AMOUNT = "330100"
+    RESIDENT_POOLED = "390100"
+    RESIDENT_MAJOR_ILLNESS = "390200"
+    MEDICAL_AID = "610100"
+
+
+class RejectionCode(StrEnum):
+    """Stable machine codes of rejections.v1; the sentence beside each says what to fix."""
+
+    MALFORMED_JSON = "malformed_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_MESSAGE_TYPE = "unknown_message_type"
+    UNKNOWN_POLICY = "unknown_policy"
+    UNKNOWN_PERSON = "unknown_person"
+    SCHEME_MISMATCH = "scheme_mismatch"
+    ITEM_AMOUNT_MISMATCH = "item_amount_mismatch"
+    CHRONIC_DISEASE_NOT_REGISTERED = "chronic_disease_not_registered"
+    FAMILY_ACCOUNT_NOT_ALLOWED = "family_account_not_allowed"
+    REVERSAL_OF_UNKNOWN_SETTLEMENT = "reversal_of_unknown_settlement"
+    ALREADY_REVERSED = "already_reversed"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    VISIT_ALREADY_SETTLED = "visit_already_settled"
+    NO_PERSONAL_ACCOUNT = "no_personal_account"
+    ACCOUNT_MONTH_ALREADY_CREDITED = "account_month_already_credited"
+    OUTSIDE_POLICY_YEAR = "outside_policy_year"

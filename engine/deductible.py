@@ -1,0 +1,39 @@
+"""起付线: the part of the policy-range amount the person pays before the fund starts (§2.2).
+
+Inpatient: per admission by hospital level, lower for later stays in the year. Outpatient
+benefits: per year, so only what is left of the year's deductible applies. Some regions
+also cap the year's deductibles across all benefits (deductible_yearly_cap).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from engine.benefits import BenefitName
+from engine.policy import Benefit, Policy, by_level
+from engine.totals import Totals
+
+
+def used_this_year(totals: Totals, name: BenefitName) -> int:
+    used: int = getattr(totals, f"dedc_{name.value}")
+    return used
+
+
+def deductible_left(benefit: Benefit, name: BenefitName, level: str, totals: Totals, policy: Policy) -> tuple[int, str]:
+    """The deductible still to be met before this visit, and a sentence saying why."""
+    if benefit.deductible_basis == "none":
+        return 0, "no deductible for this benefit"
+    amounts = cast(tuple[int, ...], by_level(benefit.deductible, level, f"{name.value} deductible"))
+    if benefit.deductible_basis == "admission":
+        nth = totals.admissions  # stays already settled this year
+        due = amounts[min(nth, len(amounts) - 1)]
+        why = f"stay no. {nth + 1} of the year at level {level}: deductible {due / 100:.2f}"
+    else:
+        used = used_this_year(totals, name)
+        due = max(0, amounts[0] - used)
+        why = f"yearly deductible {amounts[0] / 100:.2f}, {used / 100:.2f} already met"
+    if policy.deductible_yearly_cap is not None:
+        room = max(0, policy.deductible_yearly_cap - totals.deductibles_total)
+        if room < due:
+            due, why = room, why + f"; limited by the year's deductible cap {policy.deductible_yearly_cap / 100:.2f}"
+    return due, why

@@ -1,0 +1,148 @@
+"""A person's year as the fold of its events: enrolment facts, totals, settlements in force."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from types import MappingProxyType
+from typing import Any
+
+from contracts.codes import Insutype
+from contracts.enrolments import Enrolment
+from engine.errors import InvariantBroken
+from engine.events import (
+    AccountCredited,
+    ClaimSettled,
+    Event,
+    FamilyAccountDebited,
+    FamilyAccountRefunded,
+    PersonEnrolled,
+    SettlementReversed,
+)
+from engine.totals import ZERO, Totals
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class OpenSettlement:
+    """What a reversal needs to undo a settlement."""
+
+    setl_id: str
+    mdtrt_id: str
+    delta: Totals
+    payer_psn_no: str | None
+    acct_mulaid_pay: int
+    result: Mapping[str, Any]
+    reversed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonYear:
+    psn_no: str
+    year: int
+    enrolment: Enrolment | None = None
+    coverage_from: date | None = None
+    coverage_reason: str = ""
+    totals: Totals = ZERO
+    settlements: Mapping[str, OpenSettlement] = field(default_factory=lambda: _EMPTY)
+    visits: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # mdtrt_id → setl_id in force
+    credited_months: frozenset[int] = frozenset()
+    family_debits: Mapping[str, int] = field(default_factory=lambda: _EMPTY)  # setl_id → amount
+    version: int = 0  # events folded so far
+
+    @property
+    def stream_id(self) -> str:
+        return stream_id(self.psn_no, self.year)
+
+    @property
+    def has_account(self) -> bool:
+        return self.enrolment is not None and self.enrolment.insutype is Insutype.STAFF
+
+    @property
+    def account_balance(self) -> int:
+        """Own personal account: carried over + credited − spent (own care and relatives')."""
+        opening = self.enrolment.acct_opening_balance if self.enrolment else 0
+        t = self.totals
+        return opening + t.acct_credited - t.acct_paid_own - t.acct_paid_for_family
+
+
+def stream_id(psn_no: str, year: int) -> str:
+    return f"{psn_no}/{year}"
+
+
+def _with(mapping: Mapping[str, Any], key: str, value: Any) -> Mapping[str, Any]:
+    return MappingProxyType({**mapping, key: value})
+
+
+def _without(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return MappingProxyType({k: v for k, v in mapping.items() if k != key})
+
+
+def apply(state: PersonYear, event: Event) -> PersonYear:
+    """One event onto a person's year. Asserts the books' invariants after it."""
+    if isinstance(event, PersonEnrolled):
+        new = replace(
+            state, enrolment=event.enrolment, coverage_from=event.coverage_from, coverage_reason=event.coverage_reason
+        )
+    elif isinstance(event, AccountCredited):
+        new = replace(state, totals=state.totals + event.delta, credited_months=state.credited_months | {event.month})
+    elif isinstance(event, ClaimSettled):
+        entry = OpenSettlement(
+            event.setl_id, event.mdtrt_id, event.delta, event.payer_psn_no, event.acct_mulaid_pay, event.result
+        )
+        new = replace(
+            state,
+            totals=state.totals + event.delta,
+            settlements=_with(state.settlements, event.setl_id, entry),
+            visits=_with(state.visits, event.mdtrt_id, event.setl_id),
+        )
+    elif isinstance(event, SettlementReversed):
+        original = state.settlements.get(event.reversed_setl_id)
+        if original is None or original.reversed_by is not None:
+            raise InvariantBroken(f"reversal {event.setl_id} of a settlement not in force: {event.reversed_setl_id}")
+        if event.delta != -original.delta:
+            raise InvariantBroken(f"reversal {event.setl_id} does not net the original to zero")
+        new = replace(
+            state,
+            totals=state.totals + event.delta,
+            settlements=_with(state.settlements, original.setl_id, replace(original, reversed_by=event.setl_id)),
+            visits=_without(state.visits, original.mdtrt_id),
+        )
+    elif isinstance(event, FamilyAccountDebited):
+        new = replace(
+            state,
+            totals=state.totals + event.delta,
+            family_debits=_with(state.family_debits, event.setl_id, event.amount),
+        )
+    elif isinstance(event, FamilyAccountRefunded):
+        if state.family_debits.get(event.reversed_setl_id) != event.amount:
+            raise InvariantBroken(f"refund {event.setl_id} does not match a family debit")
+        new = replace(
+            state,
+            totals=state.totals + event.delta,
+            family_debits=_without(state.family_debits, event.reversed_setl_id),
+        )
+    else:  # pragma: no cover - the union is closed
+        raise InvariantBroken(f"unknown event {event!r}")
+    _check(new)
+    return replace(new, version=state.version + 1)
+
+
+def _check(state: PersonYear) -> None:
+    negative = {k: v for k, v in vars(state.totals).items() if v < 0}
+    if negative:
+        raise InvariantBroken(f"{state.stream_id}: totals below zero {negative}")
+    if state.account_balance < 0:
+        raise InvariantBroken(f"{state.stream_id}: personal account overdrawn ({state.account_balance} fen)")
+    if state.totals.mi_paid > state.totals.mi_base or state.totals.aid_paid > state.totals.aid_base:
+        raise InvariantBroken(f"{state.stream_id}: a fund paid more than the self-pay it works on")
+
+
+def replay(psn_no: str, year: int, events: Iterable[Event]) -> PersonYear:
+    """The fold: a person's year from nothing but its events."""
+    state = PersonYear(psn_no=psn_no, year=year)
+    for event in events:
+        state = apply(state, event)
+    return state

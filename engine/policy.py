@@ -1,0 +1,255 @@
+"""A pooling region's policy for one scheme and year, as data (one TOML file each).
+
+Every parameter of docs/domain.md §2–§5 has a place here; the files under policies/ say,
+key by key, which seed a number comes from and which numbers are assumptions.
+Tables keyed by institution level or person type fall back to their "default" entry.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from itertools import pairwise
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.codes import (
+    AidCategory,
+    ExcludedCategory,
+    FamilyRelation,
+    FundPayType,
+    Insutype,
+    PersonType,
+    PhysicianTitle,
+)
+from contracts.money import Yuan
+
+Ratio = Annotated[Decimal, Field(ge=0, le=1)]
+Multiple = Annotated[Decimal, Field(gt=0, le=100)]
+LEVEL_KEYS = ("primary", "1", "2", "3", "pharmacy")  # 基层, 一级, 二级, 三级, 药店
+DEFAULT = "default"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_keys(table: dict[str, object], allowed: set[str], what: str) -> None:
+    unknown = set(table) - allowed - {DEFAULT}
+    if unknown:
+        raise ValueError(f"unknown {what} {sorted(unknown)}; use {sorted(allowed)} or {DEFAULT!r}")
+
+
+class Benefit(Strict):
+    """One benefit of the basic pooled fund (住院, 普通门诊, 门诊慢特病, 两病, 谈判药品门诊)."""
+
+    deductible_basis: Literal["admission", "year", "none"]
+    # level → amounts; per admission the n-th amount applies to the n-th stay (the last repeats)
+    deductible: dict[str, tuple[Yuan, ...]] = Field(default_factory=dict)
+    ratio: dict[str, dict[str, Ratio]]  # person type → level → share the fund pays
+    yearly_cap: Yuan | None = None  # its own smaller yearly limit, if any
+    counts_in_annual_cap: bool = True  # spends the fund's shared 年度最高支付限额
+    major_illness: bool = True  # its policy-range self-pay accumulates toward major illness
+    medical_aid: bool = True  # medical aid applies to what is left
+
+    @field_validator("deductible")
+    @classmethod
+    def _levels(cls, value: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        _check_keys(value, set(LEVEL_KEYS), "institution level")  # type: ignore[arg-type]
+        if any(not amounts or min(amounts) < 0 for amounts in value.values()):
+            raise ValueError("each deductible entry needs at least one amount, none negative")
+        return value
+
+    @field_validator("ratio")
+    @classmethod
+    def _persons(cls, value: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+        _check_keys(value, {p.value for p in PersonType}, "person type")  # type: ignore[arg-type]
+        for by_level in value.values():
+            _check_keys(by_level, set(LEVEL_KEYS), "institution level")  # type: ignore[arg-type]
+        return value
+
+    @model_validator(mode="after")
+    def _deductible_present(self) -> Benefit:
+        if self.deductible_basis != "none" and not self.deductible:
+            raise ValueError(f"deductible_basis is {self.deductible_basis!r} but no deductible is given")
+        return self
+
+
+class Benefits(Strict):
+    inpatient: Benefit
+    general_outpatient: Benefit | None = None
+    chronic_outpatient: Benefit | None = None
+    two_diseases: Benefit | None = None  # 高血压、糖尿病 "两病" outpatient drugs (000: 60%)
+    dual_channel_outpatient: Benefit | None = None  # 谈判药品 in outpatient care (004)
+
+
+class ChronicRules(Strict):
+    diseases: dict[str, str] = Field(default_factory=dict)  # code → name of covered 慢特病
+    inpatient_rule_diseases: tuple[str, ...] = ()  # 门诊特殊治疗 priced with inpatient ratios (003)
+
+
+class DualChannelRules(Strict):
+    """ "三定": 定医疗机构、定责任医师、定零售药店 (004)."""
+
+    qualified_titles: tuple[PhysicianTitle, ...] = (
+        PhysicianTitle.ATTENDING,
+        PhysicianTitle.ASSOCIATE_CHIEF,
+        PhysicianTitle.CHIEF,
+    )
+    require_designated_institution: bool = True
+
+
+class Band(Strict):
+    above: Yuan = Field(ge=0)  # accumulated qualifying self-pay above which this ratio applies
+    ratio: Ratio
+
+
+class Incentives(Strict):
+    """Residents' major-illness incentives (000 四)."""
+
+    continuous_years_before_reward: int = Field(ge=0)
+    per_continuous_year: Yuan = Field(ge=0)
+    per_zero_claim_year: Yuan = Field(ge=0)
+    max_share_of_cap: Ratio
+    rejoin_penalty: Yuan = Field(ge=0)
+
+
+class MajorIllness(Strict):
+    """居民大病保险 / 职工大额医疗费用补助 on the year's accumulated policy-range self-pay."""
+
+    fund: FundPayType
+    bands: tuple[Band, ...] = Field(min_length=1)
+    cap: Yuan = Field(ge=0)
+    include_preselfpay: bool = False  # whether 先行自付 counts as qualifying self-pay
+    incentives: Incentives | None = None
+
+    @field_validator("bands")
+    @classmethod
+    def _ascending(cls, bands: tuple[Band, ...]) -> tuple[Band, ...]:
+        if any(b.above >= c.above for b, c in pairwise(bands)):
+            raise ValueError("bands must be in ascending order of 'above'")
+        return bands
+
+
+class AidRule(Strict):
+    deductible: Yuan = Field(ge=0)
+    ratio: Ratio
+
+
+class IllnessPovertyRule(Strict):
+    """因病返贫致贫 (004): qualifies once the year's remaining compliant cost reaches threshold."""
+
+    threshold: Yuan = Field(ge=0)
+    deductible: Yuan = Field(ge=0)
+    ratio: Ratio
+    yearly_cap: Yuan = Field(ge=0)
+
+
+class MedicalAid(Strict):
+    fund: FundPayType = FundPayType.MEDICAL_AID
+    shared_yearly_cap: Yuan = Field(ge=0)  # outpatient chronic + inpatient share it (004)
+    categories: dict[AidCategory, AidRule]
+    impoverished_by_illness: IllnessPovertyRule | None = None
+
+    @field_validator("categories")
+    @classmethod
+    def _not_ibi(cls, value: dict[AidCategory, AidRule]) -> dict[AidCategory, AidRule]:
+        if AidCategory.IMPOVERISHED_BY_ILLNESS in value:
+            raise ValueError("impoverished_by_illness has its own table [medical_aid.impoverished_by_illness]")
+        return value
+
+
+class PersonalAccount(Strict):
+    """职工个人账户 (003)."""
+
+    in_service_rate: Ratio  # share of the person's monthly contribution base credited
+    retired_monthly: Yuan = Field(ge=0)  # fixed monthly credit for retirees
+    flexible_rate: Ratio = Decimal(0)  # flexible-employment staff, share of their base
+    family_relations: tuple[FamilyRelation, ...] = tuple(FamilyRelation)
+    excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
+
+
+class Waiting(Strict):
+    """Enrolment and waiting-period rules (000 五, 001 2 and 8)."""
+
+    collection_start: tuple[int, int] = (9, 1)  # month, day in the year before cover
+    migrant_deadline: tuple[int, int] = (2, 28)  # in the cover year (end of February)
+    fixed_months: int = Field(default=3, ge=0)
+    variable_months_per_break_year: int = Field(default=1, ge=0)
+    long_break_years: int = Field(default=4, ge=1)
+    long_break_min_months: int = Field(default=6, ge=0)
+    flexible_staff_months: int = Field(default=6, ge=0)
+    rejoin_grace_months: int = Field(default=3, ge=0)
+    rejoin_late_wait_months: int = Field(default=3, ge=0)
+    newborn_grace_days: int = Field(default=90, ge=0)
+
+
+class CasePaymentRules(Strict):
+    """DRG / DIP standards (§5)."""
+
+    drg_base_rate: dict[str, Yuan] = Field(default_factory=dict)  # level → yuan per weight 1.0
+    dip_point_value: Yuan | None = None  # provisional 点值, fixed at year end
+    dip_hospital_coefficient: dict[str, Multiple] = Field(default_factory=dict)
+    high_multiple: dict[str, Multiple] = Field(default_factory=dict)  # level → cost > n × standard
+    low_multiple: Multiple = Decimal("0.4")
+
+
+class PolicyMeta(Strict):
+    id: str = Field(min_length=1)
+    region: str = Field(pattern=r"^\d{6}$")  # admin division code of the pooling region
+    region_name: str
+    scheme: Insutype
+    year: int = Field(ge=2000, le=2100)
+    version: int = Field(ge=1)
+    effective_from: date
+    effective_to: date
+    sources: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _dates(self) -> PolicyMeta:
+        if not (self.effective_from <= self.effective_to and self.effective_from.year == self.year):
+            raise ValueError("effective_from ≤ effective_to, starting in the policy year")
+        return self
+
+
+class Policy(Strict):
+    policy: PolicyMeta
+    annual_cap: Yuan = Field(ge=0)  # basic pooled fund 年度最高支付限额, shared by benefits
+    deductible_yearly_cap: Yuan | None = None  # some regions cap the year's deductibles
+    benefits: Benefits
+    chronic: ChronicRules = ChronicRules()
+    two_diseases: dict[str, str] = Field(default_factory=dict)  # disease code → name
+    dual_channel: DualChannelRules = DualChannelRules()
+    major_illness: MajorIllness
+    medical_aid: MedicalAid | None = None
+    personal_account: PersonalAccount | None = None
+    waiting: Waiting = Waiting()
+    excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
+    case_payment: CasePaymentRules = CasePaymentRules()
+
+    @model_validator(mode="after")
+    def _scheme_rules(self) -> Policy:
+        staff = self.policy.scheme is Insutype.STAFF
+        if staff and self.personal_account is None:
+            raise ValueError("a staff policy needs [personal_account]")
+        if not staff and self.personal_account is not None:
+            raise ValueError("residents' insurance has no personal account")
+        expected = FundPayType.STAFF_LARGE_AMOUNT if staff else FundPayType.RESIDENT_MAJOR_ILLNESS
+        if self.major_illness.fund is not expected:
+            raise ValueError(f"major_illness.fund must be {expected.value} for scheme {self.policy.scheme.value}")
+        return self
+
+    @property
+    def basic_fund(self) -> FundPayType:
+        staff = self.policy.scheme is Insutype.STAFF
+        return FundPayType.STAFF_POOLED if staff else FundPayType.RESIDENT_POOLED
+
+
+def by_level(table: dict[str, object], level: str, what: str) -> object:
+    """Look a level up, falling back to "default"; a gap is a policy error, said plainly."""
+    if level in table:
+        return table[level]
+    if DEFAULT in table:
+        return table[DEFAULT]
+    raise LookupError(f"the policy has no {what} for institution level {level!r}")
