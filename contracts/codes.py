@@ -134,3 +134,4 @@ class RejectionCode(StrEnum):
     NO_PERSONAL_ACCOUNT = "no_personal_account"
     ACCOUNT_MONTH_ALREADY_CREDITED = "account_month_already_credited"
     OUTSIDE_POLICY_YEAR = "outside_policy_year"
+    INVARIANT_BROKEN = "invariant_broken"  # a bug: nothing recorded, operators alerted

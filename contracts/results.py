@@ -165,3 +165,33 @@ class Rejection(WireModel):
     fixmedins_code: Code | None = None
     psn_no: str | None = None
     source: str | None = None  # where the message came from: "topic/partition/offset" or "file:line"
+
+
+class AnnualTotals(WireModel):
+    """A person's year: what was paid and what is left of each cap and deductible."""
+
+    msg_type: Literal["annual_totals"] = "annual_totals"
+    schema_version: Literal["settlements.v1"] = "settlements.v1"
+    psn_no: PsnNo
+    year: int
+    insutype: str | None
+    policy_id: str | None
+    coverage_from: str | None
+    settlements: int
+    admissions: int
+    medfee_sumamt: Amount
+    fund_pay_sumamt: Amount
+    hifp_pay: Amount
+    major_illness_pay: Amount  # hifmi_pay (residents) or hifob_pay (staff)
+    maf_pay: Amount
+    acct_pay: Amount  # own account on own care, plus relatives' accounts (acct_mulaid_pay)
+    acct_paid_for_family: Amount
+    psn_cash_pay: Amount
+    deductible_used: dict[str, Amount]
+    annual_cap_left: Amount | None
+    benefit_caps_left: dict[str, Amount]
+    major_illness_base: Amount
+    major_illness_cap_left: Amount | None
+    medical_aid_base: Amount
+    medical_aid_cap_left: Amount | None
+    balc: Amount  # personal account balance

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
 
 from contracts.codes import PersonType
 from engine.benefits import BenefitName
@@ -22,7 +21,7 @@ def ratio_for(benefit: Benefit, name: BenefitName, person: PersonType, level: st
     table = benefit.ratio.get(person.value) or benefit.ratio.get(DEFAULT)
     if table is None:
         raise LookupError(f"the policy has no {name.value} ratio for person type {person.value!r}")
-    return cast(Decimal, by_level(table, level, f"{name.value} ratio"))
+    return by_level(table, level, f"{name.value} ratio")
 
 
 def paid_this_year(totals: Totals, name: BenefitName) -> int:

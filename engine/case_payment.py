@@ -10,7 +10,7 @@ outliers: paid item by item (what the funds paid) pending special review.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import cast
+from typing import Literal
 
 from contracts.claims import Claim
 from contracts.results import CasePayment
@@ -22,12 +22,13 @@ def case_payment(
     claim: Claim, level: str, rules: CasePaymentRules, *, medfee: int, psn_part: int, other_funds: int, hifp: int
 ) -> tuple[CasePayment | None, str]:
     if claim.drg_code is not None and claim.drg_weight is not None and rules.drg_base_rate:
-        base = cast(int, by_level(rules.drg_base_rate, level, "DRG base rate"))
+        base = by_level(rules.drg_base_rate, level, "DRG base rate")
         standard = times(base, claim.drg_weight)
-        method, code, size, points = "drg", claim.drg_code, claim.drg_weight, None
+        method: Literal["drg", "dip"] = "drg"
+        code, size, points = claim.drg_code, claim.drg_weight, None
         how = f"DRG {code}: weight {size} × base rate {base / 100:.2f} = {standard / 100:.2f}"
     elif claim.dip_code is not None and claim.dip_score is not None and rules.dip_point_value is not None:
-        coefficient = cast(Decimal, by_level(rules.dip_hospital_coefficient, level, "DIP coefficient"))
+        coefficient = by_level(rules.dip_hospital_coefficient, level, "DIP coefficient")
         points = claim.dip_score * coefficient
         standard = half_up(points * rules.dip_point_value)
         method, code, size = "dip", claim.dip_code, claim.dip_score
@@ -37,8 +38,8 @@ def case_payment(
         )
     else:
         return None, ""
-    high = cast(Decimal, by_level(rules.high_multiple, level, "high-cost multiple"))
-    outlier: str | None = None
+    high = by_level(rules.high_multiple, level, "high-cost multiple")
+    outlier: Literal["high", "low"] | None = None
     if standard and medfee > half_up(Decimal(standard) * high):
         outlier = "high"
     elif medfee < half_up(Decimal(standard) * rules.low_multiple):
@@ -53,7 +54,7 @@ def case_payment(
         payment_standard=standard,
         points=points,
         outlier=outlier,
-        basic_fund_due=due,  # type: ignore[arg-type]
+        basic_fund_due=due,
         difference_to_itemised=due - hifp,
     )
     return payment, how

@@ -7,8 +7,6 @@ also cap the year's deductibles across all benefits (deductible_yearly_cap).
 
 from __future__ import annotations
 
-from typing import cast
-
 from engine.benefits import BenefitName
 from engine.policy import Benefit, Policy, by_level
 from engine.totals import Totals
@@ -23,7 +21,7 @@ def deductible_left(benefit: Benefit, name: BenefitName, level: str, totals: Tot
     """The deductible still to be met before this visit, and a sentence saying why."""
     if benefit.deductible_basis == "none":
         return 0, "no deductible for this benefit"
-    amounts = cast(tuple[int, ...], by_level(benefit.deductible, level, f"{name.value} deductible"))
+    amounts = by_level(benefit.deductible, level, f"{name.value} deductible")
     if benefit.deductible_basis == "admission":
         nth = totals.admissions  # stays already settled this year
         due = amounts[min(nth, len(amounts) - 1)]

@@ -7,10 +7,11 @@ Tables keyed by institution level or person type fall back to their "default" en
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -246,7 +247,10 @@ class Policy(Strict):
         return FundPayType.STAFF_POOLED if staff else FundPayType.RESIDENT_POOLED
 
 
-def by_level(table: dict[str, object], level: str, what: str) -> object:
+T = TypeVar("T")
+
+
+def by_level(table: Mapping[str, T], level: str, what: str) -> T:
     """Look a level up, falling back to "default"; a gap is a policy error, said plainly."""
     if level in table:
         return table[level]

@@ -26,7 +26,7 @@ from engine.major_illness import pay_major_illness, yearly_cap
 from engine.medical_aid import aid_cap, describe, pay_aid
 from engine.person import PersonYear
 from engine.personal_account import check_family_payer
-from engine.policy import Policy
+from engine.policy import Benefit, Policy
 from engine.policy_book import PricedPolicy
 from engine.totals import Totals
 
@@ -139,8 +139,8 @@ def settle_claim(
     splits: list[SplitItem] = []
     for index, item in enumerate(claim.items):
         check_amount(item, index)
-        benefit = routing.negotiated if item.hi_nego_drug_flag else routing.main
-        splits.append(split_item(item, benefit, excluded, acct_excluded))
+        priced_by = routing.negotiated if item.hi_nego_drug_flag else routing.main
+        splits.append(split_item(item, priced_by, excluded, acct_excluded))
     medfee = sum(s.amount for s in splits)
     fulamt = sum(s.fulamt_ownpay for s in splits)
     overlmt = sum(s.overlmt_selfpay for s in splits)
@@ -170,6 +170,7 @@ def settle_claim(
     for name in order:
         amount = sum(s.inscp for s in splits if s.benefit is name)
         benefit = configured(policy, name)
+        ratio_source: Benefit | None
         if routing.inpatient_rules and name is BenefitName.CHRONIC_OUTPATIENT:
             ratio_source = policy.benefits.inpatient
         else:

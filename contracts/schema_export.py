@@ -1,0 +1,54 @@
+"""Write the JSON Schema of every wire message into contracts/schemas/.
+
+Run `python -m contracts.schema_export` after changing a model; tests/unit/test_contract_schemas.py
+fails while the files and the models disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from contracts.claims import Claim, Reversal
+from contracts.enrolments import AccountCredit, Enrolment
+from contracts.results import AnnualTotals, EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
+
+SCHEMAS_DIR = Path(__file__).parent / "schemas"
+MESSAGES: dict[str, type[BaseModel]] = {
+    "claims.v1.claim": Claim,
+    "claims.v1.reversal": Reversal,
+    "enrolments.v1.enrolment": Enrolment,
+    "enrolments.v1.account_credit": AccountCredit,
+    "settlements.v1.settlement": SettlementResult,
+    "settlements.v1.reversal_result": ReversalResult,
+    "settlements.v1.enrolment_accepted": EnrolmentAccepted,
+    "settlements.v1.annual_totals": AnnualTotals,
+    "rejections.v1.rejection": Rejection,
+}
+
+
+def render(model: type[BaseModel], name: str) -> str:
+    # Inbound messages are validated (mode="validation"); outbound ones are what we serialise.
+    mode: Literal["validation", "serialization"] = (
+        "validation" if name.startswith(("claims", "enrolments")) else "serialization"
+    )
+    schema = model.model_json_schema(mode=mode)
+    schema["$id"] = f"https://medins-settlement.example/contracts/{name}.json"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    SCHEMAS_DIR.mkdir(exist_ok=True)
+    for name, model in MESSAGES.items():
+        (SCHEMAS_DIR / f"{name}.json").write_text(render(model, name), encoding="utf-8")
+    print(f"wrote {len(MESSAGES)} schemas to {SCHEMAS_DIR}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The JSON Schema files hospitals integrate against are the models, byte for byte."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import jsonschema
+import pytest
+
+from contracts.schema_export import MESSAGES, SCHEMAS_DIR, render
+from contracts.wire import decode_json
+
+
+@pytest.mark.parametrize("name", sorted(MESSAGES))
+def test_committed_schema_file_matches_the_model(name: str) -> None:
+    path = SCHEMAS_DIR / f"{name}.json"
+    assert path.exists(), f"{path} missing: run python -m contracts.schema_export"
+    assert path.read_text(encoding="utf-8") == render(MESSAGES[name], name), (
+        f"{path} is stale: run python -m contracts.schema_export"
+    )
+
+
+def test_no_schema_file_is_left_without_a_model() -> None:
+    on_disk = {p.stem for p in SCHEMAS_DIR.glob("*.json")}
+    assert on_disk == set(MESSAGES)
+
+
+def test_example_claim_lines_validate_against_the_published_claim_schema() -> None:
+    schema = json.loads((SCHEMAS_DIR / "claims.v1.claim.json").read_text(encoding="utf-8"))
+    lines = [
+        decode_json(line)
+        for line in (SCHEMAS_DIR.parent.parent / "examples" / "year-2025.jsonl").read_text("utf-8").splitlines()
+        if line.startswith('{"msg_type": "claim"') and "CLM-BAD" not in line
+    ]
+    assert len(lines) > 10
+
+    def plain(value: object) -> object:  # jsonschema wants floats where JSON had numbers
+        if isinstance(value, Decimal):
+            return float(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    for line in lines:
+        jsonschema.validate(plain(line), schema)
