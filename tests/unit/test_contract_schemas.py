@@ -46,3 +46,16 @@ def test_example_claim_lines_validate_against_the_published_claim_schema() -> No
 
     for line in lines:
         jsonschema.validate(plain(line), schema)
+
+
+def test_committed_asyncapi_document_matches_the_models() -> None:
+    from contracts.asyncapi import OUT, render_document
+
+    assert OUT.read_text(encoding="utf-8") == render_document(), "stale: run python -m contracts.asyncapi"
+
+
+def test_asyncapi_document_names_every_topic_both_services_use() -> None:
+    from contracts.asyncapi import document
+
+    addresses = {channel["address"] for channel in document()["channels"].values()}
+    assert addresses == {"claims.v1", "enrolments.v1", "settlements.v1", "rejections.v1"}

@@ -1,0 +1,105 @@
+"""The AsyncAPI 3.0 document of both services, generated from the wire models.
+
+Run `python -m contracts.asyncapi` after changing a model; a test fails while
+contracts/asyncapi/medins-settlement.json and the models disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from contracts.schema_export import MESSAGES, render
+
+OUT = Path(__file__).parent / "asyncapi" / "medins-settlement.json"
+
+CHANNELS: dict[str, tuple[str, list[str]]] = {
+    "claims.v1": (
+        "Claims to settle or pre-settle, and reversals (NHSA 2206/2207, 2303/2304, 2101/2102; "
+        "2208/2305/2103). Key: psn_no.",
+        ["claims.v1.claim", "claims.v1.reversal"],
+    ),
+    "enrolments.v1": (
+        "Enrolment facts per person and year, and monthly personal-account credits. Key: psn_no.",
+        ["enrolments.v1.enrolment", "enrolments.v1.account_credit"],
+    ),
+    "settlements.v1": (
+        "Answers: settlement results, reversal results, accepted enrolments. Key: psn_no. "
+        "Header message id = event_id, stable across redeliveries.",
+        ["settlements.v1.settlement", "settlements.v1.reversal_result", "settlements.v1.enrolment_accepted"],
+    ),
+    "rejections.v1": (
+        "Messages that could not be settled, with a stable code and a sentence. Key: psn_no when known.",
+        ["rejections.v1.rejection"],
+    ),
+}
+OPERATIONS = {
+    "settleClaims": (
+        "receive",
+        "claims.v1",
+        "The settlement service consumes claims in bounded batches and "
+        "commits offsets only after the ledger transaction commits.",
+    ),
+    "recordEnrolments": ("receive", "enrolments.v1", "The settlement service records enrolment facts and credits."),
+    "publishSettlements": (
+        "send",
+        "settlements.v1",
+        "The ledger's outbox relay publishes every answer at least "
+        "once with an idempotent producer; deduplicate on event_id.",
+    ),
+    "publishRejections": ("send", "rejections.v1", "Rejections are relayed like results."),
+}
+
+
+def document() -> dict[str, Any]:
+    messages = {
+        name.replace(".", "_"): {
+            "name": name,
+            "contentType": "application/json",
+            "payload": json.loads(render(MESSAGES[name], name)),
+        }
+        for name in MESSAGES
+        if name != "settlements.v1.annual_totals"
+    }
+    channels = {
+        topic.replace(".", "_"): {
+            "address": topic,
+            "description": text,
+            "messages": {m.replace(".", "_"): {"$ref": f"#/components/messages/{m.replace('.', '_')}"} for m in names},
+        }
+        for topic, (text, names) in CHANNELS.items()
+    }
+    operations = {
+        name: {"action": action, "channel": {"$ref": f"#/channels/{topic.replace('.', '_')}"}, "description": text}
+        for name, (action, topic, text) in OPERATIONS.items()
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "medins-settlement",
+            "version": "1.0.0",
+            "description": "Settlement of China basic medical insurance claims: what hospital and pharmacy "
+            "systems send and receive. Field names are the national platform's.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def render_document() -> str:
+    return json.dumps(document(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(render_document(), encoding="utf-8")
+    print(f"wrote {OUT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
