@@ -2,8 +2,9 @@
 
 The qualifying base is policy-range self-pay after the basic fund (deductible, co-pay and the
 part above the basic cap; never 全自费 or 超限价). The bands are applied to the *year's*
-accumulation and the visit is paid the growth of the rounded yearly figure, so a later visit
-can trigger payment an earlier one did not, and the year's payments sum to the rounded total.
+accumulation; a visit is paid what the rounded yearly figure owes beyond what was already paid,
+so a later visit can trigger payment an earlier one did not, and the year's payments sum to the
+rounded yearly figure (unless a cap binds).
 """
 
 from __future__ import annotations
@@ -46,5 +47,8 @@ def yearly_cap(rules: MajorIllness, enrolment: Enrolment) -> tuple[int, str]:
 
 
 def pay_major_illness(base_before: int, base_added: int, paid_before: int, cap: int, rules: MajorIllness) -> int:
-    due = banded(base_before + base_added, rules) - banded(base_before, rules)
-    return max(0, min(due, cap - paid_before))
+    """What the bands owe on the year so far, less what was paid, within the cap and never more
+    than this visit's own qualifying self-pay (a fund never pays a visit more than it cost the
+    person); anything held back that way is paid by later visits."""
+    owed = banded(base_before + base_added, rules) - paid_before
+    return max(0, min(owed, cap - paid_before, base_added))

@@ -4,7 +4,8 @@ Categories: yearly deductible and ratio each, one yearly limit shared by outpati
 care and inpatient stays. Impoverished by illness (因病返贫致贫): the person qualifies once the
 year's remaining compliant cost reaches the threshold; then the ratio applies to the year's
 accumulation above the deductible, up to its own yearly cap. Like major illness, the visit is
-paid the growth of the rounded yearly figure.
+paid what the rounded yearly figure owes beyond
+what was paid, never more than the visit's own self-pay.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def aid_cap(category: AidCategory, rules: MedicalAid) -> int:
 
 
 def pay_aid(category: AidCategory, base_before: int, base_added: int, paid_before: int, rules: MedicalAid) -> int:
-    due = _yearly_due(base_before + base_added, category, rules) - _yearly_due(base_before, category, rules)
-    return max(0, min(due, aid_cap(category, rules) - paid_before))
+    """The year's rounded aid owed, less what was paid, within the cap and never more than this
+    visit's own remaining self-pay. When an impoverished-by-illness person first qualifies, the
+    year's earlier cost is owed at once; what this visit cannot absorb is paid by later visits."""
+    owed = _yearly_due(base_before + base_added, category, rules) - paid_before
+    return max(0, min(owed, aid_cap(category, rules) - paid_before, base_added))
 
 
 def describe(category: AidCategory, rules: MedicalAid) -> str:

@@ -269,6 +269,8 @@ def settle_claim(
         )
     acct_pay = own_pay + mulaid
     cash = psn_part - acct_pay
+    if not (0 <= fund_pay <= medfee and 0 <= acct_pay <= psn_part and cash >= 0):
+        raise InvariantBroken(f"funds {fund_pay}, account {acct_pay}, cash {cash} of {medfee}: a share below zero")
     delta += Totals(fund_pay_sumamt=fund_pay, acct_paid_own=own_pay, acct_mulaid_received=mulaid, psn_cash_pay=cash)
 
     staff = policy.basic_fund is FundPayType.STAFF_POOLED
