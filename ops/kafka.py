@@ -1,0 +1,47 @@
+"""Kafka connection settings → aiokafka keyword arguments and FastStream security, one place."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from ops.settings import CommonSettings
+
+
+def _ssl_context(settings: CommonSettings) -> ssl.SSLContext | None:
+    if settings.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    return ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+
+
+def aiokafka_options(settings: CommonSettings) -> dict[str, Any]:
+    """For AIOKafkaProducer / AIOKafkaConsumer / admin clients."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    context = _ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        password = settings.kafka_sasl_password
+        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    return options
+
+
+def faststream_security(settings: CommonSettings) -> BaseSecurity | None:
+    context = _ssl_context(settings)
+    if not settings.kafka_security_protocol.startswith("SASL"):
+        return BaseSecurity(ssl_context=context) if context else None
+    user = settings.kafka_sasl_username or ""
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    kinds: dict[str, type[SASLPlaintext] | type[SASLScram256] | type[SASLScram512]] = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }
+    return kinds[settings.kafka_sasl_mechanism or "PLAIN"](user, password, ssl_context=context)

@@ -1,0 +1,39 @@
+"""Prometheus metrics of the settlement service, in one registry per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class SettlementMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.messages = Counter(
+            "settlement_messages_total", "Messages answered, by outcome", ["msg_type", "outcome"], registry=r
+        )
+        self.latency = Histogram(
+            "settlement_settle_seconds",
+            "Time to answer one message (incl. the ledger commit)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "settlement_batch_messages",
+            "Messages per consumed batch",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "settlement_consumer_lag_messages", "Messages behind the log end", ["topic", "partition"], registry=r
+        )
+        self.transient_failures = Counter(
+            "settlement_transient_failures_total", "Batches rewound for retry after a transient failure", registry=r
+        )
+        self.pre_settlements = Counter(
+            "settlement_pre_settlements_total", "HTTP pre-settlements, by outcome", ["outcome"], registry=r
+        )

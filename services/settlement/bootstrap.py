@@ -1,0 +1,122 @@
+"""The one place that wires the settlement service: settings → pool, ledger, policies, broker, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from ledger.adapters.postgres import PostgresLedger
+from starlette.applications import Starlette
+
+from engine.policy_files import load_policy_book
+from ops.kafka import faststream_security
+from ops.logging import configure_logging
+from ops.metrics import SettlementMetrics
+from settlement.entrypoints.consumer import INBOUND_TOPICS, Backoff, handle_batch
+from settlement.entrypoints.http import build_http
+from settlement.service_layer.handlers import SettlementService
+from settlement.settings import SettlementSettings
+
+log = structlog.get_logger(__name__)
+
+
+async def _raw_body(message: Any) -> Any:
+    """Hand the handler the bytes as they came: decoding is the service's job, so a malformed
+    message becomes a rejection instead of a decoder error outside our control."""
+    return message.body
+
+
+@dataclass
+class Running:
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    backoff: Backoff
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2):
+                await self.pool.fetchval("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as error:  # readiness reports, it never raises
+            checks["database"] = f"unreachable: {type(error).__name__}"
+        checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+        checks["consumer"] = "ok" if self.backoff.healthy else f"retrying: {self.backoff.last_error}"
+        return checks
+
+
+def build_broker(
+    settings: SettlementSettings, service: SettlementService, metrics: SettlementMetrics, backoff: Backoff
+) -> KafkaBroker:
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        security=faststream_security(settings),
+        graceful_timeout=settings.shutdown_grace_seconds,
+        client_id="settlement",
+    )
+
+    @broker.subscriber(
+        *INBOUND_TOPICS,
+        group_id=settings.settlement_consumer_group,
+        batch=True,
+        max_records=settings.settlement_batch_max_messages,
+        batch_timeout_ms=settings.settlement_batch_max_wait_ms,
+        ack_policy=AckPolicy.MANUAL,  # never FastStream's acknowledge-on-receipt
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        decoder=_raw_body,
+    )
+    async def settle_batch(body: Any, message: KafkaMessage) -> None:
+        """Settle claims and reversals, record enrolments and account credits (claims.v1,
+        enrolments.v1). Every message gets exactly one answer on settlements.v1 or
+        rejections.v1, relayed from the ledger's outbox."""
+        await handle_batch(message, service, metrics, backoff)
+
+    return broker
+
+
+@dataclass
+class Wiring:
+    """What the lifespan builds and the HTTP routes use once it exists."""
+
+    service: SettlementService | None = None
+    running: Running | None = None
+
+    async def readiness(self) -> dict[str, str]:
+        return await self.running.readiness() if self.running else {"startup": "not started"}
+
+
+def create_app(settings: SettlementSettings | None = None) -> Starlette:
+    settings = settings or SettlementSettings()  # type: ignore[call-arg]
+    configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "settlement")
+    policies = load_policy_book(settings.settlement_policies_dir)
+    metrics = SettlementMetrics()
+    backoff = Backoff(ceiling=settings.settlement_max_retry_seconds)
+    wiring = Wiring()
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=8)
+        wiring.service = SettlementService(PostgresLedger(pool), policies, clock=lambda: datetime.now(UTC))
+        broker = build_broker(settings, wiring.service, metrics, backoff)
+        await broker.start()
+        wiring.running = Running(pool, broker, backoff)
+        log.info("started", policies=len(policies.policies), group=settings.settlement_consumer_group)
+        try:
+            yield
+        finally:
+            log.info("stopping", grace_s=settings.shutdown_grace_seconds)
+            await broker.stop()  # waits for the batch in hand to finish and commit
+            await pool.close()
+            log.info("stopped")
+
+    return Starlette(routes=build_http(wiring, metrics), lifespan=lifespan)

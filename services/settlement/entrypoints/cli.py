@@ -1,0 +1,99 @@
+"""`settlement` command line: price offline, serve, send. Bad input gets a sentence, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings
+
+from ops.settings import CommonSettings
+from settlement.entrypoints import offline
+from settlement.settings import SettlementSettings
+
+
+class CommonSendSettings(CommonSettings):
+    """A producer needs only the broker; the database is not its business."""
+
+    database_url: SecretStr = SecretStr("")
+
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="settlement", description="Settle basic medical insurance claims.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+    price = commands.add_parser(
+        "price",
+        help="price a JSONL file of enrolments, claims and reversals offline (in-memory ledger)",
+        description="Read enrolments.v1 / claims.v1 messages, one per line, in order; write one "
+        "result or rejection per line as JSONL to stdout.",
+    )
+    price.add_argument("input", help="JSONL file ('-' for standard input)")
+    price.add_argument("--policies", required=True, help="folder of policy TOML files")
+    price.add_argument("--totals", action="store_true", help="then print every person's annual totals")
+    price.add_argument("--summary", action="store_true", help="then print a readable summary to stderr")
+    serve = commands.add_parser(
+        "serve", help="run the service: Kafka consumer and HTTP (settings from the environment)"
+    )
+    serve.set_defaults()
+    send = commands.add_parser("send", help="publish a JSONL file to Kafka and print the answers as they arrive")
+    send.add_argument("input", help="JSONL file of claims.v1 / enrolments.v1 messages")
+    send.add_argument("--wait", type=float, default=60.0, help="seconds to wait for all answers (default 60)")
+    sample = commands.add_parser("sample", help="write a generated day of messages (JSONL) to stdout")
+    sample.add_argument("--people", type=int, default=200, help="people enrolled (default 200)")
+    sample.add_argument("--seed", type=int, default=2025, help="random seed (same seed, same lines)")
+    return parser
+
+
+def _settings(kind: type[BaseSettings]) -> BaseSettings:
+    try:
+        return kind()
+    except ValidationError as error:
+        names = ", ".join(str(e["loc"][0]).upper() for e in error.errors())
+        raise offline.UserError(f"settings missing or invalid: {names} (see docs/operations.md)") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "price":
+            return asyncio.run(offline.price(args.input, args.policies, totals=args.totals, summary=args.summary))
+        if args.command == "sample":
+            from settlement.sample import day_lines
+
+            sys.stdout.write("".join(line + "\n" for line in day_lines(args.people, args.seed)))
+            return 0
+        if args.command == "serve":
+            from settlement.entrypoints.serve import serve
+
+            return serve(_settings(SettlementSettings))  # type: ignore[arg-type]
+        if args.command == "send":
+            from settlement.entrypoints.send import SendError, send
+
+            try:
+                common = _settings(CommonSendSettings)
+                return asyncio.run(send(args.input, common, wait_s=args.wait, out=sys.stdout))  # type: ignore[arg-type]
+            except SendError as error:
+                raise offline.UserError(str(error)) from None
+        return EXIT_BAD_INPUT  # pragma: no cover - argparse requires a command
+    except offline.UserError as error:
+        print(f"settlement: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"settlement: internal error ({type(error).__name__}: {error}); rerun with --debug", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The settlement service's one use case: take a message, answer it exactly once.
+
+Idempotency: the sender's key is looked up first; a retry gets the stored answer, the same
+key with another body a conflict. Concurrency: every append expects the version it read; a
+lost race re-reads and re-prices. Refusals become rejections stored and published like results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import structlog
+from ledger.errors import DuplicateRequest, WrongExpectedVersion
+from ledger.store import IdempotentRequest, LedgerStore, StreamAppend
+
+from contracts.claims import Claim, Reversal, visit_year
+from contracts.codes import RejectionCode
+from contracts.enrolments import AccountCredit, Enrolment
+from contracts.inbound import InvalidMessage, parse_inbound
+from contracts.results import EnrolmentAccepted
+from engine.enrol import credit_account, record_enrolment
+from engine.errors import InvariantBroken, Rejected
+from engine.ids import event_id, settlement_id, year_of
+from engine.person import stream_id
+from engine.policy_book import PolicyBook, PricedPolicy, UnknownPolicy
+from engine.reverse import reverse_settlement
+from engine.settle import PayerAccount, settle_claim
+from settlement.service_layer.people import Loaded, appends_for, load
+from settlement.service_layer.replies import (
+    Reply,
+    body_hash,
+    from_invalid,
+    outbox_message,
+    raw_key,
+    rejection,
+    reply_from_json,
+)
+
+log = structlog.get_logger(__name__)
+Message = Claim | Reversal | Enrolment | AccountCredit
+
+
+class RetriesExhausted(RuntimeError):
+    """Writers kept racing for the same person-year; the message stays unacknowledged."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    reply: Reply
+    appends: list[StreamAppend]
+
+
+class SettlementService:
+    def __init__(self, store: LedgerStore, policies: PolicyBook, clock: Callable[[], datetime], max_races: int = 8):
+        self.store, self.policies, self.clock, self.max_races = store, policies, clock, max_races
+
+    async def handle(self, raw: bytes, *, source: str | None = None, received_at: datetime | None = None) -> Reply:
+        """Answer one raw message: settle, reverse, record, or reject — and record the answer."""
+        try:
+            message = parse_inbound(raw)
+        except InvalidMessage as error:
+            key = raw_key(raw)
+            reply = from_invalid(key, error, at=received_at or self.clock(), source=source)
+            return await self._record(key, body_hash({"raw": key}), Decision(reply, []))
+        at = received_at or message.sent_at
+        key, digest = message.idempotency_key, body_hash(message.model_dump(mode="json"))
+        pre_settle = isinstance(message, Claim) and message.setl_mode == "pre_settle"
+        for _ in range(self.max_races):
+            if not pre_settle:
+                stored = await self.store.find_request(key)
+                if stored is not None:
+                    return self._stored(stored.body_hash, stored.result, digest, message, at, source)
+            decision = await self.decide(message, at, source)
+            if pre_settle:
+                return decision.reply
+            try:
+                return await self._record(key, digest, decision)
+            except WrongExpectedVersion as race:
+                log.info("append_race", stream=race.stream_id, request_id=message.request_id)
+            except DuplicateRequest as dup:
+                return self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source)
+        raise RetriesExhausted(f"{key}: {self.max_races} lost races for the same person-year")
+
+    async def _record(self, key: str, digest: str, decision: Decision) -> Reply:
+        reply_json = decision.reply.model_dump(mode="json")
+        request = IdempotentRequest(key=key, body_hash=digest, result=reply_json)
+        await self.store.commit(decision.appends, request=request, outbox=[outbox_message(decision.reply)])
+        return decision.reply
+
+    def _stored(
+        self, stored_hash: str, result: Any, digest: str, message: Message, at: datetime, source: str | None
+    ) -> Reply:
+        if stored_hash == digest:
+            return reply_from_json(dict(result))
+        return rejection(
+            f"{message.idempotency_key}#conflict#{digest}",
+            RejectionCode.IDEMPOTENCY_CONFLICT,
+            f"request_id {message.request_id} was already used for a different message; "
+            "a retry must resend the same content, a new request needs a new request_id",
+            at=at,
+            field="request_id",
+            source=source,
+            request_id=message.request_id,
+            fixmedins_code=getattr(message, "fixmedins_code", None),
+            psn_no=message.psn_no,
+        )
+
+    async def decide(self, message: Message, at: datetime, source: str | None) -> Decision:
+        """Price or record without writing anything (pre-settlement stops here)."""
+        try:
+            if isinstance(message, Claim):
+                return await self._claim(message, at)
+            if isinstance(message, Reversal):
+                return await self._reversal(message, at)
+            if isinstance(message, Enrolment):
+                return await self._enrolment(message, at)
+            return await self._credit(message, at)
+        except Rejected as refused:
+            code, text, field = refused.code, refused.message, refused.field
+        except (UnknownPolicy, LookupError) as gap:
+            code, text, field = RejectionCode.UNKNOWN_POLICY, str(gap).strip("'\""), None
+        except InvariantBroken as bug:
+            log.error("invariant_broken", request_id=message.request_id, error=str(bug))
+            code, text, field = RejectionCode.INVARIANT_BROKEN, f"not recorded: {bug}", None
+        reply = rejection(
+            message.idempotency_key,
+            code,
+            text,
+            at=at,
+            field=field,
+            source=source,
+            request_id=message.request_id,
+            fixmedins_code=getattr(message, "fixmedins_code", None),
+            psn_no=message.psn_no,
+        )
+        return Decision(reply, [])
+
+    def _policy(self, loaded: Loaded, on: date) -> PricedPolicy:
+        enrolment = loaded.state.enrolment
+        if enrolment is None:
+            raise Rejected(
+                RejectionCode.UNKNOWN_PERSON,
+                f"person {loaded.state.psn_no} has no enrolment for {loaded.state.year}; send enrolments.v1 first",
+                field="psn_no",
+            )
+        return self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, on)
+
+    async def _claim(self, claim: Claim, at: datetime) -> Decision:
+        year = visit_year(claim)
+        person = await load(self.store, claim.psn_no, year)
+        priced = self._policy(person, claim.enddate)
+        loaded = {person.state.stream_id: person}
+        payer = None
+        if claim.acct_payer_psn_no is not None:
+            relative = await load(self.store, claim.acct_payer_psn_no, year)
+            loaded[relative.state.stream_id] = relative
+            if relative.state.enrolment is not None:
+                payer = PayerAccount(relative.state, self._policy(relative, claim.enddate).policy)
+        settled = settle_claim(
+            claim,
+            person.state,
+            priced,
+            payer=payer,
+            setl_id=settlement_id(claim.idempotency_key, year),
+            event_id=event_id(claim.idempotency_key, 0),
+            occurred_at=at,
+        )
+        return Decision(settled.result, appends_for(claim.idempotency_key, settled.events, loaded, at))
+
+    async def _reversal(self, reversal: Reversal, at: datetime) -> Decision:
+        year = year_of(reversal.setl_id)
+        if year is None:
+            raise Rejected(
+                RejectionCode.REVERSAL_OF_UNKNOWN_SETTLEMENT,
+                f"{reversal.setl_id} is not a settlement id of this service",
+                field="setl_id",
+            )
+        person = await load(self.store, reversal.psn_no, year)
+        loaded = {person.state.stream_id: person}
+        original = person.state.settlements.get(reversal.setl_id)
+        payer_state = None
+        if original is not None and original.payer_psn_no is not None:
+            relative = await load(self.store, original.payer_psn_no, year)
+            loaded[relative.state.stream_id] = relative
+            payer_state = relative.state
+        done = reverse_settlement(
+            reversal,
+            person.state,
+            payer_state,
+            setl_id=settlement_id(reversal.idempotency_key, year),
+            event_id=event_id(reversal.idempotency_key, 0),
+            occurred_at=at,
+        )
+        return Decision(done.result, appends_for(reversal.idempotency_key, done.events, loaded, at))
+
+    async def _enrolment(self, enrolment: Enrolment, at: datetime) -> Decision:
+        person = await load(self.store, enrolment.psn_no, enrolment.year)
+        priced = self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, date(enrolment.year, 1, 1))
+        event = record_enrolment(enrolment, priced.policy)
+        stream = stream_id(enrolment.psn_no, enrolment.year)
+        reply = EnrolmentAccepted(
+            event_id=event_id(enrolment.idempotency_key, 0),
+            occurred_at=at,
+            request_id=enrolment.request_id,
+            psn_no=enrolment.psn_no,
+            year=enrolment.year,
+            coverage_from=event.coverage_from.isoformat(),
+        )
+        return Decision(reply, appends_for(enrolment.idempotency_key, [(stream, event)], {stream: person}, at))
+
+    async def _credit(self, credit: AccountCredit, at: datetime) -> Decision:
+        person = await load(self.store, credit.psn_no, credit.year)
+        priced = self._policy(person, date(credit.year, credit.month, 1))
+        event = credit_account(credit, person.state, priced.policy)
+        stream = person.state.stream_id
+        reply = EnrolmentAccepted(
+            event_id=event_id(credit.idempotency_key, 0),
+            occurred_at=at,
+            request_id=credit.request_id,
+            psn_no=credit.psn_no,
+            year=credit.year,
+            acct_credit=event.amount,
+            balc=person.state.account_balance + event.amount,
+        )
+        return Decision(reply, appends_for(credit.idempotency_key, [(stream, event)], {stream: person}, at))

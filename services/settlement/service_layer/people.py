@@ -1,0 +1,49 @@
+"""Reading people's years from the ledger and turning engine events into ledger appends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ledger.store import LedgerStore, NewEvent, StreamAppend
+
+from engine.events import Event, to_record
+from engine.ids import event_id
+from engine.person import PersonYear, apply, stream_id
+from engine.snapshot import from_json, to_json
+
+
+@dataclass(frozen=True)
+class Loaded:
+    state: PersonYear
+    version: int
+
+
+async def load(store: LedgerStore, psn_no: str, year: int) -> Loaded:
+    version, snapshot = await store.read_projection(stream_id(psn_no, year))
+    if snapshot is None:
+        return Loaded(PersonYear(psn_no=psn_no, year=year), version)
+    return Loaded(from_json(dict(snapshot)), version)
+
+
+def appends_for(
+    request_key: str, events: Sequence[tuple[str, Event]], loaded: dict[str, Loaded], at: datetime
+) -> list[StreamAppend]:
+    """Group the engine's events by stream, each expecting the version it was read at, with the
+    folded new state as that stream's projection (written in the same transaction)."""
+    by_stream: dict[str, list[Event]] = {}
+    for stream, event in events:
+        by_stream.setdefault(stream, []).append(event)
+    appends, index = [], 0
+    for stream, stream_events in by_stream.items():
+        base = loaded[stream]
+        state = base.state
+        records = []
+        for event in stream_events:
+            state = apply(state, event)
+            event_type, data = to_record(event)
+            records.append(NewEvent(event_id(request_key, index), event_type, data, at))
+            index += 1
+        appends.append(StreamAppend(stream, base.version, records, projection=to_json(state)))
+    return appends

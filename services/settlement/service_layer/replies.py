@@ -1,0 +1,91 @@
+"""Replies to senders: the rejection for a refused message, and how any reply is published."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from ledger.store import OutboxMessage
+
+from contracts.codes import RejectionCode
+from contracts.inbound import InvalidMessage
+from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
+from contracts.wire import encode_json
+from engine.ids import event_id
+
+Reply = SettlementResult | ReversalResult | EnrolmentAccepted | Rejection
+SETTLEMENTS_TOPIC = "settlements.v1"
+REJECTIONS_TOPIC = "rejections.v1"
+
+
+def body_hash(payload: dict[str, Any]) -> str:
+    """The request's identity for idempotency: its canonical content without ``sent_at``, so a
+    producer's retry with a fresh timestamp is the same request."""
+    content = {k: v for k, v in payload.items() if k != "sent_at"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def raw_key(raw: bytes) -> str:
+    """A key for a message too broken to name its own request id: its bytes."""
+    return "raw:" + hashlib.sha256(raw).hexdigest()
+
+
+def rejection(
+    key: str,
+    code: RejectionCode,
+    message: str,
+    *,
+    at: datetime,
+    field: str | None = None,
+    source: str | None = None,
+    request_id: str | None = None,
+    fixmedins_code: str | None = None,
+    psn_no: str | None = None,
+) -> Rejection:
+    return Rejection(
+        event_id=event_id(key, 0),
+        occurred_at=at,
+        code=code,
+        message=message,
+        field=field,
+        request_id=request_id,
+        fixmedins_code=fixmedins_code,
+        psn_no=psn_no,
+        source=source,
+    )
+
+
+def from_invalid(key: str, error: InvalidMessage, *, at: datetime, source: str | None) -> Rejection:
+    return rejection(
+        key,
+        error.code,
+        error.message,
+        at=at,
+        field=error.field,
+        source=source,
+        request_id=error.request_id,
+        fixmedins_code=error.fixmedins_code,
+        psn_no=error.psn_no,
+    )
+
+
+def outbox_message(reply: Reply) -> OutboxMessage:
+    topic = REJECTIONS_TOPIC if isinstance(reply, Rejection) else SETTLEMENTS_TOPIC
+    key = reply.psn_no or getattr(reply, "fixmedins_code", None) or "unknown"
+    headers = {"msg_type": reply.msg_type, "schema_version": reply.schema_version}
+    if reply.request_id:
+        headers["request_id"] = reply.request_id
+    return OutboxMessage(message_id=reply.event_id, topic=topic, key=key, value=encode_json(reply), headers=headers)
+
+
+def reply_from_json(data: dict[str, Any]) -> Reply:
+    kinds: dict[str, type[Reply]] = {
+        "settlement": SettlementResult,
+        "reversal_result": ReversalResult,
+        "enrolment_accepted": EnrolmentAccepted,
+        "rejection": Rejection,
+    }
+    return kinds[data["msg_type"]].model_validate(data)

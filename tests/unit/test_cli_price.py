@@ -1,0 +1,67 @@
+"""`settlement price`: one answer per line, clear errors, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "settlement.entrypoints.cli", *args], capture_output=True,
+                          text=True, input=stdin, cwd=ROOT, check=False)
+
+
+def test_every_line_of_the_example_year_gets_exactly_one_answer_in_order() -> None:
+    done = run("price", "--policies", "policies", str(EXAMPLE))
+    assert done.returncode == 0, done.stderr
+    inputs = [ln for ln in EXAMPLE.read_text("utf-8").splitlines() if ln.strip()]
+    answers = [json.loads(ln) for ln in done.stdout.splitlines()]
+    assert len(answers) == len(inputs)
+    for number, answer in enumerate(answers, start=1):
+        if answer["msg_type"] == "rejection":
+            assert answer["source"] == f"{EXAMPLE}:{number}"
+        else:
+            assert answer["request_id"] == json.loads(inputs[number - 1])["request_id"]
+
+
+def test_bad_lines_are_rejected_with_the_line_and_field_and_processing_continues() -> None:
+    done = run("price", "--policies", "policies", str(EXAMPLE))
+    rejections = {a["code"]: a for a in map(json.loads, done.stdout.splitlines()) if a["msg_type"] == "rejection"}
+    assert rejections["invalid_message"]["field"] == "items.0.pric"
+    assert "two decimals" in rejections["invalid_message"]["message"]
+    assert rejections["malformed_json"]["source"].endswith(":52")
+    assert "Traceback" not in done.stderr
+
+
+def test_totals_print_one_annual_view_per_person_year_after_the_answers() -> None:
+    done = run("price", "--policies", "policies", "--totals", str(EXAMPLE))
+    views = [a for a in map(json.loads, done.stdout.splitlines()) if a["msg_type"] == "annual_totals"]
+    assert sorted(v["psn_no"] for v in views) == [f"P{n:03d}" for n in range(1, 12)]
+    p004 = next(v for v in views if v["psn_no"] == "P004")
+    assert p004["annual_cap_left"] == "0.00"  # two big stays used the 130,000 cap (004)
+
+
+def test_a_bad_policy_folder_stops_with_the_file_key_and_problem_and_exit_code_2(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text((ROOT / "policies" / "640000-390-2025.toml").read_text("utf-8")
+                                       .replace('annual_cap = "130000"', 'annual_cap = "lots"'), encoding="utf-8")
+    done = run("price", "--policies", str(tmp_path), str(EXAMPLE))
+    assert done.returncode == 2
+    assert "bad.toml" in done.stderr and "annual_cap" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_a_missing_input_file_is_a_one_sentence_error() -> None:
+    done = run("price", "--policies", "policies", "no/such/file.jsonl")
+    assert done.returncode == 2
+    assert done.stderr.startswith("settlement: cannot read no/such/file.jsonl")
+
+
+def test_standard_input_is_read_when_the_file_is_a_dash() -> None:
+    first_two = "".join(EXAMPLE.read_text("utf-8").splitlines(keepends=True)[:2])
+    done = run("price", "--policies", "policies", "-", stdin=first_two)
+    assert [json.loads(ln)["msg_type"] for ln in done.stdout.splitlines()] == ["enrolment_accepted"] * 2

@@ -1,0 +1,149 @@
+"""The settlement use case over the in-memory ledger: each message answered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
+from engine.policy_files import load_policy_book
+from engine.snapshot import from_json
+from ledger.memory import MemoryLedger
+from settlement.service_layer.handlers import SettlementService
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = load_policy_book(ROOT / "policies")
+SENT = "2025-03-01T09:00:00+08:00"
+
+
+def service() -> tuple[SettlementService, MemoryLedger]:
+    store = MemoryLedger()
+    return SettlementService(store, BOOK, clock=lambda: datetime(2025, 3, 1, tzinfo=UTC)), store
+
+
+def raw(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False).encode()
+
+
+def enrolment(psn: str = "P1", **facts: Any) -> dict[str, Any]:
+    return {"msg_type": "enrolment", "request_id": f"E-{psn}", "sent_at": SENT, "psn_no": psn, "insutype": "390",
+            "psn_type": "adult", "insuplc_admdvs": "640100", "year": 2025, "enrol_date": "2024-10-01", **facts}
+
+
+def claim(request_id: str = "C1", psn: str = "P1", amount: str = "1000.00", **extra: Any) -> dict[str, Any]:
+    return {"msg_type": "claim", "request_id": request_id, "sent_at": SENT, "psn_no": psn, "insutype": "390",
+            "mdtrt_id": f"MD-{request_id}", "fixmedins_code": "H1", "fixmedins_kind": "hospital",
+            "fixmedins_level": "2", "med_type": "21", "begndate": "2025-03-01", "enddate": "2025-03-05",
+            "items": [{"feedetl_sn": "1", "hilist_code": "X", "chrgitm_lv": "01", "pric": amount, "cnt": "1",
+                       "det_item_fee_sumamt": amount}], **extra}
+
+
+async def totals(store: MemoryLedger, psn: str = "P1") -> Any:
+    _, snapshot = await store.read_projection(f"{psn}/2025")
+    assert snapshot is not None
+    return from_json(dict(snapshot)).totals
+
+
+async def test_a_claim_for_an_enrolled_person_is_settled_and_recorded_once() -> None:
+    svc, store = service()
+    assert isinstance(await svc.handle(raw(enrolment())), EnrolmentAccepted)
+    reply = await svc.handle(raw(claim(amount="10000.00")))
+    assert isinstance(reply, SettlementResult)
+    # Ningxia residents, level 2, first stay: (10,000 − 600) × 0.75 = 7,050.00
+    assert reply.setlinfo.hifp_pay == 705_000
+    assert (await totals(store)).hifp_inpatient == 705_000
+
+
+async def test_a_producer_retry_with_a_new_timestamp_returns_the_stored_answer_and_settles_nothing_new() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    first = await svc.handle(raw(claim()))
+    again = await svc.handle(raw(claim() | {"sent_at": "2025-03-01T10:30:00+08:00"}))
+    assert again == first
+    assert (await totals(store)).settlements == 1
+
+
+async def test_the_same_request_id_with_other_content_is_a_conflict_and_changes_nothing() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    await svc.handle(raw(claim(amount="1000.00")))
+    before = await totals(store)
+    reply = await svc.handle(raw(claim(amount="2000.00")))
+    assert isinstance(reply, Rejection) and reply.code.value == "idempotency_conflict"
+    assert await totals(store) == before
+
+
+async def test_a_claim_before_enrolment_is_rejected_with_a_reason_and_a_later_retry_still_gets_that_answer() -> None:
+    svc, _ = service()
+    reply = await svc.handle(raw(claim()))
+    assert isinstance(reply, Rejection) and reply.code.value == "unknown_person"
+    assert "enrolments.v1" in reply.message
+    assert await svc.handle(raw(claim())) == reply
+
+
+async def test_a_reversal_restores_the_totals_and_frees_the_visit_for_a_new_settlement() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    before = await totals(store)
+    settled = await svc.handle(raw(claim(amount="5000.00")))
+    assert isinstance(settled, SettlementResult)
+    reversal = {"msg_type": "reversal", "request_id": "R1", "sent_at": SENT, "psn_no": "P1",
+                "fixmedins_code": "H1", "setl_id": settled.setl_id}
+    reversed_ = await svc.handle(raw(reversal))
+    assert isinstance(reversed_, ReversalResult)
+    assert reversed_.setlinfo.hifp_pay == -settled.setlinfo.hifp_pay
+    assert await totals(store) == before
+    again = await svc.handle(raw(claim("C2", amount="5000.00") | {"mdtrt_id": "MD-C1"}))
+    assert isinstance(again, SettlementResult)
+    assert again.setlinfo == settled.setlinfo.model_copy(update={"balc": again.setlinfo.balc})
+
+
+async def test_a_malformed_message_is_rejected_and_the_next_message_still_settles() -> None:
+    svc, _ = service()
+    await svc.handle(raw(enrolment()))
+    bad = await svc.handle(b'{"msg_type": "claim", "request_id": ', source="claims.v1/0/7")
+    assert isinstance(bad, Rejection) and bad.code.value == "malformed_json" and bad.source == "claims.v1/0/7"
+    assert isinstance(await svc.handle(raw(claim())), SettlementResult)
+
+
+async def test_concurrent_claims_of_one_person_both_settle_against_fresh_totals() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    # Two stays at once: only one may take the first-stay deductible (600); the loser of the
+    # append race re-reads and is priced as the second stay (300).
+    one, two = await asyncio.gather(svc.handle(raw(claim("C1"))), svc.handle(raw(claim("C2"))))
+    assert isinstance(one, SettlementResult) and isinstance(two, SettlementResult)
+    assert sorted([one.setlinfo.act_pay_dedc, two.setlinfo.act_pay_dedc]) == [30_000, 60_000]
+    t = await totals(store)
+    assert (t.settlements, t.admissions, t.dedc_inpatient) == (2, 2, 90_000)
+
+
+async def test_pre_settlement_prices_against_the_current_year_and_records_nothing() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    before = await store.read_projection("P1/2025")
+    reply = await svc.handle(raw(claim(setl_mode="pre_settle")))
+    assert isinstance(reply, SettlementResult) and reply.setl_mode == "pre_settle"
+    assert await store.read_projection("P1/2025") == before
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        ({"insutype": "310"}, "scheme_mismatch", "insutype"),
+        ({"med_type": "14", "dise_codg": "N18"}, "chronic_disease_not_registered", "dise_codg"),
+        ({"acct_payer_psn_no": "P2", "acct_payer_relation": "parent"}, "family_account_not_allowed",
+         "acct_payer_psn_no"),
+    ],
+)
+async def test_refusals_name_the_code_and_the_field(change: dict[str, Any], code: str, field: str) -> None:
+    svc, _ = service()
+    await svc.handle(raw(enrolment()))
+    reply = await svc.handle(raw(claim() | change))
+    assert isinstance(reply, Rejection)
+    assert (reply.code.value, reply.field) == (code, field)
