@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from contracts.claims import Claim, visit_year
 from contracts.codes import FundPayType, RejectionCode
@@ -120,7 +120,9 @@ def settle_claim(
     note("benefit", "docs/domain.md §3", routing.why)
     if routing.dual_channel_why:
         note("dual_channel", "004", routing.dual_channel_why)
-    covered = claim.begndate >= person.coverage_from
+    # A stay that began last year and ends in this one is covered from 1 January when this
+    # year's cover starts then (continuous cover); otherwise the visit's first day decides.
+    covered = max(claim.begndate, date(person.year, 1, 1)) >= person.coverage_from
     note(
         "eligibility",
         "000/001",
@@ -166,6 +168,7 @@ def settle_claim(
     order = [routing.main] + [b for b in (routing.negotiated,) if b is not None and b is not routing.main]
     dedc_total = hifp_total = mi_added = aid_selfpay = 0
     annual_left_before = max(0, policy.annual_cap - person.totals.hifp_in_annual_cap)
+    outside_annual_cap = 0  # room of benefits with their own cap only (counts_in_annual_cap = false)
     main_ratio = None
     for name in order:
         amount = sum(s.inscp for s in splits if s.benefit is name)
@@ -197,6 +200,8 @@ def settle_claim(
             hifp_in_annual_cap=pay.paid if benefit.counts_in_annual_cap else 0,
         )
         running, delta = running + step, delta + step
+        if not benefit.counts_in_annual_cap:
+            outside_annual_cap += pay.could_pay
         dedc_total += dedc
         hifp_total += pay.paid
         selfpay = amount - pay.paid
@@ -299,7 +304,7 @@ def settle_claim(
             fund_pay_type=policy.basic_fund,
             fund_pay_type_name=FUND_NAMES[policy.basic_fund],
             inscp_scp_amt=inscp,
-            crt_payb_lmt_amt=annual_left_before,
+            crt_payb_lmt_amt=annual_left_before + outside_annual_cap,
             fund_payamt=hifp_total,
             setl_proc_info=f"deductible {_yuan(dedc_total)}, paid {_yuan(hifp_total)}",
         )

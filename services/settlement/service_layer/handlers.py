@@ -121,7 +121,7 @@ class SettlementService:
         except Rejected as refused:
             code, text, field = refused.code, refused.message, refused.field
         except (UnknownPolicy, LookupError) as gap:
-            code, text, field = RejectionCode.UNKNOWN_POLICY, str(gap).strip("'\""), None
+            code, text, field = RejectionCode.UNKNOWN_POLICY, str(gap.args[0] if gap.args else gap), None
         except InvariantBroken as bug:
             log.error("invariant_broken", request_id=message.request_id, error=str(bug))
             code, text, field = RejectionCode.INVARIANT_BROKEN, f"not recorded: {bug}", None
