@@ -1,0 +1,122 @@
+"""The manifests speak the services' own settings: no unknown name, nothing required missing, nothing unreachable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from deploy_manifests import CHART, Rendered, RenderError, image_policies_dir
+from ledger.settings import LedgerSettings
+from pydantic_settings import BaseSettings
+from settlement.settings import SettlementSettings
+
+from ops.settings import CommonSettings
+
+SECRET_SETTINGS = {"DATABASE_URL", "KAFKA_SASL_PASSWORD", "LOG_PSEUDONYM_KEY"}
+
+
+def _fields(settings: type[BaseSettings]) -> set[str]:
+    return {name.upper() for name in settings.model_fields}
+
+
+def _required(settings: type[BaseSettings]) -> set[str]:
+    return {name.upper() for name, field in settings.model_fields.items() if field.is_required()}
+
+
+def _settings_of(workload: dict) -> type[BaseSettings]:
+    command = workload["spec"]["template"]["spec"]["containers"][0]["command"][0]
+    return {"settlement": SettlementSettings, "ledger": LedgerSettings}[command]
+
+
+def test_the_settings_classes_share_the_common_settings() -> None:
+    assert _fields(CommonSettings) <= _fields(SettlementSettings) & _fields(LedgerSettings)
+
+
+def test_every_variable_a_workload_sets_is_a_setting_of_the_service_it_runs(release: Rendered) -> None:
+    for workload in release.workloads():
+        unknown = release.env_names(workload) - _fields(_settings_of(workload))
+        assert not unknown, f"{workload['metadata']['name']} sets {sorted(unknown)}, which its service ignores"
+
+
+def test_every_required_setting_is_set_for_every_workload(release: Rendered) -> None:
+    for workload in release.workloads():
+        missing = _required(_settings_of(workload)) - release.env_names(workload)
+        assert not missing, f"{workload['metadata']['name']} lacks {sorted(missing)}"
+
+
+def test_secret_settings_come_only_from_secrets(release: Rendered) -> None:
+    for workload in release.workloads():
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            for entry in container.get("env", []):
+                if entry["name"] in SECRET_SETTINGS:
+                    assert set(entry) == {"name", "valueFrom"} and "secretKeyRef" in entry["valueFrom"]
+        for config_map in release.of_kind("ConfigMap"):
+            assert not set(config_map["data"]) & SECRET_SETTINGS
+
+
+def test_the_migration_job_gets_the_ledgers_settings_but_no_kafka_password(release: Rendered) -> None:
+    (ledger,) = [d for d in release.of_kind("Deployment") if _settings_of(d) is LedgerSettings]
+    (job,) = release.of_kind("Job")
+    assert release.env_names(job) == release.env_names(ledger) - {"KAFKA_SASL_PASSWORD"}
+    for name in release.env_names(job) - SECRET_SETTINGS:
+        assert release.env_value(job, name) == release.env_value(ledger, name), name
+
+
+def test_the_migration_may_log_in_as_the_schema_owner_while_the_services_do_not(render) -> None:
+    release = render(
+        "full-values.yaml",
+        sets=("migration.grantTo[0]=settlement_svc",),
+        json_sets=('migration.databaseUrlFrom={"name": "ledger-db-owner", "key": "uri"}',),
+    )
+
+    def database_url(workload: dict) -> dict:
+        (entry,) = [
+            e for e in workload["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "DATABASE_URL"
+        ]
+        return entry["valueFrom"]["secretKeyRef"]
+
+    (job,) = release.of_kind("Job")
+    assert database_url(job) == {"name": "ledger-db-owner", "key": "uri"}
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--grant-to", "settlement_svc"]
+    for deployment in release.of_kind("Deployment"):
+        assert database_url(deployment) == {"name": "ledger-db-app", "key": "uri"}
+
+
+def test_the_policies_folder_is_the_one_the_image_holds(release: Rendered) -> None:
+    for workload in release.workloads():
+        variable = "SETTLEMENT_POLICIES_DIR" if _settings_of(workload) is SettlementSettings else "LEDGER_POLICIES_DIR"
+        assert release.env_value(workload, variable) == image_policies_dir()
+
+
+def test_every_setting_of_both_services_can_be_set_through_the_chart(full_release: Rendered) -> None:
+    """A setting added to the services but not to the chart (values.schema.json) fails here."""
+    schema = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))["properties"]
+    free = set(schema["config"]["propertyNames"]["enum"])
+    free |= set(schema["settlement"]["properties"]["config"]["propertyNames"]["enum"])
+    free |= set(schema["ledger"]["properties"]["config"]["propertyNames"]["enum"])
+    derived = set().union(*(full_release.env_names(w) for w in full_release.workloads()))
+    assert free | derived == _fields(SettlementSettings) | _fields(LedgerSettings)
+
+
+def test_a_misspelt_setting_is_refused_rather_than_silently_ignored(render) -> None:
+    with pytest.raises(RenderError, match="SETTLEMENT_BATCH_MAX_MESAGES"):
+        render("minimal-values.yaml", sets=("settlement.config.SETTLEMENT_BATCH_MAX_MESAGES=10",))
+
+
+def test_a_setting_the_chart_derives_cannot_be_overridden_through_config(render) -> None:
+    with pytest.raises(RenderError, match="HTTP_PORT"):
+        render("minimal-values.yaml", sets=("config.HTTP_PORT=9090",))
+
+
+def test_large_whole_numbers_reach_the_services_without_an_exponent(render) -> None:
+    release = render("minimal-values.yaml", json_sets=("ledger.config.LEDGER_OUTBOX_BATCH=10000000",))
+    (ledger,) = [d for d in release.of_kind("Deployment") if _settings_of(d) is LedgerSettings]
+    assert release.env_value(ledger, "LEDGER_OUTBOX_BATCH") == "10000000"
+
+
+def test_sasl_needs_a_sasl_security_protocol(render) -> None:
+    with pytest.raises(RenderError, match="securityProtocol"):
+        render(
+            "minimal-values.yaml",
+            sets=("kafka.saslMechanism=SCRAM-SHA-512", "kafka.saslUsername=u", "secrets.values.KAFKA_SASL_PASSWORD=p"),
+        )
