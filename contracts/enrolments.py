@@ -43,7 +43,9 @@ class Enrolment(WireModel):
     insuplc_admdvs: Code  # pooling region (admin division code) whose policy applies
     year: int = Field(ge=2000, le=2100)
     enrol_date: date  # the day contributions for this year were paid / cover was registered
-    in_collection_period: bool = True  # residents: paid inside 集中缴费期 (1 Sep – 31 Dec)
+    # residents: paid inside 集中缴费期 (1 Sep – 31 Dec before the cover year). Derived from
+    # enrol_date when omitted; when given it must agree with enrol_date (a contradiction is refused).
+    in_collection_period: bool | None = None
     migrant_worker: bool = False  # 外出务工: may pay until end of February (001)
     continuous_years: int = Field(default=1, ge=0, le=100)  # consecutive insured years incl. this
     break_years: int = Field(default=0, ge=0, le=100)  # years of the latest break in cover

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-_YUAN_TEXT = re.compile(r"^-?\d{1,13}(\.\d{1,2})?$")
-YUAN_PATTERN = r"^-?\d{1,13}(\.\d{1,2})?$"
+# At most two decimals that matter: "12.3", "12.30" and "12.3000" are all 1,230 fen.
+YUAN_PATTERN = r"^-?\d{1,13}(\.\d{1,2}0{0,4})?$"
+_YUAN_TEXT = re.compile(YUAN_PATTERN)
 
 
 def parse_yuan(value: Any) -> int:
@@ -23,6 +24,8 @@ def parse_yuan(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("an amount must be yuan, not a boolean")
     if isinstance(value, int):
+        if abs(value) >= 10**13:
+            raise ValueError(f"{value} yuan is beyond the 13 digits an amount may have")
         return value * 100
     if isinstance(value, float):
         # A float has already lost the decimal text; pydantic's JSON parser hands us Decimal
@@ -42,7 +45,10 @@ def parse_yuan(value: Any) -> int:
         exact = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes this
         raise ValueError(f"{text!r} is not a number") from exc
-    return int(exact.scaleb(2))
+    fen = exact.scaleb(2)
+    if fen != fen.to_integral_value():  # "1.000" is one yuan exactly; "1.005" is not whole fen
+        raise ValueError(f"{text!r} is not an amount of yuan with at most two decimals")
+    return int(fen)
 
 
 def format_yuan(fen: int) -> str:

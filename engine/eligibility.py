@@ -35,8 +35,14 @@ def waiting_months(e: Enrolment, rules: Waiting) -> int:
     return total
 
 
+def in_collection_period(e: Enrolment, rules: Waiting) -> bool:
+    """Paid between the collection start (1 Sep, 000) and 31 Dec of the year before cover."""
+    month, day = rules.collection_start
+    return date(e.year - 1, month, day) <= e.enrol_date <= date(e.year - 1, 12, 31)
+
+
 def _on_time(e: Enrolment, rules: Waiting) -> bool:
-    if e.in_collection_period:
+    if in_collection_period(e, rules):
         return True
     month, day = rules.migrant_deadline
     deadline = date(e.year, month, min(day, calendar.monthrange(e.year, month)[1]))
@@ -58,19 +64,20 @@ def coverage_from(e: Enrolment, rules: Waiting) -> tuple[date, str]:
             why = f"newborn enrolled within {rules.newborn_grace_days} days: covered from birth (001)"
             return max(e.birth_date, year_start), why
         return joined, "newborns wait no period (000), cover from enrolment"
-    if e.prior_cover is not None:
-        grace, left = rules.rejoin_grace_months, e.prior_cover.left_scheme
-        if e.enrol_date <= add_months(e.prior_cover.left_on, grace):
-            start = max(year_start, e.prior_cover.left_on + timedelta(days=1))
-            return start, f"joined within {grace} months of leaving {left} cover: no wait, retroactive (001)"
-        start = add_months(joined, rules.rejoin_late_wait_months)
-        wait = rules.rejoin_late_wait_months
-        return start, f"joined more than {grace} months after leaving {left} cover: {wait}-month wait (001)"
+    grace = rules.rejoin_grace_months
+    if e.prior_cover is not None and e.enrol_date <= add_months(e.prior_cover.left_on, grace):
+        start = max(year_start, e.prior_cover.left_on + timedelta(days=1))
+        left = e.prior_cover.left_scheme
+        return start, f"joined within {grace} months of leaving {left} cover: no wait, retroactive (001)"
     exempt = e.aid_category is not None or e.veteran_resettled
-    if _on_time(e, rules) and e.break_years == 0:
+    if _on_time(e, rules) and e.break_years == 0 and e.prior_cover is None:
         return year_start, "enrolled in the collection period without a break: covered all year"
-    if exempt:
+    if exempt:  # 000 exempts them from every waiting period, the late-rejoin one of 001 included
         return joined, "medical-aid recipients and resettled veterans wait no period (000)"
+    if e.prior_cover is not None:
+        wait, left = rules.rejoin_late_wait_months, e.prior_cover.left_scheme
+        start = add_months(joined, wait)
+        return start, f"joined more than {grace} months after leaving {left} cover: {wait}-month wait (001)"
     months = waiting_months(e, rules)
     why = "after a break" if e.break_years else "outside the collection period"
     return add_months(joined, months), f"enrolled {why}: {months}-month waiting period (000)"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contracts.codes import RejectionCode
+from contracts.codes import Insutype, RejectionCode
 from contracts.enrolments import AccountCredit, Enrolment
-from engine.eligibility import coverage_from
+from engine.eligibility import coverage_from, in_collection_period
 from engine.errors import Rejected
 from engine.events import AccountCredited, PersonEnrolled
 from engine.person import PersonYear
@@ -14,6 +14,19 @@ from engine.totals import Totals
 
 
 def record_enrolment(enrolment: Enrolment, policy: Policy) -> PersonEnrolled:
+    stated = enrolment.in_collection_period
+    if enrolment.insutype is Insutype.RESIDENT and stated is not None:
+        derived = in_collection_period(enrolment, policy.waiting)
+        if stated != derived:
+            month, day = policy.waiting.collection_start
+            window = f"{enrolment.year - 1}-{month:02d}-{day:02d} to {enrolment.year - 1}-12-31"
+            raise Rejected(
+                RejectionCode.INVALID_MESSAGE,
+                f"in_collection_period is {str(stated).lower()} but enrol_date {enrolment.enrol_date.isoformat()} is "
+                f"{'inside' if derived else 'outside'} the collection period ({window}); "
+                "omit the field to let the date decide",
+                field="in_collection_period",
+            )
     start, why = coverage_from(enrolment, policy.waiting)
     return PersonEnrolled(enrolment=enrolment, coverage_from=start, coverage_reason=why)
 

@@ -175,7 +175,7 @@ class Waiting(Strict):
     """Enrolment and waiting-period rules (000 五, 001 2 and 8)."""
 
     collection_start: tuple[int, int] = (9, 1)  # month, day in the year before cover
-    migrant_deadline: tuple[int, int] = (2, 28)  # in the cover year (end of February)
+    migrant_deadline: tuple[int, int] = (2, 29)  # in the cover year: end of February (clamped)
     fixed_months: int = Field(default=3, ge=0)
     variable_months_per_break_year: int = Field(default=1, ge=0)
     long_break_years: int = Field(default=4, ge=1)

@@ -349,7 +349,7 @@ def settle_claim(
             raise InvariantBroken(f"{d.fund_pay_type.value} would pay {d.fund_payamt} of {d.crt_payb_lmt_amt}")
 
     case, case_why = (None, "")
-    if claim.med_type.value.startswith("2"):
+    if claim.med_type.value.startswith("2") and covered:  # an uncovered stay: no fund owes anything
         case, case_why = case_payment(
             claim,
             level,

@@ -12,8 +12,14 @@ EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "settlement.entrypoints.cli", *args], capture_output=True,
-                          text=True, input=stdin, cwd=ROOT, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "settlement.entrypoints.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=ROOT,
+        check=False,
+    )
 
 
 def test_every_line_of_the_example_year_gets_exactly_one_answer_in_order() -> None:
@@ -47,8 +53,12 @@ def test_totals_print_one_annual_view_per_person_year_after_the_answers() -> Non
 
 
 def test_a_bad_policy_folder_stops_with_the_file_key_and_problem_and_exit_code_2(tmp_path: Path) -> None:
-    (tmp_path / "bad.toml").write_text((ROOT / "policies" / "640000-390-2025.toml").read_text("utf-8")
-                                       .replace('annual_cap = "130000"', 'annual_cap = "lots"'), encoding="utf-8")
+    (tmp_path / "bad.toml").write_text(
+        (ROOT / "policies" / "640000-390-2025.toml")
+        .read_text("utf-8")
+        .replace('annual_cap = "130000"', 'annual_cap = "lots"'),
+        encoding="utf-8",
+    )
     done = run("price", "--policies", str(tmp_path), str(EXAMPLE))
     assert done.returncode == 2
     assert "bad.toml" in done.stderr and "annual_cap" in done.stderr

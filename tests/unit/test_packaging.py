@@ -43,8 +43,21 @@ def test_the_ledger_never_imports_the_settlement_service() -> None:
 
 
 def test_the_pure_core_imports_no_io_library_and_no_service() -> None:
-    forbidden = {"asyncpg", "aiokafka", "faststream", "starlette", "uvicorn", "httpx", "socket", "os",
-                 "settlement", "ledger", "structlog", "time", "random"}
+    forbidden = {
+        "asyncpg",
+        "aiokafka",
+        "faststream",
+        "starlette",
+        "uvicorn",
+        "httpx",
+        "socket",
+        "os",
+        "settlement",
+        "ledger",
+        "structlog",
+        "time",
+        "random",
+    }
     assert _imports(ROOT / "engine") & forbidden == set()
 
 

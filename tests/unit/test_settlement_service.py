@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger.memory import MemoryLedger
+from settlement.service_layer.handlers import SettlementService
 
 from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
 from engine.policy_files import load_policy_book
 from engine.snapshot import from_json
-from ledger.memory import MemoryLedger
-from settlement.service_layer.handlers import SettlementService
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = load_policy_book(ROOT / "policies")
@@ -31,16 +31,46 @@ def raw(message: dict[str, Any]) -> bytes:
 
 
 def enrolment(psn: str = "P1", **facts: Any) -> dict[str, Any]:
-    return {"msg_type": "enrolment", "request_id": f"E-{psn}", "sent_at": SENT, "psn_no": psn, "insutype": "390",
-            "psn_type": "adult", "insuplc_admdvs": "640100", "year": 2025, "enrol_date": "2024-10-01", **facts}
+    return {
+        "msg_type": "enrolment",
+        "request_id": f"E-{psn}",
+        "sent_at": SENT,
+        "psn_no": psn,
+        "insutype": "390",
+        "psn_type": "adult",
+        "insuplc_admdvs": "640100",
+        "year": 2025,
+        "enrol_date": "2024-10-01",
+        **facts,
+    }
 
 
 def claim(request_id: str = "C1", psn: str = "P1", amount: str = "1000.00", **extra: Any) -> dict[str, Any]:
-    return {"msg_type": "claim", "request_id": request_id, "sent_at": SENT, "psn_no": psn, "insutype": "390",
-            "mdtrt_id": f"MD-{request_id}", "fixmedins_code": "H1", "fixmedins_kind": "hospital",
-            "fixmedins_level": "2", "med_type": "21", "begndate": "2025-03-01", "enddate": "2025-03-05",
-            "items": [{"feedetl_sn": "1", "hilist_code": "X", "chrgitm_lv": "01", "pric": amount, "cnt": "1",
-                       "det_item_fee_sumamt": amount}], **extra}
+    return {
+        "msg_type": "claim",
+        "request_id": request_id,
+        "sent_at": SENT,
+        "psn_no": psn,
+        "insutype": "390",
+        "mdtrt_id": f"MD-{request_id}",
+        "fixmedins_code": "H1",
+        "fixmedins_kind": "hospital",
+        "fixmedins_level": "2",
+        "med_type": "21",
+        "begndate": "2025-03-01",
+        "enddate": "2025-03-05",
+        "items": [
+            {
+                "feedetl_sn": "1",
+                "hilist_code": "X",
+                "chrgitm_lv": "01",
+                "pric": amount,
+                "cnt": "1",
+                "det_item_fee_sumamt": amount,
+            }
+        ],
+        **extra,
+    }
 
 
 async def totals(store: MemoryLedger, psn: str = "P1") -> Any:
@@ -92,8 +122,14 @@ async def test_a_reversal_restores_the_totals_and_frees_the_visit_for_a_new_sett
     before = await totals(store)
     settled = await svc.handle(raw(claim(amount="5000.00")))
     assert isinstance(settled, SettlementResult)
-    reversal = {"msg_type": "reversal", "request_id": "R1", "sent_at": SENT, "psn_no": "P1",
-                "fixmedins_code": "H1", "setl_id": settled.setl_id}
+    reversal = {
+        "msg_type": "reversal",
+        "request_id": "R1",
+        "sent_at": SENT,
+        "psn_no": "P1",
+        "fixmedins_code": "H1",
+        "setl_id": settled.setl_id,
+    }
     reversed_ = await svc.handle(raw(reversal))
     assert isinstance(reversed_, ReversalResult)
     assert reversed_.setlinfo.hifp_pay == -settled.setlinfo.hifp_pay
@@ -137,8 +173,11 @@ async def test_pre_settlement_prices_against_the_current_year_and_records_nothin
     [
         ({"insutype": "310"}, "scheme_mismatch", "insutype"),
         ({"med_type": "14", "dise_codg": "N18"}, "chronic_disease_not_registered", "dise_codg"),
-        ({"acct_payer_psn_no": "P2", "acct_payer_relation": "parent"}, "family_account_not_allowed",
-         "acct_payer_psn_no"),
+        (
+            {"acct_payer_psn_no": "P2", "acct_payer_relation": "parent"},
+            "family_account_not_allowed",
+            "acct_payer_psn_no",
+        ),
     ],
 )
 async def test_refusals_name_the_code_and_the_field(change: dict[str, Any], code: str, field: str) -> None:
