@@ -39,6 +39,7 @@ class ClaimSettled:
     acct_mulaid_pay: int
     delta: Totals
     result: dict[str, Any]  # the settlements.v1 message as sent (JSON form)
+    claim: dict[str, Any]  # the claim as validated (JSON form): what an audit re-prices
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class SettlementReversed:
     request_key: str
     delta: Totals  # the negated delta of the reversed settlement
     result: dict[str, Any]
+    fixmedins_code: str = ""  # who settled (and now reverses): the clearing projections need it
+    funds: dict[str, int] | None = None  # fund_pay_type → the negated fund_payamt of the original
 
 
 @dataclass(frozen=True)

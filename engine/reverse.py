@@ -12,7 +12,7 @@ from datetime import datetime
 
 from contracts.claims import Reversal
 from contracts.codes import RejectionCode
-from contracts.results import PolicyRef, ReversalResult, SetlInfo
+from contracts.results import PolicyRef, ReversalResult, SetlDetail, SetlInfo
 from engine.errors import Rejected
 from engine.events import Event, FamilyAccountRefunded, SettlementReversed
 from engine.person import PersonYear
@@ -62,30 +62,7 @@ def reverse_settlement(
             field="setl_id",
         )
     info = SetlInfo.model_validate(result_in["setlinfo"])
-    events: list[tuple[str, Event]] = [
-        (
-            person.stream_id,
-            SettlementReversed(
-                setl_id=setl_id,
-                reversed_setl_id=original.setl_id,
-                request_key=reversal.idempotency_key,
-                delta=-original.delta,
-                result={},
-            ),
-        )
-    ]
-    if original.payer_psn_no is not None and original.acct_mulaid_pay:
-        if payer is None:
-            raise Rejected(
-                RejectionCode.REVERSAL_OF_UNKNOWN_SETTLEMENT,
-                f"the relative's account {original.payer_psn_no} that paid is not on record",
-            )
-        refund = FamilyAccountRefunded(
-            setl_id, original.setl_id, original.acct_mulaid_pay, Totals(acct_paid_for_family=-original.acct_mulaid_pay)
-        )
-        events.append((payer.stream_id, refund))
     balance_after = person.account_balance + original.delta.acct_paid_own if person.has_account else 0
-    policy = PolicyRef.model_validate(result_in["policy"])
     result = ReversalResult(
         event_id=event_id,
         occurred_at=occurred_at,
@@ -96,14 +73,27 @@ def reverse_settlement(
         fixmedins_code=reversal.fixmedins_code,
         year=person.year,
         setlinfo=negated(info, balance_after),
-        policy=policy,
+        policy=PolicyRef.model_validate(result_in["policy"]),
     )
-    head_stream, head = events[0]
-    assert isinstance(head, SettlementReversed)
-    events[0] = (
-        head_stream,
-        SettlementReversed(
-            head.setl_id, head.reversed_setl_id, head.request_key, head.delta, result.model_dump(mode="json")
-        ),
+    funds = {row["fund_pay_type"]: -SetlDetail.model_validate(row).fund_payamt for row in result_in["setldetail"]}
+    reversed_event = SettlementReversed(
+        setl_id=setl_id,
+        reversed_setl_id=original.setl_id,
+        request_key=reversal.idempotency_key,
+        delta=-original.delta,
+        result=result.model_dump(mode="json"),
+        fixmedins_code=reversal.fixmedins_code,
+        funds=funds,
     )
+    events: list[tuple[str, Event]] = [(person.stream_id, reversed_event)]
+    if original.payer_psn_no is not None and original.acct_mulaid_pay:
+        if payer is None:
+            raise Rejected(
+                RejectionCode.REVERSAL_OF_UNKNOWN_SETTLEMENT,
+                f"the relative's account {original.payer_psn_no} that paid is not on record",
+            )
+        refund = FamilyAccountRefunded(
+            setl_id, original.setl_id, original.acct_mulaid_pay, Totals(acct_paid_for_family=-original.acct_mulaid_pay)
+        )
+        events.append((payer.stream_id, refund))
     return Reversed(result=result, events=tuple(events))

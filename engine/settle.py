@@ -391,5 +391,6 @@ def settle_claim(
         acct_mulaid_pay=mulaid,
         delta=delta,
         result=result.model_dump(mode="json"),
+        claim=claim.model_dump(mode="json"),
     )
     return Settled(result=result, delta=delta, events=((person.stream_id, settled), *events_extra))
