@@ -1,0 +1,46 @@
+"""Where the ledger meets the insurance domain: a person-year stream folded by the engine.
+
+The store stays domain-free; audits hand it these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from engine.events import Event, from_record
+from engine.person import PersonYear, replay
+from engine.snapshot import from_json, to_json
+from ledger.store import LedgerStore, RecordedEvent
+
+
+def parse_stream_id(stream_id: str) -> tuple[str, int]:
+    psn_no, _, year = stream_id.rpartition("/")
+    if not psn_no or not year.isdigit():
+        raise ValueError(f"{stream_id!r} is not a person-year stream id (<psn_no>/<year>)")
+    return psn_no, int(year)
+
+
+def domain_events(events: Sequence[RecordedEvent]) -> list[Event]:
+    return [from_record(e.event_type, dict(e.data)) for e in events]
+
+
+def fold(stream_id: str, events: Sequence[RecordedEvent]) -> PersonYear:
+    psn_no, year = parse_stream_id(stream_id)
+    return replay(psn_no, year, domain_events(events))
+
+
+def rebuild(stream_id: str, events: Sequence[RecordedEvent]) -> Mapping[str, Any] | None:
+    """The inline projection a stream's events must have produced (for verify_projections)."""
+    return to_json(fold(stream_id, events)) if events else None
+
+
+async def replay_person_year(
+    store: LedgerStore, psn_no: str, year: int, *, as_of: datetime | None = None
+) -> tuple[PersonYear, PersonYear | None]:
+    """(the year rebuilt from its events [as of a time], the stored projection's state)."""
+    stream_id = f"{psn_no}/{year}"
+    rebuilt = fold(stream_id, await store.read_stream(stream_id, as_of=as_of))
+    _, stored = await store.read_projection(stream_id)
+    return rebuilt, (from_json(dict(stored)) if stored is not None else None)

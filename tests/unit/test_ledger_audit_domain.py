@@ -1,0 +1,68 @@
+"""Audit over the in-memory ledger: replay equals the projection, verify finds tampering,
+reprice reports differences under other policies and writes nothing."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from engine.policy import Policy
+from engine.policy_book import PolicyBook
+from engine.policy_files import load_policy_book
+from ledger.audit import verify_chains, verify_projections
+from ledger.domain import rebuild, replay_person_year
+from ledger.memory import MemoryLedger
+from ledger.reprice import reprice_year
+from settlement.service_layer.handlers import SettlementService
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
+
+
+async def settled_example_year() -> MemoryLedger:
+    store = MemoryLedger()
+    service = SettlementService(store, load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC))
+    for number, line in enumerate(EXAMPLE.read_bytes().splitlines(), start=1):
+        await service.handle(line, source=f"example:{number}")
+    return store
+
+
+async def test_every_stored_projection_equals_a_replay_of_its_events() -> None:
+    store = await settled_example_year()
+    assert await verify_chains(store) == []
+    assert await verify_projections(store, rebuild) == []
+
+
+async def test_replaying_a_person_year_gives_the_totals_the_service_kept() -> None:
+    store = await settled_example_year()
+    rebuilt, stored = await replay_person_year(store, "P004", 2025)
+    assert stored is not None
+    assert rebuilt.totals == stored.totals
+    assert rebuilt.totals.settlements == 4  # the retry of the first stay did not settle twice
+
+
+async def test_reprice_under_the_same_policies_finds_no_difference_and_writes_nothing() -> None:
+    store = await settled_example_year()
+    before = await store.read_all(0, 10_000)
+    report = await reprice_year(store, load_policy_book(ROOT / "policies"), 2025)
+    assert report.settlements > 15
+    assert report.not_repriced == []
+    assert report.difference() == {"hifp_pay": 0, "hifmi_pay": 0, "hifob_pay": 0, "maf_pay": 0}
+    assert report.per_person == {}
+    assert await store.read_all(0, 10_000) == before
+
+
+async def test_reprice_under_a_higher_inpatient_ratio_reports_more_basic_fund_per_person() -> None:
+    store = await settled_example_year()
+    book = load_policy_book(ROOT / "policies")
+    text = (ROOT / "policies" / "640000-390-2025.toml").read_text("utf-8")
+    data = tomllib.loads(text, parse_float=Decimal)
+    data["benefits"]["inpatient"]["ratio"]["default"]["2"] = "0.85"  # level-2 stays: 75% → 85%
+    data["policy"]["version"] = 2
+    richer = PolicyBook.of([p.policy for p in book.policies] + [Policy.model_validate(data)])
+    report = await reprice_year(store, richer, 2025)
+    assert report.difference()["hifp_pay"] > 0
+    # P006, the newborn: one level-2 stay, inscp 6,480 − 600 deductible = 5,880; 10% more = 588.00
+    assert report.per_person["P006"] == 58_800
