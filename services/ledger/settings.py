@@ -11,6 +11,4 @@ class LedgerSettings(CommonSettings):
     ledger_outbox_batch: int = Field(default=500, ge=1, le=10_000)
     ledger_relay_interval_ms: int = Field(default=100, ge=10, le=60_000)
     ledger_projection_interval_ms: int = Field(default=200, ge=10, le=60_000)
-    ledger_policies_dir: str | None = Field(
-        default=None, description="Policy folder, needed only by the reprice audit"
-    )
+    ledger_policies_dir: str | None = Field(default=None, description="Policy folder, needed only by the reprice audit")

@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from engine.policy import Policy
-from engine.policy_book import PolicyBook
-from engine.policy_files import load_policy_book
 from ledger.audit import verify_chains, verify_projections
 from ledger.domain import rebuild, replay_person_year
 from ledger.memory import MemoryLedger
 from ledger.reprice import reprice_year
 from settlement.service_layer.handlers import SettlementService
+
+from engine.policy import Policy
+from engine.policy_book import PolicyBook
+from engine.policy_files import load_policy_book
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "year-2025.jsonl"

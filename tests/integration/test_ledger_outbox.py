@@ -1,0 +1,99 @@
+"""The outbox relay publishes committed replies to the real broker, at least once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+from ledger.adapters.postgres import PostgresLedger
+from ledger.outbox import OutboxRelay, idempotent_producer
+from ledger.store import OutboxMessage
+from ledger_contract import append, migrated_pool, request
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with migrated_pool(database_url, role="ledger_app") as pool:
+        yield pool
+
+
+def reply(topic: str, key: str, n: int) -> OutboxMessage:
+    return OutboxMessage(uuid.uuid4(), topic, key, f'{{"n":{n}}}'.encode(), {"msg_type": "settlement"})
+
+
+async def settle(store: PostgresLedger, messages: list[OutboxMessage]) -> None:
+    for i, message in enumerate(messages):
+        await store.commit([append(f"{message.key}-{i}/2025", 0)], request=request(f"k{i}"), outbox=[message])
+
+
+async def unpublished(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+
+
+async def consume(bootstrap: str, topic: str, count: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        got: list[Any] = []
+        async with asyncio.timeout(30):
+            while len(got) < count:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    got += records
+        return got
+    finally:
+        await consumer.stop()
+
+
+async def test_committed_messages_reach_the_broker_once_marked_published(
+    pool, kafka_bootstrap: str, unique_topic: Callable[..., str]
+) -> None:
+    topic = unique_topic("ledger-outbox", partitions=2)
+    messages = [reply(topic, key, n) for n, key in enumerate(["P1", "P2", "P1", "P1", "P2"])]
+    await settle(PostgresLedger(pool), messages)
+    producer = idempotent_producer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        relay = OutboxRelay(pool, producer, batch_size=3)
+        assert [await relay.relay_once() for _ in range(3)] == [3, 2, 0]
+    finally:
+        await producer.stop()
+    assert await unpublished(pool) == 0
+    received = await consume(kafka_bootstrap, topic, len(messages))
+    by_id = {str(m.message_id): m for m in messages}
+    for record in received:
+        headers = dict(record.headers)
+        sent = by_id[headers["message_id"].decode()]
+        assert (record.key, record.value, headers["msg_type"]) == (sent.key.encode(), sent.value, b"settlement")
+    for key in ("P1", "P2"):  # each person's replies in commit order
+        in_partition = [r.value for r in sorted(received, key=lambda r: r.offset) if r.key == key.encode()]
+        assert in_partition == [m.value for m in messages if m.key == key]
+
+
+class FailingProducer:
+    """A hand-written fake: the broker acknowledges the first message, then is unreachable."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, *, headers: Any = None):  # type: ignore[no-untyped-def]
+        self.sent += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.sent == 1:
+            future.set_result(None)
+        else:
+            future.set_exception(ConnectionError("broker unreachable"))
+        return future
+
+
+async def test_a_batch_the_broker_did_not_fully_acknowledge_stays_unpublished(pool) -> None:
+    await settle(PostgresLedger(pool), [reply("settlements.v1", "P1", n) for n in range(3)])
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(pool, FailingProducer()).relay_once()
+    assert await unpublished(pool) == 3  # all of it is sent again next time (consumers dedupe)

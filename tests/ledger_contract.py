@@ -1,0 +1,247 @@
+"""The one contract every ledger store obeys; each store's test module subclasses LedgerContract.
+
+A subclass provides the ``store`` fixture (an empty store) and ``tamper`` (edit a recorded
+event's data behind the store's back, as an attacker with raw access would).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from ledger.audit import verify_chains
+from ledger.errors import (
+    DuplicateRequest,
+    EventIdConflict,
+    IdempotencyConflict,
+    MissingProjection,
+    WrongExpectedVersion,
+)
+from ledger.hashing import GENESIS
+from ledger.migrate import migrate
+from ledger.store import IdempotentRequest, LedgerStore, NewEvent, OutboxMessage, StreamAppend
+
+T0 = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
+
+
+def event(kind: str = "ClaimSettled", n: int = 0, **data: Any) -> NewEvent:
+    return NewEvent(uuid.uuid4(), kind, {"n": n, **data}, T0 + timedelta(minutes=n))
+
+
+def append(stream: str, expected: int, count: int = 1, projection: dict[str, Any] | None = None) -> StreamAppend:
+    return StreamAppend(stream, expected, [event(n=i) for i in range(count)], projection)
+
+
+def request(key: str, body: str = "body-a", result: str = "ok") -> IdempotentRequest:
+    return IdempotentRequest(key, body, {"answer": result, "fen": 12345})
+
+
+async def everything(store: LedgerStore) -> list[Any]:
+    return await store.read_all(0, 10_000)
+
+
+@asynccontextmanager
+async def migrated_pool(dsn: str, *, role: str | None = None, size: int = 4) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a migrated database; with ``role``, every connection runs SET ROLE to it."""
+    await migrate(dsn)
+
+    async def as_role(connection: asyncpg.Connection) -> None:
+        if role is not None:
+            await connection.execute(f"SET ROLE {role}")
+
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=as_role)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+class LedgerContract:
+    @pytest.fixture
+    def store(self) -> LedgerStore:
+        raise NotImplementedError
+
+    async def tamper(self, store: LedgerStore, stream_id: str, version: int, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def test_appended_events_read_back_in_version_order_with_their_data(self, store: LedgerStore) -> None:
+        sent = [event(n=1, fen=100, name="张三", tags=["a", None, True]), event("AccountDebited", n=2)]
+        await store.commit([StreamAppend("P1/2025", 0, sent)])
+        read = await store.read_stream("P1/2025")
+        assert [(e.version, e.event_id, e.event_type, e.data, e.occurred_at) for e in read] == [
+            (i + 1, s.event_id, s.event_type, s.data, s.occurred_at) for i, s in enumerate(sent)
+        ]
+        assert read[0].prev_hash == GENESIS and read[1].prev_hash == read[0].hash
+        assert read[0].position < read[1].position
+        assert all(e.stream_id == "P1/2025" and e.recorded_at.tzinfo is not None for e in read)
+
+    async def test_the_receipt_names_each_events_position_and_each_streams_new_version(self, store) -> None:
+        await store.commit([append("A/2025", 0, 2)])
+        receipt = await store.commit([append("A/2025", 2, 1), append("B/2025", 0, 3)])
+        assert receipt.stream_versions == {"A/2025": 3, "B/2025": 3}
+        logged = await everything(store)
+        assert list(receipt.positions) == [e.position for e in logged[2:]]
+
+    async def test_an_append_expecting_a_stale_version_is_refused_and_writes_nothing(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 2)])
+        with pytest.raises(WrongExpectedVersion) as refused:
+            await store.commit([append("P1/2025", 1)])
+        assert (refused.value.stream_id, refused.value.expected, refused.value.actual) == ("P1/2025", 1, 2)
+        assert len(await store.read_stream("P1/2025")) == 2
+
+    async def test_the_first_append_to_a_stream_must_expect_version_zero(self, store) -> None:
+        with pytest.raises(WrongExpectedVersion) as refused:
+            await store.commit([append("P1/2025", 1)])
+        assert refused.value.actual == 0
+        assert await store.read_stream("P1/2025") == []
+
+    async def test_one_conflicting_stream_leaves_every_stream_and_the_request_untouched(self, store) -> None:
+        await store.commit([append("payer/2025", 0, 1, {"balance": 500})])
+        family = [append("patient/2025", 0, 2, {"paid": 1}), append("payer/2025", 0, 1, {"balance": 0})]
+        with pytest.raises(WrongExpectedVersion):
+            await store.commit(family, request=request("H1:r1"))
+        assert await store.read_stream("patient/2025") == []
+        assert await store.read_projection("payer/2025") == (1, {"balance": 500})
+        assert await store.find_request("H1:r1") is None
+        assert len(await everything(store)) == 1
+
+    async def test_a_commit_appends_to_two_streams_at_once(self, store) -> None:
+        family = [append("patient/2025", 0, 2, {"paid": 1}), append("payer/2025", 0, 1, {"balance": 0})]
+        await store.commit(family, request=request("H1:r1"))
+        assert [len(await store.read_stream(s)) for s in ("patient/2025", "payer/2025")] == [2, 1]
+
+    async def test_a_retry_with_the_same_body_gets_the_stored_result_and_writes_nothing(self, store) -> None:
+        first = await store.commit([append("P1/2025", 0, 2)], request=request("H1:r1", result="settled"))
+        with pytest.raises(DuplicateRequest) as retried:
+            await store.commit([append("P1/2025", 2, 2)], request=request("H1:r1", result="again"))
+        stored = retried.value.stored
+        assert (stored.key, stored.body_hash) == ("H1:r1", "body-a")
+        assert stored.result == {"answer": "settled", "fen": 12345}
+        assert stored.first_position == first.positions[0]
+        assert len(await everything(store)) == 2
+
+    async def test_a_retry_is_answered_from_the_store_even_after_the_stream_moved_on(self, store) -> None:
+        await store.commit([append("P1/2025", 0)], request=request("H1:r1"))
+        await store.commit([append("P1/2025", 1)], request=request("H1:r2"))
+        with pytest.raises(DuplicateRequest):
+            await store.commit([append("P1/2025", 0)], request=request("H1:r1"))
+
+    async def test_the_same_key_with_another_body_is_an_idempotency_conflict(self, store) -> None:
+        await store.commit([append("P1/2025", 0)], request=request("H1:r1", body="body-a"))
+        with pytest.raises(IdempotencyConflict) as refused:
+            await store.commit([append("P1/2025", 1)], request=request("H1:r1", body="body-b"))
+        assert refused.value.key == "H1:r1"
+        assert len(await store.read_stream("P1/2025")) == 1
+
+    async def test_a_request_that_wrote_no_events_is_still_recorded(self, store) -> None:
+        await store.commit([], request=request("raw:abc", result="rejected"))
+        stored = await store.find_request("raw:abc")
+        assert stored is not None and stored.first_position is None and stored.result["answer"] == "rejected"
+        assert await store.find_request("raw:unknown") is None
+
+    async def test_the_projection_is_read_with_the_version_it_reflects(self, store) -> None:
+        assert await store.read_projection("P1/2025") == (0, None)
+        await store.commit([append("P1/2025", 0, 2, {"deductible_used": 80000})])
+        assert await store.read_projection("P1/2025") == (2, {"deductible_used": 80000})
+        await store.commit([append("P1/2025", 2, 1, {"deductible_used": 90000, "visits": [1, 2]})])
+        assert await store.read_projection("P1/2025") == (3, {"deductible_used": 90000, "visits": [1, 2]})
+
+    async def test_a_stream_without_projection_reports_its_version_and_no_totals(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 3)])
+        assert await store.read_projection("P1/2025") == (3, None)
+
+    async def test_an_append_without_projection_to_a_projected_stream_is_refused(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 1, {"paid": 1})])
+        with pytest.raises(MissingProjection):
+            await store.commit([append("P1/2025", 1)])
+        assert await store.read_projection("P1/2025") == (1, {"paid": 1})
+
+    async def test_read_all_returns_every_event_once_in_position_order_across_pages(self, store) -> None:
+        for i in range(4):
+            await store.commit([append(f"P{i}/2025", 0, 2), append(f"Q{i}/2025", 0, 1)])
+        pages, after = [], 0
+        while page := await store.read_all(after, 4):
+            assert len(page) <= 4
+            pages += page
+            after = page[-1].position
+        assert pages == await everything(store)
+        assert len({e.event_id for e in pages}) == len(pages) == 12
+        assert all(a.position < b.position for a, b in itertools.pairwise(pages))
+        assert await store.read_all(after, 4) == []
+
+    async def test_as_of_returns_only_what_was_recorded_by_then(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 2)])
+        first = await store.read_stream("P1/2025")
+        await asyncio.sleep(0.002)
+        await store.commit([append("P1/2025", 2, 1)])
+        assert await store.read_stream("P1/2025", as_of=first[-1].recorded_at) == first
+        assert await store.read_stream("P1/2025", as_of=first[0].recorded_at - timedelta(seconds=1)) == []
+        assert len(await store.read_stream("P1/2025", as_of=datetime.now(UTC) + timedelta(days=1))) == 3
+
+    async def test_list_streams_is_sorted_and_filtered_by_prefix(self, store) -> None:
+        await store.commit([append(s, 0) for s in ("b/2025", "a/2024", "a/2025", "a_/2025", "ab/2025")])
+        assert await store.list_streams() == ["a/2024", "a/2025", "a_/2025", "ab/2025", "b/2025"]
+        assert await store.list_streams("a/") == ["a/2024", "a/2025"]
+        assert await store.list_streams("a_") == ["a_/2025"]
+        assert await store.list_streams("zz") == []
+
+    async def test_untouched_hash_chains_verify(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 3), append("P2/2025", 0, 1)])
+        await store.commit([append("P1/2025", 3, 2)])
+        assert await verify_chains(store) == []
+
+    async def test_an_edited_event_breaks_its_chain_and_is_named(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 3), append("P2/2025", 0, 2)])
+        await self.tamper(store, "P1/2025", 2, {"n": 1, "fen": 1})
+        breaks = await verify_chains(store)
+        assert [(b.stream_id, b.version) for b in breaks] == [("P1/2025", 2)]
+
+    async def test_an_event_id_may_be_recorded_only_once(self, store) -> None:
+        reused = event(n=1)
+        await store.commit([StreamAppend("P1/2025", 0, [reused])])
+        with pytest.raises(EventIdConflict) as refused:
+            await store.commit([StreamAppend("P2/2025", 0, [reused])])
+        assert refused.value.ident == reused.event_id
+        assert await store.read_stream("P2/2025") == []
+
+    async def test_an_outbox_message_id_may_be_recorded_only_once(self, store) -> None:
+        message = OutboxMessage(uuid.uuid4(), "settlements.v1", "P1", b"{}", {"msg_type": "settlement"})
+        await store.commit([], request=request("k1"), outbox=[message])
+        with pytest.raises(EventIdConflict):
+            await store.commit([append("P1/2025", 0)], request=request("k2"), outbox=[message])
+        assert await store.find_request("k2") is None and await store.read_stream("P1/2025") == []
+
+    async def test_what_was_recorded_cannot_be_changed_through_the_dicts_given_or_returned(self, store) -> None:
+        data: dict[str, Any] = {"items": [1, 2]}
+        await store.commit([StreamAppend("P1/2025", 0, [NewEvent(uuid.uuid4(), "X", data, T0)], {"t": [1]})])
+        data["items"].append(3)
+        (read,) = await store.read_stream("P1/2025")
+        read.data["items"].append(4)  # type: ignore[index]
+        assert (await store.read_stream("P1/2025"))[0].data == {"items": [1, 2]}
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            NewEvent(uuid.uuid4(), "X", {"fen": 1.5}, T0),
+            NewEvent(uuid.uuid4(), "X", {"at": T0}, T0),
+            NewEvent(uuid.uuid4(), "X", {"n": 1}, datetime(2025, 1, 1)),
+            NewEvent(uuid.uuid4(), "", {"n": 1}, T0),
+            NewEvent(uuid.uuid4(), "X", {"s": "nul\x00"}, T0),
+        ],
+        ids=["float", "datetime-in-data", "naive-time", "empty-type", "nul-char"],
+    )
+    async def test_malformed_events_are_refused_before_anything_is_written(self, store, bad: NewEvent) -> None:
+        with pytest.raises(ValueError):
+            await store.commit([StreamAppend("P1/2025", 0, [event(), bad])], request=request("k"))
+        assert await everything(store) == [] and await store.find_request("k") is None
+
+    async def test_a_stream_listed_twice_in_one_commit_is_refused(self, store) -> None:
+        with pytest.raises(ValueError):
+            await store.commit([append("P1/2025", 0), append("P1/2025", 1)])
