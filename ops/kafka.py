@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError  # type: ignore[import-untyped]
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from ops.settings import CommonSettings
@@ -45,3 +48,29 @@ def faststream_security(settings: CommonSettings) -> BaseSecurity | None:
         "SCRAM-SHA-512": SASLScram512,
     }
     return kinds[settings.kafka_sasl_mechanism or "PLAIN"](user, password, ssl_context=context)
+
+
+async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partitions: int = -1) -> list[str]:
+    """Create the topics that do not exist yet (-1: the broker's default partitions and replicas);
+    returns the ones created. A cluster that forbids it (ACLs, Strimzi's topic operator) raises
+    ``TopicsMissing`` naming them, so the caller can say which topics an operator must create."""
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in names if name not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics([NewTopic(name, partitions, -1) for name in missing])
+        except TopicAlreadyExistsError:
+            pass  # a concurrent creator won the race
+        except KafkaError as error:
+            raise TopicsMissing(f"topics {', '.join(missing)} do not exist and cannot be created: {error}") from None
+        return missing
+    finally:
+        await admin.close()
+
+
+class TopicsMissing(Exception):
+    pass

@@ -23,6 +23,9 @@ class CommonSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle used to verify the brokers")
+    kafka_topic_prefix: str = Field(
+        default="", pattern=r"^[A-Za-z0-9._-]*$", description="Put in front of every topic name, e.g. 'prod.'"
+    )
 
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=1, le=65535)

@@ -17,11 +17,12 @@ from faststream.middlewares import AckPolicy
 from ledger.adapters.postgres import PostgresLedger
 from starlette.applications import Starlette
 
+from contracts.topics import Topics
 from engine.policy_files import load_policy_book
 from ops.kafka import faststream_security
 from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
-from settlement.entrypoints.consumer import INBOUND_TOPICS, Backoff, handle_batch
+from settlement.entrypoints.consumer import Backoff, handle_batch
 from settlement.entrypoints.http import build_http
 from settlement.service_layer.handlers import SettlementService
 from settlement.settings import SettlementSettings
@@ -65,7 +66,7 @@ def build_broker(
     )
 
     @broker.subscriber(
-        *INBOUND_TOPICS,
+        *Topics(settings.kafka_topic_prefix).inbound,
         group_id=settings.settlement_consumer_group,
         batch=True,
         max_records=settings.settlement_batch_max_messages,
@@ -106,7 +107,9 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=8)
-        wiring.service = SettlementService(PostgresLedger(pool), policies, clock=lambda: datetime.now(UTC))
+        wiring.service = SettlementService(
+            PostgresLedger(pool), policies, clock=lambda: datetime.now(UTC), topics=Topics(settings.kafka_topic_prefix)
+        )
         broker = build_broker(settings, wiring.service, metrics, backoff)
         await broker.start()
         wiring.running = Running(pool, broker, backoff)

@@ -3,39 +3,44 @@
 Each line goes to claims.v1 or enrolments.v1 by its msg_type, keyed by psn_no, through an
 idempotent producer (acks=all). Answers on settlements.v1 / rejections.v1 are matched to the
 lines by request id, or — for a line too broken to carry one — by its topic/partition/offset.
+
+Kafka keeps order within a partition of one topic, not across topics: an enrolment on
+enrolments.v1 and the claim after it on claims.v1 may be consumed in either order. So the
+file is sent in runs of consecutive lines bound for the same topic, and each run waits for
+the answers to the run before it — what a hospital system does when a claim depends on an
+enrolment it has just sent. Within a run, per-person order is Kafka's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from ops.kafka import aiokafka_options
+from contracts.topics import Topics
+from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics
 from ops.settings import CommonSettings
-
-ANSWER_TOPICS = ("settlements.v1", "rejections.v1")
 
 
 class SendError(Exception):
     pass
 
 
-def route(line: bytes) -> tuple[str, bytes, str | None]:
+def route(line: bytes, topics: Topics = Topics()) -> tuple[str, bytes, str | None]:  # noqa: B008 (frozen)
     """(topic, key, request id) of a line; unparseable lines still go to claims.v1."""
     try:
         obj = json.loads(line)
     except ValueError:
-        return "claims.v1", b"unknown", None
+        return topics.claims, b"unknown", None
     if not isinstance(obj, dict):
-        return "claims.v1", b"unknown", None
-    topic = "enrolments.v1" if obj.get("msg_type") in ("enrolment", "account_credit") else "claims.v1"
+        return topics.claims, b"unknown", None
+    topic = topics.enrolments if obj.get("msg_type") in ("enrolment", "account_credit") else topics.claims
     key = str(obj.get("psn_no") or "unknown").encode()
     request_id = obj.get("request_id") if isinstance(obj.get("request_id"), str) else None
     return topic, key, request_id
@@ -46,45 +51,59 @@ async def send(path: str, settings: CommonSettings, *, wait_s: float, out: TextI
         lines = [ln for ln in Path(path).read_bytes().splitlines() if ln.strip()]
     except OSError as error:
         raise SendError(f"cannot read {path}: {error.strerror}") from None
+    topics = Topics(settings.kafka_topic_prefix)
     options = aiokafka_options(settings)
-    consumer = AIOKafkaConsumer(
-        *ANSWER_TOPICS,
-        group_id=f"settlement-send-{uuid.uuid4()}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-        **options,
-    )
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
     producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **options)
     try:
-        await asyncio.wait_for(asyncio.gather(consumer.start(), producer.start()), timeout=30)
-    except (TimeoutError, OSError, Exception) as error:
-        raise SendError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {error}") from None
+        async with asyncio.timeout(30):
+            await ensure_topics(options, [*topics.inbound, *topics.answers])
+            await asyncio.gather(consumer.start(), producer.start())
+    except TopicsMissing as error:
+        raise SendError(str(error)) from None
+    except Exception as error:  # connection refused, timeout, authentication: one sentence
+        reason = str(error) or type(error).__name__
+        raise SendError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {reason}") from None
     try:
-        await consumer.seek_to_end()
-        pending: dict[str, int] = {}
-        for line in lines:
-            topic, key, request_id = route(line)
-            meta = await producer.send_and_wait(topic, line, key=key)
-            pending[request_id or f"{meta.topic}/{meta.partition}/{meta.offset}"] = 1
-        return await _collect(consumer, pending, wait_s, out)
+        # Read the answer topics from their current end: answers to earlier sends are not ours.
+        partitions = [
+            TopicPartition(topic, p) for topic in topics.answers for p in await producer.partitions_for(topic)
+        ]
+        if not partitions:
+            raise SendError(f"topics {', '.join(topics.answers)} have no partitions the client can see")
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)  # pin the end now, before anything is sent
+        deadline = time.monotonic() + wait_s
+        routed = [(route(line, topics), line) for line in lines]
+        for _, run in itertools.groupby(routed, key=lambda entry: entry[0][0]):
+            pending: set[str] = set()
+            for (topic, key, request_id), line in run:
+                meta = await producer.send_and_wait(topic, line, key=key)
+                pending.add(request_id or f"{meta.topic}/{meta.partition}/{meta.offset}")
+            if not await _collect(consumer, pending, deadline, out):
+                print(
+                    f"settlement send: {len(pending)} message(s) not answered within {wait_s:.0f} s",
+                    file=sys.stderr,
+                )
+                return 1
+        return 0
     finally:
         await producer.stop()
         await consumer.stop()
 
 
-async def _collect(consumer: AIOKafkaConsumer, pending: dict[str, int], wait_s: float, out: TextIO) -> int:
-    deadline = time.monotonic() + wait_s
+async def _collect(consumer: AIOKafkaConsumer, pending: set[str], deadline: float, out: TextIO) -> bool:
+    """Print answers until every pending key has one (True) or the deadline passes (False)."""
     while pending and time.monotonic() < deadline:
-        batches = await consumer.getmany(timeout_ms=500)
+        batches = await consumer.getmany(timeout_ms=200)
         for records in batches.values():
             for record in records:
                 answer: dict[str, Any] = json.loads(record.value)
                 key = answer.get("request_id") or answer.get("source")
                 if key in pending:
-                    del pending[key]
+                    pending.discard(key)
                     out.write(record.value.decode() + "\n")
                     out.flush()
-    if pending:
-        print(f"settlement send: {len(pending)} message(s) not answered within {wait_s:.0f} s", file=sys.stderr)
-        return 1
-    return 0
+    return not pending

@@ -21,6 +21,7 @@ from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Enrolment
 from contracts.inbound import InvalidMessage, parse_inbound
 from contracts.results import EnrolmentAccepted
+from contracts.topics import Topics
 from engine.enrol import credit_account, record_enrolment
 from engine.errors import InvariantBroken, Rejected
 from engine.ids import event_id, settlement_id, year_of
@@ -54,8 +55,16 @@ class Decision:
 
 
 class SettlementService:
-    def __init__(self, store: LedgerStore, policies: PolicyBook, clock: Callable[[], datetime], max_races: int = 8):
+    def __init__(
+        self,
+        store: LedgerStore,
+        policies: PolicyBook,
+        clock: Callable[[], datetime],
+        max_races: int = 8,
+        topics: Topics | None = None,
+    ):
         self.store, self.policies, self.clock, self.max_races = store, policies, clock, max_races
+        self.topics = topics or Topics()
 
     async def handle(self, raw: bytes, *, source: str | None = None, received_at: datetime | None = None) -> Reply:
         """Answer one raw message: settle, reverse, record, or reject — and record the answer."""
@@ -87,7 +96,7 @@ class SettlementService:
     async def _record(self, key: str, digest: str, decision: Decision) -> Reply:
         reply_json = decision.reply.model_dump(mode="json")
         request = IdempotentRequest(key=key, body_hash=digest, result=reply_json)
-        await self.store.commit(decision.appends, request=request, outbox=[outbox_message(decision.reply)])
+        await self.store.commit(decision.appends, request=request, outbox=[outbox_message(decision.reply, self.topics)])
         return decision.reply
 
     def _stored(

@@ -12,12 +12,11 @@ from ledger.store import OutboxMessage
 from contracts.codes import RejectionCode
 from contracts.inbound import InvalidMessage
 from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
+from contracts.topics import Topics
 from contracts.wire import encode_json
 from engine.ids import event_id
 
 Reply = SettlementResult | ReversalResult | EnrolmentAccepted | Rejection
-SETTLEMENTS_TOPIC = "settlements.v1"
-REJECTIONS_TOPIC = "rejections.v1"
 
 
 def body_hash(payload: dict[str, Any]) -> str:
@@ -72,8 +71,8 @@ def from_invalid(key: str, error: InvalidMessage, *, at: datetime, source: str |
     )
 
 
-def outbox_message(reply: Reply) -> OutboxMessage:
-    topic = REJECTIONS_TOPIC if isinstance(reply, Rejection) else SETTLEMENTS_TOPIC
+def outbox_message(reply: Reply, topics: Topics) -> OutboxMessage:
+    topic = topics.rejections if isinstance(reply, Rejection) else topics.settlements
     key = reply.psn_no or getattr(reply, "fixmedins_code", None) or "unknown"
     headers = {"msg_type": reply.msg_type, "schema_version": reply.schema_version}
     if reply.request_id:
