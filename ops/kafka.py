@@ -50,9 +50,9 @@ def faststream_security(settings: CommonSettings) -> BaseSecurity | None:
     return kinds[settings.kafka_sasl_mechanism or "PLAIN"](user, password, ssl_context=context)
 
 
-async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partitions: int = -1) -> list[str]:
-    """Create the topics that do not exist yet (-1: the broker's default partitions and replicas);
-    returns the ones created. A cluster that forbids it (ACLs, Strimzi's topic operator) raises
+async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partitions: int = 1) -> list[str]:
+    """Create the topics that do not exist yet (replicated three times, or on every broker of a
+    smaller cluster); returns the ones created. A cluster that forbids it (ACLs, Strimzi's topic operator) raises
     ``TopicsMissing`` naming them, so the caller can say which topics an operator must create."""
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
@@ -62,7 +62,9 @@ async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partit
         if not missing:
             return []
         try:
-            await admin.create_topics([NewTopic(name, partitions, -1) for name in missing])
+            brokers = len((await admin.describe_cluster())["brokers"])
+            replicas = max(1, min(3, brokers))
+            await admin.create_topics([NewTopic(name, partitions, replicas) for name in missing])
         except TopicAlreadyExistsError:
             pass  # a concurrent creator won the race
         except KafkaError as error:

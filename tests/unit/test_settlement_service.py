@@ -108,6 +108,19 @@ async def test_the_same_request_id_with_other_content_is_a_conflict_and_changes_
     assert await totals(store) == before
 
 
+async def test_a_conflicting_retry_is_published_once_so_the_sender_hears_of_it() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    await svc.handle(raw(claim(amount="1000.00")))
+    published = len(store.outbox())
+    first = await svc.handle(raw(claim(amount="2000.00")))
+    again = await svc.handle(raw(claim(amount="2000.00")))  # the conflicting message redelivered
+    assert again == first
+    conflicts = [m for m in store.outbox()[published:] if m.headers["msg_type"] == "rejection"]
+    assert len(conflicts) == 1 and conflicts[0].message_id == first.event_id
+    assert conflicts[0].topic == "rejections.v1"
+
+
 async def test_a_claim_before_enrolment_is_rejected_with_a_reason_and_a_later_retry_still_gets_that_answer() -> None:
     svc, _ = service()
     reply = await svc.handle(raw(claim()))

@@ -81,7 +81,7 @@ class SettlementService:
             if not pre_settle:
                 stored = await self.store.find_request(key)
                 if stored is not None:
-                    return self._stored(stored.body_hash, stored.result, digest, message, at, source)
+                    return await self._stored(stored.body_hash, stored.result, digest, message, at, source)
             decision = await self.decide(message, at, source)
             if pre_settle:
                 return decision.reply
@@ -90,7 +90,7 @@ class SettlementService:
             except WrongExpectedVersion as race:
                 log.info("append_race", stream=race.stream_id, request_id=message.request_id)
             except DuplicateRequest as dup:
-                return self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source)
+                return await self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source)
         raise RetriesExhausted(f"{key}: {self.max_races} lost races for the same person-year")
 
     async def _record(self, key: str, digest: str, decision: Decision) -> Reply:
@@ -99,13 +99,17 @@ class SettlementService:
         await self.store.commit(decision.appends, request=request, outbox=[outbox_message(decision.reply, self.topics)])
         return decision.reply
 
-    def _stored(
+    async def _stored(
         self, stored_hash: str, result: Any, digest: str, message: Message, at: datetime, source: str | None
     ) -> Reply:
+        """A key seen before: the same body gets the stored answer (published once, already);
+        another body gets a conflict rejection, itself recorded and published once, under a key
+        of its own, so the sender hears of it and a redelivery does not repeat it."""
         if stored_hash == digest:
             return reply_from_json(dict(result))
-        return rejection(
-            f"{message.idempotency_key}#conflict#{digest}",
+        conflict_key = f"{message.idempotency_key}#conflict#{digest}"
+        conflict = rejection(
+            conflict_key,
             RejectionCode.IDEMPOTENCY_CONFLICT,
             f"request_id {message.request_id} was already used for a different message; "
             "a retry must resend the same content, a new request needs a new request_id",
@@ -116,6 +120,10 @@ class SettlementService:
             fixmedins_code=getattr(message, "fixmedins_code", None),
             psn_no=message.psn_no,
         )
+        try:
+            return await self._record(conflict_key, digest, Decision(conflict, []))
+        except DuplicateRequest as dup:
+            return reply_from_json(dict(dup.stored.result))
 
     async def decide(self, message: Message, at: datetime, source: str | None) -> Decision:
         """Price or record without writing anything (pre-settlement stops here)."""

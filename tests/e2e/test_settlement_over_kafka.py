@@ -1,0 +1,177 @@
+"""End to end on the real broker and database: hospitals in, answers out, nothing lost, nothing twice.
+
+Each test runs `settlement serve` as a real process against its own database and topics,
+with the outbox relay publishing the answers, and checks the figures against the offline CLI
+(`settlement price`) on the same input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from e2e_stack import ROOT, by_request, figures, money_totals, offline_reference, topic_runs
+from settlement.sample import day_lines
+
+EXAMPLE = [ln for ln in (ROOT / "examples" / "year-2025.jsonl").read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def example(request_id: str) -> dict[str, Any]:
+    for line in EXAMPLE:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("request_id") == request_id:
+            return dict(message)
+    raise KeyError(request_id)
+
+
+def claim_like(request_id: str, template: str = "CLM-0048", **changes: Any) -> str:
+    """A new claim cut from an example one: another request id and visit, same person."""
+    claim = example(template) | {"request_id": request_id, "mdtrt_id": f"MD-{request_id}"} | changes
+    return json.dumps(claim, ensure_ascii=False)
+
+
+P002_SETUP = [json.dumps(example(r), ensure_ascii=False) for r in ("ENR-0002", "ACR-0013", "ACR-0015")]
+
+
+async def test_every_visit_kind_settles_over_kafka_with_the_offline_figures(make_stack, tmp_path: Path) -> None:
+    stack = await make_stack()
+    service = await stack.start_settlement()
+    answers = by_request(await stack.send(EXAMPLE))
+    expected, expected_totals = await offline_reference(EXAMPLE, tmp_path)
+
+    kinds = Counter(a["msg_type"] for a in answers.values())
+    assert kinds["settlement"] >= 20 and kinds["reversal_result"] >= 1 and kinds["rejection"] >= 3
+    for request_id, offline_answer in expected.items():
+        if offline_answer.get("request_id") is None:
+            continue  # a line too broken to carry a request id is named by where it came from
+        assert figures(answers[request_id]) == figures(offline_answer), request_id
+    for psn_no, offline_totals in expected_totals.items():
+        assert money_totals(await stack.totals(service, psn_no)) == money_totals(offline_totals), psn_no
+
+
+async def test_a_retried_claim_settles_once_and_a_changed_retry_is_a_conflict(make_stack) -> None:
+    stack = await make_stack()
+    service = await stack.start_settlement()
+    await stack.send(P002_SETUP)
+    first = claim_like("RETRY-1")
+    (settled,) = await stack.send([first])
+    assert settled["msg_type"] == "settlement"
+    before = await stack.totals(service, "P002")
+
+    doubled = {**example("CLM-0048")["items"][0], "cnt": "60", "det_item_fee_sumamt": "516.00"}
+    changed = claim_like("RETRY-1", items=[doubled])
+    # The producer's retry (same key, same body), then a different body under the same key,
+    # then a marker: per-person order on the partition means all three were handled before it.
+    answers = by_request(await stack.send([first, changed, claim_like("MARKER-1")]))
+
+    assert answers["RETRY-1"]["code"] == "idempotency_conflict"
+    assert answers["MARKER-1"]["msg_type"] == "settlement"
+    after = await stack.totals(service, "P002")
+    assert after["settlements"] == before["settlements"] + 1  # the marker, not the retry
+    assert await stack.count_events("ClaimSettled") == 2
+    published = await stack.all_answers(expected=len(P002_SETUP) + 3)
+    assert Counter(a.get("request_id") for a in published)["RETRY-1"] == 2  # one settlement, one conflict
+
+
+async def test_a_reversal_restores_the_totals_exactly(make_stack) -> None:
+    stack = await make_stack()
+    service = await stack.start_settlement()
+    await stack.send(P002_SETUP)
+    before = await stack.totals(service, "P002")
+
+    (settled,) = await stack.send([claim_like("REV-TARGET")])
+    assert settled["setlinfo"]["fund_pay_sumamt"] != "0.00"
+    assert (await stack.totals(service, "P002")) != before
+    reversal = {
+        "msg_type": "reversal",
+        "request_id": "REV-1",
+        "sent_at": "2025-11-21T09:00:00+08:00",
+        "psn_no": "P002",
+        "setl_id": settled["setl_id"],
+        "fixmedins_code": settled["fixmedins_code"],
+    }
+    (reversed_,) = await stack.send([json.dumps(reversal)])
+
+    assert reversed_["msg_type"] == "reversal_result", reversed_
+    after = await stack.totals(service, "P002")
+    money = [k for k in before if k not in ("settlements", "reversals")]
+    assert {k: after[k] for k in money} == {k: before[k] for k in money}
+
+
+async def test_a_malformed_message_is_rejected_and_the_next_one_still_settles(make_stack) -> None:
+    stack = await make_stack()
+    service = await stack.start_settlement()
+    await stack.send(P002_SETUP)
+    broken = claim_like("BROKEN-1").replace('"pric": "8.60"', '"pric": "8.605"')
+    answers = by_request(await stack.send(["{not json at all", broken, claim_like("AFTER-1")]))
+
+    rejections = {a.get("request_id"): a for a in answers.values() if a["msg_type"] == "rejection"}
+    assert rejections["BROKEN-1"]["code"] == "invalid_message"
+    assert "items.0.pric" in rejections["BROKEN-1"]["message"]
+    assert any(a["code"] == "malformed_json" for a in rejections.values())
+    assert answers["AFTER-1"]["msg_type"] == "settlement"
+    assert (await stack.totals(service, "P002"))["settlements"] == 1
+    assert service.process.poll() is None  # bad input never stops the service
+
+
+async def test_killed_mid_batch_and_restarted_every_claim_is_settled_exactly_once(make_stack, tmp_path: Path) -> None:
+    lines = day_lines(people=150, seed=11)
+    enrolments, claims = topic_runs(lines)
+    stack = await make_stack()
+    first = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="10")
+    await stack.send(enrolments)
+    await stack.produce(claims)
+
+    # Kill it while claims are still being settled: some answered, not all.
+    settled_before_kill = 0
+    for _ in range(600):
+        settled_before_kill = await stack.count_events("ClaimSettled")
+        if settled_before_kill >= 5:
+            break
+        await asyncio.sleep(0.05)
+    stack.kill(first)
+    settled_at_kill = await stack.count_events("ClaimSettled")
+    restarted = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="10")
+
+    expected, expected_totals = await offline_reference(enrolments + claims, tmp_path)
+    answerable = {k for k, a in expected.items() if a.get("request_id")}
+    published = await stack.all_answers(expected=len(expected))
+    per_request = Counter(a.get("request_id") for a in published if a.get("request_id"))
+    assert {k for k in per_request} >= answerable
+    duplicates = {k: n for k, n in per_request.items() if n > 1}
+    # A request id answered twice is only a producer retry whose changed body was refused.
+    assert all(expected[k]["msg_type"] != "enrolment_accepted" for k in duplicates)
+    settled = {k for k, a in expected.items() if a["msg_type"] == "settlement"}
+    assert 0 < settled_before_kill <= settled_at_kill < len(settled)  # it really died mid-way
+    assert await stack.count_events("ClaimSettled") == len(settled)
+    answers = by_request(published)
+    for request_id in settled:
+        assert figures(answers[request_id]) == figures(expected[request_id]), request_id
+    for psn_no, offline_totals in expected_totals.items():
+        assert money_totals(await stack.totals(restarted, psn_no)) == money_totals(offline_totals), psn_no
+
+
+async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack, tmp_path: Path) -> None:
+    lines = day_lines(people=60, seed=12)
+    enrolments, claims = topic_runs(lines)
+    stack = await make_stack(partitions=4)
+    one = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20")
+    two = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20")
+    await stack.send(enrolments)
+    await stack.produce(claims)
+
+    expected, expected_totals = await offline_reference(enrolments + claims, tmp_path)
+    published = await stack.all_answers(expected=len(expected))
+    settled = {k for k, a in expected.items() if a["msg_type"] == "settlement"}
+    assert await stack.count_events("ClaimSettled") == len(settled)
+    for psn_no, offline_totals in expected_totals.items():
+        assert money_totals(await stack.totals(one, psn_no)) == money_totals(offline_totals), psn_no
+    assert {a.get("request_id") for a in published} >= {k for k, a in expected.items() if a.get("request_id")}
+    handled = [await stack.messages_handled(service) for service in (one, two)]
+    assert all(n > 0 for n in handled), f"one instance did all the work: {handled}"

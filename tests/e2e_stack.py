@@ -1,0 +1,288 @@
+"""The product on the real servers, for the end-to-end tests: settlement service processes,
+the outbox relay, a hospital system's producer, and the offline CLI as the reference.
+
+Every test gets its own database and its own topics (a unique KAFKA_TOPIC_PREFIX), so tests
+never see each other's messages. Settlement services run as real processes (`settlement
+serve`), so they can be SIGKILLed; the relay runs in the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from ledger.outbox import OutboxRelay, idempotent_producer
+from settlement.entrypoints import offline
+from settlement.entrypoints.send import route, send
+
+from contracts.topics import Topics
+from ops.kafka import ensure_topics
+from ops.settings import CommonSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+POLICIES = ROOT / "policies"
+MONEY_FIELDS = ("setlinfo", "setldetail", "items", "code", "setl_id", "case_payment")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def figures(answer: dict[str, Any]) -> dict[str, Any]:
+    """What an answer says about money and identity (not when it was produced)."""
+    return {name: answer.get(name) for name in MONEY_FIELDS}
+
+
+def by_request(answers: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {a.get("request_id") or a.get("source") or "?": a for a in answers}
+
+
+def money_totals(totals: dict[str, Any]) -> dict[str, Any]:
+    """An annual-totals view without its bookkeeping of who asked when."""
+    return {k: v for k, v in totals.items() if k not in ("event_id", "occurred_at", "as_of")}
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class Stack:
+    database_url: str
+    bootstrap: str
+    folder: Path
+    topics: Topics = field(default_factory=lambda: Topics(f"e2e-{uuid.uuid4().hex[:10]}."))
+    group: str = field(default_factory=lambda: f"settlement-e2e-{uuid.uuid4().hex[:8]}")
+    services: list[Service] = field(default_factory=list)
+    _relay_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _relay_task: asyncio.Task[None] | None = None
+
+    # -- servers ----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> CommonSettings:
+        return CommonSettings(
+            database_url=self.database_url,  # type: ignore[arg-type]
+            kafka_bootstrap_servers=self.bootstrap,
+            kafka_topic_prefix=self.topics.prefix,
+        )
+
+    async def create_topics(self, partitions: int) -> None:
+        names = [*self.topics.inbound, *self.topics.answers]
+        await ensure_topics({"bootstrap_servers": self.bootstrap}, names, partitions=partitions)
+
+    def environment(self, port: int, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.topics.prefix,
+            "SETTLEMENT_POLICIES_DIR": str(POLICIES),
+            "SETTLEMENT_CONSUMER_GROUP": self.group,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(port),
+            "SHUTDOWN_GRACE_SECONDS": "10",
+            "LOG_LEVEL": "INFO",
+            **extra,
+        }
+
+    async def start_settlement(self, **extra: str) -> Service:
+        port = free_port()
+        log = self.folder / f"settlement-{len(self.services)}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [str(BIN / "settlement"), "serve"],
+                cwd=ROOT,
+                env=self.environment(port, **extra),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        service = Service("settlement", process, port, log)
+        self.services.append(service)
+        await self.wait_ready(service)
+        return service
+
+    async def wait_ready(self, service: Service, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if service.process.poll() is not None:
+                    raise AssertionError(f"{service.name} exited {service.process.returncode}:\n{service.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(service.url("/readyz"))).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"{service.name} not ready within {timeout} s:\n{service.log_tail()}")
+
+    def kill(self, service: Service) -> None:
+        service.process.send_signal(signal.SIGKILL)
+        service.process.wait(timeout=10)
+
+    def stop(self, service: Service) -> int:
+        service.process.send_signal(signal.SIGTERM)
+        try:
+            return service.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            raise
+
+    async def start_relay(self) -> None:
+        pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=2)
+        producer = idempotent_producer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+
+        async def run() -> None:
+            try:
+                await OutboxRelay(pool, producer, batch_size=200).run(self._relay_stop, 0.05)
+            finally:
+                await producer.stop()
+                await pool.close()
+
+        self._relay_task = asyncio.create_task(run())
+
+    async def close(self) -> None:
+        for service in self.services:
+            if service.process.poll() is None:
+                service.process.kill()
+                service.process.wait(timeout=10)
+        self._relay_stop.set()
+        if self._relay_task is not None:
+            await asyncio.wait_for(self._relay_task, timeout=30)
+
+    # -- a hospital system ------------------------------------------------------------------
+
+    async def send(self, lines: Sequence[str], wait_s: float = 90) -> list[dict[str, Any]]:
+        """`settlement send`: publish in order, wait for each run's answers."""
+        path = self.folder / f"send-{uuid.uuid4().hex[:6]}.jsonl"
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        out = StringIO()
+        code = await send(str(path), self.settings, wait_s=wait_s, out=out)
+        answers = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert code == 0, f"not every message was answered; got {len(answers)}:\n{self.logs()}"
+        return answers
+
+    async def produce(self, lines: Sequence[str]) -> None:
+        """Publish without waiting for answers, keyed by person, as `send` routes them."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+        await producer.start()
+        try:
+            for line in lines:
+                topic, key, _ = route(line.encode(), self.topics)
+                await producer.send(topic, line.encode(), key=key)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    async def all_answers(self, expected: int, timeout: float = 120) -> list[dict[str, Any]]:
+        """Every record on the answer topics from the beginning, once at least `expected` arrived
+        and nothing more came for a moment (so a duplicate would be seen, not missed)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in self.topics.answers
+                for p in (consumer.partitions_for_topic(topic) or await self._partitions(topic))
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            answers: list[dict[str, Any]] = []
+            deadline = time.monotonic() + timeout
+            quiet_since = time.monotonic()
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=200)
+                got = [json.loads(r.value) for records in batch.values() for r in records]
+                if got:
+                    answers += got
+                    quiet_since = time.monotonic()
+                elif len(answers) >= expected and time.monotonic() - quiet_since > 1.5:
+                    return answers
+            raise AssertionError(f"{len(answers)} of {expected} answers within {timeout} s:\n{self.logs()}")
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, topic: str) -> set[int]:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+        try:
+            return set(await producer.partitions_for(topic))
+        finally:
+            await producer.stop()
+
+    async def totals(self, service: Service, psn_no: str, year: int = 2025) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            reply = await client.get(service.url(f"/v1/persons/{psn_no}/years/{year}/totals"))
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json())
+
+    async def messages_handled(self, service: Service) -> float:
+        """The service's own count of messages it answered (settlement_messages_total)."""
+        async with httpx.AsyncClient(timeout=10) as client:
+            text = (await client.get(service.url("/metrics"))).text
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("settlement_messages_total{")
+        )
+
+    async def count_events(self, event_type: str) -> int:
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM events WHERE event_type = $1", event_type))
+        finally:
+            await connection.close()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {s.log.name}\n{s.log_tail()}" for s in self.services)
+
+
+def topic_runs(lines: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(lines bound for enrolments.v1, lines bound for claims.v1), each in file order."""
+    enrolments = [ln for ln in lines if route(ln.encode())[0] == Topics().enrolments]
+    claims = [ln for ln in lines if route(ln.encode())[0] == Topics().claims]
+    return enrolments, claims
+
+
+async def offline_reference(
+    lines: Sequence[str], folder: Path
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The offline CLI on the same lines: (answers by request id, annual totals by person)."""
+    path = folder / f"offline-{uuid.uuid4().hex[:6]}.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out = StringIO()
+    code = await offline.price(str(path), str(POLICIES), totals=True, summary=False, out=out)
+    assert code == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    totals = {r["psn_no"]: r for r in records if r["msg_type"] == "annual_totals"}
+    answers = [r for r in records if r["msg_type"] != "annual_totals"]
+    return by_request(answers), totals
