@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ def build_broker(
         security=faststream_security(settings),
         graceful_timeout=settings.shutdown_grace_seconds,
         client_id="settlement",
+        # Through the JSON logs, and a line per message only at DEBUG (the metrics count them).
+        logger=logging.getLogger("faststream.settlement"),
+        log_level=logging.DEBUG,
     )
 
     @broker.subscriber(
