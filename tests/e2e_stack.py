@@ -247,12 +247,12 @@ class Stack:
         assert reply.status_code == 200, reply.text
         return dict(reply.json())
 
-    async def messages_handled(self, service: Service) -> float:
-        """The service's own count of messages it answered (settlement_messages_total)."""
+    async def metric(self, service: Service, name: str) -> float:
+        """The sum of a Prometheus metric's samples on the service's /metrics."""
         async with httpx.AsyncClient(timeout=10) as client:
             text = (await client.get(service.url("/metrics"))).text
         return sum(
-            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("settlement_messages_total{")
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith((f"{name}{{", f"{name} "))
         )
 
     async def count_events(self, event_type: str) -> int:

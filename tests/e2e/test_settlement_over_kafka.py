@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 from e2e_stack import ROOT, by_request, figures, money_totals, offline_reference, topic_runs
 from settlement.sample import day_lines
 
@@ -173,5 +175,37 @@ async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack
     for psn_no, offline_totals in expected_totals.items():
         assert money_totals(await stack.totals(one, psn_no)) == money_totals(offline_totals), psn_no
     assert {a.get("request_id") for a in published} >= {k for k, a in expected.items() if a.get("request_id")}
-    handled = [await stack.messages_handled(service) for service in (one, two)]
+    handled = [await stack.metric(service, "settlement_messages_total") for service in (one, two)]
     assert all(n > 0 for n in handled), f"one instance did all the work: {handled}"
+
+
+async def test_a_database_outage_delays_a_claim_but_never_rejects_it(make_stack, postgres_admin_dsn: str) -> None:
+    stack = await make_stack()
+    service = await stack.start_settlement(SETTLEMENT_MAX_RETRY_SECONDS="1")
+    await stack.send(P002_SETUP)
+    database = stack.database_url.rsplit("/", 1)[1].split("?")[0]
+    admin = await asyncpg.connect(postgres_admin_dsn)
+    try:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        await stack.produce([claim_like("DURING-OUTAGE")])
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(100):  # the consumer reports that it is retrying, not that it gave up
+                ready = await client.get(service.url("/readyz"))
+                if ready.status_code == 503:
+                    break
+                await asyncio.sleep(0.1)
+        assert ready.status_code == 503, ready.text
+        assert "unreachable" in ready.json()["checks"]["database"]
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+
+    published = await stack.all_answers(expected=len(P002_SETUP) + 1, timeout=60)
+    (answer,) = [a for a in published if a.get("request_id") == "DURING-OUTAGE"]
+    assert answer["msg_type"] == "settlement", answer
+    assert await stack.count_events("ClaimSettled") == 1
+    assert await stack.metric(service, "settlement_transient_failures_total") >= 1
