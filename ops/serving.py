@@ -1,0 +1,44 @@
+"""Run an ASGI app under uvicorn the way both services want: our JSON logs, and exit 0 after a
+graceful SIGTERM (uvicorn re-raises the signal once it is done, which reports a clean shutdown
+as "killed by SIGTERM" to the process supervisor)."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wanted = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in wanted}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run(app: Any, *, host: str, port: int, grace_seconds: float) -> int:
+    """Serve until SIGTERM/SIGINT; 0 after a graceful stop, 1 if startup failed."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # the service configured logging (ops.logging)
+        access_log=False,
+        timeout_graceful_shutdown=max(1, int(grace_seconds)),
+        lifespan="on",
+    )
+    server = _Server(config)
+    server.run()
+    return 0 if server.started else 1
