@@ -46,5 +46,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# The README's main command: local Kafka and PostgreSQL, both services, a generated day of
+# claims published as a hospital system would, and a summary (scripts/demo.py).
 demo: venv
-	$(BIN)/settlement price --policies policies examples/year-2025.jsonl --totals
+	$(BIN)/python scripts/demo.py

@@ -37,3 +37,36 @@ class SettlementMetrics:
         self.pre_settlements = Counter(
             "settlement_pre_settlements_total", "HTTP pre-settlements, by outcome", ["outcome"], registry=r
         )
+
+
+@dataclass
+class LedgerMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.outbox_backlog = Gauge(
+            "ledger_outbox_backlog_messages", "Outbox messages committed but not yet published to Kafka", registry=r
+        )
+        self.relayed = Counter("ledger_outbox_published_total", "Outbox messages published to Kafka", registry=r)
+        self.relay_failures = Counter(
+            "ledger_outbox_relay_failures_total", "Relay batches that failed and will be retried", registry=r
+        )
+        self.projection_lag = Gauge(
+            "ledger_projection_lag_positions",
+            "Global log positions a follower projection is behind the newest event",
+            ["projection"],
+            registry=r,
+        )
+        self.projection_failures = Counter(
+            "ledger_projection_failures_total",
+            "Follower batches that failed and will be retried",
+            ["projection"],
+            registry=r,
+        )
+        self.audits = Counter(
+            "ledger_audit_requests_total",
+            "Replay and verify requests, by kind and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STATE = Path(os.environ.get("DEVSERVERS_HOME", ROOT / ".devservers"))
 PORTS = {"ledger": 18081, "settlement": 18080}
-TOPICS = {"claims.v1": 4, "enrolments.v1": 4, "settlements.v1": 4, "rejections.v1": 2}
+TOPICS = ("claims.v1", "enrolments.v1", "settlements.v1", "rejections.v1")
+PARTITIONS = 4  # room for up to four settlement instances
 
 
 def sh(*args: str, env: dict[str, str] | None = None) -> str:
@@ -50,17 +51,9 @@ def server_env() -> dict[str, str]:
 
 
 async def create_topics(bootstrap: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from ops.kafka import ensure_topics
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [NewTopic(t, n, 1) for t, n in TOPICS.items() if t not in existing]
-        if wanted:
-            await admin.create_topics(wanted)
-    finally:
-        await admin.close()
+    await ensure_topics({"bootstrap_servers": bootstrap}, TOPICS, partitions=PARTITIONS)
 
 
 def start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
@@ -95,6 +88,8 @@ def get(name: str, path: str) -> Any:
 
 
 def summarise(answers: list[dict[str, Any]], elapsed: float) -> str:
+    from contracts.money import format_yuan, parse_yuan
+
     kinds: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     funds: Counter[str] = Counter()
@@ -103,13 +98,13 @@ def summarise(answers: list[dict[str, Any]], elapsed: float) -> str:
         if answer["msg_type"] == "rejection":
             reasons[answer["code"]] += 1
         for row in answer.get("setldetail", []):
-            funds[f"{row['fund_pay_type']} {row['fund_pay_type_name']}"] += round(float(row["fund_payamt"]) * 100)
+            funds[f"{row['fund_pay_type']} {row['fund_pay_type_name']}"] += parse_yuan(row["fund_payamt"])
     lines = [f"answers: {len(answers)} in {elapsed:.1f} s"]
     lines += [f"  {kind:<22} {count:>6}" for kind, count in sorted(kinds.items())]
     lines.append("rejected by reason:")
     lines += [f"  {code:<34} {count:>6}" for code, count in reasons.most_common()]
     lines.append("paid per fund (yuan):")
-    lines += [f"  {fund:<34} {fen / 100:>14,.2f}" for fund, fen in sorted(funds.items())]
+    lines += [f"  {fund:<34} {format_yuan(fen):>14}" for fund, fen in sorted(funds.items())]
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
 """The product on the real servers, for the end-to-end tests: settlement service processes,
-the outbox relay, a hospital system's producer, and the offline CLI as the reference.
+the ledger service (outbox relay, audits), a hospital system's producer, and the offline CLI
+as the reference.
 
 Every test gets its own database and its own topics (a unique KAFKA_TOPIC_PREFIX), so tests
-never see each other's messages. Settlement services run as real processes (`settlement
-serve`), so they can be SIGKILLed; the relay runs in the test's event loop.
+never see each other's messages. Both services run as real processes (`settlement serve`,
+`ledger serve`), so they can be stopped with SIGTERM or SIGKILL.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from ledger.outbox import OutboxRelay, idempotent_producer
 from settlement.entrypoints import offline
 from settlement.entrypoints.send import route, send
 
@@ -86,8 +86,7 @@ class Stack:
     topics: Topics = field(default_factory=lambda: Topics(f"e2e-{uuid.uuid4().hex[:10]}."))
     group: str = field(default_factory=lambda: f"settlement-e2e-{uuid.uuid4().hex[:8]}")
     services: list[Service] = field(default_factory=list)
-    _relay_stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _relay_task: asyncio.Task[None] | None = None
+    ledger: Service | None = None
 
     # -- servers ----------------------------------------------------------------------------
 
@@ -158,28 +157,24 @@ class Stack:
             service.process.kill()
             raise
 
-    async def start_relay(self) -> None:
-        pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=2)
-        producer = idempotent_producer(bootstrap_servers=self.bootstrap)
-        await producer.start()
-
-        async def run() -> None:
-            try:
-                await OutboxRelay(pool, producer, batch_size=200).run(self._relay_stop, 0.05)
-            finally:
-                await producer.stop()
-                await pool.close()
-
-        self._relay_task = asyncio.create_task(run())
+    async def start_ledger(self, **extra: str) -> Service:
+        """`ledger serve`: the outbox relay that publishes the answers, and the audit HTTP."""
+        port = free_port()
+        log = self.folder / "ledger.log"
+        env = self.environment(port, LEDGER_POLICIES_DIR=str(POLICIES), LEDGER_RELAY_INTERVAL_MS="20", **extra)
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [str(BIN / "ledger"), "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.ledger = Service("ledger", process, port, log)
+        await self.wait_ready(self.ledger)
+        return self.ledger
 
     async def close(self) -> None:
-        for service in self.services:
+        for service in [*self.services, *([self.ledger] if self.ledger else [])]:
             if service.process.poll() is None:
                 service.process.kill()
                 service.process.wait(timeout=10)
-        self._relay_stop.set()
-        if self._relay_task is not None:
-            await asyncio.wait_for(self._relay_task, timeout=30)
 
     # -- a hospital system ------------------------------------------------------------------
 
@@ -263,7 +258,8 @@ class Stack:
             await connection.close()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {s.log.name}\n{s.log_tail()}" for s in self.services)
+        every = [*self.services, *([self.ledger] if self.ledger else [])]
+        return "\n".join(f"--- {s.log.name}\n{s.log_tail()}" for s in every)
 
 
 def topic_runs(lines: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -1,4 +1,4 @@
-"""A fresh stack per test: its own database (migrated), its own topics, the relay running."""
+"""A fresh stack per test: its own database (migrated), its own topics, `ledger serve` running."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ async def make_stack(database_url: str, kafka_bootstrap: str, tmp_path: Path) ->
         await migrate(database_url)
         stack = Stack(database_url, kafka_bootstrap, tmp_path)
         await stack.create_topics(partitions)
-        await stack.start_relay()
+        await stack.start_ledger()
         made.append(stack)
         return stack
 

@@ -2,6 +2,7 @@
 
     ledger migrate [--database-url URL] [--grant-to ROLE ...]
     ledger verify-chains [--database-url URL] [--prefix P]
+    ledger serve     (settings from the environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, …)
 
 The DSN comes from --database-url or the DATABASE_URL environment variable. Exit codes:
 0 done / intact, 1 the check found problems, 2 a usage or connection error.
@@ -61,11 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("verify-chains", parents=[database], help="recompute every stream's hash chain")
     check.add_argument("--prefix", help="only streams whose id starts with this")
     check.set_defaults(handler=_verify_chains)
+    serve = commands.add_parser("serve", help="run the ledger service: outbox relay, projections, HTTP audits")
+    serve.set_defaults(handler=None)
     return parser
+
+
+def _serve() -> int:
+    """Settings come from the environment only (docs/operations.md), like the settlement service."""
+    from pydantic import ValidationError
+
+    from ledger.entrypoints.serve import serve
+    from ledger.settings import LedgerSettings
+
+    try:
+        settings = LedgerSettings()  # type: ignore[call-arg]
+    except ValidationError as error:
+        names = ", ".join(str(e["loc"][0]).upper() for e in error.errors())
+        print(f"ledger: settings missing or invalid: {names} (see docs/operations.md)", file=sys.stderr)
+        return 2
+    return serve(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve()  # runs its own event loop (uvicorn)
     try:
         code: int = asyncio.run(args.handler(args))
     except (UsageError, MigrationError, OSError, asyncpg.PostgresError) as error:

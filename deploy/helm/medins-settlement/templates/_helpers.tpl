@@ -82,6 +82,7 @@ limits to the remaining setting names).
 {{- $s := dict -}}
 {{- $_ := set $s "KAFKA_BOOTSTRAP_SERVERS" (required "kafka.bootstrapServers is required (e.g. medins-kafka-bootstrap.kafka.svc:9093)" $v.kafka.bootstrapServers) -}}
 {{- $_ := set $s "KAFKA_SECURITY_PROTOCOL" $v.kafka.securityProtocol -}}
+{{- $_ := set $s "KAFKA_TOPIC_PREFIX" ($v.kafka.topicPrefix | default "") -}}
 {{- if $v.kafka.saslMechanism -}}
 {{- if not (hasPrefix "SASL_" $v.kafka.securityProtocol) -}}
 {{- fail "kafka.saslMechanism is set but kafka.securityProtocol is not SASL_PLAINTEXT or SASL_SSL" -}}

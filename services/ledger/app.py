@@ -1,0 +1,191 @@
+"""The ledger service (`ledger serve`): the outbox relay, the follower projections, and HTTP
+for auditors (replay, verify) and for Kubernetes (healthz, readyz, metrics).
+
+Several replicas may run: the relay and each projection take a PostgreSQL advisory lock per
+batch, so exactly one replica does each piece of work at a time and the others stand by.
+A Kafka or database outage is logged, counted and retried with backoff; it never ends the
+process. SIGTERM stops the loops between batches and closes the producer and the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from starlette.applications import Starlette
+
+from engine.policy_book import PolicyBook
+from engine.policy_files import load_policy_book
+from ledger.adapters.postgres import PostgresLedger
+from ledger.entrypoints.http import build_http
+from ledger.follower import FollowerRunner
+from ledger.outbox import OutboxRelay, idempotent_producer
+from ledger.projections import all_projections
+from ledger.settings import LedgerSettings
+from ops.kafka import aiokafka_options
+from ops.logging import configure_logging
+from ops.metrics import LedgerMetrics
+
+log = structlog.get_logger(__name__)
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class Running:
+    """What the lifespan built; the HTTP routes read it."""
+
+    pool: asyncpg.Pool
+    store: PostgresLedger
+    policies: PolicyBook | None
+    producer: AIOKafkaProducer
+    followers: list[FollowerRunner]
+    producer_up: bool = False
+    verify_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(2):
+                await self.pool.fetchval("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as error:  # readiness reports, it never raises
+            checks["database"] = f"unreachable: {type(error).__name__}"
+        if not self.producer_up:
+            checks["broker"] = "not connected"
+        else:
+            try:
+                async with asyncio.timeout(2):
+                    await self.producer.client.fetch_all_metadata()
+                checks["broker"] = "ok"
+            except Exception as error:
+                checks["broker"] = f"unreachable: {type(error).__name__}"
+        return checks
+
+
+@dataclass
+class Wiring:
+    running: Running | None = None
+
+    async def readiness(self) -> dict[str, str]:
+        return await self.running.readiness() if self.running else {"startup": "not started"}
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _loop(
+    name: str,
+    step: Callable[[], Awaitable[int]],
+    stop: asyncio.Event,
+    *,
+    interval_s: float,
+    full: int,
+    on_failure: Callable[[], None],
+) -> None:
+    """Run ``step`` until stopped: again at once while it does full batches, after the interval
+    when it is caught up, and after a growing backoff (capped) when it fails."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            done = await step()
+            failures = 0
+        except Exception as error:  # an outage must not end the loop
+            failures += 1
+            on_failure()
+            delay = min(MAX_BACKOFF_S, interval_s * 2**failures)
+            log.warning(f"{name}_failed", error=f"{type(error).__name__}: {error}", retry_in_s=round(delay, 2))
+            await _sleep_or_stop(stop, delay)
+            continue
+        if done < full:
+            await _sleep_or_stop(stop, interval_s)
+
+
+async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetrics, stop: asyncio.Event) -> None:
+    interval = settings.ledger_relay_interval_ms / 1000
+
+    failures = 0
+    while not stop.is_set() and not running.producer_up:
+        try:
+            await running.producer.start()
+            running.producer_up = True
+        except Exception as error:  # the broker may come up after us
+            failures += 1
+            delay = min(MAX_BACKOFF_S, interval * 2**failures)
+            log.warning("kafka_connect_failed", error=f"{type(error).__name__}: {error}", retry_in_s=round(delay, 2))
+            await _sleep_or_stop(stop, delay)
+    if stop.is_set():
+        return
+    relay = OutboxRelay(running.pool, running.producer, batch_size=settings.ledger_outbox_batch)
+
+    async def step() -> int:
+        published = await relay.relay_once()
+        metrics.relayed.inc(published)
+        return published
+
+    await _loop(
+        "outbox_relay",
+        step,
+        stop,
+        interval_s=interval,
+        full=settings.ledger_outbox_batch,
+        on_failure=metrics.relay_failures.inc,
+    )
+
+
+async def _follow(
+    runner: FollowerRunner, settings: LedgerSettings, metrics: LedgerMetrics, stop: asyncio.Event
+) -> None:
+    name = runner.projection.name
+    await _loop(
+        "projection",
+        runner.run_once,
+        stop,
+        interval_s=settings.ledger_projection_interval_ms / 1000,
+        full=settings.ledger_outbox_batch,
+        on_failure=metrics.projection_failures.labels(name).inc,
+    )
+
+
+def create_app(settings: LedgerSettings | None = None) -> Starlette:
+    settings = settings or LedgerSettings()  # type: ignore[call-arg]
+    configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "ledger")
+    policies = load_policy_book(settings.ledger_policies_dir) if settings.ledger_policies_dir else None
+    metrics = LedgerMetrics()
+    wiring = Wiring()
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=6)
+        producer = idempotent_producer(client_id="ledger-outbox-relay", **aiokafka_options(settings))
+        followers = [
+            FollowerRunner(pool, projection, batch_size=settings.ledger_outbox_batch)
+            for projection in all_projections()
+        ]
+        running = Running(pool, PostgresLedger(pool), policies, producer, followers)
+        wiring.running = running
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(_relay(running, settings, metrics, stop), name="outbox-relay")]
+        tasks += [asyncio.create_task(_follow(f, settings, metrics, stop), name=f.projection.name) for f in followers]
+        log.info("started", projections=[f.projection.name for f in followers], policies=bool(policies))
+        try:
+            yield
+        finally:
+            log.info("stopping", grace_s=settings.shutdown_grace_seconds)
+            stop.set()  # loops finish the batch in hand, then return
+            _, late = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+            for task in late:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            await pool.close()
+            log.info("stopped", cancelled=len(late))
+
+    return Starlette(routes=build_http(wiring, metrics), lifespan=lifespan)
