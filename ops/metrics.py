@@ -34,6 +34,11 @@ class SettlementMetrics:
         self.transient_failures = Counter(
             "settlement_transient_failures_total", "Batches rewound for retry after a transient failure", registry=r
         )
+        self.unhandled = Counter(
+            "settlement_unhandled_errors_total",
+            "Messages answered invariant_broken because the service failed on them (a bug: alert)",
+            registry=r,
+        )
         self.pre_settlements = Counter(
             "settlement_pre_settlements_total", "HTTP pre-settlements, by outcome", ["outcome"], registry=r
         )

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import structlog
 from aiokafka import TopicPartition
 
 from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
-from settlement.service_layer.handlers import SettlementService
+from settlement.service_layer.handlers import RetriesExhausted, SettlementService
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,19 @@ class Backoff:
         self.failures, self.healthy, self.last_error = 0, True, ""
 
 
+# Failures that pass: the database or broker unreachable, restarting or overloaded, a lost race.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    RetriesExhausted,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.TransactionRollbackError,
+)
+
+
 def received_at(record: Any) -> datetime:
     """When Kafka took the message (its record timestamp): the same on every redelivery, so a
     message answered again after a crash gets the same answer, byte for byte."""
@@ -57,11 +71,15 @@ async def process_batch(service: SettlementService, records: tuple[Any, ...], me
         with structlog.contextvars.bound_contextvars(
             topic=record.topic, partition=record.partition, offset=record.offset
         ):
-            reply = await service.handle(
-                record.value or b"",
-                source=f"{record.topic}/{record.partition}/{record.offset}",
-                received_at=received_at(record),
-            )
+            source, at = f"{record.topic}/{record.partition}/{record.offset}", received_at(record)
+            try:
+                reply = await service.handle(record.value or b"", source=source, received_at=at)
+            except TRANSIENT:
+                raise  # the batch is rewound and retried: nothing of it is acknowledged
+            except Exception as error:  # a bug must not hold the partition forever
+                log.error("message_failed", error=f"{type(error).__name__}: {error}", exc_info=True)
+                metrics.unhandled.inc()
+                reply = await service.reject_unhandled(record.value or b"", error, source=source, at=at)
         metrics.latency.observe(time.perf_counter() - started)
         outcome = reply.code.value if isinstance(reply, Rejection) else "ok"
         metrics.messages.labels(reply.msg_type, outcome).inc()

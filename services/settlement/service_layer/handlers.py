@@ -7,6 +7,7 @@ lost race re-reads and re-prices. Refusals become rejections stored and publishe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -71,9 +72,15 @@ class SettlementService:
         try:
             message = parse_inbound(raw)
         except InvalidMessage as error:
-            key = raw_key(raw)
+            key = raw_key(raw, source)
+            stored = await self.store.find_request(key)
+            if stored is not None:  # this very record, redelivered
+                return reply_from_json(dict(stored.result))
             reply = from_invalid(key, error, at=received_at or self.clock(), source=source)
-            return await self._record(key, body_hash({"raw": key}), Decision(reply, []))
+            try:
+                return await self._record(key, body_hash({"raw": key}), Decision(reply, []))
+            except DuplicateRequest as dup:  # a concurrent redelivery answered it first
+                return reply_from_json(dict(dup.stored.result))
         at = received_at or message.sent_at
         key, digest = message.idempotency_key, body_hash(message.model_dump(mode="json"))
         pre_settle = isinstance(message, Claim) and message.setl_mode == "pre_settle"
@@ -92,6 +99,38 @@ class SettlementService:
             except DuplicateRequest as dup:
                 return await self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source)
         raise RetriesExhausted(f"{key}: {self.max_races} lost races for the same person-year")
+
+    async def reject_unhandled(self, raw: bytes, error: Exception, *, source: str | None, at: datetime) -> Reply:
+        """A message the service failed on for a reason that is neither the message's fault nor
+        an outage (a bug): answer it with a rejection so the partition moves on, recorded under
+        this record's own key — a resend after the fix is priced afresh."""
+        key = raw_key(raw, source) + "#failed"
+        try:
+            fields = json.loads(raw)
+        except ValueError:
+            fields = {}
+        if not isinstance(fields, dict):
+            fields = {}
+
+        def text(name: str) -> str | None:
+            value = fields.get(name)
+            return value if isinstance(value, str) else None
+
+        reply = rejection(
+            key,
+            RejectionCode.INVARIANT_BROKEN,
+            f"not settled: the service failed on this message ({type(error).__name__}); operators are "
+            "alerted; nothing was recorded, send it again later with the same request_id",
+            at=at,
+            source=source,
+            request_id=text("request_id"),
+            fixmedins_code=text("fixmedins_code"),
+            psn_no=text("psn_no"),
+        )
+        try:
+            return await self._record(key, body_hash({"raw": key}), Decision(reply, []))
+        except DuplicateRequest as dup:
+            return reply_from_json(dict(dup.stored.result))
 
     async def _record(self, key: str, digest: str, decision: Decision) -> Reply:
         reply_json = decision.reply.model_dump(mode="json")

@@ -27,9 +27,14 @@ def body_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def raw_key(raw: bytes) -> str:
-    """A key for a message too broken to name its own request id: its bytes."""
-    return "raw:" + hashlib.sha256(raw).hexdigest()
+def raw_key(raw: bytes, source: str | None = None) -> str:
+    """A key for a message too broken to name its own request id: its bytes and where it was
+    read (topic/partition/offset). A redelivery of that record finds its answer; the same
+    bytes sent again are another message and get an answer of their own."""
+    digest = hashlib.sha256(raw)
+    if source:
+        digest.update(b"\0" + source.encode())
+    return "raw:" + digest.hexdigest()
 
 
 def rejection(
