@@ -200,6 +200,10 @@ async def test_a_database_outage_delays_a_claim_but_never_rejects_it(make_stack,
                 await asyncio.sleep(0.1)
         assert ready.status_code == 503, ready.text
         assert "unreachable" in ready.json()["checks"]["database"]
+        for _ in range(100):  # the claim was tried during the outage, and its batch rewound
+            if await stack.metric(service, "settlement_transient_failures_total") >= 1:
+                break
+            await asyncio.sleep(0.1)
     finally:
         await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
         await admin.close()

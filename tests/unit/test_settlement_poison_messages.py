@@ -51,6 +51,9 @@ class Failing:
             raise self.error
         return await self.inner.handle(value, **kwargs)  # type: ignore[arg-type]
 
+    async def ledger_reachable(self) -> bool:
+        return await self.inner.ledger_reachable()
+
     async def reject_unhandled(self, *args: object, **kwargs: object) -> object:
         return await self.inner.reject_unhandled(*args, **kwargs)  # type: ignore[arg-type]
 

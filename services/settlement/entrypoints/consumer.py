@@ -77,6 +77,8 @@ async def process_batch(service: SettlementService, records: tuple[Any, ...], me
             except TRANSIENT:
                 raise  # the batch is rewound and retried: nothing of it is acknowledged
             except Exception as error:  # a bug must not hold the partition forever
+                if not await service.ledger_reachable():
+                    raise  # an outage in a form not listed in TRANSIENT: retried like one
                 log.error("message_failed", error=f"{type(error).__name__}: {error}", exc_info=True)
                 metrics.unhandled.inc()
                 reply = await service.reject_unhandled(record.value or b"", error, source=source, at=at)

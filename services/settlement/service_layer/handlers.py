@@ -100,6 +100,14 @@ class SettlementService:
                 return await self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source)
         raise RetriesExhausted(f"{key}: {self.max_races} lost races for the same person-year")
 
+    async def ledger_reachable(self) -> bool:
+        """Whether the ledger answers a trivial read: tells a bug from an outage."""
+        try:
+            await self.store.find_request("health:probe")
+        except Exception:
+            return False
+        return True
+
     async def reject_unhandled(self, raw: bytes, error: Exception, *, source: str | None, at: datetime) -> Reply:
         """A message the service failed on for a reason that is neither the message's fault nor
         an outage (a bug): answer it with a rejection so the partition moves on, recorded under
