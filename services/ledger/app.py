@@ -26,7 +26,7 @@ from ledger.adapters.postgres import PostgresLedger
 from ledger.entrypoints.http import build_http
 from ledger.follower import FollowerRunner
 from ledger.outbox import OutboxRelay, idempotent_producer
-from ledger.projections import all_projections
+from ledger.projections import all_projections, verify_followers
 from ledger.settings import LedgerSettings
 from ops.kafka import aiokafka_options
 from ops.logging import configure_logging
@@ -46,6 +46,10 @@ class Running:
     producer: AIOKafkaProducer
     followers: list[FollowerRunner]
     producer_up: bool = False
+
+    async def verify_followers(self) -> list[str]:
+        return await verify_followers(self.pool)
+
     verify_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def readiness(self) -> dict[str, str]:

@@ -22,7 +22,13 @@ from ledger.adapters.postgres_sql import Connection, read_all_on
 from ledger.store import MAX_READ_LIMIT, RecordedEvent
 
 log = structlog.get_logger(__name__)
-_LOCK_SPACE = 7_312_020  # pg_try_advisory_xact_lock(space, hash(name)): "ledger follower"
+LOCK_SPACE = 7_312_020  # pg_try_advisory_xact_lock(space, lock_key(name)): "ledger follower"
+
+
+def lock_key(name: str) -> int:
+    """The advisory lock key of a projection (fits int4)."""
+    return zlib.crc32(name.encode("utf-8")) - (1 << 31)
+
 
 READ_CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1"
 WRITE_CHECKPOINT = """
@@ -45,7 +51,7 @@ class FollowerRunner:
     def __init__(self, pool: asyncpg.Pool, projection: Projection, *, batch_size: int = 500) -> None:
         assert 0 < batch_size <= MAX_READ_LIMIT
         self._pool, self.projection, self._batch = pool, projection, batch_size
-        self._lock_key = zlib.crc32(projection.name.encode("utf-8")) - (1 << 31)  # fits int4
+        self._lock_key = lock_key(projection.name)
 
     async def checkpoint(self) -> int:
         return int(await self._pool.fetchval(READ_CHECKPOINT, self.projection.name) or 0)
@@ -53,7 +59,7 @@ class FollowerRunner:
     async def run_once(self) -> int:
         """Apply at most one batch; returns how many events it applied (0: caught up or busy)."""
         async with self._pool.acquire() as connection, connection.transaction():
-            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", _LOCK_SPACE, self._lock_key):
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", LOCK_SPACE, self._lock_key):
                 return 0  # another replica is applying this projection right now
             after = int(await connection.fetchval(READ_CHECKPOINT, self.projection.name) or 0)
             events = await read_all_on(connection, after, self._batch)

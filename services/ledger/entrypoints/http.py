@@ -7,9 +7,8 @@ GET  /healthz  (no dependencies)   GET /readyz  (database and broker)   GET /met
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,12 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.person import PersonYear
-from engine.policy_book import UnknownPolicy
-from engine.snapshot import to_json
-from engine.views import annual_totals
-from ledger.audit import verify_chains, verify_projections
-from ledger.domain import rebuild, replay_person_year
+from ledger.replay import replay_report
+from ledger.verify import verify_ledger
 from ops.metrics import LedgerMetrics
 
 if TYPE_CHECKING:
@@ -35,31 +30,6 @@ CHECKPOINTS = "SELECT name, position FROM projection_checkpoints"
 
 def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status)
-
-
-def _view(running: Running, state: PersonYear) -> dict[str, Any]:
-    policy = None
-    if running.policies is not None and state.enrolment is not None:
-        try:
-            enrolment = state.enrolment
-            policy = running.policies.in_force(
-                enrolment.insuplc_admdvs, enrolment.insutype, date(state.year, 12, 31)
-            ).policy
-        except UnknownPolicy:
-            policy = None
-    return annual_totals(state, policy).model_dump(mode="json")
-
-
-def differences(replayed: dict[str, Any], stored: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Top-level fields where the stored projection and the replay disagree."""
-    if stored is None:
-        return [{"field": "*", "replayed": "present", "projection": None}]
-    names = sorted(set(replayed) | set(stored))
-    return [
-        {"field": n, "replayed": replayed.get(n), "projection": stored.get(n)}
-        for n in names
-        if replayed.get(n) != stored.get(n)
-    ]
 
 
 def build_http(wiring: Wiring, metrics: LedgerMetrics) -> list[Route]:
@@ -82,22 +52,11 @@ def build_http(wiring: Wiring, metrics: LedgerMetrics) -> list[Route]:
                 return _problem(400, "as_of must be an ISO 8601 time, e.g. 2025-06-30T23:59:59+08:00")
             as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
         running = started()
-        rebuilt, stored = await replay_person_year(running.store, psn_no, int(year_text), as_of=as_of)
-        if rebuilt.enrolment is None and not rebuilt.settlements and (stored is None or as_of is not None):
+        body = await replay_report(running.store, psn_no, int(year_text), as_of=as_of, policies=running.policies)
+        if body is None:
             metrics.audits.labels("replay", "not_found").inc()
             when = f" as of {as_of.isoformat()}" if as_of else ""
             return _problem(404, f"the ledger holds no events for {psn_no} in {year_text}{when}")
-        body: dict[str, Any] = {
-            "psn_no": psn_no,
-            "year": int(year_text),
-            "as_of": as_of.isoformat() if as_of else None,
-            "replayed": _view(running, rebuilt),
-            "projection": _view(running, stored) if stored is not None else None,
-        }
-        if as_of is None:
-            body["differences"] = differences(to_json(rebuilt), to_json(stored) if stored is not None else None)
-        else:  # the projection is the year now: comparing it with an earlier replay means nothing
-            body["differences"] = None
         metrics.audits.labels("replay", "ok").inc()
         return JSONResponse(body)
 
@@ -108,24 +67,9 @@ def build_http(wiring: Wiring, metrics: LedgerMetrics) -> list[Route]:
             metrics.audits.labels("verify", "busy").inc()
             return _problem(429, "a verification is already running; try again when it has finished")
         async with running.verify_lock:
-            began = time.perf_counter()
-            breaks = await verify_chains(running.store, prefix)
-            mismatches = await verify_projections(running.store, rebuild, prefix)
-            streams = len(await running.store.list_streams(prefix))
-        ok = not breaks and not mismatches
-        metrics.audits.labels("verify", "ok" if ok else "mismatch").inc()
-        return JSONResponse(
-            {
-                "ok": ok,
-                "streams": streams,
-                "seconds": round(time.perf_counter() - began, 3),
-                "chain_breaks": [
-                    {"stream_id": b.stream_id, "version": b.version, "position": b.position, "reason": b.reason}
-                    for b in breaks
-                ],
-                "projection_mismatches": [{"stream_id": m.stream_id, "version": m.version} for m in mismatches],
-            }
-        )
+            report = await verify_ledger(running.store, prefix, followers=running.verify_followers)
+        metrics.audits.labels("verify", "ok" if report.ok else "mismatch").inc()
+        return JSONResponse(report.as_json())
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
