@@ -219,7 +219,8 @@ async def verify_followers(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
         names = ("settlements", "reversals", *AMOUNTS)
         if stored is None or any(int(stored[n]) != expected[n] for n in names):
             got = {n: int(stored[n]) for n in names} if stored else None
-            problems.append(f"institution_period_totals {key[0]} {key[1]}: stored {got}, the log says {dict(expected)}")
+            says = {n: expected[n] for n in names}
+            problems.append(f"institution_period_totals {key[0]} {key[1]}: stored {got}, the log says {says}")
     for key in sorted(set(funds) | set(fold.fund)):
         if funds.get(key, 0) != fold.fund.get(key, 0):
             problems.append(
