@@ -28,6 +28,26 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def database_unreachable(dsn: str, timeout: float = 10) -> str | None:
+    """One sentence if the database cannot be reached (None if it answers), so a service that
+    cannot start says why in one line instead of a traceback from inside its lifespan."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    import asyncpg
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(dsn, timeout=timeout)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as error:  # every way of not answering is reported the same way
+        where = urlsplit(dsn)
+        return f"cannot reach the database at {where.hostname}:{where.port or 5432}: {error or type(error).__name__}"
+    return None
+
+
 def run(app: Any, *, host: str, port: int, grace_seconds: float) -> int:
     """Serve until SIGTERM/SIGINT; 0 after a graceful stop, 1 if startup failed."""
     config = uvicorn.Config(
