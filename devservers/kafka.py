@@ -70,8 +70,13 @@ def _java() -> str:
 
 
 def _cluster_id() -> str:
-    # What `kafka-storage.sh random-uuid` prints: 16 random bytes, URL-safe base64, unpadded.
-    return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    """What `kafka-storage.sh random-uuid` prints: 16 random bytes, URL-safe base64, unpadded,
+    never starting with "-" (the command line would take it for an option: CI failed so,
+    about one start in 64)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def _env_port(name: str) -> int | None:
