@@ -43,8 +43,11 @@ test: venv
 	fi; \
 	exit $$status
 
+# Lint and types, as CI runs them (.ci/run): ruff over everything, mypy --strict over every package.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
+	$(BIN)/mypy
 
 # The README's main command: local Kafka and PostgreSQL, both services, a generated day of
 # claims published as a hospital system would, and a summary (scripts/demo.py).

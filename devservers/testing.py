@@ -173,7 +173,7 @@ def topic_name(prefix: str) -> str:
 async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     """Create the topic and return once every partition has a leader this broker reports, so
     a consumer subscribing right away sees all partitions at its first assignment."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20_000)
     await admin.start()

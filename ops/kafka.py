@@ -6,8 +6,8 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from ops.settings import CommonSettings

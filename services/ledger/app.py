@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaProducer
 from starlette.applications import Starlette
 
 from engine.policy_book import PolicyBook
@@ -159,7 +159,7 @@ async def _follow(
 
 
 def create_app(settings: LedgerSettings | None = None) -> Starlette:
-    settings = settings or LedgerSettings()  # type: ignore[call-arg]
+    settings = settings or LedgerSettings()
     configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "ledger")
     policies = load_policy_book(settings.ledger_policies_dir) if settings.ledger_policies_dir else None
     metrics = LedgerMetrics()
@@ -184,7 +184,7 @@ def create_app(settings: LedgerSettings | None = None) -> Starlette:
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             stop.set()  # loops finish the batch in hand, then return
-            _, late = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
+            _done, late = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
             for task in late:
                 task.cancel()
             with contextlib.suppress(Exception):

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaProducer
 
 log = structlog.get_logger(__name__)
 RELAY_LOCK = (7_312_020, 1)  # pg_try_advisory_xact_lock pair: "ledger outbox relay"

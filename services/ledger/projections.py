@@ -147,7 +147,7 @@ class ClearingProjection:
 
     async def apply(self, connection: Connection, events: Sequence[RecordedEvent]) -> None:
         wanted = sorted(reversed_ids(events))
-        known = {r["setl_id"]: _row_to_cleared(r) for r in await connection.fetch(LOAD, wanted)} if wanted else {}
+        known = {r["setl_id"]: _row_to_cleared(dict(r)) for r in await connection.fetch(LOAD, wanted)} if wanted else {}
         fold = ClearingFold()
         for event in events:
             fold.apply(event, known)
@@ -221,9 +221,8 @@ async def verify_followers(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
             got = {n: int(stored[n]) for n in names} if stored else None
             says = {n: expected[n] for n in names}
             problems.append(f"institution_period_totals {key[0]} {key[1]}: stored {got}, the log says {says}")
-    for key in sorted(set(funds) | set(fold.fund)):
-        if funds.get(key, 0) != fold.fund.get(key, 0):
-            problems.append(
-                f"fund_period_totals {' '.join(key)}: stored {funds.get(key)}, the log says {fold.fund.get(key, 0)}"
-            )
+    for fund_key in sorted(set(funds) | set(fold.fund)):
+        stored_amount, logged = funds.get(fund_key), fold.fund.get(fund_key, 0)
+        if (stored_amount or 0) != logged:
+            problems.append(f"fund_period_totals {' '.join(fund_key)}: stored {stored_amount}, the log says {logged}")
     return problems

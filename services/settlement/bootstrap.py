@@ -101,7 +101,7 @@ class Wiring:
 
 
 def create_app(settings: SettlementSettings | None = None) -> Starlette:
-    settings = settings or SettlementSettings()  # type: ignore[call-arg]
+    settings = settings or SettlementSettings()
     configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "settlement")
     policies = load_policy_book(settings.settlement_policies_dir)
     metrics = SettlementMetrics()

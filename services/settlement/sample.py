@@ -16,7 +16,7 @@ from typing import Any
 
 REGION = "640100"
 DAY = "2025-06-16"
-INSTITUTIONS = {
+INSTITUTIONS: dict[str, dict[str, Any]] = {
     "H3": {
         "fixmedins_code": "H64010100001",
         "fixmedins_kind": "hospital",
@@ -222,7 +222,7 @@ class DayGenerator:
         pick = self.rng.randrange(4)
         if pick == 0:
             return '{"msg_type": "claim", "request_id": '  # cut off mid-message
-        broken = json.loads(json.dumps(claim))
+        broken: dict[str, Any] = json.loads(json.dumps(claim))
         broken["request_id"] = self._rid("B")
         broken["mdtrt_id"] = "MD" + broken["request_id"]
         if pick == 1:

@@ -154,8 +154,8 @@ async def _reprice(args: argparse.Namespace) -> int:
         print(f"  {name:<10} {format_yuan(recorded):>16} {format_yuan(repriced):>16} {change:>16}")
     if report.per_person:
         print("per person (change of fund_pay_sumamt):")
-        for psn_no, change in sorted(report.per_person.items()):
-            print(f"  {psn_no:<20} {format_yuan(change):>16}")
+        for psn_no, person_change in sorted(report.per_person.items()):
+            print(f"  {psn_no:<20} {format_yuan(person_change):>16}")
     for reason in report.not_repriced:
         print(f"not repriced: {reason}")
     return 0
@@ -212,7 +212,7 @@ def _serve() -> int:
     from ledger.settings import LedgerSettings
 
     try:
-        settings = LedgerSettings()  # type: ignore[call-arg]
+        settings = LedgerSettings()
     except ValidationError as error:
         names = ", ".join(str(e["loc"][0]).upper() for e in error.errors())
         print(f"ledger: settings missing or invalid: {names} (see docs/operations.md)", file=sys.stderr)

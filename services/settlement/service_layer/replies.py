@@ -79,7 +79,7 @@ def from_invalid(key: str, error: InvalidMessage, *, at: datetime, source: str |
 def outbox_message(reply: Reply, topics: Topics) -> OutboxMessage:
     topic = topics.rejections if isinstance(reply, Rejection) else topics.settlements
     key = reply.psn_no or getattr(reply, "fixmedins_code", None) or "unknown"
-    headers = {"msg_type": reply.msg_type, "schema_version": reply.schema_version}
+    headers: dict[str, str] = {"msg_type": reply.msg_type, "schema_version": reply.schema_version}
     if reply.request_id:
         headers["request_id"] = reply.request_id
     return OutboxMessage(message_id=reply.event_id, topic=topic, key=key, value=encode_json(reply), headers=headers)
