@@ -11,6 +11,7 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,9 +25,10 @@ from ledger.errors import (
     MissingProjection,
     WrongExpectedVersion,
 )
-from ledger.hashing import GENESIS
+from ledger.hashing import GENESIS, HASH_V1, HASH_V2, event_hash, recompute_hash
 from ledger.migrate import migrate
-from ledger.store import IdempotentRequest, LedgerStore, NewEvent, OutboxMessage, StreamAppend
+from ledger.prepare import ForgedEvent
+from ledger.store import IdempotentRequest, LedgerStore, NewEvent, OutboxMessage, RecordedEvent, StreamAppend
 
 T0 = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
@@ -45,6 +47,20 @@ def request(key: str, body: str = "body-a", result: str = "ok") -> IdempotentReq
 
 async def everything(store: LedgerStore) -> list[Any]:
     return await store.read_all(0, 10_000)
+
+
+# What the database answers when a raw INSERT does not prove itself: the trigger's exception in
+# PostgreSQL, ForgedEvent in memory; the message says which rule (the same words in both).
+REFUSED = (ForgedEvent, asyncpg.RaiseError)
+
+
+def next_event(head: RecordedEvent | None, stream_id: str, data: dict[str, Any], alg: int = HASH_V2) -> RecordedEvent:
+    """The event a writer would append after ``head``, hashed correctly with algorithm ``alg``."""
+    version, prev = (head.version + 1, head.hash) if head else (1, GENESIS)
+    fields = {"stream_id": stream_id, "version": version, "event_id": uuid.uuid4(), "event_type": "AccountCredited",
+              "data": data, "occurred_at": T0}  # fmt: skip
+    digest = recompute_hash(alg, prev, **fields)  # type: ignore[arg-type]
+    return RecordedEvent(position=0, recorded_at=T0, prev_hash=prev, hash=digest, hash_alg=alg, **fields)  # type: ignore[arg-type]
 
 
 @asynccontextmanager
@@ -70,6 +86,58 @@ class LedgerContract:
 
     async def tamper(self, store: LedgerStore, stream_id: str, version: int, data: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    async def insert_raw(self, store: LedgerStore, row: RecordedEvent) -> None:
+        """Offer ``row`` with its own link and hash, as the application role's INSERT could."""
+        raise NotImplementedError
+
+    async def test_a_raw_event_whose_hash_describes_its_content_is_accepted_and_verifies(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 2)])
+        head = (await store.read_stream("P1/2025"))[-1]
+        await self.insert_raw(store, next_event(head, "P1/2025", {"month": 3, "amount": 100}))
+        assert [e.version for e in await store.read_stream("P1/2025")] == [1, 2, 3]
+        assert await verify_chains(store) == []
+
+    async def test_a_raw_event_with_a_valid_link_and_a_forged_hash_is_refused(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 2)])
+        head = (await store.read_stream("P1/2025"))[-1]
+        honest = next_event(head, "P1/2025", {"month": 3, "amount": 100})
+        forged = replace(honest, data={"month": 3, "amount": 100_000_000})  # 1,000,000 yuan credited
+        with pytest.raises(REFUSED, match="its hash does not match its content"):
+            await self.insert_raw(store, forged)
+        assert len(await store.read_stream("P1/2025")) == 2
+
+    async def test_a_raw_event_hashed_with_the_old_algorithm_is_refused(self, store) -> None:
+        """A v1 hash is one the writer can compute itself and the database cannot check."""
+        await store.commit([append("P1/2025", 0, 1)])
+        head = (await store.read_stream("P1/2025"))[-1]
+        v1 = next_event(head, "P1/2025", {"month": 3, "amount": 100_000_000}, alg=HASH_V1)
+        with pytest.raises(REFUSED, match="names hash algorithm 1; new events must use 2"):
+            await self.insert_raw(store, v1)
+        v1_labelled_v2 = replace(v1, hash_alg=HASH_V2)
+        with pytest.raises(REFUSED, match="its hash does not match its content"):
+            await self.insert_raw(store, v1_labelled_v2)
+        assert len(await store.read_stream("P1/2025")) == 1
+
+    async def test_a_raw_event_that_does_not_link_to_the_head_is_refused(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 2)])
+        first = (await store.read_stream("P1/2025"))[0]
+        fork = next_event(first, "P1/2025", {"month": 3, "amount": 1})  # a second version 2
+        with pytest.raises((*REFUSED, asyncpg.UniqueViolationError)):  # PostgreSQL: the unique index
+            await self.insert_raw(store, fork)
+        relinked = next_event(None, "P1/2025", {"month": 3, "amount": 1})
+        relinked = replace(relinked, version=3)  # version 3 claiming the genesis link
+        with pytest.raises(REFUSED, match="does not follow version 2's hash"):
+            await self.insert_raw(store, relinked)
+        assert len(await store.read_stream("P1/2025")) == 2
+
+    async def test_new_events_are_hashed_with_v2_over_what_is_read_back(self, store) -> None:
+        await store.commit([append("P1/2025", 0, 2)])
+        for e in await store.read_stream("P1/2025"):
+            fields = {"stream_id": e.stream_id, "version": e.version, "event_id": e.event_id,
+                      "event_type": e.event_type, "data": e.data, "occurred_at": e.occurred_at}  # fmt: skip
+            assert e.hash_alg == HASH_V2 and e.hash == recompute_hash(HASH_V2, e.prev_hash, **fields)  # type: ignore[arg-type]
+            assert e.hash != event_hash(e.prev_hash, **fields)  # type: ignore[arg-type]
 
     async def test_appended_events_read_back_in_version_order_with_their_data(self, store: LedgerStore) -> None:
         sent = [event(n=1, fen=100, name="张三", tags=["a", None, True]), event("AccountDebited", n=2)]

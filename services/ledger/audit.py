@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.hashing import GENESIS, NotCanonical, event_hash, json_value
+from ledger.hashing import GENESIS, NotCanonical, json_value, recompute_hash
 from ledger.store import LedgerStore, RecordedEvent
 
 Rebuild = Callable[[str, Sequence[RecordedEvent]], Mapping[str, Any] | None]
@@ -22,6 +22,7 @@ class ChainBreak:
     version: int
     position: int
     reason: str
+    kind: str = "forged_hash"  # or "broken_link" (numbering or prev_hash)
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,16 @@ def chain_breaks(stream_id: str, events: Sequence[RecordedEvent]) -> list[ChainB
     prev = GENESIS
     for expected_version, event in enumerate(events, start=1):
 
-        def broken(reason: str, event: RecordedEvent = event) -> None:
-            breaks.append(ChainBreak(stream_id, event.version, event.position, reason))
+        def broken(reason: str, kind: str = "forged_hash", event: RecordedEvent = event) -> None:
+            breaks.append(ChainBreak(stream_id, event.version, event.position, reason, kind))
 
         if event.stream_id != stream_id or event.version != expected_version:
-            broken(f"found {event.stream_id}#{event.version} where version {expected_version} belongs")
+            broken(f"found {event.stream_id}#{event.version} where version {expected_version} belongs", "broken_link")
         if event.prev_hash != prev:
-            broken("prev_hash does not match the previous event's hash")
+            broken("prev_hash does not match the previous event's hash", "broken_link")
         try:
-            digest = event_hash(
+            digest = recompute_hash(
+                event.hash_alg,
                 event.prev_hash,
                 stream_id=event.stream_id,
                 version=event.version,

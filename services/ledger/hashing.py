@@ -1,22 +1,37 @@
 """Canonical bytes and the per-stream hash chain, shared by both stores and the verifier.
 
-hash = sha256(prev_hash + canonical JSON of {stream_id, version, event_id, event_type, data,
-occurred_at}); canonical JSON = sorted keys, no spaces, UTF-8, ensure_ascii=False. The first
-event of a stream links to GENESIS. The bytes hashed are exactly what PostgreSQL's jsonb gives
-back, which is why data may hold only str/int/bool/None/list/dict: a float or a NUL character
-would not survive the round trip unchanged (and money is integer fen anyway).
+Two algorithms, named by each event's ``hash_alg`` (docs/ledger.md, ADR 0005):
+
+- v1 (events written before migration 0006): sha256(prev_hash + canonical JSON of {stream_id,
+  version, event_id, event_type, data, occurred_at}); canonical JSON = sorted keys, no spaces,
+  UTF-8, ensure_ascii=False. Python can compute it; PostgreSQL cannot rebuild those bytes.
+- v2 (every new event): sha256 of the UTF-8 text PostgreSQL prints for ``jsonb_build_object(
+  'data', data, 'event_id', …, 'event_type', …, 'occurred_at', …, 'prev_hash', …, 'stream_id',
+  …, 'version', …)``. jsonb's text is deterministic — object keys ordered by their UTF-8 length,
+  then bytewise; ", " and ": " between items; only '"', '\\' and control characters escaped —
+  so the insert trigger recomputes it from the row and refuses a mismatch, and ``jsonb_text``
+  below writes the same bytes in Python (an integration test compares the two).
+
+The first event of a stream links to GENESIS. data may hold only str/int/bool/None/list/dict:
+a float, a NUL or a lone surrogate would not survive jsonb unchanged (and money is integer fen).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
+HASH_V1 = 1
+HASH_V2 = 2
+HASH_ALGORITHMS = (HASH_V1, HASH_V2)
+CURRENT_HASH_ALG = HASH_V2  # what every new event is hashed with; the trigger refuses anything else
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INT_BOUND = 1 << 63  # BIGINT: what every consumer (SQL, Java, Go) can hold exactly
 _MAX_DEPTH = 32
 
@@ -31,6 +46,8 @@ def json_value(value: Any, _depth: int = 0) -> Any:
     if kind is str:
         if "\x00" in value:
             raise NotCanonical("strings may not contain NUL characters")
+        if _SURROGATE.search(value):
+            raise NotCanonical("strings may not contain lone surrogates (not UTF-8)")
         return value
     if kind is int:
         if not -_INT_BOUND <= value < _INT_BOUND:
@@ -67,7 +84,13 @@ def canonical_time(moment: datetime) -> str:
     """UTC with microseconds: PostgreSQL's timestamptz keeps exactly this much."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise NotCanonical("occurred_at must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise NotCanonical("occurred_at must fall within years 1 to 9999 in UTC") from None
+    if utc.replace(tzinfo=None) in (datetime.min, datetime.max):  # asyncpg stores these as ±infinity
+        raise NotCanonical("occurred_at may not be the first or last representable moment")
+    return utc.isoformat(timespec="microseconds")
 
 
 def event_hash(
@@ -109,3 +132,97 @@ def event_hash_of_json(
         f'"occurred_at":{dump(canonical_time(occurred_at))},"stream_id":{dump(stream_id)},"version":{int(version)}}}'
     )
     return hashlib.sha256((prev_hash + document).encode("utf-8")).hexdigest()
+
+
+# --- v2: the bytes PostgreSQL prints for jsonb -------------------------------------------------
+
+
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    """jsonb orders object keys by their UTF-8 length first, then bytewise (lengthCompareJsonbString)."""
+    encoded = key.encode("utf-8")
+    return len(encoded), encoded
+
+
+def _jsonb_ordered(value: Any) -> Any:
+    """A copy whose dicts list their keys in jsonb's order (json_value has checked the types)."""
+    if type(value) is dict:
+        return {key: _jsonb_ordered(value[key]) for key in sorted(value, key=_jsonb_key)}
+    if type(value) is list:
+        return [_jsonb_ordered(item) for item in value]
+    return value
+
+
+# jsonb's output separators; escapes are json's with ensure_ascii=False: '"', '\\', \b \f \n \r \t
+# and \u00XX (lowercase hex) for the other control characters — exactly PostgreSQL's escape_json.
+_JSONB_ENCODER = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False)
+
+
+def jsonb_text(value: Any) -> str:
+    """What ``value::jsonb::text`` prints in PostgreSQL, byte for byte."""
+    return _JSONB_ENCODER.encode(_jsonb_ordered(json_value(value)))
+
+
+def event_document_v2(
+    prev_hash: str,
+    *,
+    stream_id: str,
+    version: int,
+    event_id: uuid.UUID,
+    event_type: str,
+    data_text: str,
+    occurred_at: datetime,
+) -> str:
+    """The v2 hashed document: jsonb_build_object(…)::text, with data already as jsonb text."""
+    dump = _JSONB_ENCODER.encode
+    fields = {
+        "data": data_text,
+        "event_id": dump(str(event_id)),
+        "event_type": dump(json_value(event_type)),
+        "occurred_at": dump(canonical_time(occurred_at)),
+        "prev_hash": dump(prev_hash),
+        "stream_id": dump(json_value(stream_id)),
+        "version": str(int(version)),
+    }
+    return "{" + ", ".join(f'"{key}": {fields[key]}' for key in sorted(fields, key=_jsonb_key)) + "}"
+
+
+def event_hash_v2_of_text(
+    prev_hash: str,
+    *,
+    stream_id: str,
+    version: int,
+    event_id: uuid.UUID,
+    event_type: str,
+    data_text: str,
+    occurred_at: datetime,
+) -> str:
+    document = event_document_v2(
+        prev_hash, stream_id=stream_id, version=version, event_id=event_id, event_type=event_type,
+        data_text=data_text, occurred_at=occurred_at,
+    )  # fmt: skip
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+
+
+def recompute_hash(
+    hash_alg: int,
+    prev_hash: str,
+    *,
+    stream_id: str,
+    version: int,
+    event_id: uuid.UUID,
+    event_type: str,
+    data: Mapping[str, Any],
+    occurred_at: datetime,
+) -> str:
+    """An event's hash by the algorithm it names (NotCanonical for an algorithm this code does not know)."""
+    if hash_alg == HASH_V2:
+        return event_hash_v2_of_text(
+            prev_hash, stream_id=stream_id, version=version, event_id=event_id, event_type=event_type,
+            data_text=jsonb_text(data), occurred_at=occurred_at,
+        )  # fmt: skip
+    if hash_alg == HASH_V1:
+        return event_hash(
+            prev_hash, stream_id=stream_id, version=version, event_id=event_id, event_type=event_type,
+            data=data, occurred_at=occurred_at,
+        )  # fmt: skip
+    raise NotCanonical(f"hash algorithm {hash_alg} is unknown to this verifier")

@@ -3,6 +3,11 @@
 One asyncio.Lock makes a commit atomic: every check runs before the first write, so a refused
 commit leaves nothing behind. Data is kept as canonical JSON and decoded afresh on every read,
 so neither the writer nor a reader can change what was recorded by mutating a dict.
+
+The ``insert_raw_*`` methods model what PostgreSQL's INSERT privilege lets the application role
+do behind the store's back: an event offered with its own hash passes the insert trigger's
+checks (``prepare.refuse_unproven``) or is refused; idempotency and outbox rows go in unchecked,
+as they do in PostgreSQL — that is what ``ledger verify`` is for.
 """
 
 from __future__ import annotations
@@ -16,16 +21,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import errors
-from ledger.hashing import canonical_json
-from ledger.prepare import ChainedEvent, chain, check_commit
+from ledger.hashing import canonical_json, jsonb_text
+from ledger.prepare import ChainedEvent, chain, check_commit, refuse_unproven
 from ledger.store import (
     MAX_READ_LIMIT,
     CommitReceipt,
     IdempotentRequest,
     OutboxMessage,
+    OutboxRecord,
+    ProjectionState,
     RecordedEvent,
     StoredRequest,
     StreamAppend,
+    StreamHead,
     known_by,
 )
 
@@ -49,7 +57,7 @@ class MemoryLedger:
         self._event_ids: set[uuid.UUID] = set()
         self._requests: dict[str, tuple[StoredRequest, str]] = {}  # key → (request with result {}, result JSON)
         self._projections: dict[str, tuple[int, str]] = {}  # stream → (version, canonical JSON)
-        self._outbox: list[OutboxMessage] = []
+        self._outbox: list[OutboxMessage] = []  # position p is _outbox[p - 1]
         self._message_ids: set[uuid.UUID] = set()
 
     def _event(self, index: int) -> RecordedEvent:
@@ -85,6 +93,76 @@ class MemoryLedger:
 
     def outbox(self) -> list[OutboxMessage]:
         return list(self._outbox)  # everything committed: nothing relays it in memory
+
+    # --- what an auditor reads (AuditableStore) ---------------------------------------------
+
+    async def projection_state(self, stream_id: str) -> ProjectionState:
+        version = len(self._streams.get(stream_id, []))
+        if stream_id not in self._projections:
+            return ProjectionState(version, None, None)
+        projected, totals = self._projections[stream_id]
+        return ProjectionState(version, projected, json.loads(totals))
+
+    async def read_requests(self, after_key: str | None, limit: int) -> list[StoredRequest]:
+        keys = sorted(k for k in self._requests if after_key is None or k > after_key)[:limit]
+        return [replace(self._requests[k][0], result=json.loads(self._requests[k][1])) for k in keys]
+
+    async def read_outbox(self, after_position: int, limit: int) -> list[OutboxRecord]:
+        start = max(after_position, 0)
+        return [
+            OutboxRecord(m.message_id, p, m.topic, m.key, m.value, dict(m.headers), None)
+            for p, m in enumerate(self._outbox[start : start + limit], start=start + 1)
+        ]
+
+    async def events_at(self, positions: Sequence[int]) -> dict[int, RecordedEvent]:
+        return {p: self._event(p - 1) for p in set(positions) if 0 < p <= len(self._log)}
+
+    async def watermark(self) -> int:
+        return len(self._log) + 1  # a commit is atomic here: nothing is ever half written
+
+    async def stream_heads(self, before_position: int, after_stream: str | None, limit: int) -> list[StreamHead]:
+        heads = []
+        for stream_id in await self.list_streams():
+            if after_stream is not None and stream_id.encode("utf-8") <= after_stream.encode("utf-8"):
+                continue
+            below = [self._log[i].event for i in self._streams[stream_id] if i + 1 < before_position]
+            if below:
+                heads.append(StreamHead(stream_id, below[-1].version, below[-1].hash))
+            if len(heads) == limit:
+                break
+        return heads
+
+    # --- what a writer with raw INSERT could try ---------------------------------------------
+
+    async def insert_raw_event(self, event: RecordedEvent) -> int:
+        """Append a row that carries its own hash, as INSERT INTO events would: refused
+        (ForgedEvent) unless it proves itself like the trigger demands. Returns its position."""
+        async with self._lock:
+            indexes = self._streams.get(event.stream_id, [])
+            refuse_unproven(event, self._log[indexes[-1]].event if indexes else None)
+            if event.event_id in self._event_ids:
+                raise errors.EventIdConflict(event.event_id)
+            position = len(self._log) + 1
+            stamped = replace(event, position=position, data={}, recorded_at=self._clock().astimezone(UTC))
+            self._streams.setdefault(event.stream_id, []).append(len(self._log))
+            self._log.append(_Row(stamped, jsonb_text(event.data)))
+            self._event_ids.add(event.event_id)
+            return position
+
+    async def insert_raw_request(self, stored: StoredRequest) -> None:
+        """INSERT INTO idempotency: nothing checks what it answers (ledger verify does)."""
+        async with self._lock:
+            if stored.key in self._requests:
+                raise errors.DuplicateRequest(stored)
+            self._requests[stored.key] = (replace(stored, result={}), canonical_json(stored.result))
+
+    async def insert_raw_outbox(self, message: OutboxMessage) -> None:
+        """INSERT INTO outbox: queued for Kafka, with nothing behind it unless verify finds it."""
+        async with self._lock:
+            if message.message_id in self._message_ids:
+                raise errors.EventIdConflict(message.message_id)
+            self._outbox.append(message)
+            self._message_ids.add(message.message_id)
 
     async def commit(
         self,
@@ -128,7 +206,7 @@ class MemoryLedger:
         for e in chained:
             recorded = RecordedEvent(
                 e.stream_id, e.version, len(self._log) + 1, e.event_id, e.event_type, {},
-                e.occurred_at.astimezone(UTC), recorded_at, e.prev_hash, e.hash,
+                e.occurred_at.astimezone(UTC), recorded_at, e.prev_hash, e.hash, e.hash_alg,
             )  # fmt: skip
             self._streams.setdefault(e.stream_id, []).append(len(self._log))
             self._log.append(_Row(recorded, e.data_json))

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.hashing import GENESIS, canonical_json, canonical_time, event_hash_of_json
+from ledger.hashing import (
+    CURRENT_HASH_ALG,
+    GENESIS,
+    NotCanonical,
+    canonical_json,
+    canonical_time,
+    event_hash_v2_of_text,
+    jsonb_text,
+    recompute_hash,
+)
 from ledger.store import (
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_COMMIT,
@@ -19,6 +28,7 @@ from ledger.store import (
     MAX_STREAMS_PER_COMMIT,
     IdempotentRequest,
     OutboxMessage,
+    RecordedEvent,
     StreamAppend,
 )
 
@@ -34,10 +44,11 @@ class ChainedEvent:
     version: int
     event_id: uuid.UUID
     event_type: str
-    data_json: str  # canonical JSON: what is stored and what was hashed
+    data_json: str  # data as jsonb prints it: what is stored and what was hashed
     occurred_at: datetime
     prev_hash: str
     hash: str
+    hash_alg: int = CURRENT_HASH_ALG
 
 
 def _check_name(what: str, value: str) -> None:
@@ -86,17 +97,17 @@ def chain(append: StreamAppend, head_hash: str | None, first_index: int) -> list
     prev = head_hash or GENESIS
     chained = []
     for offset, event in enumerate(append.events):
-        data_json = canonical_json(event.data)
+        data_json = jsonb_text(event.data)
         if len(data_json.encode("utf-8")) > MAX_EVENT_BYTES:
             raise ValueError(f"event {event.event_id} is larger than {MAX_EVENT_BYTES} bytes")
         version = append.expected_version + offset + 1
-        digest = event_hash_of_json(
+        digest = event_hash_v2_of_text(
             prev,
             stream_id=append.stream_id,
             version=version,
             event_id=event.event_id,
             event_type=event.event_type,
-            data_json=data_json,
+            data_text=data_json,
             occurred_at=event.occurred_at,
         )
         chained.append(
@@ -114,3 +125,30 @@ def chain(append: StreamAppend, head_hash: str | None, first_index: int) -> list
         )
         prev = digest
     return chained
+
+
+class ForgedEvent(ValueError):
+    """A recorded event that does not prove itself: what the insert trigger refuses."""
+
+
+def refuse_unproven(event: RecordedEvent, head: RecordedEvent | None) -> None:
+    """The insert trigger's rules (migrations 0001 and 0006) for a row offered with its own
+    hash, as a writer with raw INSERT could: it must follow the stream's head, link to its
+    hash, name the current algorithm, and its hash must be its content's."""
+    which = f"event {event.version} of stream {event.stream_id}"
+    expected_version = head.version + 1 if head else 1
+    if event.version != expected_version:
+        raise ForgedEvent(f"{which} does not follow version {expected_version - 1}")
+    if event.prev_hash != (head.hash if head else GENESIS):
+        raise ForgedEvent(f"{which} does not follow version {event.version - 1}'s hash")
+    if event.hash_alg != CURRENT_HASH_ALG:
+        raise ForgedEvent(f"{which} names hash algorithm {event.hash_alg}; new events must use {CURRENT_HASH_ALG}")
+    try:
+        digest = recompute_hash(
+            event.hash_alg, event.prev_hash, stream_id=event.stream_id, version=event.version,
+            event_id=event.event_id, event_type=event.event_type, data=event.data, occurred_at=event.occurred_at,
+        )  # fmt: skip
+    except NotCanonical as error:
+        raise ForgedEvent(f"{which}: {error}") from None
+    if digest != event.hash:
+        raise ForgedEvent(f"{which}: its hash does not match its content")

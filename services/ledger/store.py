@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from ledger.hashing import CURRENT_HASH_ALG
+
 # Limits (TigerBeetle style: everything has one). Both stores refuse commits beyond them.
 MAX_EVENTS_PER_COMMIT = 10_000  # < 2**16: the Postgres position keeps the index in 16 bits
 MAX_STREAMS_PER_COMMIT = 1_000
@@ -73,6 +75,36 @@ class RecordedEvent:
     recorded_at: datetime  # the store's clock at write time (as_of reads use it)
     prev_hash: str
     hash: str
+    hash_alg: int = CURRENT_HASH_ALG  # which algorithm made ``hash`` (ledger/hashing.py): 1 before migration 0006
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """An outbox row as an auditor reads it (published_at None: not relayed yet)."""
+
+    message_id: uuid.UUID
+    position: int
+    topic: str
+    key: str
+    value: bytes
+    headers: Mapping[str, str]
+    published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProjectionState:
+    """A stream's inline projection as stored, next to the stream's own last version."""
+
+    stream_version: int
+    projected_version: int | None  # None: the stream has no projection
+    projection: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class StreamHead:
+    stream_id: str
+    version: int
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -120,4 +152,32 @@ class LedgerStore(Protocol):
 
     async def list_streams(self, prefix: str | None = None) -> list[str]:
         """Stream ids (sorted, bytewise) that have at least one event."""
+        ...
+
+
+class AuditableStore(LedgerStore, Protocol):
+    """What an auditor reads besides the contract's operations: every row, including those
+    the writers never read back, and nothing that trusts them (no assert on a read)."""
+
+    async def projection_state(self, stream_id: str) -> ProjectionState: ...
+
+    async def read_requests(self, after_key: str | None, limit: int) -> list[StoredRequest]:
+        """Idempotency rows after a key, in the store's key order (keyset pages)."""
+        ...
+
+    async def read_outbox(self, after_position: int, limit: int) -> list[OutboxRecord]:
+        """Outbox rows after a position, published or not, in position order."""
+        ...
+
+    async def events_at(self, positions: Sequence[int]) -> dict[int, RecordedEvent]:
+        """The events at these global positions (absent positions are simply missing)."""
+        ...
+
+    async def watermark(self) -> int:
+        """A position below which no event can still appear (every writer below it has finished)."""
+        ...
+
+    async def stream_heads(self, before_position: int, after_stream: str | None, limit: int) -> list[StreamHead]:
+        """Each stream's last event among those at positions below ``before_position``: one page
+        of streams after ``after_stream``, sorted bytewise (streams with no such event skipped)."""
         ...

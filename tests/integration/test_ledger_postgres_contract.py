@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
-from ledger.store import LedgerStore
+from ledger.store import LedgerStore, RecordedEvent
 from ledger_contract import LedgerContract, migrated_pool
 
 pytestmark = pytest.mark.integration
@@ -35,3 +35,24 @@ class TestPostgresLedger(LedgerContract):
                 await admin.execute("ALTER TABLE events ENABLE TRIGGER events_append_only")
         finally:
             await admin.close()
+
+    async def insert_raw(self, store: LedgerStore, row: RecordedEvent) -> None:
+        """What the application role can do without the store: INSERT a row it made itself."""
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            async with connection.transaction():
+                await connection.execute("SET LOCAL ROLE ledger_app")
+                await connection.execute(RAW_INSERT, *raw_columns(row))
+        finally:
+            await connection.close()
+
+
+RAW_INSERT = """
+INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash, hash_alg)
+VALUES (pg_current_xact_id()::text::bigint << 16, $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)
+"""
+
+
+def raw_columns(row: RecordedEvent) -> tuple[object, ...]:
+    return (row.stream_id, row.version, row.event_id, row.event_type, json.dumps(row.data), row.occurred_at,
+            row.prev_hash, row.hash, row.hash_alg)  # fmt: skip

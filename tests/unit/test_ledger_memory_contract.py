@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ledger.hashing import canonical_json
 from ledger.memory import MemoryLedger
-from ledger.store import LedgerStore
+from ledger.store import LedgerStore, RecordedEvent
 from ledger_contract import LedgerContract
 
 
@@ -21,3 +21,7 @@ class TestMemoryLedger(LedgerContract):
         assert isinstance(store, MemoryLedger)
         index = store._streams[stream_id][version - 1]
         store._log[index] = replace(store._log[index], data_json=canonical_json(data))
+
+    async def insert_raw(self, store: LedgerStore, row: RecordedEvent) -> None:
+        assert isinstance(store, MemoryLedger)
+        await store.insert_raw_event(row)

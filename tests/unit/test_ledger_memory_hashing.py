@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ledger.hashing import GENESIS, NotCanonical, canonical_json, canonical_time, event_hash, json_value
+from ledger.hashing import GENESIS, NotCanonical, canonical_json, canonical_time, event_hash, json_value, jsonb_text
 
 keys = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=8)
 leaves = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | keys
@@ -104,3 +104,30 @@ def test_nesting_is_bounded() -> None:
 def test_a_naive_time_is_refused() -> None:
     with pytest.raises(NotCanonical, match="timezone-aware"):
         canonical_time(datetime(2025, 1, 1))
+
+
+def test_jsonb_text_orders_keys_by_utf8_length_then_bytes_with_jsonbs_separators() -> None:
+    # "b" and "a" are 1 byte, "é" 2 bytes, "aa" 2 bytes ("aa" < "é" bytewise: 0x61 < 0xc3), "名" 3.
+    assert jsonb_text({"名": [1, {}], "aa": None, "é": True, "b": "x", "a": -1}) == (
+        '{"a": -1, "b": "x", "aa": null, "é": true, "名": [1, {}]}'
+    )
+
+
+def test_jsonb_text_escapes_only_what_postgresql_escapes() -> None:
+    assert jsonb_text({"s": 'q"b\\s/\x01\n\x7f\u2028'}) == '{"s": "q\\"b\\\\s/\\u0001\\n\x7f\u2028"}'
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC),
+     datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=8)))],
+    ids=["min", "max", "before-year-1-in-utc"],
+)  # fmt: skip
+def test_moments_postgresql_would_store_as_infinity_or_cannot_hold_are_refused(moment: datetime) -> None:
+    with pytest.raises(NotCanonical):
+        canonical_time(moment)
+
+
+def test_a_lone_surrogate_is_refused() -> None:
+    with pytest.raises(NotCanonical, match="surrogate"):
+        jsonb_text({"request_id": "\ud800"})

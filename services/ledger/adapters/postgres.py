@@ -24,9 +24,12 @@ from ledger.store import (
     CommitReceipt,
     IdempotentRequest,
     OutboxMessage,
+    OutboxRecord,
+    ProjectionState,
     RecordedEvent,
     StoredRequest,
     StreamAppend,
+    StreamHead,
     known_by,
 )
 
@@ -59,6 +62,31 @@ class PostgresLedger:
     async def list_streams(self, prefix: str | None = None) -> list[str]:
         return [row["stream_id"] for row in await self._pool.fetch(sql.LIST_STREAMS, prefix or "")]
 
+    # --- what an auditor reads (AuditableStore) ---------------------------------------------
+
+    async def projection_state(self, stream_id: str) -> ProjectionState:
+        row = await self._pool.fetchrow(sql.PROJECTION_STATE, stream_id)
+        assert row is not None  # the statement always returns its one row
+        totals = None if row["totals"] is None else json.loads(row["totals"])
+        return ProjectionState(row["version"], row["projected"], totals)
+
+    async def read_requests(self, after_key: str | None, limit: int) -> list[StoredRequest]:
+        return [sql.stored_request(row) for row in await self._pool.fetch(sql.READ_REQUESTS, after_key, limit)]
+
+    async def read_outbox(self, after_position: int, limit: int) -> list[OutboxRecord]:
+        return [sql.outbox_record(row) for row in await self._pool.fetch(sql.READ_OUTBOX, after_position, limit)]
+
+    async def events_at(self, positions: Sequence[int]) -> dict[int, RecordedEvent]:
+        rows = await self._pool.fetch(sql.EVENTS_AT, sorted(set(positions)))
+        return {row["position"]: sql.recorded(row) for row in rows}
+
+    async def watermark(self) -> int:
+        return int(await self._pool.fetchval(sql.WATERMARK))
+
+    async def stream_heads(self, before_position: int, after_stream: str | None, limit: int) -> list[StreamHead]:
+        rows = await self._pool.fetch(sql.STREAM_HEADS, before_position, after_stream, limit)
+        return [StreamHead(row["stream_id"], row["version"], row["hash"]) for row in rows]
+
     async def commit(
         self,
         appends: Sequence[StreamAppend],
@@ -89,6 +117,7 @@ class PostgresLedger:
         base = xid << 16
         events = [(base + e.index, e.stream_id, e.version, e.event_id, e.event_type, e.data_json, e.occurred_at,
                    e.prev_hash, e.hash) for e in chained]  # fmt: skip
+        algorithms = [e.hash_alg for e in chained]
         projected = [(a.stream_id, a.expected_version + len(a.events), canonical_json(a.projection))
                      for a in appends if a.projection is not None]  # fmt: skip
         messages = [(m.message_id, base + j, m.topic, m.key, m.value, canonical_json(dict(m.headers)))
@@ -97,7 +126,7 @@ class PostgresLedger:
         key, body, result = (request.key, request.body_hash, canonical_json(request.result)) if request else (None,) * 3
         written = await connection.fetchrow(
             sql.WRITE_COMMIT, *_columns(events, 9), key, body, result, first, *_columns(projected, 3),
-            *_columns(messages, 6),
+            *_columns(messages, 6), algorithms,
         )  # fmt: skip
         assert written is not None
         assert tuple(written) == (len(events), int(request is not None), len(projected), len(messages)), written

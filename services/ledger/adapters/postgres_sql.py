@@ -11,14 +11,15 @@ from typing import TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from ledger.store import RecordedEvent, StoredRequest
+from ledger.store import OutboxRecord, RecordedEvent, StoredRequest
 
 # A connection of one's own or one borrowed from a pool: the statements run on either.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 EVENT_COLUMNS = (
-    "stream_id, version, position, event_id, event_type, data::text AS data, occurred_at, recorded_at, prev_hash, hash"
+    "stream_id, version, position, event_id, event_type, data::text AS data, occurred_at, recorded_at, prev_hash, hash,"
+    " hash_alg"
 )
 
 # The global log up to the watermark (migration 0004): below it no event can still appear, so a
@@ -60,12 +61,13 @@ SELECT x.xid, r.key, r.body_hash, r.result::text AS result, r.first_position,
 # and cannot deadlock; projections likewise by stream.
 WRITE_COMMIT = """
 WITH ev AS (
-    INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash)
+    INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash,
+                        hash_alg)
     SELECT u.position, u.stream_id, u.version, u.event_id, u.event_type, u.data::jsonb, u.occurred_at,
-           u.prev_hash, u.hash
+           u.prev_hash, u.hash, u.hash_alg
       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
-                  $8::text[], $9::text[])
-           AS u(position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash)
+                  $8::text[], $9::text[], $23::smallint[])
+           AS u(position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash, hash_alg)
      ORDER BY u.stream_id, u.version
     RETURNING 1
 ), rq AS (
@@ -124,9 +126,63 @@ def recorded(row: asyncpg.Record) -> RecordedEvent:
         recorded_at=row["recorded_at"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
+        hash_alg=row["hash_alg"],
     )
 
 
 async def read_all_on(connection: Connection, after_position: int, limit: int) -> list[RecordedEvent]:
     """read_all on a given connection (the follower runner reads inside its own transaction)."""
     return [recorded(row) for row in await connection.fetch(READ_ALL, after_position, limit)]
+
+
+# --- what an auditor reads (AuditableStore) -------------------------------------------------
+
+PROJECTION_STATE = """
+SELECT coalesce((SELECT version FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version,
+       p.version AS projected, p.totals::text AS totals
+  FROM (SELECT) AS one LEFT JOIN person_year_totals p ON p.stream_id = $1
+"""
+
+READ_REQUESTS = """
+SELECT key, body_hash, result::text AS result, first_position FROM idempotency
+ WHERE $1::text IS NULL OR key > $1 ORDER BY key LIMIT $2
+"""
+
+READ_OUTBOX = """
+SELECT message_id, position, topic, key, value, headers::text AS headers, published_at FROM outbox
+ WHERE position > $1 ORDER BY position LIMIT $2
+"""
+
+EVENTS_AT = f"SELECT {EVENT_COLUMNS} FROM events WHERE position = ANY($1::bigint[])"
+
+# The watermark in a transaction of its own: ledger_watermark needs READ COMMITTED.
+WATERMARK = "SELECT ledger_watermark()"
+
+# One page of streams (a loose index scan from after_stream), each with its last event below
+# a position: one index probe per stream, then a backward walk from its head.
+STREAM_HEADS = """
+WITH RECURSIVE s(stream_id) AS (
+    (SELECT stream_id FROM events WHERE $2::text IS NULL OR stream_id > $2 ORDER BY stream_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.stream_id FROM events e WHERE e.stream_id > s.stream_id ORDER BY e.stream_id LIMIT 1)
+      FROM s WHERE s.stream_id IS NOT NULL
+)
+SELECT h.stream_id, h.version, h.hash
+  FROM s CROSS JOIN LATERAL (
+        SELECT e.stream_id, e.version, e.hash FROM events e
+         WHERE e.stream_id = s.stream_id AND e.position < $1 ORDER BY e.version DESC LIMIT 1) h
+ WHERE s.stream_id IS NOT NULL
+ LIMIT $3
+"""
+
+
+def outbox_record(row: asyncpg.Record) -> OutboxRecord:
+    return OutboxRecord(
+        message_id=uuid.UUID(bytes=row["message_id"].bytes),
+        position=row["position"],
+        topic=row["topic"],
+        key=row["key"],
+        value=bytes(row["value"]),
+        headers=json.loads(row["headers"]),
+        published_at=row["published_at"],
+    )
