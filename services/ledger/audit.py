@@ -83,10 +83,10 @@ async def verify_projections(
         version, stored = await store.read_projection(stream_id)
         events = [e for e in await store.read_stream(stream_id) if e.version <= version]
         replayed = rebuild(stream_id, events)
-        if _plain(stored) != _plain(replayed):
+        if plain(stored) != plain(replayed):
             mismatches.append(ProjectionMismatch(stream_id, version, stored, replayed))
     return mismatches
 
 
-def _plain(value: Mapping[str, Any] | None) -> Any:
+def plain(value: Mapping[str, Any] | None) -> Any:
     return None if value is None else json_value(value)

@@ -1,47 +1,73 @@
-"""`ledger verify` as a function: every hash chain, every inline projection against a replay of
-its events, and every follower projection against a recomputation from the log.
+"""`ledger verify` as a function: every finding, never a crash.
 
-The CLI prints the report and exits 1 on any problem; the ledger service returns it as JSON
-(POST /v1/verify). Both read the ledger only.
+Checked, each with its own findings so that none hides another:
+- every stream's hash chain (numbering, links, each event's hash by its algorithm);
+- every inline projection: behind its stream, or different from a replay of its events; a
+  stream whose events the domain cannot fold (unknown type, unreadable data) is *unreadable*;
+- every idempotency row and outbox row against what stands behind it (ledger/backing.py);
+- the follower projections against a recomputation from the log;
+- with anchors, every anchored chain head (ledger/anchors.py).
+
+The CLI prints one sentence per finding and exits 1 on any; the ledger service returns the
+same as JSON (POST /v1/verify). Both only read.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.audit import ChainBreak, ProjectionMismatch, verify_chains, verify_projections
+from ledger.audit import ChainBreak, ProjectionMismatch, chain_breaks, plain
+from ledger.backing import unbacked_rows
 from ledger.domain import rebuild
-from ledger.store import LedgerStore
+from ledger.store import AuditableStore, RecordedEvent
+
+FollowerCheck = Callable[[], Awaitable[Sequence[str]]]
+AnchorCheck = Callable[[AuditableStore], Awaitable[Sequence["Finding"]]]
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # forged_hash, broken_link, unreadable, projection_behind, projection_differs,
+    #            request_unbacked, outbox_unbacked, follower, anchor, not_checked
+    subject: str  # what it is about: "P002/2025 v8", "idempotency row \"H1:r1\"", "outbox message …"
+    sentence: str  # one readable sentence, naming the subject
+
+    def as_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "subject": self.subject, "message": self.sentence}
 
 
 @dataclass
 class VerifyReport:
     streams: int
+    findings: list[Finding] = field(default_factory=list)
     chain_breaks: list[ChainBreak] = field(default_factory=list)
     projection_mismatches: list[ProjectionMismatch] = field(default_factory=list)
-    follower_mismatches: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # what was checked, for the summary line
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not (self.chain_breaks or self.projection_mismatches or self.follower_mismatches)
+        return not self.findings
 
     def problems(self) -> list[str]:
-        """One sentence per problem, naming the stream and what is wrong."""
-        lines = [f"{b.stream_id} v{b.version} (position {b.position}): {b.reason}" for b in self.chain_breaks]
-        lines += [
-            f"{m.stream_id}: the stored totals at version {m.version} differ from a replay of its events"
-            for m in self.projection_mismatches
-        ]
-        return lines + self.follower_mismatches
+        """One sentence per finding."""
+        return [f.sentence for f in self.findings]
+
+    def summary(self) -> str:
+        what = ", ".join(self.checked)
+        verdict = "intact" if self.ok else f"{len(self.findings)} finding(s)"
+        return f"{self.streams} stream(s); {what} checked in {self.seconds:.2f} s: {verdict}"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "streams": self.streams,
             "seconds": round(self.seconds, 3),
+            "checked": self.checked,
+            "findings": [f.as_json() for f in self.findings],
             "chain_breaks": [
                 {"stream_id": b.stream_id, "version": b.version, "position": b.position, "reason": b.reason}
                 for b in self.chain_breaks
@@ -49,18 +75,86 @@ class VerifyReport:
             "projection_mismatches": [
                 {"stream_id": m.stream_id, "version": m.version} for m in self.projection_mismatches
             ],
-            "follower_mismatches": self.follower_mismatches,
+            "follower_mismatches": [f.sentence for f in self.findings if f.kind == "follower"],
         }
 
 
-async def verify_ledger(store: LedgerStore, prefix: str | None = None, *, followers: Any = None) -> VerifyReport:
-    """The whole check. ``followers`` (optional) is an async callable returning a list of
-    problems in the follower projections' tables (ledger.projections.verify_followers)."""
+def _fold(stream_id: str, events: Sequence[RecordedEvent]) -> tuple[Any, str | None]:
+    """The domain's replay, or why it could not read the events. The fold is pure, so anything
+    it raises is about these events (or a bug in the fold): an auditor must see it, never a crash."""
+    try:
+        return plain(rebuild(stream_id, events)), None
+    except Exception as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
+async def _check_stream(store: AuditableStore, stream_id: str, report: VerifyReport) -> None:
+    events = await store.read_stream(stream_id)
+    for crack in chain_breaks(stream_id, events):
+        report.chain_breaks.append(crack)
+        sentence = f"{stream_id} v{crack.version} (position {crack.position}): {crack.reason}"
+        report.findings.append(Finding(crack.kind, f"{stream_id} v{crack.version}", sentence))
+    state = await store.projection_state(stream_id)
+    if state.projected_version is not None and state.projected_version != state.stream_version:
+        sentence = (
+            f"{stream_id}: the stored totals are at version {state.projected_version} but the stream is at "
+            f"version {state.stream_version} (the projection is not the stream's)"
+        )
+        report.findings.append(Finding("projection_behind", stream_id, sentence))
+    at = state.projected_version if state.projected_version is not None else state.stream_version
+    replayed, unreadable = _fold(stream_id, [e for e in events if e.version <= at])
+    if unreadable is not None:
+        sentence = f"{stream_id}: its events cannot be replayed ({unreadable}); its totals were not checked"
+        report.findings.append(Finding("unreadable", stream_id, sentence))
+        return
+    if plain(state.projection) != replayed:
+        report.projection_mismatches.append(ProjectionMismatch(stream_id, at, state.projection, replayed))
+        sentence = f"{stream_id}: the stored totals at version {at} differ from a replay of its events"
+        report.findings.append(Finding("projection_differs", stream_id, sentence))
+    if at != len(events) and (tail := _fold(stream_id, events)[1]) is not None:  # events the totals skip
+        report.findings.append(Finding("unreadable", stream_id, f"{stream_id}: its events cannot be replayed ({tail})"))
+
+
+async def _check_rows(store: AuditableStore, report: VerifyReport) -> None:
+    for row in await unbacked_rows(store):
+        kind = "request_unbacked" if row.kind == "request" else "outbox_unbacked"
+        report.findings.append(Finding(kind, row.subject, f"{row.subject}: {row.reason}"))
+
+
+async def _check_followers(followers: FollowerCheck, report: VerifyReport) -> None:
+    try:
+        problems = list(await followers())
+    except Exception as error:  # a forged event the clearing fold cannot read must not end the audit
+        sentence = f"the clearing tables could not be recomputed from the log ({type(error).__name__}: {error})"
+        report.findings.append(Finding("follower", "clearing", sentence))
+        return
+    report.findings += [Finding("follower", "clearing", p) for p in problems]
+
+
+async def verify_ledger(
+    store: AuditableStore,
+    prefix: str | None = None,
+    *,
+    followers: FollowerCheck | None = None,
+    anchors: AnchorCheck | None = None,
+) -> VerifyReport:
+    """The whole check. ``followers``: problems in the follower projections' tables
+    (ledger.projections.verify_followers); ``anchors``: findings against anchored chain heads
+    (ledger.anchors.anchor_check). The idempotency, outbox and follower checks span the whole
+    ledger and are skipped with a prefix."""
     began = time.perf_counter()
-    report = VerifyReport(streams=len(await store.list_streams(prefix)))
-    report.chain_breaks = await verify_chains(store, prefix)
-    report.projection_mismatches = await verify_projections(store, rebuild, prefix)
-    if followers is not None and prefix is None:
-        report.follower_mismatches = list(await followers())
+    streams = await store.list_streams(prefix)
+    report = VerifyReport(streams=len(streams), checked=["hash chains", "totals"])
+    for stream_id in streams:
+        await _check_stream(store, stream_id, report)
+    if prefix is None:
+        await _check_rows(store, report)
+        report.checked.append("idempotency and outbox rows")
+        if followers is not None:
+            await _check_followers(followers, report)
+            report.checked.append("clearing tables")
+    if anchors is not None:
+        report.findings += await anchors(store)
+        report.checked.append("anchors")
     report.seconds = time.perf_counter() - began
     return report

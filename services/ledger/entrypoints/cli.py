@@ -1,10 +1,13 @@
 """``ledger`` — operate and audit the event store.
 
-    ledger migrate [--database-url URL] [--grant-to ROLE ...]
+    ledger migrate [--database-url URL] [--grant-to ROLE ...] [--grant-prune-to ROLE ...]
     ledger verify-chains [--database-url URL] [--prefix P]
     ledger replay --psn PSN --year Y [--as-of TIME] [--policies DIR] [--json]
-    ledger verify [--prefix P] [--json]
+    ledger verify [--prefix P] [--json] [--anchors FILE ... --anchor-public-key FILE]
     ledger reprice --policies DIR --year Y [--json]
+    ledger anchor [--out DIR] [--no-publish]      (signing key: $LEDGER_ANCHOR_KEY_FILE or $LEDGER_ANCHOR_KEY)
+    ledger anchor-keygen --private-key FILE --public-key FILE
+    ledger prune [--outbox-days N] [--idempotency-days N]
     ledger serve     (settings from the environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, …)
 
 The DSN comes from --database-url or the DATABASE_URL environment variable. Exit codes:
@@ -20,6 +23,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 
@@ -27,10 +31,22 @@ from contracts.money import format_yuan
 from engine.policy_book import PolicyBook
 from engine.policy_files import PolicyFileError, load_policy_book
 from ledger.adapters.postgres import PostgresLedger
+from ledger.anchor_check import anchor_check
+from ledger.anchors import (
+    TOPIC,
+    AnchorError,
+    load_private_key,
+    load_public_key,
+    make_anchor,
+    new_key_pair,
+    publish_anchor,
+    write_anchor,
+)
 from ledger.audit import verify_chains
 from ledger.bootstrap import postgres_ledger, postgres_pool
 from ledger.migrate import MigrationError, migrate
 from ledger.projections import verify_followers
+from ledger.prune import DEFAULT_IDEMPOTENCY_DAYS, DEFAULT_OUTBOX_DAYS, MIN_IDEMPOTENCY_DAYS, prune
 from ledger.replay import replay_report
 from ledger.reprice import FUND_FIELDS, reprice_year
 from ledger.verify import verify_ledger
@@ -50,6 +66,84 @@ def _dsn(args: argparse.Namespace) -> str:
 async def _migrate(args: argparse.Namespace) -> int:
     applied = await migrate(_dsn(args), grant_to=args.grant_to)
     print("\n".join(f"applied {name}" for name in applied) or "schema up to date")
+    if args.grant_prune_to:
+        connection = await asyncpg.connect(_dsn(args))
+        try:
+            for role in args.grant_prune_to:
+                await connection.execute(f'GRANT ledger_pruner TO "{role.replace(chr(34), chr(34) * 2)}"')
+        finally:
+            await connection.close()
+    return 0
+
+
+def _read_secret(env_file: str, env_value: str, given: str | None, what: str) -> bytes:
+    """A key from a file named on the command line or in $env_file, or the PEM in $env_value."""
+    path = given or os.environ.get(env_file)
+    if path:
+        try:
+            return Path(path).read_bytes()
+        except OSError as error:
+            raise UsageError(f"{what} {path}: {error.strerror}") from None
+    if os.environ.get(env_value):
+        return os.environ[env_value].encode()
+    raise UsageError(f"no {what}: pass it on the command line or set {env_file} (or {env_value})")
+
+
+async def _anchor(args: argparse.Namespace) -> int:
+    key = load_private_key(_read_secret("LEDGER_ANCHOR_KEY_FILE", "LEDGER_ANCHOR_KEY", args.key_file, "signing key"))
+    options = None if args.no_publish else _kafka_options()
+    async with postgres_ledger(_dsn(args), max_size=2) as store:
+        anchor = await make_anchor(store, key)
+    statement = anchor.statement
+    if args.out:
+        print(f"wrote {write_anchor(anchor, Path(args.out))}")
+    if options is not None:
+        topic = os.environ.get("KAFKA_TOPIC_PREFIX", "") + TOPIC
+        await publish_anchor(anchor, options, topic)
+        print(f"published to {topic}")
+    print(anchor.header_line())
+    print(f"anchored {statement['streams']} stream head(s) below position {statement['below_position']}")
+    return 0
+
+
+def _kafka_options() -> dict[str, object]:
+    from pydantic import ValidationError
+
+    from ops.kafka import aiokafka_options
+    from ops.settings import CommonSettings
+
+    try:
+        settings = CommonSettings(database_url="unused")
+    except ValidationError as error:
+        names = ", ".join(str(e["loc"][0]).upper() for e in error.errors())
+        raise UsageError(f"cannot publish the anchor: {names} missing or invalid (or pass --no-publish)") from None
+    return aiokafka_options(settings)
+
+
+async def _anchor_keygen(args: argparse.Namespace) -> int:
+    private, public = new_key_pair()
+    try:
+        with open(args.private_key, "xb", opener=lambda path, flags: os.open(path, flags, 0o600)) as out:
+            out.write(private)
+        Path(args.public_key).write_bytes(public)
+    except OSError as error:
+        raise UsageError(f"{error.filename}: {error.strerror}") from None
+    print(f"private key (keep it secret, give it to `ledger anchor`): {args.private_key}")
+    print(f"public key (give it to the auditors, for `ledger verify --anchors`): {args.public_key}")
+    return 0
+
+
+async def _prune(args: argparse.Namespace) -> int:
+    if args.idempotency_days < MIN_IDEMPOTENCY_DAYS:
+        raise UsageError(f"--idempotency-days must be at least {MIN_IDEMPOTENCY_DAYS} (docs/ledger.md, Retention)")
+    if args.outbox_days < 0:
+        raise UsageError("--outbox-days may not be negative")
+    async with postgres_pool(_dsn(args), max_size=1) as pool:
+        pruned = await prune(pool, outbox_days=args.outbox_days, idempotency_days=args.idempotency_days)
+    print(
+        f"pruned {pruned.outbox} published outbox row(s) older than {args.outbox_days} day(s) and "
+        f"{pruned.idempotency} idempotency row(s) older than {args.idempotency_days} day(s)"
+    )
     return 0
 
 
@@ -114,17 +208,21 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 async def _verify(args: argparse.Namespace) -> int:
+    anchors = None
+    if args.anchors:
+        public = _read_secret("LEDGER_ANCHOR_PUBLIC_KEY_FILE", "LEDGER_ANCHOR_PUBLIC_KEY", args.anchor_public_key,
+                              "anchor public key")  # fmt: skip
+        anchors = anchor_check([Path(name) for name in args.anchors], load_public_key(public))
     async with postgres_pool(_dsn(args), max_size=2) as pool:
-        report = await verify_ledger(PostgresLedger(pool), args.prefix, followers=lambda: verify_followers(pool))
+        report = await verify_ledger(
+            PostgresLedger(pool), args.prefix, followers=lambda: verify_followers(pool), anchors=anchors
+        )
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
         for problem in report.problems():
             print(problem)
-        checked = (
-            f"{report.streams} stream(s), hash chains, totals and clearing tables checked in {report.seconds:.2f} s"
-        )
-        print(f"{checked}: " + ("intact" if report.ok else f"{len(report.problems())} problem(s)"))
+        print(report.summary())
     return 0 if report.ok else 1
 
 
@@ -169,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("migrate", parents=[database], help="apply the schema migrations that are missing")
     run.add_argument("--grant-to", action="append", default=[], metavar="ROLE", help="login role to run as ledger_app")
+    run.add_argument(
+        "--grant-prune-to",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="login role of the prune job",
+    )
     run.set_defaults(handler=_migrate)
 
     check = commands.add_parser("verify-chains", parents=[database], help="recompute every stream's hash chain")
@@ -189,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--prefix", help="only streams whose id starts with this (skips the clearing tables)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument("--anchors", nargs="+", metavar="FILE", help="anchor files to check the chains against")
+    verify.add_argument(
+        "--anchor-public-key",
+        metavar="FILE",
+        help="the auditor's copy of the anchors' Ed25519 public key (PEM; default: $LEDGER_ANCHOR_PUBLIC_KEY_FILE)",
+    )
     verify.set_defaults(handler=_verify)
 
     reprice = commands.add_parser(
@@ -198,6 +309,38 @@ def build_parser() -> argparse.ArgumentParser:
     reprice.add_argument("--year", required=True, type=int)
     reprice.add_argument("--json", action="store_true", help="print the report as JSON")
     reprice.set_defaults(handler=_reprice)
+
+    anchor = commands.add_parser(
+        "anchor", parents=[database], help="sign every stream's head; publish it to Kafka and/or write a file"
+    )
+    anchor.add_argument("--key-file", help="Ed25519 private key, PEM (default: $LEDGER_ANCHOR_KEY_FILE)")
+    anchor.add_argument("--out", metavar="DIR", help="also write the anchor with every head to a file in DIR")
+    anchor.add_argument("--no-publish", action="store_true", help="do not publish to <prefix>ledger-anchors.v1")
+    anchor.set_defaults(handler=_anchor)
+    keygen = commands.add_parser("anchor-keygen", help="make the Ed25519 key pair that signs the anchors")
+    keygen.add_argument(
+        "--private-key", required=True, metavar="FILE", help="written with mode 0600, never overwritten"
+    )
+    keygen.add_argument("--public-key", required=True, metavar="FILE")
+    keygen.set_defaults(handler=_anchor_keygen)
+
+    pruning = commands.add_parser(
+        "prune", parents=[database], help="delete published outbox rows and idempotency rows past their horizon"
+    )
+    pruning.add_argument(
+        "--outbox-days",
+        type=int,
+        default=int(os.environ.get("LEDGER_OUTBOX_RETENTION_DAYS", DEFAULT_OUTBOX_DAYS)),
+        help=f"keep published outbox rows this long (default $LEDGER_OUTBOX_RETENTION_DAYS or {DEFAULT_OUTBOX_DAYS})",
+    )
+    pruning.add_argument(
+        "--idempotency-days",
+        type=int,
+        default=int(os.environ.get("LEDGER_IDEMPOTENCY_RETENTION_DAYS", DEFAULT_IDEMPOTENCY_DAYS)),
+        help=f"keep idempotency rows this long, >= {MIN_IDEMPOTENCY_DAYS} "
+        f"(default $LEDGER_IDEMPOTENCY_RETENTION_DAYS or {DEFAULT_IDEMPOTENCY_DAYS})",
+    )
+    pruning.set_defaults(handler=_prune)
 
     serve = commands.add_parser("serve", help="run the ledger service: outbox relay, projections, HTTP audits")
     serve.set_defaults(handler=None)
@@ -226,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve()  # runs its own event loop (uvicorn)
     try:
         code: int = asyncio.run(args.handler(args))
-    except (UsageError, MigrationError, OSError, asyncpg.PostgresError) as error:
+    except (UsageError, MigrationError, AnchorError, OSError, asyncpg.PostgresError) as error:
         print(f"ledger: {error}", file=sys.stderr)
         return 2
     return code
