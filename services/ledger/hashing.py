@@ -24,6 +24,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 GENESIS = "0" * 64
@@ -36,12 +37,19 @@ _INT_BOUND = 1 << 63  # BIGINT: what every consumer (SQL, Java, Go) can hold exa
 _MAX_DEPTH = 32
 
 
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    """jsonb orders object keys by their UTF-8 length first, then bytewise (lengthCompareJsonbString)."""
+    encoded = key.encode("utf-8")
+    return len(encoded), encoded
+
+
 class NotCanonical(ValueError):
     """A value the ledger cannot store and hash reproducibly."""
 
 
 def json_value(value: Any, _depth: int = 0) -> Any:
-    """A plain-JSON copy of ``value`` (Mappings → dict, lists/tuples → list); refuses the rest."""
+    """A plain-JSON copy of ``value`` (Mappings → dict with keys in jsonb's order, lists/tuples →
+    list); refuses the rest."""
     kind = type(value)  # exact-type checks first: this runs for every value of every event
     if kind is str:
         if "\x00" in value:
@@ -58,12 +66,11 @@ def json_value(value: Any, _depth: int = 0) -> Any:
     if _depth >= _MAX_DEPTH:
         raise NotCanonical(f"nested deeper than {_MAX_DEPTH} levels")
     if kind is dict or isinstance(value, Mapping):
-        copy: dict[str, Any] = {}
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str:
                 raise NotCanonical(f"object keys must be strings, got {type(key).__name__}")
-            copy[json_value(key)] = json_value(item, _depth + 1)
-        return copy
+        # Keys in jsonb's order, so that jsonb_text needs no second copy (v1 sorts its own way).
+        return {json_value(key): json_value(value[key], _depth + 1) for key in sorted(value, key=_jsonb_key)}
     if kind is list or kind is tuple:
         return [json_value(item, _depth + 1) for item in value]
     if isinstance(value, str):  # StrEnum and friends: stored as the plain string they encode to
@@ -137,21 +144,6 @@ def event_hash_of_json(
 # --- v2: the bytes PostgreSQL prints for jsonb -------------------------------------------------
 
 
-def _jsonb_key(key: str) -> tuple[int, bytes]:
-    """jsonb orders object keys by their UTF-8 length first, then bytewise (lengthCompareJsonbString)."""
-    encoded = key.encode("utf-8")
-    return len(encoded), encoded
-
-
-def _jsonb_ordered(value: Any) -> Any:
-    """A copy whose dicts list their keys in jsonb's order (json_value has checked the types)."""
-    if type(value) is dict:
-        return {key: _jsonb_ordered(value[key]) for key in sorted(value, key=_jsonb_key)}
-    if type(value) is list:
-        return [_jsonb_ordered(item) for item in value]
-    return value
-
-
 # jsonb's output separators; escapes are json's with ensure_ascii=False: '"', '\\', \b \f \n \r \t
 # and \u00XX (lowercase hex) for the other control characters — exactly PostgreSQL's escape_json.
 _JSONB_ENCODER = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False)
@@ -159,7 +151,7 @@ _JSONB_ENCODER = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False)
 
 def jsonb_text(value: Any) -> str:
     """What ``value::jsonb::text`` prints in PostgreSQL, byte for byte."""
-    return _JSONB_ENCODER.encode(_jsonb_ordered(json_value(value)))
+    return _JSONB_ENCODER.encode(json_value(value))  # json_value lists keys in jsonb's order
 
 
 def event_document_v2(
@@ -173,17 +165,22 @@ def event_document_v2(
     occurred_at: datetime,
 ) -> str:
     """The v2 hashed document: jsonb_build_object(…)::text, with data already as jsonb text."""
-    dump = _JSONB_ENCODER.encode
+    quote = encode_basestring  # a JSON string exactly as jsonb prints it (ensure_ascii=False escapes)
     fields = {
         "data": data_text,
-        "event_id": dump(str(event_id)),
-        "event_type": dump(json_value(event_type)),
-        "occurred_at": dump(canonical_time(occurred_at)),
-        "prev_hash": dump(prev_hash),
-        "stream_id": dump(json_value(stream_id)),
+        "event_id": quote(str(event_id)),
+        "event_type": quote(json_value(event_type)),
+        "occurred_at": quote(canonical_time(occurred_at)),
+        "prev_hash": quote(prev_hash),
+        "stream_id": quote(json_value(stream_id)),
         "version": str(int(version)),
     }
-    return "{" + ", ".join(f'"{key}": {fields[key]}' for key in sorted(fields, key=_jsonb_key)) + "}"
+    return "{" + ", ".join(f'"{key}": {fields[key]}' for key in _V2_KEYS) + "}"
+
+
+_V2_KEYS = sorted(
+    ("data", "event_id", "event_type", "occurred_at", "prev_hash", "stream_id", "version"), key=_jsonb_key
+)
 
 
 def event_hash_v2_of_text(
