@@ -20,7 +20,8 @@ Replay: read the whole log in pages of 1000 in global order and fold it (count p
 What the insert trigger costs (migration 0006 recomputes each event's v2 hash): the same
 commits appended with 0006's trigger, with 0001's (links only, its text taken from the
 migration file) and with none, in alternating rounds on one database; and, without a server,
-what one event's hashing costs in Python under v1 and v2.
+what one event's hashing costs in Python under v1 and v2. The trigger's own time per event is
+read from EXPLAIN ANALYZE of a 10,000-event insert (rolled back), free of commit and client noise.
 """
 
 from __future__ import annotations
@@ -278,6 +279,51 @@ async def trigger_rounds(dsn: str, scale: float, rounds: int = 3) -> dict[tuple[
     return rates
 
 
+EXPLAIN_INSERT = """
+EXPLAIN (ANALYZE, FORMAT JSON)
+INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash, hash_alg)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[]::jsonb[],
+                     $7::timestamptz[], $8::text[], $9::text[], $10::smallint[])
+"""
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def trigger_us_per_event(conn: asyncpg.Connection, first_stream: int, events: int = 10_000) -> float:
+    """The insert trigger's time per event, as EXPLAIN ANALYZE counts it; nothing is kept."""
+    from ledger.prepare import chain
+
+    try:
+        async with conn.transaction():
+            base = int(await conn.fetchval("SELECT pg_current_xact_id()::text::bigint")) << 16
+            rows = [e for appends in commits(first_stream, events, 1000) for a in appends for e in chain(a, None, 0)]
+            columns = [[base + i for i in range(len(rows))], [e.stream_id for e in rows], [e.version for e in rows],
+                       [e.event_id for e in rows], [e.event_type for e in rows], [e.data_json for e in rows],
+                       [e.occurred_at for e in rows], [e.prev_hash for e in rows], [e.hash for e in rows],
+                       [e.hash_alg for e in rows]]  # fmt: skip
+            (plan,) = json.loads(await conn.fetchval(EXPLAIN_INSERT, *columns))
+            raise _RolledBack(sum(t["Time"] for t in plan.get("Triggers", [])) * 1000 / len(rows))
+    except _RolledBack as done:
+        return float(done.args[0])
+
+
+async def trigger_time(dsn: str, rounds: int = 5) -> dict[str, list[float]]:
+    """µs per event spent in the insert trigger, per variant, rounds alternating."""
+    admin = await asyncpg.connect(dsn)
+    current = await admin.fetchval("SELECT pg_get_functiondef('ledger_check_event()'::regprocedure)")
+    variants = {"0006 (link + hash)": current, "0001 (link only)": link_only_trigger()}
+    times: dict[str, list[float]] = {}
+    for round_ in range(rounds):
+        for name, body in variants.items():
+            await admin.execute(body)
+            times.setdefault(name, []).append(await trigger_us_per_event(admin, 10**7 + round_ * 10**5))
+    await admin.execute(current)
+    await admin.close()
+    return times
+
+
 def python_hashing_us(events: int = 20_000) -> dict[str, float]:
     """Microseconds per event to chain EVENTS_PER_STREAM-event streams: v1 (compact canonical
     JSON) and v2 (jsonb's text), as prepare.chain does for each."""
@@ -303,6 +349,7 @@ def python_hashing_us(events: int = 20_000) -> dict[str, float]:
 async def trigger_cost(admin_dsn: str, scale: float) -> None:
     async with scratch(admin_dsn) as dsn:
         rates = await trigger_rounds(dsn, scale)
+        in_trigger = await trigger_time(dsn)
         conn = await asyncpg.connect(dsn)
         settings = [await conn.fetchval(f"SHOW {s}") for s in ("server_version", "fsync", "synchronous_commit")]
         await conn.close()
@@ -314,6 +361,9 @@ async def trigger_cost(admin_dsn: str, scale: float) -> None:
             figures = sorted(rates[(name, batch)])
             cells.append(f"{figures[len(figures) // 2]:>8,.0f} ({' '.join(f'{f:,.0f}' for f in rates[(name, batch)])})")
         print(f"{'trigger ' + name:<44}{cells[0]:>28}{cells[1]:>34}")
+    for name, figures in in_trigger.items():
+        rounds = " ".join(f"{f:.1f}" for f in figures)
+        print(f"trigger {name}: {sorted(figures)[len(figures) // 2]:.1f} µs per event in the trigger ({rounds})")
     hashing = python_hashing_us()
     print(f"Python, per event: v1 hash {hashing['v1']:.1f} µs, v2 hash (jsonb text) {hashing['v2']:.1f} µs")
 
