@@ -104,3 +104,9 @@ def test_the_jobs_accept_nothing_and_reach_only_what_they_need(release: Rendered
         ]
         assert policy["spec"]["ingress"] == [] and set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
         assert {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]} == ports
+
+
+def test_the_migration_grants_the_prune_role_to_the_listed_logins(render) -> None:
+    release = render("minimal-values.yaml", sets=("migration.grantPruneTo[0]=prune_job",))
+    (job,) = release.of_kind("Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--grant-prune-to", "prune_job"]
