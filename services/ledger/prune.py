@@ -4,8 +4,9 @@
   kept ``outbox_days`` more for operators to look at (default 7), then deleted.
 - **Idempotency**: a row is what answers a hospital's retry with the original answer. It is
   kept ``idempotency_days`` (default 400, at least 366: docs/ledger.md "Retention" argues the
-  horizon). A request retried after its row is gone is not settled twice: its event ids derive
-  from its key and are unique forever, so the commit is refused (EventIdConflict).
+  horizon). A request retried after its row is gone is decided afresh and never settled twice:
+  the visit is already settled (a rejection), and any event it would write has an id derived
+  from its key, unique forever, so that commit is refused (EventIdConflict).
   A row whose answer is still in the outbox is kept until that message is pruned.
 
 The deletes run inside SECURITY DEFINER functions (migration 0007) executable only by

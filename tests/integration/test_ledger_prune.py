@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
+from ledger.errors import EventIdConflict
 from ledger.store import OutboxMessage
 from ledger_contract import append, migrated_pool, request
 from settlement.service_layer.handlers import SettlementService
@@ -162,3 +163,29 @@ async def test_verify_finds_nothing_missing_after_a_prune(database_url: str) -> 
     verify = ledger(database_url, "verify")
     assert verify.returncode == 0, verify.stdout
     assert "idempotency and outbox rows" in verify.stdout
+
+
+async def test_a_retry_past_the_horizon_is_never_settled_twice(database_url: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    lines = (root / "examples" / "year-2025.jsonl").read_bytes().splitlines()
+    async with migrated_pool(database_url) as pool:
+        service = SettlementService(
+            PostgresLedger(pool), load_policy_book(root / "policies"), clock=lambda: datetime.now(UTC)
+        )
+        for n, line in enumerate(lines, start=1):
+            await service.handle(line, source=f"example:{n}")
+        claim = next(line for line in lines if b'"claim"' in line)
+        await age(database_url, "UPDATE outbox SET published_at = now() - interval '500 days'")
+        await age(database_url, "UPDATE idempotency SET recorded_at = now() - interval '500 days'")
+        assert ledger(database_url, "prune").returncode == 0
+        settled = "SELECT count(*) FROM events WHERE event_type = 'ClaimSettled'"
+        before = await pool.fetchval(settled)
+
+        try:
+            again = await service.handle(claim, source="retried-after-the-horizon")
+        except EventIdConflict:
+            pass  # should the decision write events: the consumer answers it as failed (ADR 0003)
+        else:
+            assert again.msg_type == "rejection" and again.code == "visit_already_settled", again
+
+        assert await pool.fetchval(settled) == before
