@@ -25,6 +25,7 @@ from contracts.codes import (
     PhysicianTitle,
 )
 from contracts.money import Yuan
+from engine.errors import PolicyGap
 
 Ratio = Annotated[Decimal, Field(ge=0, le=1)]
 Multiple = Annotated[Decimal, Field(gt=0, le=100)]
@@ -256,4 +257,4 @@ def by_level(table: Mapping[str, T], level: str, what: str) -> T:
         return table[level]
     if DEFAULT in table:
         return table[DEFAULT]
-    raise LookupError(f"the policy has no {what} for institution level {level!r}")
+    raise PolicyGap(f"the policy has no {what} for institution level {level!r}")

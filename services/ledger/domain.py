@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from engine.events import Event, from_record
+from engine.events import Event
 from engine.person import PersonYear, replay
+from engine.records import from_record
 from engine.snapshot import from_json, to_json
 from ledger.store import LedgerStore, RecordedEvent
 
@@ -23,7 +24,9 @@ def parse_stream_id(stream_id: str) -> tuple[str, int]:
 
 
 def domain_events(events: Sequence[RecordedEvent]) -> list[Event]:
-    return [from_record(e.event_type, dict(e.data)) for e in events]
+    """The stream's events as the engine's facts, each upcast to its current schema version;
+    raises engine.errors.UnreadableEvent for one this code cannot read."""
+    return [from_record(e.event_type, e.data) for e in events]
 
 
 def fold(stream_id: str, events: Sequence[RecordedEvent]) -> PersonYear:
