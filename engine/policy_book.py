@@ -20,9 +20,11 @@ def content_hash(policy: Policy) -> str:
 
 
 def conventional_file_name(policy: Policy) -> str:
-    """The name a shipped policy file has: <region>-<scheme>-<year>.toml (a test holds them to it)."""
+    """The name a policy file has (docs/policies.md): <region>-<scheme>-<year>.toml, with
+    -v<version> from version 2 on (a test holds the shipped files to it)."""
     meta = policy.policy
-    return f"{meta.region}-{meta.scheme.value}-{meta.year}.toml"
+    version = "" if meta.version == 1 else f"-v{meta.version}"
+    return f"{meta.region}-{meta.scheme.value}-{meta.year}{version}.toml"
 
 
 @dataclass(frozen=True)

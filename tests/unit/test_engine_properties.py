@@ -4,7 +4,7 @@ Each example enrols one person (resident under the Ningxia 2025 file, or staff u
 staff policy of engine_builders), sometimes with a staff parent whose account pays (家庭共济),
 then settles a random sequence of claims with items of every class, prices, quantities, price
 caps, 先行自付 shares, negotiated-drug and excluded-category flags. After every settlement the
-documented identities must hold (docs/domain.md §2, docs/money.md); at the end a settlement is
+documented identities must hold (docs/domain.md#pipeline, docs/money.md); at the end a settlement is
 reversed and the books must come back exactly.
 
 The oracles below are written from the policy's numbers, not taken from the engine:

@@ -119,7 +119,7 @@ def test_a_stay_smaller_than_the_deductible_is_all_deductible_and_the_fund_pays_
 
 
 def test_a_yearly_cap_on_deductibles_limits_the_second_stays_deductible() -> None:
-    """docs/domain.md §2.2 "Some regions cap the yearly total of deductibles" (policy variant: 1,000)."""
+    """docs/domain.md#deductible "Some regions cap the yearly total of deductibles" (policy variant: 1,000)."""
     data = resident_policy_dict()
     data["deductible_yearly_cap"] = "1000"
     book = Book(Policy.model_validate(data))
@@ -135,7 +135,7 @@ def test_a_yearly_cap_on_deductibles_limits_the_second_stays_deductible() -> Non
 
 
 def test_item_split_full_ownpay_over_limit_preselfpay_and_policy_range_docs_domain_2() -> None:
-    """docs/domain.md §2 item table, priced as general outpatient at a level-2 hospital."""
+    """docs/domain.md#items, priced as general outpatient at a level-2 hospital."""
     items = [
         item("A", 50, cnt=4),  # 甲: 200 all policy-range
         item("B", 120, lv="02", selfpay_prop="0.10"),  # 乙 10%: 先行自付 12, policy-range 108
@@ -380,7 +380,7 @@ def test_negotiated_drug_during_a_stay_follows_inpatient_rules_with_no_extra_ded
 
 def test_annual_cap_130000_is_shared_and_the_excess_counts_toward_major_illness_004() -> None:
     """[004] 谈判药品年度最高支付限额与基金年度最高支付限额捆绑使用 … 居民医保 13万元;
-    docs/domain.md §2.4: amounts above the basic cap count toward major illness."""
+    docs/domain.md#major-illness: amounts above the basic cap count toward major illness."""
     book = resident_book()
     first = book.settle(stay("R1", 180000, "V1")).result.setlinfo
     # (180,000 − 900) × 0.65 = 179,100 × 0.65 = 116,415; self-pay 63,585
@@ -424,7 +424,7 @@ def test_staff_retiree_ratio_comes_from_their_person_type_row() -> None:
 
 
 def test_major_illness_a_later_visit_triggers_what_an_earlier_did_not_and_bands_60_70_000() -> None:
-    """docs/domain.md §2.4 on the year's accumulation; bands 60% above 15,000, 70% above 100,000."""
+    """docs/domain.md#major-illness on the year's accumulation; bands 60% above 15,000, 70% above 100,000."""
     book = resident_book()
     v1 = book.settle(stay("R1", 30000, "V1"))
     # (30,000 − 900) × 0.65 = 18,915; self-pay 11,085 < 15,000 → nothing
@@ -710,7 +710,8 @@ def test_an_enrolment_dated_inside_the_cover_year_is_not_in_the_collection_perio
     ],
 )
 def test_exempt_people_rejoining_late_wait_no_period_000(who: dict[str, object]) -> None:
-    """[000] 除新生儿、医疗救助对象、当年接收安置的退役军人 … 等特殊群体外 … 设置 … 等待期; docs/domain.md §4."""
+    """[000] 除新生儿、医疗救助对象、当年接收安置的退役军人 … 等特殊群体外 … 设置 … 等待期
+    (docs/domain.md#eligibility)."""
     assert covered_from(enrol_date=date(2025, 7, 1), in_collection_period=False, **who) == date(2025, 7, 1)
 
 
@@ -1007,7 +1008,7 @@ def test_reversal_gives_back_the_own_account_and_the_relatives_account() -> None
 
 
 def test_an_earlier_stay_can_be_reversed_after_a_later_one_crossed_the_aid_threshold() -> None:
-    """docs/domain.md §6: the hospital may cancel any of its settlements; the year keeps the others."""
+    """docs/domain.md#reversal: the hospital may cancel any of its settlements; the year keeps the others."""
     book = resident_book(aid_category="impoverished_by_illness")
     first = book.settle(stay("R1", 40000, "V1"))
     second = book.settle(stay("R1", 50000, "V2", month=4))
