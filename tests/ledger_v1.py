@@ -20,6 +20,7 @@ from engine.snapshot import to_json
 from engine.views import annual_totals
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ledger-v1"
+ROOT_POLICIES = Path(__file__).resolve().parents[1] / "policies"
 
 
 def fixture_events() -> list[dict[str, Any]]:

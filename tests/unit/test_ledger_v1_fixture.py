@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger.audit import chain_breaks
-from ledger.domain import fold
+from ledger.domain import current_projection, fold, rebuild
+from ledger.hashing import json_value
 from ledger.memory import MemoryLedger
 from ledger.projections import ClearingFold
 from ledger_v1 import (
@@ -134,3 +135,14 @@ def test_todays_service_answers_the_v1_input_with_the_same_bytes_but_for_trail_s
         assert [(s["rule"], s["text"]) for s in new_trail] == [(s["rule"], s["text"]) for s in old_trail]
         if not old_trail:
             assert new_line == old_line  # not a settlement: byte for byte
+
+
+def test_a_projection_stored_by_version_1_code_upcasts_to_the_json_a_rebuild_writes() -> None:
+    """What verify compares: the stored projection in today's shape against the rebuild."""
+    by_stream: dict[str, list[dict]] = {}
+    for record in fixture_events():
+        by_stream.setdefault(record["stream_id"], []).append(record)
+    for stream, stored in fixture_json("projections.json").items():
+        assert "schema_version" not in stored
+        rebuilt = rebuild(stream, [as_recorded(r) for r in by_stream[stream]])
+        assert json_value(current_projection(stored)) == json_value(rebuilt), stream
