@@ -75,8 +75,11 @@ def _settlement_v1(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def upcast(data: Mapping[str, Any]) -> dict[str, Any]:
     """A stored projection at the current shape (version 1 had no schema_version)."""
-    if data.get("schema_version", 1) == SNAPSHOT_VERSION:
+    version = data.get("schema_version", 1)
+    if version == SNAPSHOT_VERSION:
         return dict(data)
+    if version != 1:
+        raise ValueError(f"a person-year projection of schema_version {version!r}; this code reads 1 and 2")
     enrolment = data["enrolment"]
     return {
         **data,

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from ledger.audit import chain_breaks
 from ledger.domain import current_projection, fold, rebuild
 from ledger.hashing import json_value
@@ -146,3 +147,9 @@ def test_a_projection_stored_by_version_1_code_upcasts_to_the_json_a_rebuild_wri
         assert "schema_version" not in stored
         rebuilt = rebuild(stream, [as_recorded(r) for r in by_stream[stream]])
         assert json_value(current_projection(stored)) == json_value(rebuilt), stream
+
+
+def test_a_projection_of_a_schema_version_this_code_does_not_know_is_refused() -> None:
+    stored = next(iter(fixture_json("projections.json").values()))
+    with pytest.raises(ValueError, match="schema_version 3"):
+        from_json({**stored, "schema_version": 3})
