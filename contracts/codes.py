@@ -134,4 +134,5 @@ class RejectionCode(StrEnum):
     NO_PERSONAL_ACCOUNT = "no_personal_account"
     ACCOUNT_MONTH_ALREADY_CREDITED = "account_month_already_credited"
     OUTSIDE_POLICY_YEAR = "outside_policy_year"
+    OPENING_BALANCE_ALREADY_SPENT = "opening_balance_already_spent"  # an enrolment correction would overdraw
     INVARIANT_BROKEN = "invariant_broken"  # a bug: nothing recorded, operators alerted

@@ -89,7 +89,7 @@ class TrailStep(WireModel):
 
 
 class CasePayment(WireModel):
-    """DRG / DIP: what the funds owe the institution for an inpatient case (§5)."""
+    """DRG / DIP: what the funds owe the institution for an inpatient case (docs/domain.md#case-payment)."""
 
     method: Literal["drg", "dip"]
     group_code: str

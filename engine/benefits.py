@@ -1,33 +1,26 @@
-"""Which benefit's rules price a visit and each of its items (docs/domain.md §3)."""
+"""Which benefit's rules price a visit and each of its items (docs/domain.md#benefit-routing)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from contracts.claims import Claim
-from contracts.codes import INPATIENT_MED_TYPES, InstitutionKind, MedType, RejectionCode
-from contracts.enrolments import Enrolment
-from engine.errors import Rejected
+from contracts.codes import InstitutionKind, MedType, RejectionCode
+from engine.benefit_name import BenefitName
+from engine.enrolment import EnrolmentFacts
+from engine.errors import InvariantBroken, Rejected
 from engine.policy import Benefit, Policy
+from engine.trail import TrailLine, domain_rule
+from engine.visit import Visit
 
 
-class BenefitName(StrEnum):
-    INPATIENT = "inpatient"
-    GENERAL_OUTPATIENT = "general_outpatient"
-    CHRONIC_OUTPATIENT = "chronic_outpatient"
-    TWO_DISEASES = "two_diseases"
-    DUAL_CHANNEL_OUTPATIENT = "dual_channel_outpatient"
-    NONE = "none"  # no pooled fund takes part (e.g. a pharmacy purchase without prescription)
-
-
-def level_key(claim: Claim) -> str:
+def level_key(claim: Visit) -> str:
     """The policy tables' level key: 基层 "primary", hospital level "1"/"2"/"3", "pharmacy"."""
     if claim.fixmedins_kind is InstitutionKind.PRIMARY_CARE:
         return "primary"
     if claim.fixmedins_kind in (InstitutionKind.RETAIL_PHARMACY, InstitutionKind.DUAL_CHANNEL_PHARMACY):
         return "pharmacy"
-    assert claim.fixmedins_level is not None  # the contract requires it for hospitals
+    if claim.fixmedins_level is None:  # claims.v1 requires it for hospitals
+        raise InvariantBroken(f"visit {claim.mdtrt_id} at a hospital without fixmedins_level")
     return claim.fixmedins_level.value
 
 
@@ -46,8 +39,26 @@ class Routing:
     dual_channel_why: str = ""
     inpatient_rules: bool = False  # a chronic special treatment priced with inpatient ratios (003)
 
+    @property
+    def trail(self) -> tuple[TrailLine, ...]:
+        lines = [TrailLine("benefit", domain_rule("benefit-routing"), self.why)]
+        if self.dual_channel_why:
+            lines.append(TrailLine("dual_channel", domain_rule("dual-channel"), self.dual_channel_why))
+        return tuple(lines)
 
-def _registered(claim: Claim, enrolment: Enrolment) -> str:
+    def benefit_of(self, negotiated_drug: bool) -> BenefitName | None:
+        """Whose rules price an item: a negotiated drug follows the dual-channel routing."""
+        return self.negotiated if negotiated_drug else self.main
+
+    @property
+    def order(self) -> tuple[BenefitName, ...]:
+        """The benefits a visit's policy-range amount is paid under, the main one first."""
+        if self.negotiated is None or self.negotiated is self.main:
+            return (self.main,)
+        return (self.main, self.negotiated)
+
+
+def _registered(claim: Visit, enrolment: EnrolmentFacts) -> str:
     code = claim.dise_codg
     if code is None or code not in enrolment.registered_diseases:
         raise Rejected(
@@ -59,8 +70,8 @@ def _registered(claim: Claim, enrolment: Enrolment) -> str:
     return code
 
 
-def _main(claim: Claim, enrolment: Enrolment, policy: Policy) -> tuple[BenefitName, str, bool]:
-    if claim.med_type in INPATIENT_MED_TYPES:
+def _main(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> tuple[BenefitName, str, bool]:
+    if claim.inpatient:
         return BenefitName.INPATIENT, "inpatient stay: per-admission deductible, inpatient ratios", False
     two = policy.benefits.two_diseases is not None
     if claim.med_type is MedType.CHRONIC_OUTPATIENT:
@@ -88,9 +99,9 @@ def _main(claim: Claim, enrolment: Enrolment, policy: Policy) -> tuple[BenefitNa
     return BenefitName.NONE, "pharmacy purchase without prescription: personal account or cash only", False
 
 
-def _dual_channel(claim: Claim, policy: Policy) -> tuple[BenefitName | None, str]:
+def _dual_channel(claim: Visit, policy: Policy) -> tuple[BenefitName | None, str]:
     """ "三定" (004): designated institution and a physician of attending rank or above."""
-    if claim.med_type in INPATIENT_MED_TYPES:
+    if claim.inpatient:
         return BenefitName.INPATIENT, "negotiated drugs in a stay follow inpatient rules, no extra deductible (004)"
     rules = policy.dual_channel
     if rules.require_designated_institution and not claim.dual_channel_designated:
@@ -104,7 +115,7 @@ def _dual_channel(claim: Claim, policy: Policy) -> tuple[BenefitName | None, str
     return BenefitName.DUAL_CHANNEL_OUTPATIENT, "negotiated drug, dual channel: own yearly deductible and ratio (004)"
 
 
-def route(claim: Claim, enrolment: Enrolment, policy: Policy) -> Routing:
+def route(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> Routing:
     main, why, special = _main(claim, enrolment, policy)
     if not any(item.hi_nego_drug_flag for item in claim.items):
         return Routing(main, None, why, inpatient_rules=special)

@@ -1,4 +1,4 @@
-"""DRG / DIP: what the funds owe the institution for an inpatient case (§5).
+"""DRG / DIP: what the funds owe the institution for an inpatient case (docs/domain.md#case-payment).
 
 The patient still pays item by item; this is the separate debt of the basic fund to the
 hospital. DRG: standard = weight × base rate. DIP: points = score × hospital coefficient,
@@ -9,35 +9,68 @@ outliers: paid item by item (what the funds paid) pending special review.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from contracts.claims import Claim
-from contracts.results import CasePayment
+from contracts.money import format_yuan
 from engine.money import half_up, times
 from engine.policy import CasePaymentRules, by_level
+from engine.trail import TrailLine, policy_key
+from engine.visit import Visit
+
+
+@dataclass(frozen=True)
+class CasePayment:
+    """What the basic fund owes the institution for the case, in fen."""
+
+    method: Literal["drg", "dip"]
+    group_code: str
+    weight_or_score: Decimal
+    payment_standard: int  # DRG: weight × base rate; DIP: points × provisional point value
+    points: Decimal | None  # DIP case score = disease score × hospital coefficient
+    outlier: Literal["high", "low"] | None  # paid item by item / by special review
+    basic_fund_due: int
+    difference_to_itemised: int  # basic_fund_due − hifp_pay (the institution's gain or loss)
+
+
+@dataclass(frozen=True)
+class _Standard:
+    method: Literal["drg", "dip"]
+    code: str
+    size: Decimal
+    points: Decimal | None
+    standard: int
+    how: str
+
+
+def _standard(visit: Visit, level: str, rules: CasePaymentRules) -> _Standard | None:
+    if visit.drg_code is not None and visit.drg_weight is not None and rules.drg_base_rate:
+        base = by_level(rules.drg_base_rate, level, "DRG base rate")
+        standard = times(base, visit.drg_weight)
+        how = (
+            f"DRG {visit.drg_code}: weight {visit.drg_weight} × base rate {format_yuan(base)} = {format_yuan(standard)}"
+        )
+        return _Standard("drg", visit.drg_code, visit.drg_weight, None, standard, how)
+    if visit.dip_code is not None and visit.dip_score is not None and rules.dip_point_value is not None:
+        coefficient = by_level(rules.dip_hospital_coefficient, level, "DIP coefficient")
+        points = visit.dip_score * coefficient
+        standard = half_up(points * rules.dip_point_value)
+        how = (
+            f"DIP {visit.dip_code}: score {visit.dip_score} × coefficient {coefficient} = {points} points × "
+            f"provisional {format_yuan(rules.dip_point_value)} = {format_yuan(standard)}"
+        )
+        return _Standard("dip", visit.dip_code, visit.dip_score, points, standard, how)
+    return None
 
 
 def case_payment(
-    claim: Claim, level: str, rules: CasePaymentRules, *, medfee: int, psn_part: int, other_funds: int, hifp: int
+    visit: Visit, level: str, rules: CasePaymentRules, *, medfee: int, psn_part: int, other_funds: int, hifp: int
 ) -> tuple[CasePayment | None, str]:
-    if claim.drg_code is not None and claim.drg_weight is not None and rules.drg_base_rate:
-        base = by_level(rules.drg_base_rate, level, "DRG base rate")
-        standard = times(base, claim.drg_weight)
-        method: Literal["drg", "dip"] = "drg"
-        code, size, points = claim.drg_code, claim.drg_weight, None
-        how = f"DRG {code}: weight {size} × base rate {base / 100:.2f} = {standard / 100:.2f}"
-    elif claim.dip_code is not None and claim.dip_score is not None and rules.dip_point_value is not None:
-        coefficient = by_level(rules.dip_hospital_coefficient, level, "DIP coefficient")
-        points = claim.dip_score * coefficient
-        standard = half_up(points * rules.dip_point_value)
-        method, code, size = "dip", claim.dip_code, claim.dip_score
-        how = (
-            f"DIP {code}: score {size} × coefficient {coefficient} = {points} points × "
-            f"provisional {rules.dip_point_value / 100:.2f} = {standard / 100:.2f}"
-        )
-    else:
+    found = _standard(visit, level, rules)
+    if found is None:
         return None, ""
+    standard, how = found.standard, found.how
     high = by_level(rules.high_multiple, level, "high-cost multiple")
     outlier: Literal["high", "low"] | None = None
     if standard and medfee > half_up(Decimal(standard) * high):
@@ -46,15 +79,38 @@ def case_payment(
         outlier = "low"
     due = hifp if outlier else max(0, standard - psn_part - other_funds)
     if outlier:
-        how += f"; cost {medfee / 100:.2f} is a {outlier}-cost outlier: paid item by item"
-    payment = CasePayment(
-        method=method,
-        group_code=code,
-        weight_or_score=size,
-        payment_standard=standard,
-        points=points,
-        outlier=outlier,
-        basic_fund_due=due,
-        difference_to_itemised=due - hifp,
-    )
+        how += f"; cost {format_yuan(medfee)} is a {outlier}-cost outlier: paid item by item"
+    payment = CasePayment(found.method, found.code, found.size, standard, found.points, outlier, due, due - hifp)
     return payment, how
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    visit: Visit
+    level: str
+    covered: bool
+    rules: CasePaymentRules
+    medfee: int
+    psn_part: int
+    other_funds: int  # major illness and medical aid
+    hifp: int
+    policy_file: str
+
+
+def case_payment_stage(given: CaseInput) -> tuple[CasePayment | None, tuple[TrailLine, ...]]:
+    """Stage 7 of settle_claim: an inpatient case's DRG/DIP standard (an uncovered stay: no
+    fund owes anything, so no case either)."""
+    if not (given.visit.inpatient and given.covered):
+        return None, ()
+    case, why = case_payment(
+        given.visit,
+        given.level,
+        given.rules,
+        medfee=given.medfee,
+        psn_part=given.psn_part,
+        other_funds=given.other_funds,
+        hifp=given.hifp,
+    )
+    if not why:
+        return case, ()
+    return case, (TrailLine("case_payment", policy_key(given.policy_file, "case_payment"), why),)

@@ -1,4 +1,5 @@
-"""起付线: the part of the policy-range amount the person pays before the fund starts (§2.2).
+"""起付线: the part of the policy-range amount the person pays before the fund starts
+(docs/domain.md#deductible).
 
 Inpatient: per admission by hospital level, lower for later stays in the year. Outpatient
 benefits: per year, so only what is left of the year's deductible applies. Some regions
@@ -7,14 +8,10 @@ also cap the year's deductibles across all benefits (deductible_yearly_cap).
 
 from __future__ import annotations
 
-from engine.benefits import BenefitName
+from contracts.money import format_yuan
+from engine.benefit_name import BenefitName
 from engine.policy import Benefit, Policy, by_level
 from engine.totals import Totals
-
-
-def used_this_year(totals: Totals, name: BenefitName) -> int:
-    used: int = getattr(totals, f"dedc_{name.value}")
-    return used
 
 
 def deductible_left(benefit: Benefit, name: BenefitName, level: str, totals: Totals, policy: Policy) -> tuple[int, str]:
@@ -25,13 +22,13 @@ def deductible_left(benefit: Benefit, name: BenefitName, level: str, totals: Tot
     if benefit.deductible_basis == "admission":
         nth = totals.admissions  # stays already settled this year
         due = amounts[min(nth, len(amounts) - 1)]
-        why = f"stay no. {nth + 1} of the year at level {level}: deductible {due / 100:.2f}"
+        why = f"stay no. {nth + 1} of the year at level {level}: deductible {format_yuan(due)}"
     else:
-        used = used_this_year(totals, name)
+        used = totals.dedc[name]
         due = max(0, amounts[0] - used)
-        why = f"yearly deductible {amounts[0] / 100:.2f}, {used / 100:.2f} already met"
+        why = f"yearly deductible {format_yuan(amounts[0])}, {format_yuan(used)} already met"
     if policy.deductible_yearly_cap is not None:
         room = max(0, policy.deductible_yearly_cap - totals.deductibles_total)
         if room < due:
-            due, why = room, why + f"; limited by the year's deductible cap {policy.deductible_yearly_cap / 100:.2f}"
+            due, why = room, why + f"; limited by the year's deductible cap {format_yuan(policy.deductible_yearly_cap)}"
     return due, why

@@ -1,4 +1,5 @@
-"""From which day any fund pays for a person in a year: waiting periods and their exemptions.
+"""From which day any fund pays for a person in a year: waiting periods and their exemptions
+(docs/domain.md#eligibility).
 
 Sources: 000 五 (waiting periods from 2025, flexible-employment staff 6 months), 001 2 (rejoin
 from staff insurance, the army or prison within 3 months: retroactive, later: 3-month wait),
@@ -8,11 +9,13 @@ from staff insurance, the army or prison within 3 months: retroactive, later: 3-
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from contracts.codes import Insutype, PersonType
-from contracts.enrolments import Enrolment
+from engine.enrolment import EnrolmentFacts
 from engine.policy import Waiting
+from engine.trail import TrailLine, domain_rule
 
 
 def add_months(day: date, months: int) -> date:
@@ -21,7 +24,7 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def waiting_months(e: Enrolment, rules: Waiting) -> int:
+def waiting_months(e: EnrolmentFacts, rules: Waiting) -> int:
     """Residents outside the collection period or after a break: 3 months fixed, plus one
     month per year of break (reduced by years paid back), at least 6 after a break of 4+ years.
 
@@ -35,13 +38,13 @@ def waiting_months(e: Enrolment, rules: Waiting) -> int:
     return total
 
 
-def in_collection_period(e: Enrolment, rules: Waiting) -> bool:
+def in_collection_period(e: EnrolmentFacts, rules: Waiting) -> bool:
     """Paid between the collection start (1 Sep, 000) and 31 Dec of the year before cover."""
     month, day = rules.collection_start
     return date(e.year - 1, month, day) <= e.enrol_date <= date(e.year - 1, 12, 31)
 
 
-def _on_time(e: Enrolment, rules: Waiting) -> bool:
+def _on_time(e: EnrolmentFacts, rules: Waiting) -> bool:
     if in_collection_period(e, rules):
         return True
     month, day = rules.migrant_deadline
@@ -49,7 +52,7 @@ def _on_time(e: Enrolment, rules: Waiting) -> bool:
     return e.migrant_worker and e.enrol_date <= deadline
 
 
-def coverage_from(e: Enrolment, rules: Waiting) -> tuple[date, str]:
+def coverage_from(e: EnrolmentFacts, rules: Waiting) -> tuple[date, str]:
     """The first day of cover in year ``e.year`` and the sentence that explains it."""
     year_start = date(e.year, 1, 1)
     joined = max(e.enrol_date, year_start)
@@ -81,3 +84,20 @@ def coverage_from(e: Enrolment, rules: Waiting) -> tuple[date, str]:
     months = waiting_months(e, rules)
     why = "after a break" if e.break_years else "outside the collection period"
     return add_months(joined, months), f"enrolled {why}: {months}-month waiting period (000)"
+
+
+@dataclass(frozen=True)
+class Cover:
+    covered: bool  # False: the visit begins inside a waiting period, so no fund pays
+    trail: tuple[TrailLine, ...]
+
+
+def cover_for(begndate: date, year: int, coverage_from: date, coverage_reason: str) -> Cover:
+    """Stage 2 of settle_claim. A stay that began last year and ends in this one is covered
+    from 1 January when this year's cover starts then (continuous cover); otherwise the
+    visit's first day decides."""
+    covered = max(begndate, date(year, 1, 1)) >= coverage_from
+    text = f"covered from {coverage_from.isoformat()}: {coverage_reason}"
+    if not covered:
+        text += f"; the visit begins {begndate.isoformat()}, inside the waiting period, so no fund pays"
+    return Cover(covered, (TrailLine("eligibility", domain_rule("eligibility"), text),))

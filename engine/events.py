@@ -1,23 +1,33 @@
-"""The ledger's events: each one *is* a change to a person's year (one stream per person-year).
+"""The ledger's events: each one *is* a change to a person's year (one stream per person-year),
+recorded as a domain fact in fen with a schema of its own (docs/adr/0004-event-schema.md).
 
-An event becomes (event_type, JSON data) for the store and back; money inside is int fen.
+An event becomes (event_type, JSON data) for the store and back through explicit per-type
+codecs; the data carries ``schema_version`` (an int). Reading applies the upcasters of
+engine.upcasters until the data is at the current version: an old event is never rewritten,
+so its stored hash stays valid. No wire message is stored inside an event.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from contracts.enrolments import Enrolment
+from contracts.codes import FundPayType
+from engine.case_payment import CasePayment
+from engine.enrolment import EnrolmentFacts
+from engine.items import SplitItem
+from engine.policy_book import PolicyStamp
+from engine.settlement_facts import FundPayment, SettlementAmounts
 from engine.totals import Totals
+from engine.trail import TrailLine
+from engine.visit import Visit
 
 
 @dataclass(frozen=True)
 class PersonEnrolled:
     """The enrolment facts for the year (a later one replaces them)."""
 
-    enrolment: Enrolment
+    enrolment: EnrolmentFacts
     coverage_from: date
     coverage_reason: str
 
@@ -31,15 +41,34 @@ class AccountCredited:
 
 @dataclass(frozen=True)
 class ClaimSettled:
+    """A visit priced and settled: the visit as priced, against which policy, what each fund
+    paid and why, and the change to the person's year."""
+
     setl_id: str
-    request_key: str
-    mdtrt_id: str
-    fixmedins_code: str
-    payer_psn_no: str | None  # a relative whose account paid acct_mulaid_pay
-    acct_mulaid_pay: int
-    delta: Totals
-    result: dict[str, Any]  # the settlements.v1 message as sent (JSON form)
-    claim: dict[str, Any]  # the claim as validated (JSON form): what an audit re-prices
+    request_key: str  # the sender's idempotency key
+    request_id: str
+    year: int
+    visit: Visit
+    policy: PolicyStamp
+    amounts: SettlementAmounts  # setlinfo
+    funds: tuple[FundPayment, ...]  # setldetail
+    items: tuple[SplitItem, ...]
+    case_payment: CasePayment | None
+    trail: tuple[TrailLine, ...]
+    payer_psn_no: str | None  # a relative whose account paid amounts.acct_mulaid_pay
+    delta: Totals  # deductible and cap consumption: the change to the year's totals
+
+    @property
+    def mdtrt_id(self) -> str:
+        return self.visit.mdtrt_id
+
+    @property
+    def fixmedins_code(self) -> str:
+        return self.visit.fixmedins_code
+
+    @property
+    def acct_mulaid_pay(self) -> int:
+        return self.amounts.acct_mulaid_pay
 
 
 @dataclass(frozen=True)
@@ -54,13 +83,19 @@ class FamilyAccountDebited:
 
 @dataclass(frozen=True)
 class SettlementReversed:
+    """A settlement cancelled: its amounts and its funds' payments with the sign turned."""
+
     setl_id: str  # the reversal's own id
     reversed_setl_id: str
     request_key: str
+    request_id: str
+    psn_no: str
+    year: int
+    fixmedins_code: str  # who settled (and now reverses): the clearing projections need it
+    policy: PolicyStamp  # the policy that priced the reversed settlement
+    amounts: SettlementAmounts  # negated; balc is the account after the reversal
+    funds: tuple[tuple[FundPayType, int], ...]  # fund_pay_type → the negated fund_payamt
     delta: Totals  # the negated delta of the reversed settlement
-    result: dict[str, Any]
-    fixmedins_code: str = ""  # who settled (and now reverses): the clearing projections need it
-    funds: dict[str, int] | None = None  # fund_pay_type → the negated fund_payamt of the original
 
 
 @dataclass(frozen=True)
@@ -74,42 +109,3 @@ class FamilyAccountRefunded:
 Event = (
     PersonEnrolled | AccountCredited | ClaimSettled | FamilyAccountDebited | SettlementReversed | FamilyAccountRefunded
 )
-EVENT_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (
-        PersonEnrolled,
-        AccountCredited,
-        ClaimSettled,
-        FamilyAccountDebited,
-        SettlementReversed,
-        FamilyAccountRefunded,
-    )
-}
-
-
-def to_record(event: Event) -> tuple[str, dict[str, Any]]:
-    data: dict[str, Any] = {}
-    for name, value in vars(event).items():
-        if isinstance(value, Totals):
-            data[name] = value.nonzero()
-        elif isinstance(value, Enrolment):
-            data[name] = value.model_dump(mode="json")
-        elif isinstance(value, date):
-            data[name] = value.isoformat()
-        else:
-            data[name] = value
-    return type(event).__name__, data
-
-
-def from_record(event_type: str, data: dict[str, Any]) -> Event:
-    cls = EVENT_TYPES.get(event_type)
-    if cls is None:
-        raise ValueError(f"unknown event type {event_type!r}")
-    fields: dict[str, Any] = dict(data)
-    if "delta" in fields:
-        fields["delta"] = Totals.from_json(fields["delta"])
-    if cls is PersonEnrolled:
-        fields["enrolment"] = Enrolment.model_validate(fields["enrolment"])
-        fields["coverage_from"] = date.fromisoformat(fields["coverage_from"])
-    event: Event = cls(**fields)
-    return event

@@ -1,4 +1,5 @@
-"""Major illness (居民大病保险 390200 / 职工大额 330100) on the year's accumulated self-pay (§2.4).
+"""Major illness (居民大病保险 390200 / 职工大额 330100) on the year's accumulated self-pay
+(docs/domain.md#major-illness).
 
 The qualifying base is policy-range self-pay after the basic fund (deductible, co-pay and the
 part above the basic cap; never 全自费 or 超限价). The bands are applied to the *year's*
@@ -9,11 +10,15 @@ rounded yearly figure (unless a cap binds).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts.enrolments import Enrolment
+from contracts.money import format_yuan
+from engine.enrolment import EnrolmentFacts
 from engine.money import half_up
 from engine.policy import MajorIllness
+from engine.totals import Totals
+from engine.trail import TrailLine, policy_key
 
 
 def banded(accumulated: int, rules: MajorIllness) -> int:
@@ -27,12 +32,12 @@ def banded(accumulated: int, rules: MajorIllness) -> int:
     return half_up(total)
 
 
-def yearly_cap(rules: MajorIllness, enrolment: Enrolment) -> tuple[int, str]:
+def yearly_cap(rules: MajorIllness, enrolment: EnrolmentFacts) -> tuple[int, str]:
     """The cap with residents' incentives (000 四): +per continuous year after the first few,
     +per zero-claim year, together at most a share of the original cap; −penalty on rejoining."""
     inc = rules.incentives
     if inc is None:
-        return rules.cap, f"cap {rules.cap / 100:.2f}"
+        return rules.cap, f"cap {format_yuan(rules.cap)}"
     continuous = max(0, enrolment.continuous_years - inc.continuous_years_before_reward) * inc.per_continuous_year
     zero_claim = enrolment.zero_claim_years * inc.per_zero_claim_year
     ceiling = half_up(Decimal(rules.cap) * inc.max_share_of_cap)
@@ -40,9 +45,9 @@ def yearly_cap(rules: MajorIllness, enrolment: Enrolment) -> tuple[int, str]:
     penalty = inc.rejoin_penalty if enrolment.rejoined_after_break else 0
     cap = rules.cap + bonus - penalty
     return cap, (
-        f"cap {rules.cap / 100:.2f} + incentives {bonus / 100:.2f} (continuous {continuous / 100:.2f}, "
-        f"zero-claim {zero_claim / 100:.2f}, at most {ceiling / 100:.2f}) "
-        f"− rejoin {penalty / 100:.2f} = {cap / 100:.2f}"
+        f"cap {format_yuan(rules.cap)} + incentives {format_yuan(bonus)} (continuous {format_yuan(continuous)}, "
+        f"zero-claim {format_yuan(zero_claim)}, at most {format_yuan(ceiling)}) "
+        f"− rejoin {format_yuan(penalty)} = {format_yuan(cap)}"
     )
 
 
@@ -52,3 +57,42 @@ def pay_major_illness(base_before: int, base_added: int, paid_before: int, cap: 
     person); anything held back that way is paid by later visits."""
     owed = banded(base_before + base_added, rules) - paid_before
     return max(0, min(owed, cap - paid_before, base_added))
+
+
+@dataclass(frozen=True)
+class MajorIllnessInput:
+    rules: MajorIllness
+    enrolment: EnrolmentFacts  # the cap's incentives depend on the person's history
+    base_before: int  # the year's qualifying self-pay before this visit
+    paid_before: int
+    added: int  # this visit's qualifying self-pay (from the basic fund stage)
+    policy_file: str
+
+
+@dataclass(frozen=True)
+class MajorIllnessOutcome:
+    added: int
+    paid: int
+    could_pay: int  # what the cap left before this visit
+    base_after: int
+    trail: tuple[TrailLine, ...]
+
+    @property
+    def delta(self) -> Totals:
+        return Totals(mi_base=self.added, mi_paid=self.paid)
+
+
+def pay_major_illness_stage(given: MajorIllnessInput) -> MajorIllnessOutcome:
+    """Stage 4 of settle_claim: the bands on the year's accumulation, within the yearly cap."""
+    rules = given.rules
+    cap, cap_why = yearly_cap(rules, given.enrolment)
+    paid = pay_major_illness(given.base_before, given.added, given.paid_before, cap, rules)
+    trail: tuple[TrailLine, ...] = ()
+    if given.added:
+        text = (
+            f"qualifying self-pay {format_yuan(given.base_before)} + {format_yuan(given.added)} this visit; "
+            f"bands from {format_yuan(rules.bands[0].above)}; {cap_why}; pays {format_yuan(paid)}"
+        )
+        trail = (TrailLine("major_illness", policy_key(given.policy_file, "major_illness"), text),)
+    could = max(0, cap - given.paid_before)
+    return MajorIllnessOutcome(given.added, paid, could, given.base_before + given.added, trail)

@@ -1,4 +1,5 @@
-"""医疗救助 (610100) for aid categories, on what basic and major illness left (§2.5, 004).
+"""医疗救助 (610100) for aid categories, on what basic and major illness left
+(docs/domain.md#medical-aid, 004).
 
 Categories: yearly deductible and ratio each, one yearly limit shared by outpatient chronic
 care and inpatient stays. Impoverished by illness (因病返贫致贫): the person qualifies once the
@@ -10,11 +11,15 @@ what was paid, never more than the visit's own self-pay.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from contracts.codes import AidCategory
+from contracts.money import format_yuan
 from engine.money import half_up
 from engine.policy import MedicalAid
+from engine.totals import Totals
+from engine.trail import TrailLine, policy_key
 
 
 def _yearly_due(accumulated: int, category: AidCategory, rules: MedicalAid) -> int:
@@ -47,13 +52,55 @@ def describe(category: AidCategory, rules: MedicalAid) -> str:
     if category is AidCategory.IMPOVERISHED_BY_ILLNESS and rules.impoverished_by_illness is not None:
         r = rules.impoverished_by_illness
         return (
-            f"impoverished by illness: from {r.threshold / 100:.2f} a year, {r.ratio} above "
-            f"{r.deductible / 100:.2f}, up to {r.yearly_cap / 100:.2f} (004)"
+            f"impoverished by illness: from {format_yuan(r.threshold)} a year, {r.ratio} above "
+            f"{format_yuan(r.deductible)}, up to {format_yuan(r.yearly_cap)} (004)"
         )
     rule = rules.categories.get(category)
     if rule is None:
         return f"no aid rule for {category.value} in this policy"
     return (
-        f"{category.value}: {rule.ratio} above a yearly {rule.deductible / 100:.2f}, "
-        f"shared limit {rules.shared_yearly_cap / 100:.2f} (004)"
+        f"{category.value}: {rule.ratio} above a yearly {format_yuan(rule.deductible)}, "
+        f"shared limit {format_yuan(rules.shared_yearly_cap)} (004)"
+    )
+
+
+@dataclass(frozen=True)
+class MedicalAidInput:
+    category: AidCategory | None  # the person's aid category, if any
+    rules: MedicalAid | None  # the policy's medical aid, if any
+    selfpay: int  # what the basic fund left of the benefits medical aid applies to
+    major_illness_paid: int  # major illness pays first: aid works on what it left
+    base_before: int
+    paid_before: int
+    policy_file: str
+
+
+@dataclass(frozen=True)
+class MedicalAidOutcome:
+    added: int
+    paid: int
+    could_pay: int
+    trail: tuple[TrailLine, ...]
+
+    @property
+    def delta(self) -> Totals:
+        return Totals(aid_base=self.added, aid_paid=self.paid)
+
+
+NO_AID = MedicalAidOutcome(0, 0, 0, ())
+
+
+def pay_medical_aid_stage(given: MedicalAidInput) -> MedicalAidOutcome:
+    """Stage 5 of settle_claim: medical aid on what basic and major illness left."""
+    category, rules = given.category, given.rules
+    if category is None or rules is None or not given.selfpay:
+        return NO_AID
+    added = max(0, given.selfpay - given.major_illness_paid)
+    could = max(0, aid_cap(category, rules) - given.paid_before)
+    paid = pay_aid(category, given.base_before, added, given.paid_before, rules)
+    text = (
+        f"{describe(category, rules)}; year's base {format_yuan(given.base_before + added)}; pays {format_yuan(paid)}"
+    )
+    return MedicalAidOutcome(
+        added, paid, could, (TrailLine("medical_aid", policy_key(given.policy_file, "medical_aid"), text),)
     )

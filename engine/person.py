@@ -8,8 +8,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any
 
-from contracts.codes import Insutype
-from contracts.enrolments import Enrolment
+from contracts.codes import FundPayType, Insutype
+from engine.enrolment import EnrolmentFacts
 from engine.errors import InvariantBroken
 from engine.events import (
     AccountCredited,
@@ -20,6 +20,8 @@ from engine.events import (
     PersonEnrolled,
     SettlementReversed,
 )
+from engine.policy_book import PolicyStamp
+from engine.settlement_facts import SettlementAmounts
 from engine.totals import ZERO, Totals
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -27,22 +29,42 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 @dataclass(frozen=True)
 class OpenSettlement:
-    """What a reversal needs to undo a settlement."""
+    """What a reversal needs to undo a settlement: its facts in fen, never its wire answer."""
 
     setl_id: str
     mdtrt_id: str
+    fixmedins_code: str  # only the institution that settled may reverse
     delta: Totals
     payer_psn_no: str | None
-    acct_mulaid_pay: int
-    result: Mapping[str, Any]
+    policy: PolicyStamp
+    amounts: SettlementAmounts
+    funds: tuple[tuple[FundPayType, int], ...]  # fund_payamt of each fund that took part
     reversed_by: str | None = None
+
+    @property
+    def acct_mulaid_pay(self) -> int:
+        return self.amounts.acct_mulaid_pay
+
+    @staticmethod
+    def of(event: ClaimSettled) -> OpenSettlement:
+        funds = tuple((row.fund_pay_type, row.fund_payamt) for row in event.funds)
+        return OpenSettlement(
+            event.setl_id,
+            event.mdtrt_id,
+            event.fixmedins_code,
+            event.delta,
+            event.payer_psn_no,
+            event.policy,
+            event.amounts,
+            funds,
+        )
 
 
 @dataclass(frozen=True)
 class PersonYear:
     psn_no: str
     year: int
-    enrolment: Enrolment | None = None
+    enrolment: EnrolmentFacts | None = None
     coverage_from: date | None = None
     coverage_reason: str = ""
     totals: Totals = ZERO
@@ -89,9 +111,7 @@ def apply(state: PersonYear, event: Event) -> PersonYear:
     elif isinstance(event, AccountCredited):
         new = replace(state, totals=state.totals + event.delta, credited_months=state.credited_months | {event.month})
     elif isinstance(event, ClaimSettled):
-        entry = OpenSettlement(
-            event.setl_id, event.mdtrt_id, event.delta, event.payer_psn_no, event.acct_mulaid_pay, event.result
-        )
+        entry = OpenSettlement.of(event)
         new = replace(
             state,
             totals=state.totals + event.delta,
@@ -131,7 +151,7 @@ def apply(state: PersonYear, event: Event) -> PersonYear:
 
 
 def _check(state: PersonYear) -> None:
-    negative = {k: v for k, v in vars(state.totals).items() if v < 0}
+    negative = {k: v for k, v in state.totals.figures().items() if v < 0}
     if negative:
         raise InvariantBroken(f"{state.stream_id}: totals below zero {negative}")
     if state.account_balance < 0:

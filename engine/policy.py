@@ -1,6 +1,6 @@
 """A pooling region's policy for one scheme and year, as data (one TOML file each).
 
-Every parameter of docs/domain.md §2–§5 has a place here; the files under policies/ say,
+Every parameter of docs/domain.md (#pipeline to #case-payment) has a place here; the files under policies/ say,
 key by key, which seed a number comes from and which numbers are assumptions.
 Tables keyed by institution level or person type fall back to their "default" entry.
 """
@@ -25,6 +25,7 @@ from contracts.codes import (
     PhysicianTitle,
 )
 from contracts.money import Yuan
+from engine.errors import PolicyGap
 
 Ratio = Annotated[Decimal, Field(ge=0, le=1)]
 Multiple = Annotated[Decimal, Field(gt=0, le=100)]
@@ -187,7 +188,7 @@ class Waiting(Strict):
 
 
 class CasePaymentRules(Strict):
-    """DRG / DIP standards (§5)."""
+    """DRG / DIP standards (docs/domain.md#case-payment)."""
 
     drg_base_rate: dict[str, Yuan] = Field(default_factory=dict)  # level → yuan per weight 1.0
     dip_point_value: Yuan | None = None  # provisional 点值, fixed at year end
@@ -256,4 +257,4 @@ def by_level(table: Mapping[str, T], level: str, what: str) -> T:
         return table[level]
     if DEFAULT in table:
         return table[DEFAULT]
-    raise LookupError(f"the policy has no {what} for institution level {level!r}")
+    raise PolicyGap(f"the policy has no {what} for institution level {level!r}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from contracts.codes import Insutype
-from contracts.results import PolicyRef
+from engine.errors import UnknownPolicy
 from engine.policy import Policy
 
 
@@ -18,14 +19,28 @@ def content_hash(policy: Policy) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def conventional_file_name(policy: Policy) -> str:
+    """The name a policy file has (docs/policies.md): <region>-<scheme>-<year>.toml, with
+    -v<version> from version 2 on (a test holds the shipped files to it)."""
+    meta = policy.policy
+    version = "" if meta.version == 1 else f"-v{meta.version}"
+    return f"{meta.region}-{meta.scheme.value}-{meta.year}{version}.toml"
+
+
+@dataclass(frozen=True)
+class PolicyStamp:
+    """Which policy priced a settlement: recorded with it, checked by replay."""
+
+    policy_id: str
+    version: int
+    content_hash: str  # sha256 of the policy's canonical content
+
+
 @dataclass(frozen=True)
 class PricedPolicy:
     policy: Policy
-    ref: PolicyRef
-
-
-class UnknownPolicy(LookupError):
-    pass
+    ref: PolicyStamp
+    file: str  # the policy file's name under policies/, which trail lines cite
 
 
 def _region_candidates(region: str) -> tuple[str, ...]:
@@ -39,10 +54,12 @@ class PolicyBook:
     policies: tuple[PricedPolicy, ...] = field(default_factory=tuple)
 
     @staticmethod
-    def of(policies: list[Policy]) -> PolicyBook:
+    def of(policies: Sequence[Policy], files: Sequence[str] | None = None) -> PolicyBook:
+        """``files``: each policy's file name; by default the conventional one."""
+        names = list(files) if files is not None else [conventional_file_name(p) for p in policies]
         priced = tuple(
-            PricedPolicy(p, PolicyRef(policy_id=p.policy.id, version=p.policy.version, content_hash=content_hash(p)))
-            for p in policies
+            PricedPolicy(p, PolicyStamp(p.policy.id, p.policy.version, content_hash(p)), name)
+            for p, name in zip(policies, names, strict=True)
         )
         return PolicyBook(priced)
 

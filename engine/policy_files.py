@@ -52,4 +52,4 @@ def load_policy_book(folder: str | Path) -> PolicyBook:
         if key in seen:
             raise PolicyFileError(f"{path}: policy {key[0]} version {key[1]} is also defined in {seen[key]}")
         seen[key] = path
-    return PolicyBook.of(policies)
+    return PolicyBook.of(policies, [f.name for f in files])

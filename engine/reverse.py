@@ -1,91 +1,81 @@
-"""reverse_settlement: a settlement is never edited; a reversal appends its negation (§6).
+"""reverse_settlement: a settlement is never edited; a reversal appends its negation
+(docs/domain.md#reversal).
 
 The person's totals return to what they were without the reversed settlement, a relative's
-account is refunded, and the visit may be settled again.
+account is refunded, and the visit may be settled again. Everything is read from the
+settlement's facts in fen: what each fund paid, the amounts, the policy that priced it.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from contracts.claims import Reversal
 from contracts.codes import RejectionCode
-from contracts.results import PolicyRef, ReversalResult, SetlDetail, SetlInfo
 from engine.errors import Rejected
 from engine.events import Event, FamilyAccountRefunded, SettlementReversed
-from engine.person import PersonYear
+from engine.person import OpenSettlement, PersonYear
 from engine.totals import Totals
 
-_AMOUNTS = [name for name in SetlInfo.model_fields if name != "pool_prop_selfpay"]
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    """What a reversal message (2208 / 2305 / 2103) asks, in the engine's terms."""
+
+    request_key: str
+    request_id: str
+    psn_no: str
+    fixmedins_code: str
+    setl_id: str  # the settlement to cancel
 
 
 @dataclass(frozen=True)
 class Reversed:
-    result: ReversalResult
+    facts: SettlementReversed
     events: tuple[tuple[str, Event], ...]
 
 
-def negated(info: SetlInfo, balance_after: int) -> SetlInfo:
-    values = {name: -getattr(info, name) for name in _AMOUNTS}
-    return info.model_copy(update={**values, "balc": balance_after})
-
-
-def reverse_settlement(
-    reversal: Reversal,
-    person: PersonYear,
-    payer: PersonYear | None,
-    *,
-    setl_id: str,
-    event_id: uuid.UUID,
-    occurred_at: datetime,
-) -> Reversed:
-    original = person.settlements.get(reversal.setl_id)
+def _in_force(request: ReversalRequest, person: PersonYear) -> OpenSettlement:
+    original = person.settlements.get(request.setl_id)
     if original is None:
         raise Rejected(
             RejectionCode.REVERSAL_OF_UNKNOWN_SETTLEMENT,
-            f"person {reversal.psn_no} has no settlement {reversal.setl_id}",
+            f"person {request.psn_no} has no settlement {request.setl_id}",
             field="setl_id",
         )
-    result_in = original.result
-    if result_in.get("fixmedins_code") != reversal.fixmedins_code:
+    if original.fixmedins_code != request.fixmedins_code:
         raise Rejected(
             RejectionCode.REVERSAL_OF_UNKNOWN_SETTLEMENT,
-            f"settlement {reversal.setl_id} was made by another institution; only it may cancel it",
+            f"settlement {request.setl_id} was made by another institution; only it may cancel it",
             field="fixmedins_code",
         )
     if original.reversed_by is not None:
         raise Rejected(
             RejectionCode.ALREADY_REVERSED,
-            f"settlement {reversal.setl_id} was already reversed by {original.reversed_by}",
+            f"settlement {request.setl_id} was already reversed by {original.reversed_by}",
             field="setl_id",
         )
-    info = SetlInfo.model_validate(result_in["setlinfo"])
+    return original
+
+
+def reverse_settlement(
+    request: ReversalRequest, person: PersonYear, payer: PersonYear | None, *, setl_id: str
+) -> Reversed:
+    original = _in_force(request, person)
     balance_after = person.account_balance + original.delta.acct_paid_own if person.has_account else 0
-    result = ReversalResult(
-        event_id=event_id,
-        occurred_at=occurred_at,
-        request_id=reversal.request_id,
+    facts = SettlementReversed(
         setl_id=setl_id,
         reversed_setl_id=original.setl_id,
-        psn_no=reversal.psn_no,
-        fixmedins_code=reversal.fixmedins_code,
+        request_key=request.request_key,
+        request_id=request.request_id,
+        psn_no=request.psn_no,
         year=person.year,
-        setlinfo=negated(info, balance_after),
-        policy=PolicyRef.model_validate(result_in["policy"]),
-    )
-    funds = {row["fund_pay_type"]: -SetlDetail.model_validate(row).fund_payamt for row in result_in["setldetail"]}
-    reversed_event = SettlementReversed(
-        setl_id=setl_id,
-        reversed_setl_id=original.setl_id,
-        request_key=reversal.idempotency_key,
+        fixmedins_code=request.fixmedins_code,
+        policy=original.policy,
+        amounts=original.amounts.negated(balc=balance_after),
+        funds=tuple((fund, -paid) for fund, paid in original.funds),
         delta=-original.delta,
-        result=result.model_dump(mode="json"),
-        fixmedins_code=reversal.fixmedins_code,
-        funds=funds,
     )
-    events: list[tuple[str, Event]] = [(person.stream_id, reversed_event)]
+    events: list[tuple[str, Event]] = [(person.stream_id, facts)]
     if original.payer_psn_no is not None and original.acct_mulaid_pay:
         if payer is None:
             raise Rejected(
@@ -96,4 +86,4 @@ def reverse_settlement(
             setl_id, original.setl_id, original.acct_mulaid_pay, Totals(acct_paid_for_family=-original.acct_mulaid_pay)
         )
         events.append((payer.stream_id, refund))
-    return Reversed(result=result, events=tuple(events))
+    return Reversed(facts=facts, events=tuple(events))

@@ -1,64 +1,117 @@
 """A person's year as JSON, for the inline projection the settlement service reads in one query.
 
-The events are the record; this is a cache of their fold, rebuilt and compared by ``ledger verify``.
+The events are the record; this is a cache of their fold, rebuilt and compared by ``ledger
+verify`` (ledger.domain.rebuild writes it with this same ``to_json``). Its shape has a
+``schema_version`` like the events': a projection stored by older code (version 1, without the
+key: the enrolment and each settlement's answer as wire messages) is upcast when read.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from contracts.enrolments import Enrolment
+from contracts.money import parse_yuan
+from engine.codec import day, enrolment_from_json, enrolment_to_json
+from engine.codec_settlement import (
+    amounts_from_json,
+    amounts_to_json,
+    returned_from_json,
+    returned_to_json,
+    stamp_from_json,
+    stamp_to_json,
+)
 from engine.person import OpenSettlement, PersonYear
 from engine.totals import Totals
+from engine.upcasters import amounts_v1, enrolment_v1_to_facts
+
+SNAPSHOT_VERSION = 2
+
+
+def _settlement_to_json(s: OpenSettlement) -> dict[str, Any]:
+    return {
+        "mdtrt_id": s.mdtrt_id,
+        "fixmedins_code": s.fixmedins_code,
+        "delta": s.delta.to_json(),
+        "payer_psn_no": s.payer_psn_no,
+        "policy": stamp_to_json(s.policy),
+        "amounts": amounts_to_json(s.amounts),
+        "funds": returned_to_json(s.funds),
+        "reversed_by": s.reversed_by,
+    }
 
 
 def to_json(state: PersonYear) -> dict[str, Any]:
     return {
+        "schema_version": SNAPSHOT_VERSION,
         "psn_no": state.psn_no,
         "year": state.year,
         "version": state.version,
-        "enrolment": state.enrolment.model_dump(mode="json") if state.enrolment else None,
+        "enrolment": enrolment_to_json(state.enrolment) if state.enrolment else None,
         "coverage_from": state.coverage_from.isoformat() if state.coverage_from else None,
         "coverage_reason": state.coverage_reason,
-        "totals": state.totals.nonzero(),
-        "settlements": {
-            key: {
-                "mdtrt_id": s.mdtrt_id,
-                "delta": s.delta.nonzero(),
-                "payer_psn_no": s.payer_psn_no,
-                "acct_mulaid_pay": s.acct_mulaid_pay,
-                "result": dict(s.result),
-                "reversed_by": s.reversed_by,
-            }
-            for key, s in state.settlements.items()
-        },
+        "totals": state.totals.to_json(),
+        "settlements": {key: _settlement_to_json(s) for key, s in state.settlements.items()},
         "visits": dict(state.visits),
         "credited_months": sorted(state.credited_months),
         "family_debits": dict(state.family_debits),
     }
 
 
-def from_json(data: dict[str, Any]) -> PersonYear:
-    settlements = {
-        key: OpenSettlement(
-            setl_id=key,
-            mdtrt_id=s["mdtrt_id"],
-            delta=Totals.from_json(s["delta"]),
-            payer_psn_no=s["payer_psn_no"],
-            acct_mulaid_pay=s["acct_mulaid_pay"],
-            result=s["result"],
-            reversed_by=s["reversed_by"],
-        )
-        for key, s in data["settlements"].items()
+def _settlement_v1(entry: Mapping[str, Any]) -> dict[str, Any]:
+    result = entry["result"]
+    return {
+        "mdtrt_id": entry["mdtrt_id"],
+        "fixmedins_code": result["fixmedins_code"],
+        "delta": entry["delta"],
+        "payer_psn_no": entry["payer_psn_no"],
+        "policy": dict(result["policy"]),
+        "amounts": amounts_v1(result["setlinfo"]),
+        "funds": {row["fund_pay_type"]: parse_yuan(row["fund_payamt"]) for row in result["setldetail"]},
+        "reversed_by": entry["reversed_by"],
     }
+
+
+def upcast(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored projection at the current shape (version 1 had no schema_version)."""
+    version = data.get("schema_version", 1)
+    if version == SNAPSHOT_VERSION:
+        return dict(data)
+    if version != 1:
+        raise ValueError(f"a person-year projection of schema_version {version!r}; this code reads 1 and 2")
+    enrolment = data["enrolment"]
+    return {
+        **data,
+        "schema_version": SNAPSHOT_VERSION,
+        "enrolment": enrolment_v1_to_facts(enrolment) if enrolment else None,
+        "settlements": {key: _settlement_v1(s) for key, s in data["settlements"].items()},
+    }
+
+
+def _settlement_from_json(key: str, s: Mapping[str, Any]) -> OpenSettlement:
+    return OpenSettlement(
+        setl_id=key,
+        mdtrt_id=s["mdtrt_id"],
+        fixmedins_code=s["fixmedins_code"],
+        delta=Totals.from_json(s["delta"]),
+        payer_psn_no=s["payer_psn_no"],
+        policy=stamp_from_json(s["policy"]),
+        amounts=amounts_from_json(s["amounts"]),
+        funds=returned_from_json(s["funds"]),
+        reversed_by=s["reversed_by"],
+    )
+
+
+def from_json(stored: Mapping[str, Any]) -> PersonYear:
+    data = upcast(stored)
+    settlements = {key: _settlement_from_json(key, s) for key, s in data["settlements"].items()}
     return PersonYear(
         psn_no=data["psn_no"],
         year=data["year"],
         version=data["version"],
-        enrolment=Enrolment.model_validate(data["enrolment"]) if data["enrolment"] else None,
-        coverage_from=date.fromisoformat(data["coverage_from"]) if data["coverage_from"] else None,
+        enrolment=enrolment_from_json(data["enrolment"]) if data["enrolment"] else None,
+        coverage_from=day(data["coverage_from"]) if data["coverage_from"] else None,
         coverage_reason=data["coverage_reason"],
         totals=Totals.from_json(data["totals"]),
         settlements=MappingProxyType(settlements),

@@ -3,12 +3,68 @@
 Every event that changes the totals carries its change as a ``Totals`` delta; the fold adds
 the deltas. A reversal carries the negated delta of what it reverses, so reversing restores
 the totals exactly. The same fold serves the engine (current totals) and audit replay.
+
+Deductibles and basic-fund payments are kept per benefit (``ByBenefit``). On the record
+(events and the inline projection) a delta is flat JSON of its non-zero figures, one key per
+benefit (``dedc_inpatient``, ``hifp_general_outpatient``, …): the shape version-1 events have.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any
+
+from engine.benefit_name import POOLED, BenefitName
+
+_INDEX: dict[BenefitName, int] = {name: i for i, name in enumerate(POOLED)}
+
+
+class ByBenefit(Mapping[BenefitName, int]):
+    """Fen per pooled benefit: every pooled benefit is a key (0 when nothing is recorded);
+    ``BenefitName.NONE`` is none, so asking for it is a KeyError — a bug, never a zero."""
+
+    __slots__ = ("_fen",)
+
+    def __init__(self, fen: Mapping[BenefitName, int] = MappingProxyType({})) -> None:
+        unknown = set(fen) - set(POOLED)
+        if unknown:
+            raise ValueError(f"no pooled benefit {sorted(unknown)}")
+        self._fen = tuple(int(fen.get(name, 0)) for name in POOLED)
+
+    def __getitem__(self, name: BenefitName) -> int:
+        return self._fen[_INDEX[name]]
+
+    def __iter__(self) -> Iterator[BenefitName]:
+        return iter(POOLED)
+
+    def __len__(self) -> int:
+        return len(POOLED)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ByBenefit) and self._fen == other._fen
+
+    def __hash__(self) -> int:
+        return hash(self._fen)
+
+    def __repr__(self) -> str:
+        return f"ByBenefit({ {n.value: v for n, v in self.items() if v} })"
+
+    def __add__(self, other: ByBenefit) -> ByBenefit:
+        return ByBenefit({n: self[n] + other[n] for n in POOLED})
+
+    def __neg__(self) -> ByBenefit:
+        return ByBenefit({n: -self[n] for n in POOLED})
+
+    @property
+    def total(self) -> int:
+        return sum(self._fen)
+
+
+NO_BENEFIT = ByBenefit()
+_PER_BENEFIT = {"dedc": "dedc_", "hifp": "hifp_"}  # field → prefix of its flat JSON keys
+_POOLED_NAMES = {name.value: name for name in POOLED}
 
 
 @dataclass(frozen=True)
@@ -23,17 +79,9 @@ class Totals:
     preselfpay_amt: int = 0
     inscp_scp_amt: int = 0
     # 起付线 used, per benefit (yearly deductibles are per benefit; inpatient per stay)
-    dedc_inpatient: int = 0
-    dedc_general_outpatient: int = 0
-    dedc_chronic_outpatient: int = 0
-    dedc_two_diseases: int = 0
-    dedc_dual_channel_outpatient: int = 0
+    dedc: ByBenefit = NO_BENEFIT
     # basic pooled fund paid, per benefit (their sum spends the shared annual cap)
-    hifp_inpatient: int = 0
-    hifp_general_outpatient: int = 0
-    hifp_chronic_outpatient: int = 0
-    hifp_two_diseases: int = 0
-    hifp_dual_channel_outpatient: int = 0
+    hifp: ByBenefit = NO_BENEFIT
     hifp_in_annual_cap: int = 0  # what counts against 年度最高支付限额
     mi_base: int = 0  # qualifying policy-range self-pay accumulated for major illness
     mi_paid: int = 0  # hifmi_pay (residents) or hifob_pay (staff)
@@ -52,36 +100,43 @@ class Totals:
     def __neg__(self) -> Totals:
         return Totals(**{f.name: -getattr(self, f.name) for f in fields(self)})
 
-    def nonzero(self) -> dict[str, int]:
-        return {k: v for k, v in asdict(self).items() if v}
+    def figures(self) -> dict[str, int]:
+        """Every figure by its flat name (dedc_inpatient, …, psn_cash_pay), zeros included."""
+        flat: dict[str, int] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, ByBenefit):
+                flat.update({_PER_BENEFIT[f.name] + name.value: fen for name, fen in value.items()})
+            else:
+                flat[f.name] = value
+        return flat
+
+    def to_json(self) -> dict[str, int]:
+        """The record form: the non-zero figures by flat name."""
+        return {name: fen for name, fen in self.figures().items() if fen}
 
     @staticmethod
-    def from_json(data: dict[str, Any]) -> Totals:
-        names = {f.name for f in fields(Totals)}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown totals fields {sorted(unknown)}")
-        return Totals(**{k: int(v) for k, v in data.items()})
+    def from_json(data: Mapping[str, Any]) -> Totals:
+        values: dict[str, Any] = {}
+        per_benefit: dict[str, dict[BenefitName, int]] = {name: {} for name in _PER_BENEFIT}
+        known = {f.name for f in fields(Totals)} - set(_PER_BENEFIT)
+        for key, value in data.items():
+            field, _, benefit = key.partition("_")
+            if field in _PER_BENEFIT and benefit in _POOLED_NAMES:
+                per_benefit[field][_POOLED_NAMES[benefit]] = int(value)
+            elif key in known:
+                values[key] = int(value)
+            else:
+                raise ValueError(f"unknown totals field {key!r}")
+        return Totals(**values, dedc=ByBenefit(per_benefit["dedc"]), hifp=ByBenefit(per_benefit["hifp"]))
 
     @property
     def deductibles_total(self) -> int:
-        return (
-            self.dedc_inpatient
-            + self.dedc_general_outpatient
-            + self.dedc_chronic_outpatient
-            + self.dedc_two_diseases
-            + self.dedc_dual_channel_outpatient
-        )
+        return self.dedc.total
 
     @property
     def hifp_total(self) -> int:
-        return (
-            self.hifp_inpatient
-            + self.hifp_general_outpatient
-            + self.hifp_chronic_outpatient
-            + self.hifp_two_diseases
-            + self.hifp_dual_channel_outpatient
-        )
+        return self.hifp.total
 
 
 ZERO = Totals()

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from contracts.results import AnnualTotals
-from engine.basic_fund import paid_this_year
-from engine.benefits import BenefitName, configured
-from engine.deductible import used_this_year
+from engine.benefit_name import POOLED
+from engine.benefits import configured
 from engine.major_illness import yearly_cap
 from engine.medical_aid import aid_cap
 from engine.person import PersonYear
 from engine.policy import Policy
-
-_BENEFITS = [b for b in BenefitName if b is not BenefitName.NONE]
 
 
 def annual_totals(state: PersonYear, policy: Policy | None) -> AnnualTotals:
@@ -20,10 +17,10 @@ def annual_totals(state: PersonYear, policy: Policy | None) -> AnnualTotals:
     caps_left: dict[str, int] = {}
     if policy is not None:
         annual_left = max(0, policy.annual_cap - t.hifp_in_annual_cap)
-        for name in _BENEFITS:
+        for name in POOLED:
             benefit = configured(policy, name)
             if benefit is not None and benefit.yearly_cap is not None:
-                caps_left[name.value] = max(0, benefit.yearly_cap - paid_this_year(t, name))
+                caps_left[name.value] = max(0, benefit.yearly_cap - t.hifp[name])
         if state.enrolment is not None:
             mi_left = max(0, yearly_cap(policy.major_illness, state.enrolment)[0] - t.mi_paid)
             category = state.enrolment.aid_category
@@ -46,7 +43,7 @@ def annual_totals(state: PersonYear, policy: Policy | None) -> AnnualTotals:
         acct_pay=t.acct_paid_own + t.acct_mulaid_received,
         acct_paid_for_family=t.acct_paid_for_family,
         psn_cash_pay=t.psn_cash_pay,
-        deductible_used={b.value: used_this_year(t, b) for b in _BENEFITS if used_this_year(t, b)},
+        deductible_used={b.value: used for b, used in t.dedc.items() if used},
         annual_cap_left=annual_left,
         benefit_caps_left=caps_left,
         major_illness_base=t.mi_base,

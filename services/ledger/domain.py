@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from engine.events import Event, from_record
+from engine.events import Event
 from engine.person import PersonYear, replay
-from engine.snapshot import from_json, to_json
+from engine.records import from_record
+from engine.snapshot import from_json, to_json, upcast
 from ledger.store import LedgerStore, RecordedEvent
 
 
@@ -23,7 +24,9 @@ def parse_stream_id(stream_id: str) -> tuple[str, int]:
 
 
 def domain_events(events: Sequence[RecordedEvent]) -> list[Event]:
-    return [from_record(e.event_type, dict(e.data)) for e in events]
+    """The stream's events as the engine's facts, each upcast to its current schema version;
+    raises engine.errors.UnreadableEvent for one this code cannot read."""
+    return [from_record(e.event_type, e.data) for e in events]
 
 
 def fold(stream_id: str, events: Sequence[RecordedEvent]) -> PersonYear:
@@ -34,6 +37,12 @@ def fold(stream_id: str, events: Sequence[RecordedEvent]) -> PersonYear:
 def rebuild(stream_id: str, events: Sequence[RecordedEvent]) -> Mapping[str, Any] | None:
     """The inline projection a stream's events must have produced (for verify_projections)."""
     return to_json(fold(stream_id, events)) if events else None
+
+
+def current_projection(stored: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A stored inline projection in today's shape: one written by older code (an earlier
+    snapshot schema_version) is upcast, so comparing it with ``rebuild`` compares facts."""
+    return None if stored is None else upcast(stored)
 
 
 async def replay_person_year(

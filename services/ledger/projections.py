@@ -10,7 +10,8 @@
 
 A reversal counts in the month it is recorded, negatively. The fold below is pure: the
 follower applies it batch by batch, and `ledger verify` runs it over the whole log and
-compares the tables with it.
+compares the tables with it. It reads the events' facts in fen (engine.records, which upcasts
+an event of any older schema version), never the yuan text of an answer.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 
 import asyncpg
 
-from contracts.money import parse_yuan
+from engine.events import ClaimSettled, SettlementReversed
+from engine.records import from_record
+from engine.settlement_facts import SettlementAmounts
 from ledger.adapters.postgres_sql import Connection
 from ledger.follower import LOCK_SPACE, Projection, lock_key
 from ledger.store import RecordedEvent
@@ -75,7 +78,7 @@ class ClearingFold:
             self.new[cleared.setl_id] = cleared
             self._add(cleared, cleared.period, +1)
         elif event.event_type == "SettlementReversed":
-            original_id = str(event.data["reversed_setl_id"])
+            original_id = reversal_of(event).reversed_setl_id
             original = self.new.get(original_id) or known.get(original_id)
             if original is None:
                 raise LookupError(f"reversal of {original_id}, which clearing never saw settled")
@@ -84,24 +87,41 @@ class ClearingFold:
             self._add(original, period, -1)
 
 
+def _cleared_amounts(amounts: SettlementAmounts) -> dict[str, int]:
+    return {
+        "medfee_sumamt": amounts.medfee_sumamt,
+        "fund_pay_sumamt": amounts.fund_pay_sumamt,
+        "acct_pay": amounts.acct_pay,
+        "psn_cash_pay": amounts.psn_cash_pay,
+    }
+
+
 def cleared_from(event: RecordedEvent) -> Cleared:
-    result = event.data["result"]
-    info = result["setlinfo"]
+    facts = from_record(event.event_type, event.data)
+    if not isinstance(facts, ClaimSettled):
+        raise TypeError(f"{event.event_type} is not a settlement")
     funds: Counter[str] = Counter()
-    for row in result.get("setldetail", []):
-        funds[str(row["fund_pay_type"])] += parse_yuan(row["fund_payamt"])
+    for row in facts.funds:
+        funds[row.fund_pay_type.value] += row.fund_payamt
     return Cleared(
-        setl_id=str(event.data["setl_id"]),
-        fixmedins_code=str(event.data["fixmedins_code"]),
-        policy_id=str(result["policy"]["policy_id"]),
+        setl_id=facts.setl_id,
+        fixmedins_code=facts.fixmedins_code,
+        policy_id=facts.policy.policy_id,
         period=period_of(event),
-        amounts={name: parse_yuan(info[name]) for name in AMOUNTS},
+        amounts=_cleared_amounts(facts.amounts),
         funds=dict(funds),
     )
 
 
+def reversal_of(event: RecordedEvent) -> SettlementReversed:
+    facts = from_record(event.event_type, event.data)
+    if not isinstance(facts, SettlementReversed):
+        raise TypeError(f"{event.event_type} is not a reversal")
+    return facts
+
+
 def reversed_ids(events: Iterable[RecordedEvent]) -> set[str]:
-    return {str(e.data["reversed_setl_id"]) for e in events if e.event_type == "SettlementReversed"}
+    return {reversal_of(e).reversed_setl_id for e in events if e.event_type == "SettlementReversed"}
 
 
 LOAD = """

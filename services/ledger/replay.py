@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from engine.errors import UnknownPolicy
 from engine.person import PersonYear
-from engine.policy_book import PolicyBook, UnknownPolicy
+from engine.policy_book import PolicyBook
 from engine.snapshot import to_json
 from engine.views import annual_totals
 from ledger.domain import replay_person_year

@@ -9,21 +9,28 @@ fund and per person. A relative's account (家庭共济) is left out: accounts a
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 
-from contracts.claims import Claim
-from contracts.money import parse_yuan
-from engine.errors import InvariantBroken, Rejected
+from engine.errors import PolicyGap, Rejected, UnknownPolicy
 from engine.events import AccountCredited, ClaimSettled, PersonEnrolled, SettlementReversed
-from engine.ids import event_id
 from engine.person import PersonYear, apply
-from engine.policy_book import PolicyBook, UnknownPolicy
+from engine.policy_book import PolicyBook
 from engine.settle import settle_claim
+from engine.settlement_facts import SettlementAmounts
 from ledger.domain import domain_events, parse_stream_id
 from ledger.store import LedgerStore
 
 FUND_FIELDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay")
+
+
+def fund_amounts(amounts: SettlementAmounts) -> dict[str, int]:
+    """What the funds paid, by their setlinfo names, in fen."""
+    return {
+        "hifp_pay": amounts.hifp_pay,
+        "hifmi_pay": amounts.hifmi_pay,
+        "hifob_pay": amounts.hifob_pay,
+        "maf_pay": amounts.maf_pay,
+    }
 
 
 @dataclass
@@ -61,37 +68,28 @@ async def reprice_year(store: LedgerStore, book: PolicyBook, year: int) -> Repri
 
 
 def _again(event: ClaimSettled, state: PersonYear, book: PolicyBook, report: RepriceReport) -> tuple[PersonYear, int]:
+    """The recorded visit priced again (without a relative's account), against the repriced year.
+    Only the engine's own refusals are "not repriced"; anything else is a bug and propagates."""
     report.settlements += 1
-    recorded = event.result["setlinfo"]
-    claim = Claim.model_validate(event.claim).model_copy(
-        update={"acct_payer_psn_no": None, "acct_payer_relation": None}
-    )
+    visit = replace(event.visit, acct_payer_psn_no=None, acct_payer_relation=None)
+    if state.enrolment is None:
+        report.not_repriced.append(f"{event.setl_id}: no enrolment recorded before it")
+        return state, 0
     try:
-        assert state.enrolment is not None
-        priced = book.in_force(state.enrolment.insuplc_admdvs, state.enrolment.insutype, claim.enddate)
+        priced = book.in_force(state.enrolment.insuplc_admdvs, state.enrolment.insutype, visit.enddate)
         again = settle_claim(
-            claim,
+            visit,
             state,
             priced,
             payer=None,
             setl_id=event.setl_id,
-            event_id=event_id(event.request_key, 0),
-            occurred_at=datetime_of(event),
+            request_key=event.request_key,
+            request_id=event.request_id,
         )
-    except (Rejected, UnknownPolicy, LookupError, InvariantBroken, AssertionError) as why:
+    except (Rejected, UnknownPolicy, PolicyGap) as why:
         report.not_repriced.append(f"{event.setl_id}: {why}")
         return state, 0
-    info = again.result.setlinfo
-    for name in FUND_FIELDS:
-        report.recorded[name] += _fen(recorded[name])
-        report.repriced[name] += getattr(info, name)
+    report.recorded.update(fund_amounts(event.amounts))
+    report.repriced.update(fund_amounts(again.facts.amounts))
     state = apply(state, again.events[0][1])
-    return state, info.fund_pay_sumamt - _fen(recorded["fund_pay_sumamt"])
-
-
-def datetime_of(event: ClaimSettled) -> datetime:
-    return datetime.fromisoformat(event.result["occurred_at"])
-
-
-def _fen(yuan_text: str) -> int:
-    return parse_yuan(yuan_text)
+    return state, again.facts.amounts.fund_pay_sumamt - event.amounts.fund_pay_sumamt

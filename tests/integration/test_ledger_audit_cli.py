@@ -73,7 +73,7 @@ async def test_an_intact_ledger_verifies_and_a_replay_equals_the_stored_totals(s
 async def test_an_event_rewritten_by_a_superuser_is_found_by_verify(settled, database_url: str) -> None:
     await superuser(
         database_url,
-        """UPDATE events SET data = jsonb_set(data, '{result,setlinfo,hifp_pay}', '"0.01"')
+        """UPDATE events SET data = jsonb_set(data, '{amounts,hifp_pay}', '1')
             WHERE stream_id = 'P002/2025' AND event_type = 'ClaimSettled'
               AND version = (SELECT min(version) FROM events
                             WHERE stream_id = 'P002/2025' AND event_type = 'ClaimSettled')""",

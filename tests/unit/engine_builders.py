@@ -17,17 +17,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from settlement.service_layer.render import reversal_answer, settlement_answer
+from settlement.service_layer.visits import enrolment_facts_of, reversal_request_of, visit_of
+
 from contracts.claims import Claim, ClaimItem, DualChannelPhysician, Reversal
-from contracts.enrolments import AccountCredit, Enrolment, FamilyMember, PriorCover
+from contracts.enrolments import Enrolment, FamilyMember, PriorCover
 from contracts.money import parse_yuan
+from contracts.results import ReversalResult, SettlementResult
 from engine.enrol import credit_account, record_enrolment
-from engine.events import Event
+from engine.events import ClaimSettled, Event, PersonEnrolled, SettlementReversed
 from engine.ids import event_id, settlement_id
 from engine.person import PersonYear, apply, replay, stream_id
 from engine.policy import Policy
 from engine.policy_book import PolicyBook, PricedPolicy
-from engine.reverse import Reversed, reverse_settlement
-from engine.settle import PayerAccount, Settled, settle_claim
+from engine.reverse import reverse_settlement
+from engine.settle import PayerAccount, settle_claim
+from engine.totals import Totals
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENT_TOML = ROOT / "policies" / "640000-390-2025.toml"
@@ -199,20 +204,46 @@ def claim(
 # --------------------------------------------------------------------------- settling
 
 
+@dataclass(frozen=True)
+class Settled:
+    """A settlement as the tests read it: the engine's facts, its events, and the settlements.v1
+    answer the service renders from the facts (amounts read back from it are fen)."""
+
+    facts: ClaimSettled
+    events: tuple[tuple[str, Event], ...]
+    result: SettlementResult
+
+    @property
+    def delta(self) -> Totals:
+        return self.facts.delta
+
+
+@dataclass(frozen=True)
+class Reversed:
+    facts: SettlementReversed
+    events: tuple[tuple[str, Event], ...]
+    result: ReversalResult
+
+
 def settle(
     c: Claim, person: PersonYear, policy: Policy, *, payer: PayerAccount | None = None, index: int = 0
 ) -> Settled:
-    """engine.settle.settle_claim with the service's deterministic ids and a fixed time."""
+    """engine.settle.settle_claim as the service calls it: the claim converted to the engine's
+    Visit, deterministic ids, and the answer rendered at a fixed time."""
     key = c.idempotency_key
-    return settle_claim(
-        c,
+    done = settle_claim(
+        visit_of(c),
         person,
         priced(policy),
         payer=payer,
         setl_id=settlement_id(key, person.year),
-        event_id=event_id(key, index),
-        occurred_at=OCCURRED_AT,
+        request_key=key,
+        request_id=c.request_id,
     )
+    answer = settlement_answer(
+        done.facts, event_id=event_id(key, index), occurred_at=OCCURRED_AT, setl_mode=c.setl_mode
+    )
+    return Settled(done.facts, done.events, answer)
 
 
 def reversal(psn_no: str, setl_id: str, *, request_id: str = "REV-1", fixmedins_code: str = "H001") -> Reversal:
@@ -247,15 +278,12 @@ class Book:
     def enrol(self, e: Enrolment, policy: Policy | None = None) -> PersonYear:
         if policy is not None:
             self.policies[e.psn_no] = policy
-        event = record_enrolment(e, self.policy_of(e.psn_no))
+        event = record_enrolment(enrolment_facts_of(e), self.policy_of(e.psn_no), self.state(e.psn_no, e.year))
         self.append([(stream_id(e.psn_no, e.year), event)])
         return self.state(e.psn_no, e.year)
 
     def credit(self, psn_no: str, month: int, year: int = YEAR) -> int:
-        credit = AccountCredit(
-            request_id=f"CR-{psn_no}-{month}", sent_at=SENT_AT, psn_no=psn_no, year=year, month=month
-        )
-        event = credit_account(credit, self.state(psn_no, year), self.policy_of(psn_no))
+        event = credit_account(psn_no, year, month, self.state(psn_no, year), self.policy_of(psn_no))
         self.append([(stream_id(psn_no, year), event)])
         return event.amount
 
@@ -283,13 +311,12 @@ class Book:
             payer = self.state(original.payer_psn_no)
         rev = reversal(psn_no, setl_id, request_id=request_id, fixmedins_code=fixmedins_code)
         key = rev.idempotency_key
-        done = reverse_settlement(
-            rev,
-            person,
-            payer,
-            setl_id=settlement_id(key, person.year),
-            event_id=event_id(key, 0),
-            occurred_at=OCCURRED_AT,
-        )
+        done = reverse_settlement(reversal_request_of(rev), person, payer, setl_id=settlement_id(key, person.year))
         self.append(done.events)
-        return done
+        answer = reversal_answer(done.facts, event_id=event_id(key, 0), occurred_at=OCCURRED_AT)
+        return Reversed(done.facts, done.events, answer)
+
+
+def enrolled(e: Enrolment, policy: Policy) -> PersonEnrolled:
+    """engine.enrol.record_enrolment of a first enrolment, as the service records it."""
+    return record_enrolment(enrolment_facts_of(e), policy, PersonYear(psn_no=e.psn_no, year=e.year))

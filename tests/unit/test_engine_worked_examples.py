@@ -27,7 +27,9 @@ from typing import Any
 import pytest
 from engine_builders import (
     Book,
+    Settled,
     claim,
+    enrolled,
     enrolment,
     family,
     fen,
@@ -43,12 +45,11 @@ from engine_builders import (
 from contracts.claims import Claim, ClaimItem
 from contracts.codes import FundPayType, RejectionCode
 from contracts.results import SetlDetail
-from engine.enrol import record_enrolment
+from engine.benefit_name import BenefitName
 from engine.errors import Rejected
 from engine.events import ClaimSettled, FamilyAccountDebited, FamilyAccountRefunded
 from engine.person import PersonYear, stream_id
 from engine.policy import Policy, Waiting
-from engine.settle import Settled
 from engine.totals import ZERO
 
 RESIDENT = resident_policy()
@@ -118,7 +119,7 @@ def test_a_stay_smaller_than_the_deductible_is_all_deductible_and_the_fund_pays_
 
 
 def test_a_yearly_cap_on_deductibles_limits_the_second_stays_deductible() -> None:
-    """docs/domain.md §2.2 "Some regions cap the yearly total of deductibles" (policy variant: 1,000)."""
+    """docs/domain.md#deductible "Some regions cap the yearly total of deductibles" (policy variant: 1,000)."""
     data = resident_policy_dict()
     data["deductible_yearly_cap"] = "1000"
     book = Book(Policy.model_validate(data))
@@ -134,7 +135,7 @@ def test_a_yearly_cap_on_deductibles_limits_the_second_stays_deductible() -> Non
 
 
 def test_item_split_full_ownpay_over_limit_preselfpay_and_policy_range_docs_domain_2() -> None:
-    """docs/domain.md §2 item table, priced as general outpatient at a level-2 hospital."""
+    """docs/domain.md#items, priced as general outpatient at a level-2 hospital."""
     items = [
         item("A", 50, cnt=4),  # 甲: 200 all policy-range
         item("B", 120, lv="02", selfpay_prop="0.10"),  # 乙 10%: 先行自付 12, policy-range 108
@@ -208,7 +209,7 @@ def test_general_outpatient_stops_at_its_330_yearly_cap_004() -> None:
     # visit 3: nothing left
     v3 = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V3", med_type="11", level="2")).result.setlinfo
     assert v3.hifp_pay == 0
-    assert book.state("R1").totals.hifp_general_outpatient == fen(330)
+    assert book.state("R1").totals.hifp[BenefitName.GENERAL_OUTPATIENT] == fen(330)
 
 
 def test_general_outpatient_at_primary_care_has_no_deductible_and_pays_60_percent() -> None:
@@ -246,7 +247,7 @@ def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000(m
     s = book.settle(c)
     # 200 × 0.60 = 120
     assert (s.result.setlinfo.act_pay_dedc, s.result.setlinfo.hifp_pay) == (0, fen(120))
-    assert s.delta.hifp_two_diseases == fen(120)
+    assert s.delta.hifp[BenefitName.TWO_DISEASES] == fen(120)
     assert s.delta.mi_base == 0  # the policy keeps 两病 out of major illness
 
 
@@ -299,8 +300,8 @@ def test_negotiated_drug_in_a_chronic_visit_is_paid_once_as_dual_channel_004() -
     )
     s = book.settle(c)
     # chronic: (2,000 − 600) × 0.65 = 910; dual channel: (3,000 − 500) × 0.60 = 1,500
-    assert s.delta.hifp_chronic_outpatient == fen(910)
-    assert s.delta.hifp_dual_channel_outpatient == fen(1500)
+    assert s.delta.hifp[BenefitName.CHRONIC_OUTPATIENT] == fen(910)
+    assert s.delta.hifp[BenefitName.DUAL_CHANNEL_OUTPATIENT] == fen(1500)
     assert s.result.setlinfo.hifp_pay == fen(2410)
     assert s.result.setlinfo.act_pay_dedc == fen(1100)
 
@@ -370,8 +371,8 @@ def test_negotiated_drug_during_a_stay_follows_inpatient_rules_with_no_extra_ded
     s = resident_book().settle(claim("R1", items, mdtrt_id="V1"))
     # one inpatient deductible only: (10,000 − 900) × 0.65 = 5,915
     assert (s.result.setlinfo.act_pay_dedc, s.result.setlinfo.hifp_pay) == (fen(900), fen(5915))
-    assert s.delta.dedc_dual_channel_outpatient == 0
-    assert s.delta.hifp_inpatient == fen(5915)
+    assert s.delta.dedc[BenefitName.DUAL_CHANNEL_OUTPATIENT] == 0
+    assert s.delta.hifp[BenefitName.INPATIENT] == fen(5915)
 
 
 # =========================================================================== annual cap
@@ -379,7 +380,7 @@ def test_negotiated_drug_during_a_stay_follows_inpatient_rules_with_no_extra_ded
 
 def test_annual_cap_130000_is_shared_and_the_excess_counts_toward_major_illness_004() -> None:
     """[004] 谈判药品年度最高支付限额与基金年度最高支付限额捆绑使用 … 居民医保 13万元;
-    docs/domain.md §2.4: amounts above the basic cap count toward major illness."""
+    docs/domain.md#major-illness: amounts above the basic cap count toward major illness."""
     book = resident_book()
     first = book.settle(stay("R1", 180000, "V1")).result.setlinfo
     # (180,000 − 900) × 0.65 = 179,100 × 0.65 = 116,415; self-pay 63,585
@@ -423,7 +424,7 @@ def test_staff_retiree_ratio_comes_from_their_person_type_row() -> None:
 
 
 def test_major_illness_a_later_visit_triggers_what_an_earlier_did_not_and_bands_60_70_000() -> None:
-    """docs/domain.md §2.4 on the year's accumulation; bands 60% above 15,000, 70% above 100,000."""
+    """docs/domain.md#major-illness on the year's accumulation; bands 60% above 15,000, 70% above 100,000."""
     book = resident_book()
     v1 = book.settle(stay("R1", 30000, "V1"))
     # (30,000 − 900) × 0.65 = 18,915; self-pay 11,085 < 15,000 → nothing
@@ -580,7 +581,7 @@ def test_impoverished_by_illness_aid_owed_on_earlier_cost_is_paid_only_up_to_eac
 
 def covered_from(**kw: object) -> date:
     e = enrolment("R1", **kw)
-    return record_enrolment(e, RESIDENT).coverage_from
+    return enrolled(e, RESIDENT).coverage_from
 
 
 def test_enrolled_in_the_collection_period_without_a_break_is_covered_from_1_january_001() -> None:
@@ -643,7 +644,7 @@ def test_migrant_worker_paying_by_the_end_of_february_is_covered_all_year_001() 
 def test_migrant_worker_paying_on_29_february_of_a_leap_year_is_on_time_001() -> None:
     """[001] 2月底 is the end of February, the 29th in a leap year (2024 itself was one)."""
     e = enrolment("R1", year=2028, enrol_date=date(2028, 2, 29), in_collection_period=False, migrant_worker=True)
-    assert record_enrolment(e, RESIDENT).coverage_from == date(2028, 1, 1)
+    assert enrolled(e, RESIDENT).coverage_from == date(2028, 1, 1)
 
 
 def test_the_default_migrant_deadline_is_the_end_of_february_in_a_leap_year_too() -> None:
@@ -651,7 +652,7 @@ def test_the_default_migrant_deadline_is_the_end_of_february_in_a_leap_year_too(
     del data["waiting"]["migrant_deadline"]
     policy = Policy.model_validate(data)
     e = enrolment("R1", year=2028, enrol_date=date(2028, 2, 29), in_collection_period=False, migrant_worker=True)
-    assert record_enrolment(e, policy).coverage_from == date(2028, 1, 1)
+    assert enrolled(e, policy).coverage_from == date(2028, 1, 1)
 
 
 @pytest.mark.parametrize(
@@ -693,7 +694,7 @@ def test_flexible_employment_staff_wait_6_months_on_first_enrolment_or_after_a_b
 ) -> None:
     """[000] 以灵活就业人员身份参加职工医保人员,首次参保或断保后重新参保的待遇等待期统一调整为6个月."""
     e = enrolment("S1", insutype="310", psn_type="flexible", **kw)
-    assert record_enrolment(e, STAFF).coverage_from == expected
+    assert enrolled(e, STAFF).coverage_from == expected
 
 
 def test_an_enrolment_dated_inside_the_cover_year_is_not_in_the_collection_period_000() -> None:
@@ -709,7 +710,8 @@ def test_an_enrolment_dated_inside_the_cover_year_is_not_in_the_collection_perio
     ],
 )
 def test_exempt_people_rejoining_late_wait_no_period_000(who: dict[str, object]) -> None:
-    """[000] 除新生儿、医疗救助对象、当年接收安置的退役军人 … 等特殊群体外 … 设置 … 等待期; docs/domain.md §4."""
+    """[000] 除新生儿、医疗救助对象、当年接收安置的退役军人 … 等特殊群体外 … 设置 … 等待期
+    (docs/domain.md#eligibility)."""
     assert covered_from(enrol_date=date(2025, 7, 1), in_collection_period=False, **who) == date(2025, 7, 1)
 
 
@@ -1006,7 +1008,7 @@ def test_reversal_gives_back_the_own_account_and_the_relatives_account() -> None
 
 
 def test_an_earlier_stay_can_be_reversed_after_a_later_one_crossed_the_aid_threshold() -> None:
-    """docs/domain.md §6: the hospital may cancel any of its settlements; the year keeps the others."""
+    """docs/domain.md#reversal: the hospital may cancel any of its settlements; the year keeps the others."""
     book = resident_book(aid_category="impoverished_by_illness")
     first = book.settle(stay("R1", 40000, "V1"))
     second = book.settle(stay("R1", 50000, "V2", month=4))

@@ -4,24 +4,117 @@ the reversal is recorded (China time), for the institution and for each fund."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from ledger.projections import ClearingFold, period_of
 from ledger.store import RecordedEvent
 
+from contracts.codes import FundPayType, HospitalLevel, InstitutionKind, Insutype, MedType
+from engine.events import ClaimSettled, Event, SettlementReversed
+from engine.policy_book import PolicyStamp
+from engine.records import to_record
+from engine.settlement_facts import FundPayment, SettlementAmounts
+from engine.totals import Totals
+from engine.visit import Visit
 
-def recorded(event_type: str, data: dict, at: datetime, position: int) -> RecordedEvent:
+POLICY = PolicyStamp("ningxia-resident-2025", 1, "0" * 64)
+
+
+def recorded(event: Event, at: datetime, position: int) -> RecordedEvent:
+    event_type, data = to_record(event)
     return RecordedEvent("P1/2025", position, position, uuid.uuid4(), event_type, data, at, at, "", "")
 
 
-def settled(setl_id: str, code: str, at: datetime, position: int, fund: str = "1000.00") -> RecordedEvent:
-    result = {
-        "setlinfo": {"medfee_sumamt": "1500.00", "fund_pay_sumamt": fund, "acct_pay": "0.00", "psn_cash_pay": "500.00"},
-        "setldetail": [{"fund_pay_type": "390100", "fund_payamt": fund}],
-        "policy": {"policy_id": "ningxia-resident-2025"},
-    }
-    return recorded("ClaimSettled", {"setl_id": setl_id, "fixmedins_code": code, "result": result}, at, position)
+def amounts(medfee: int, fund: int, cash: int) -> SettlementAmounts:
+    return SettlementAmounts(
+        medfee_sumamt=medfee,
+        fulamt_ownpay_amt=0,
+        overlmt_selfpay=0,
+        preselfpay_amt=0,
+        inscp_scp_amt=medfee,
+        act_pay_dedc=0,
+        hifp_pay=fund,
+        pool_prop_selfpay=Decimal("0.75"),
+        cvlserv_pay=0,
+        hifes_pay=0,
+        hifmi_pay=0,
+        hifob_pay=0,
+        maf_pay=0,
+        oth_pay=0,
+        fund_pay_sumamt=fund,
+        psn_part_amt=medfee - fund,
+        acct_pay=0,
+        acct_mulaid_pay=0,
+        psn_cash_pay=cash,
+        balc=0,
+    )
+
+
+def visit(mdtrt_id: str, code: str) -> Visit:
+    day = date(2025, 3, 1)
+    return Visit(
+        psn_no="P1",
+        insutype=Insutype.RESIDENT,
+        mdtrt_id=mdtrt_id,
+        fixmedins_code=code,
+        fixmedins_kind=InstitutionKind.HOSPITAL,
+        fixmedins_level=HospitalLevel.LEVEL_2,
+        dual_channel_designated=False,
+        med_type=MedType.INPATIENT,
+        begndate=day,
+        enddate=day,
+        diagnoses=(),
+        dise_codg=None,
+        extn_rx_flag=False,
+        drg_code=None,
+        drg_weight=None,
+        dip_code=None,
+        dip_score=None,
+        resp_physician=None,
+        acct_used_flag=False,
+        acct_payer_psn_no=None,
+        acct_payer_relation=None,
+        items=(),
+    )
+
+
+def settled(setl_id: str, code: str, at: datetime, position: int, fund: int = 100_000) -> RecordedEvent:
+    """A settlement of 1,500.00 of which the resident fund paid ``fund`` fen and cash 500.00."""
+    facts = ClaimSettled(
+        setl_id=setl_id,
+        request_key=f"{code}:{setl_id}",
+        request_id=setl_id,
+        year=2025,
+        visit=visit(f"V-{setl_id}", code),
+        policy=POLICY,
+        amounts=amounts(150_000, fund, 50_000),
+        funds=(FundPayment(FundPayType.RESIDENT_POOLED, 150_000, 13_000_000, fund, ""),),
+        items=(),
+        case_payment=None,
+        trail=(),
+        payer_psn_no=None,
+        delta=Totals(),
+    )
+    return recorded(facts, at, position)
+
+
+def reversal(setl_id: str, reversed_setl_id: str, at: datetime, position: int) -> RecordedEvent:
+    facts = SettlementReversed(
+        setl_id=setl_id,
+        reversed_setl_id=reversed_setl_id,
+        request_key=f"H1:{setl_id}",
+        request_id=setl_id,
+        psn_no="P1",
+        year=2025,
+        fixmedins_code="H1",
+        policy=POLICY,
+        amounts=amounts(150_000, 100_000, 50_000).negated(balc=0),
+        funds=((FundPayType.RESIDENT_POOLED, -100_000),),
+        delta=Totals(),
+    )
+    return recorded(facts, at, position)
 
 
 def test_the_month_is_taken_in_china_time() -> None:
@@ -32,9 +125,8 @@ def test_the_month_is_taken_in_china_time() -> None:
 def test_a_reversal_in_a_later_month_nets_out_the_institution_and_the_fund() -> None:
     fold = ClearingFold()
     fold.apply(settled("S1", "H1", datetime(2025, 3, 10, 2, tzinfo=UTC), 1), {})
-    fold.apply(settled("S2", "H1", datetime(2025, 3, 11, 2, tzinfo=UTC), 2, fund="200.00"), {})
-    reversal = {"reversed_setl_id": "S1", "fixmedins_code": "H1"}
-    fold.apply(recorded("SettlementReversed", reversal, datetime(2025, 4, 2, 2, tzinfo=UTC), 3), {})
+    fold.apply(settled("S2", "H1", datetime(2025, 3, 11, 2, tzinfo=UTC), 2, fund=20_000), {})
+    fold.apply(reversal("R1", "S1", datetime(2025, 4, 2, 2, tzinfo=UTC), 3), {})
 
     march, april = fold.institution[("H1", "2025-03")], fold.institution[("H1", "2025-04")]
     assert (march["settlements"], march["fund_pay_sumamt"]) == (2, 120_000)
@@ -45,6 +137,5 @@ def test_a_reversal_in_a_later_month_nets_out_the_institution_and_the_fund() -> 
 
 
 def test_a_reversal_of_a_settlement_clearing_never_saw_is_an_error_not_a_silent_skip() -> None:
-    reversal = {"reversed_setl_id": "S404", "fixmedins_code": "H1"}
     with pytest.raises(LookupError, match="S404"):
-        ClearingFold().apply(recorded("SettlementReversed", reversal, datetime(2025, 4, 2, tzinfo=UTC), 1), {})
+        ClearingFold().apply(reversal("R1", "S404", datetime(2025, 4, 2, tzinfo=UTC), 1), {})

@@ -27,9 +27,10 @@ from contracts.codes import (
     PhysicianTitle,
 )
 from engine.basic_fund import ratio_for
-from engine.benefits import BenefitName
+from engine.benefit_name import BenefitName
+from engine.errors import PolicyGap, UnknownPolicy
 from engine.policy import LEVEL_KEYS, Policy, by_level
-from engine.policy_book import PolicyBook, UnknownPolicy, content_hash
+from engine.policy_book import PolicyBook, content_hash
 from engine.policy_files import PolicyFileError, load_policy_book, load_policy_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +282,7 @@ def _lookup_gaps(policy: Policy) -> list[str]:
     def check(lookup: Callable[..., object], *args: Any) -> None:
         try:
             lookup(*args)
-        except LookupError as gap:
+        except PolicyGap as gap:
             gaps.append(str(gap.args[0]))
 
     wanted: list[tuple[BenefitName, tuple[str, ...], tuple[str, ...]]] = [
@@ -320,9 +321,9 @@ def test_every_level_and_person_type_the_engine_can_reach_has_a_rate(name: str) 
     assert _lookup_gaps(load(name)) == []
 
 
-def test_a_level_missing_from_a_table_without_default_raises_a_clear_lookup_error() -> None:
+def test_a_level_missing_from_a_table_without_default_raises_a_clear_policy_gap() -> None:
     table = {"3": Decimal("0.60")}
-    with pytest.raises(LookupError, match=r"no general_outpatient ratio for institution level 'pharmacy'"):
+    with pytest.raises(PolicyGap, match=r"no general_outpatient ratio for institution level 'pharmacy'"):
         by_level(table, "pharmacy", "general_outpatient ratio")
 
 
@@ -462,7 +463,7 @@ def test_an_unknown_institution_level_is_refused(tmp_path: Path) -> None:
 
 def test_a_file_that_validates_may_still_lack_a_level_the_lookup_then_names_it(tmp_path: Path) -> None:
     policy = load_policy_file(_write(tmp_path, _edit(', default = "0.70"', "")))
-    with pytest.raises(LookupError, match=r"no inpatient ratio for institution level '2'"):
+    with pytest.raises(PolicyGap, match=r"no inpatient ratio for institution level '2'"):
         ratio_for(policy.benefits.inpatient, BenefitName.INPATIENT, PersonType.ADULT, "2")
 
 

@@ -13,6 +13,7 @@ from ledger.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
+from engine.benefit_name import BenefitName
 from engine.policy_files import load_policy_book
 from engine.snapshot import from_json
 
@@ -86,7 +87,7 @@ async def test_a_claim_for_an_enrolled_person_is_settled_and_recorded_once() -> 
     assert isinstance(reply, SettlementResult)
     # Ningxia residents, level 2, first stay: (10,000 − 600) × 0.75 = 7,050.00
     assert reply.setlinfo.hifp_pay == 705_000
-    assert (await totals(store)).hifp_inpatient == 705_000
+    assert (await totals(store)).hifp[BenefitName.INPATIENT] == 705_000
 
 
 async def test_a_producer_retry_with_a_new_timestamp_returns_the_stored_answer_and_settles_nothing_new() -> None:
@@ -169,7 +170,7 @@ async def test_concurrent_claims_of_one_person_both_settle_against_fresh_totals(
     assert isinstance(one, SettlementResult) and isinstance(two, SettlementResult)
     assert sorted([one.setlinfo.act_pay_dedc, two.setlinfo.act_pay_dedc]) == [30_000, 60_000]
     t = await totals(store)
-    assert (t.settlements, t.admissions, t.dedc_inpatient) == (2, 2, 90_000)
+    assert (t.settlements, t.admissions, t.dedc[BenefitName.INPATIENT]) == (2, 2, 90_000)
 
 
 async def test_pre_settlement_prices_against_the_current_year_and_records_nothing() -> None:

@@ -14,12 +14,12 @@ from starlette.routing import Route
 
 from contracts.results import Rejection
 from contracts.wire import UndecodableMessage, decode_json
+from engine.errors import UnknownPolicy
 from engine.ids import year_of
-from engine.policy_book import UnknownPolicy
 from engine.views import annual_totals
 from ops.metrics import SettlementMetrics
 from settlement.service_layer.handlers import SettlementService
-from settlement.service_layer.people import load
+from settlement.service_layer.people import load, recorded_settlement
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -86,11 +86,13 @@ def build_http(wiring: Wired, metrics: SettlementMetrics) -> list[Route]:
         year = year_of(setl_id)
         if year is None:
             return _problem(404, f"{setl_id} is not a settlement id of this service")
-        state = (await load(started().store, psn_no, year)).state
+        store = started().store
+        state = (await load(store, psn_no, year)).state
         found = state.settlements.get(setl_id)
-        if found is None:
+        answer = await recorded_settlement(store, psn_no, year, setl_id) if found is not None else None
+        if found is None or answer is None:
             return _problem(404, f"{psn_no} has no settlement {setl_id}")
-        return _json({**found.result, "reversed_by": found.reversed_by})
+        return _json({**answer.model_dump(mode="json"), "reversed_by": found.reversed_by})
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

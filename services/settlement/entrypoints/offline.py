@@ -13,7 +13,8 @@ from ledger.memory import MemoryLedger
 
 from contracts.results import Rejection, SettlementResult
 from contracts.wire import encode_json
-from engine.policy_book import PolicyBook, UnknownPolicy
+from engine.errors import UnknownPolicy
+from engine.policy_book import PolicyBook
 from engine.policy_files import PolicyFileError, load_policy_book
 from engine.snapshot import from_json
 from engine.views import annual_totals

@@ -24,13 +24,14 @@ from contracts.inbound import InvalidMessage, parse_inbound
 from contracts.results import EnrolmentAccepted
 from contracts.topics import Topics
 from engine.enrol import credit_account, record_enrolment
-from engine.errors import InvariantBroken, Rejected
+from engine.errors import PolicyGap, Rejected, UnknownPolicy
 from engine.ids import event_id, settlement_id, year_of
 from engine.person import stream_id
-from engine.policy_book import PolicyBook, PricedPolicy, UnknownPolicy
+from engine.policy_book import PolicyBook, PricedPolicy
 from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, settle_claim
 from settlement.service_layer.people import Loaded, appends_for, load
+from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import (
     Reply,
     body_hash,
@@ -40,6 +41,7 @@ from settlement.service_layer.replies import (
     rejection,
     reply_from_json,
 )
+from settlement.service_layer.visits import enrolment_facts_of, reversal_request_of, visit_of
 
 log = structlog.get_logger(__name__)
 Message = Claim | Reversal | Enrolment | AccountCredit
@@ -173,7 +175,11 @@ class SettlementService:
             return reply_from_json(dict(dup.stored.result))
 
     async def decide(self, message: Message, at: datetime, source: str | None) -> Decision:
-        """Price or record without writing anything (pre-settlement stops here)."""
+        """Price or record without writing anything (pre-settlement stops here).
+
+        Only the engine's own refusals become answers: ``Rejected``, and a policy that does not
+        cover the case. Anything else — a KeyError, an InvariantBroken — is a bug: it propagates,
+        nothing is stored under the sender's key, and the caller handles it as a bug."""
         try:
             if isinstance(message, Claim):
                 return await self._claim(message, at)
@@ -184,11 +190,8 @@ class SettlementService:
             return await self._credit(message, at)
         except Rejected as refused:
             code, text, field = refused.code, refused.message, refused.field
-        except (UnknownPolicy, LookupError) as gap:
-            code, text, field = RejectionCode.UNKNOWN_POLICY, str(gap.args[0] if gap.args else gap), None
-        except InvariantBroken as bug:
-            log.error("invariant_broken", request_id=message.request_id, error=str(bug))
-            code, text, field = RejectionCode.INVARIANT_BROKEN, f"not recorded: {bug}", None
+        except (UnknownPolicy, PolicyGap) as gap:
+            code, text, field = RejectionCode.UNKNOWN_POLICY, str(gap), None
         reply = rejection(
             message.idempotency_key,
             code,
@@ -223,16 +226,18 @@ class SettlementService:
             loaded[relative.state.stream_id] = relative
             if relative.state.enrolment is not None:
                 payer = PayerAccount(relative.state, self._policy(relative, claim.enddate).policy)
+        key = claim.idempotency_key
         settled = settle_claim(
-            claim,
+            visit_of(claim),
             person.state,
             priced,
             payer=payer,
-            setl_id=settlement_id(claim.idempotency_key, year),
-            event_id=event_id(claim.idempotency_key, 0),
-            occurred_at=at,
+            setl_id=settlement_id(key, year),
+            request_key=key,
+            request_id=claim.request_id,
         )
-        return Decision(settled.result, appends_for(claim.idempotency_key, settled.events, loaded, at))
+        reply = settlement_answer(settled.facts, event_id=event_id(key, 0), occurred_at=at, setl_mode=claim.setl_mode)
+        return Decision(reply, appends_for(key, settled.events, loaded, at))
 
     async def _reversal(self, reversal: Reversal, at: datetime) -> Decision:
         year = year_of(reversal.setl_id)
@@ -250,20 +255,17 @@ class SettlementService:
             relative = await load(self.store, original.payer_psn_no, year)
             loaded[relative.state.stream_id] = relative
             payer_state = relative.state
+        key = reversal.idempotency_key
         done = reverse_settlement(
-            reversal,
-            person.state,
-            payer_state,
-            setl_id=settlement_id(reversal.idempotency_key, year),
-            event_id=event_id(reversal.idempotency_key, 0),
-            occurred_at=at,
+            reversal_request_of(reversal), person.state, payer_state, setl_id=settlement_id(key, year)
         )
-        return Decision(done.result, appends_for(reversal.idempotency_key, done.events, loaded, at))
+        reply = reversal_answer(done.facts, event_id=event_id(key, 0), occurred_at=at)
+        return Decision(reply, appends_for(key, done.events, loaded, at))
 
     async def _enrolment(self, enrolment: Enrolment, at: datetime) -> Decision:
         person = await load(self.store, enrolment.psn_no, enrolment.year)
         priced = self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, date(enrolment.year, 1, 1))
-        event = record_enrolment(enrolment, priced.policy)
+        event = record_enrolment(enrolment_facts_of(enrolment), priced.policy, person.state)
         stream = stream_id(enrolment.psn_no, enrolment.year)
         reply = EnrolmentAccepted(
             event_id=event_id(enrolment.idempotency_key, 0),
@@ -278,7 +280,7 @@ class SettlementService:
     async def _credit(self, credit: AccountCredit, at: datetime) -> Decision:
         person = await load(self.store, credit.psn_no, credit.year)
         priced = self._policy(person, date(credit.year, credit.month, 1))
-        event = credit_account(credit, person.state, priced.policy)
+        event = credit_account(credit.psn_no, credit.year, credit.month, person.state, priced.policy)
         stream = person.state.stream_id
         reply = EnrolmentAccepted(
             event_id=event_id(credit.idempotency_key, 0),

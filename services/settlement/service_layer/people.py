@@ -8,10 +8,13 @@ from datetime import datetime
 
 from ledger.store import LedgerStore, NewEvent, StreamAppend
 
-from engine.events import Event, to_record
+from contracts.results import SettlementResult
+from engine.events import ClaimSettled, Event
 from engine.ids import event_id
 from engine.person import PersonYear, apply, stream_id
+from engine.records import from_record, to_record
 from engine.snapshot import from_json, to_json
+from settlement.service_layer.render import settlement_answer
 
 
 @dataclass(frozen=True)
@@ -47,3 +50,16 @@ def appends_for(
             index += 1
         appends.append(StreamAppend(stream, base.version, records, projection=to_json(state)))
     return appends
+
+
+async def recorded_settlement(store: LedgerStore, psn_no: str, year: int, setl_id: str) -> SettlementResult | None:
+    """The settlements.v1 answer of a recorded settlement, rendered again from its event."""
+    for recorded in await store.read_stream(stream_id(psn_no, year)):
+        if recorded.event_type != "ClaimSettled" or recorded.data.get("setl_id") != setl_id:
+            continue
+        facts = from_record(recorded.event_type, recorded.data)
+        if isinstance(facts, ClaimSettled):
+            return settlement_answer(
+                facts, event_id=recorded.event_id, occurred_at=recorded.occurred_at, setl_mode="settle"
+            )
+    return None

@@ -1,0 +1,119 @@
+"""The record form of what a settlement decided (see engine.codec for the conventions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, Literal
+
+from contracts.codes import ExcludedCategory, FundPayType
+from engine.benefit_name import BenefitName
+from engine.case_payment import CasePayment
+from engine.codec import Json, decimal, exact, fen, flat, integer, opt_decimal, text
+from engine.items import SplitItem
+from engine.policy_book import PolicyStamp
+from engine.settlement_facts import FundPayment, SettlementAmounts
+from engine.trail import TrailLine
+
+_AMOUNTS = tuple(f.name for f in fields(SettlementAmounts))
+_FUND = tuple(f.name for f in fields(FundPayment))
+_SPLIT = tuple(f.name for f in fields(SplitItem))
+_CASE = tuple(f.name for f in fields(CasePayment))
+
+
+def stamp_to_json(stamp: PolicyStamp) -> Json:
+    return {"policy_id": stamp.policy_id, "version": stamp.version, "content_hash": stamp.content_hash}
+
+
+def stamp_from_json(data: Mapping[str, Any]) -> PolicyStamp:
+    d = exact(data, {"policy_id", "version", "content_hash"})
+    return PolicyStamp(text(d["policy_id"]), integer(d["version"]), text(d["content_hash"]))
+
+
+def amounts_to_json(amounts: SettlementAmounts) -> Json:
+    return flat(amounts, _AMOUNTS)
+
+
+def amounts_from_json(data: Mapping[str, Any]) -> SettlementAmounts:
+    d = exact(data, set(_AMOUNTS))
+    values: dict[str, Any] = {name: fen(d[name]) for name in _AMOUNTS if name != "pool_prop_selfpay"}
+    return SettlementAmounts(**values, pool_prop_selfpay=decimal(d["pool_prop_selfpay"]))
+
+
+def funds_to_json(funds: tuple[FundPayment, ...]) -> list[Json]:
+    return [flat(row, _FUND) for row in funds]
+
+
+def funds_from_json(rows: list[Mapping[str, Any]]) -> tuple[FundPayment, ...]:
+    return tuple(
+        FundPayment(
+            FundPayType(d["fund_pay_type"]),
+            fen(d["inscp_scp_amt"]),
+            fen(d["crt_payb_lmt_amt"]),
+            fen(d["fund_payamt"]),
+            text(d["setl_proc_info"]),
+        )
+        for d in (exact(row, set(_FUND)) for row in rows)
+    )
+
+
+def returned_to_json(funds: tuple[tuple[FundPayType, int], ...]) -> Json:
+    return {fund.value: amount for fund, amount in funds}
+
+
+def returned_from_json(data: Mapping[str, Any]) -> tuple[tuple[FundPayType, int], ...]:
+    return tuple((FundPayType(fund), fen(amount)) for fund, amount in data.items())
+
+
+def splits_to_json(splits: tuple[SplitItem, ...]) -> list[Json]:
+    return [flat(s, _SPLIT) for s in splits]
+
+
+def splits_from_json(rows: list[Mapping[str, Any]]) -> tuple[SplitItem, ...]:
+    return tuple(
+        SplitItem(
+            text(d["feedetl_sn"]),
+            fen(d["det_item_fee_sumamt"]),
+            fen(d["fulamt_ownpay_amt"]),
+            fen(d["overlmt_selfpay"]),
+            fen(d["preselfpay_amt"]),
+            fen(d["inscp_scp_amt"]),
+            BenefitName(d["benefit"]),
+            None if d["excluded_category"] is None else ExcludedCategory(d["excluded_category"]),
+        )
+        for d in (exact(row, set(_SPLIT)) for row in rows)
+    )
+
+
+def case_to_json(case: CasePayment | None) -> Json | None:
+    return None if case is None else flat(case, _CASE)
+
+
+def case_from_json(data: Mapping[str, Any] | None) -> CasePayment | None:
+    if data is None:
+        return None
+    d = exact(data, set(_CASE))
+    method: Literal["drg", "dip"] = "drg" if d["method"] == "drg" else "dip"
+    if d["method"] != method or d["outlier"] not in (None, "high", "low"):
+        raise ValueError(f"case payment method {d['method']!r} / outlier {d['outlier']!r}")
+    return CasePayment(
+        method=method,
+        group_code=text(d["group_code"]),
+        weight_or_score=decimal(d["weight_or_score"]),
+        payment_standard=fen(d["payment_standard"]),
+        points=opt_decimal(d["points"]),
+        outlier=d["outlier"],
+        basic_fund_due=fen(d["basic_fund_due"]),
+        difference_to_itemised=fen(d["difference_to_itemised"]),
+    )
+
+
+def trail_to_json(trail: tuple[TrailLine, ...]) -> list[Json]:
+    return [{"rule": line.rule, "source": line.source, "text": line.text} for line in trail]
+
+
+def trail_from_json(rows: list[Mapping[str, Any]]) -> tuple[TrailLine, ...]:
+    return tuple(
+        TrailLine(text(d["rule"]), text(d["source"]), text(d["text"]))
+        for d in (exact(row, {"rule", "source", "text"}) for row in rows)
+    )

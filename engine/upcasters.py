@@ -1,0 +1,196 @@
+"""Upcasters: (event_type, version) → a function from that version's data to the next one's.
+
+engine.records applies them one step at a time when it reads an event older than its type's
+current version. Stored events are never rewritten: an upcaster works on the data as read.
+
+Version 1 is the shape stored before events had a schema version (no ``schema_version`` key):
+``PersonEnrolled`` held the enrolments.v1 message, ``ClaimSettled`` the claims.v1 claim and the
+settlements.v1 answer, ``SettlementReversed`` the reversal_result answer, all with yuan text.
+The v1 → v2 upcasters read those shapes here, by hand, with the defaults the v1 messages had:
+they must not depend on today's wire models, which may change on their own schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from contracts.money import parse_yuan
+
+Data = dict[str, Any]
+Upcaster = Callable[[Data], Data]
+
+# Fields of enrolments.v1 the rules never read, and the v1 defaults of those it may omit.
+_ENROLMENT_MESSAGE_ONLY = {"msg_type", "schema_version", "request_id", "sent_at", "psn_name"}
+_ENROLMENT_V1_DEFAULTS: Mapping[str, Any] = {
+    "in_collection_period": None,
+    "migrant_worker": False,
+    "continuous_years": 1,
+    "break_years": 0,
+    "paid_back_years": 0,
+    "first_enrolment": False,
+    "zero_claim_years": 0,
+    "rejoined_after_break": False,
+    "birth_date": None,
+    "aid_category": None,
+    "veteran_resettled": False,
+    "prior_cover": None,
+    "registered_diseases": [],
+    "family_members": [],
+    "acct_opening_balance": "0",
+    "contribution_base": None,
+}
+# The same for claims.v1 claims and their items.
+_CLAIM_MESSAGE_ONLY = {"msg_type", "schema_version", "request_id", "sent_at", "setl_mode", "fixmedins_name"}
+_CLAIM_V1_DEFAULTS: Mapping[str, Any] = {
+    "fixmedins_level": None,
+    "dual_channel_designated": False,
+    "diagnoses": [],
+    "dise_codg": None,
+    "extn_rx_flag": False,
+    "drg_code": None,
+    "drg_weight": None,
+    "dip_code": None,
+    "dip_score": None,
+    "resp_physician": None,
+    "acct_used_flag": False,
+    "acct_payer_psn_no": None,
+    "acct_payer_relation": None,
+}
+_ITEM_V1_DEFAULTS: Mapping[str, Any] = {
+    "hilist_name": "",
+    "selfpay_prop": "0",
+    "pric_uplmt_amt": None,
+    "hi_nego_drug_flag": False,
+    "excluded_category": None,
+}
+
+
+def _fen(yuan: Any) -> int:
+    return parse_yuan(yuan)
+
+
+def _opt_fen(yuan: Any) -> int | None:
+    return None if yuan is None else parse_yuan(yuan)
+
+
+def _with_fen(row: Mapping[str, Any], names: tuple[str, ...]) -> Data:
+    return {**row, **{name: _fen(row[name]) for name in names}}
+
+
+def enrolment_v1_to_facts(message: Mapping[str, Any]) -> Data:
+    """An enrolments.v1 enrolment as v1 stored it → the enrolment facts of v2."""
+    facts = {k: v for k, v in {**_ENROLMENT_V1_DEFAULTS, **message}.items() if k not in _ENROLMENT_MESSAGE_ONLY}
+    facts["acct_opening_balance"] = _fen(facts["acct_opening_balance"])
+    facts["contribution_base"] = _opt_fen(facts["contribution_base"])
+    return facts
+
+
+def _visit_v1(claim: Mapping[str, Any]) -> Data:
+    visit = {k: v for k, v in {**_CLAIM_V1_DEFAULTS, **claim}.items() if k not in _CLAIM_MESSAGE_ONLY}
+    visit["diagnoses"] = [
+        {"diag_code": d["diag_code"], "maindiag_flag": d.get("maindiag_flag", False)} for d in visit["diagnoses"]
+    ]
+    doctor = visit["resp_physician"]
+    if doctor is not None:
+        visit["resp_physician"] = {"dr_code": doctor["dr_code"], "dr_title": doctor["dr_title"]}
+    visit["items"] = [
+        {
+            **_with_fen({**_ITEM_V1_DEFAULTS, **item}, ("pric", "det_item_fee_sumamt")),
+            "pric_uplmt_amt": _opt_fen(item.get("pric_uplmt_amt")),
+        }
+        for item in visit["items"]
+    ]
+    return visit
+
+
+_SETLINFO_AMOUNTS = (
+    "medfee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_selfpay",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "cvlserv_pay",
+    "hifes_pay",
+    "hifmi_pay",
+    "hifob_pay",
+    "maf_pay",
+    "oth_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+    "acct_pay",
+    "acct_mulaid_pay",
+    "psn_cash_pay",
+    "balc",
+)
+_SPLIT_AMOUNTS = ("det_item_fee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
+_CASE_AMOUNTS = ("payment_standard", "basic_fund_due", "difference_to_itemised")
+
+
+def amounts_v1(setlinfo: Mapping[str, Any]) -> Data:
+    return {**_with_fen(setlinfo, _SETLINFO_AMOUNTS), "pool_prop_selfpay": str(setlinfo["pool_prop_selfpay"])}
+
+
+def _fund_row_v1(row: Mapping[str, Any]) -> Data:
+    kept = {k: v for k, v in row.items() if k != "fund_pay_type_name"}  # a name, rendered from the code
+    return {"setl_proc_info": "", **_with_fen(kept, ("inscp_scp_amt", "crt_payb_lmt_amt", "fund_payamt"))}
+
+
+def claim_settled_v1_to_v2(data: Data) -> Data:
+    result, claim = data["result"], data["claim"]
+    case = result.get("case_payment")
+    return {
+        "schema_version": 2,
+        "setl_id": data["setl_id"],
+        "request_key": data["request_key"],
+        "request_id": result["request_id"],
+        "year": result["year"],
+        "visit": _visit_v1(claim),
+        "policy": dict(result["policy"]),
+        "amounts": amounts_v1(result["setlinfo"]),
+        "funds": [_fund_row_v1(row) for row in result["setldetail"]],
+        "items": [{"excluded_category": None, **_with_fen(i, _SPLIT_AMOUNTS)} for i in result["items"]],
+        "case_payment": None if case is None else {"points": None, "outlier": None, **_with_fen(case, _CASE_AMOUNTS)},
+        "trail": [dict(line) for line in result["trail"]],
+        "payer_psn_no": data["payer_psn_no"],
+        "delta": data["delta"],
+    }
+
+
+def settlement_reversed_v1_to_v2(data: Data) -> Data:
+    result = data["result"]
+    return {
+        "schema_version": 2,
+        "setl_id": data["setl_id"],
+        "reversed_setl_id": data["reversed_setl_id"],
+        "request_key": data["request_key"],
+        "request_id": result["request_id"],
+        "psn_no": result["psn_no"],
+        "year": result["year"],
+        "fixmedins_code": data.get("fixmedins_code") or result["fixmedins_code"],
+        "policy": dict(result["policy"]),
+        "amounts": amounts_v1(result["setlinfo"]),
+        "funds": dict(data.get("funds") or {}),  # early v1 events did not record them
+        "delta": data["delta"],
+    }
+
+
+def person_enrolled_v1_to_v2(data: Data) -> Data:
+    return {**data, "schema_version": 2, "enrolment": enrolment_v1_to_facts(data["enrolment"])}
+
+
+def only_versioned(data: Data) -> Data:
+    """v1 → v2 of the types whose fields did not change: the version is now stated."""
+    return {**data, "schema_version": 2}
+
+
+UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
+    ("PersonEnrolled", 1): person_enrolled_v1_to_v2,
+    ("AccountCredited", 1): only_versioned,
+    ("ClaimSettled", 1): claim_settled_v1_to_v2,
+    ("FamilyAccountDebited", 1): only_versioned,
+    ("SettlementReversed", 1): settlement_reversed_v1_to_v2,
+    ("FamilyAccountRefunded", 1): only_versioned,
+}

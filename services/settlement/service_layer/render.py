@@ -1,0 +1,106 @@
+"""settlements.v1 answers rendered from the ledger's facts, at the edge.
+
+The events hold what happened (in fen); an answer is a view of it in yuan, with the national
+field names and the fund names. Rendering the same facts again gives the same bytes, so the
+answer a retry gets back, the one in the outbox and the one an auditor asks for agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import fields
+from datetime import datetime
+from typing import Literal
+
+from contracts.codes import FundPayType
+from contracts.results import (
+    CasePayment,
+    ItemSplit,
+    PolicyRef,
+    ReversalResult,
+    SetlDetail,
+    SetlInfo,
+    SettlementResult,
+    TrailStep,
+)
+from engine.case_payment import CasePayment as CaseFacts
+from engine.events import ClaimSettled, SettlementReversed
+from engine.policy_book import PolicyStamp
+from engine.settlement_facts import FundPayment, SettlementAmounts
+
+FUND_NAMES = {
+    FundPayType.STAFF_POOLED: "职工基本医疗保险统筹基金",
+    FundPayType.STAFF_ACCOUNT: "职工基本医疗保险个人账户",
+    FundPayType.STAFF_LARGE_AMOUNT: "职工大额医疗费用补助",
+    FundPayType.RESIDENT_POOLED: "城乡居民基本医疗保险基金",
+    FundPayType.RESIDENT_MAJOR_ILLNESS: "城乡居民大病保险",
+    FundPayType.MEDICAL_AID: "医疗救助基金",
+}
+
+
+def setlinfo(amounts: SettlementAmounts) -> SetlInfo:
+    return SetlInfo(**{f.name: getattr(amounts, f.name) for f in fields(amounts)})
+
+
+def setldetail(row: FundPayment) -> SetlDetail:
+    return SetlDetail(
+        fund_pay_type=row.fund_pay_type,
+        fund_pay_type_name=FUND_NAMES[row.fund_pay_type],
+        inscp_scp_amt=row.inscp_scp_amt,
+        crt_payb_lmt_amt=row.crt_payb_lmt_amt,
+        fund_payamt=row.fund_payamt,
+        setl_proc_info=row.setl_proc_info,
+    )
+
+
+def policy_ref(stamp: PolicyStamp) -> PolicyRef:
+    return PolicyRef(policy_id=stamp.policy_id, version=stamp.version, content_hash=stamp.content_hash)
+
+
+def _case(case: CaseFacts | None) -> CasePayment | None:
+    if case is None:
+        return None
+    return CasePayment(**{f.name: getattr(case, f.name) for f in fields(case)})
+
+
+def settlement_answer(
+    facts: ClaimSettled, *, event_id: uuid.UUID, occurred_at: datetime, setl_mode: Literal["settle", "pre_settle"]
+) -> SettlementResult:
+    visit = facts.visit
+    return SettlementResult(
+        event_id=event_id,
+        occurred_at=occurred_at,
+        request_id=facts.request_id,
+        setl_mode=setl_mode,
+        setl_id=facts.setl_id,
+        psn_no=visit.psn_no,
+        mdtrt_id=visit.mdtrt_id,
+        fixmedins_code=visit.fixmedins_code,
+        med_type=visit.med_type.value,
+        insutype=visit.insutype.value,
+        year=facts.year,
+        setlinfo=setlinfo(facts.amounts),
+        setldetail=tuple(setldetail(row) for row in facts.funds),
+        items=tuple(
+            ItemSplit(**{f.name: getattr(s, f.name) for f in fields(s) if f.name != "benefit"}, benefit=s.benefit.value)
+            for s in facts.items
+        ),
+        case_payment=_case(facts.case_payment),
+        policy=policy_ref(facts.policy),
+        trail=tuple(TrailStep(rule=line.rule, source=line.source, text=line.text) for line in facts.trail),
+    )
+
+
+def reversal_answer(facts: SettlementReversed, *, event_id: uuid.UUID, occurred_at: datetime) -> ReversalResult:
+    return ReversalResult(
+        event_id=event_id,
+        occurred_at=occurred_at,
+        request_id=facts.request_id,
+        setl_id=facts.setl_id,
+        reversed_setl_id=facts.reversed_setl_id,
+        psn_no=facts.psn_no,
+        fixmedins_code=facts.fixmedins_code,
+        year=facts.year,
+        setlinfo=setlinfo(facts.amounts),
+        policy=policy_ref(facts.policy),
+    )
