@@ -6,17 +6,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from ledger.memory import MemoryLedger
 from ledger.projections import ClearingFold
-from ledger.store import LedgerStore, NewEvent, RecordedEvent, StreamAppend
+from ledger.store import RecordedEvent
 
-from engine.person import PersonYear, apply
+from engine.person import PersonYear
 from engine.policy_book import PolicyBook
-from engine.records import from_record
-from engine.snapshot import to_json
 from engine.views import annual_totals
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ledger-v1"
@@ -49,26 +50,48 @@ def as_recorded(record: Mapping[str, Any]) -> RecordedEvent:
     )
 
 
-async def load_into(store: LedgerStore, *, with_projections: bool) -> None:
-    """Append the fixture's events, in log order, exactly as they were stored (same ids, data and
-    times, so the store computes the same hashes). With projections, each append also writes
-    the inline projection today's fold makes of the stream so far (as the service would)."""
-    states: dict[str, PersonYear] = {}
+def _last_versions() -> dict[str, int]:
+    last: dict[str, int] = {}
+    for record in fixture_events():
+        last[record["stream_id"]] = record["version"]
+    return last
+
+
+async def restore_into_memory(store: MemoryLedger) -> None:
+    """The fixture's rows as a ledger written before migration 0006 holds them (hash algorithm
+    1, same ids, data, times and hashes), each stream with the inline projection version-1
+    code stored for it: the state an upgrade finds."""
+    last, projections = _last_versions(), fixture_json("projections.json")
     for record in fixture_events():
         stream = record["stream_id"]
-        projection = None
-        if with_projections:
-            psn_no, _, year = stream.rpartition("/")
-            state = states.get(stream) or PersonYear(psn_no=psn_no, year=int(year))
-            states[stream] = apply(state, from_record(record["event_type"], record["data"]))
-            projection = to_json(states[stream])
-        event = NewEvent(
-            uuid.UUID(record["event_id"]),
-            record["event_type"],
-            record["data"],
-            datetime.fromisoformat(record["occurred_at"]),
-        )
-        await store.commit([StreamAppend(stream, record["version"] - 1, [event], projection)])
+        projection = projections.get(stream) if record["version"] == last[stream] else None
+        await store.restore_v1_event(replace(as_recorded(record), hash_alg=1), projection)
+
+
+RESTORE_EVENT = """
+INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash, hash_alg)
+VALUES ((pg_current_xact_id()::text::bigint << 16) + $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, 1)
+"""
+RESTORE_PROJECTION = "INSERT INTO person_year_totals (stream_id, version, totals) VALUES ($1, $2, $3::jsonb)"
+
+
+async def restore_into_postgres(pool: asyncpg.Pool) -> None:
+    """The same, in PostgreSQL: rows inserted as a superuser with triggers off
+    (session_replication_role = replica), with hash_alg 1 — exactly what migration 0006 leaves
+    in a database written by version-1 code (its ADD COLUMN gives old rows algorithm 1)."""
+    last, projections = _last_versions(), fixture_json("projections.json")
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SET LOCAL session_replication_role = replica")
+        for index, record in enumerate(fixture_events()):
+            await connection.execute(
+                RESTORE_EVENT, index, record["stream_id"], record["version"], uuid.UUID(record["event_id"]),
+                record["event_type"], json.dumps(record["data"], ensure_ascii=False),
+                datetime.fromisoformat(record["occurred_at"]), record["prev_hash"], record["hash"],
+            )  # fmt: skip
+        for stream, projection in projections.items():
+            await connection.execute(
+                RESTORE_PROJECTION, stream, last[stream], json.dumps(projection, ensure_ascii=False)
+            )
 
 
 def totals_figures(state: PersonYear, book: PolicyBook) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger import errors
-from ledger.hashing import canonical_json, jsonb_text
+from ledger.hashing import CURRENT_HASH_ALG, canonical_json, jsonb_text
 from ledger.prepare import ChainedEvent, chain, check_commit, refuse_unproven
 from ledger.store import (
     MAX_READ_LIMIT,
@@ -137,9 +137,20 @@ class MemoryLedger:
     async def insert_raw_event(self, event: RecordedEvent) -> int:
         """Append a row that carries its own hash, as INSERT INTO events would: refused
         (ForgedEvent) unless it proves itself like the trigger demands. Returns its position."""
+        return await self._append_proven(event, algorithm=CURRENT_HASH_ALG, projection=None)
+
+    async def restore_v1_event(self, event: RecordedEvent, projection: Mapping[str, Any] | None = None) -> int:
+        """A row of a ledger written before migration 0006 (hash algorithm 1), with the stream's
+        inline projection as that code stored it: the state an upgrade finds, for the tests that
+        replay an old ledger. Checked like verify checks an old row (link and v1 hash)."""
+        return await self._append_proven(event, algorithm=1, projection=projection)
+
+    async def _append_proven(
+        self, event: RecordedEvent, *, algorithm: int, projection: Mapping[str, Any] | None
+    ) -> int:
         async with self._lock:
             indexes = self._streams.get(event.stream_id, [])
-            refuse_unproven(event, self._log[indexes[-1]].event if indexes else None)
+            refuse_unproven(event, self._log[indexes[-1]].event if indexes else None, algorithm=algorithm)
             if event.event_id in self._event_ids:
                 raise errors.EventIdConflict(event.event_id)
             position = len(self._log) + 1
@@ -147,6 +158,8 @@ class MemoryLedger:
             self._streams.setdefault(event.stream_id, []).append(len(self._log))
             self._log.append(_Row(stamped, jsonb_text(event.data)))
             self._event_ids.add(event.event_id)
+            if projection is not None:
+                self._projections[event.stream_id] = (event.version, canonical_json(projection))
             return position
 
     async def insert_raw_request(self, stored: StoredRequest) -> None:

@@ -131,18 +131,19 @@ class ForgedEvent(ValueError):
     """A recorded event that does not prove itself: what the insert trigger refuses."""
 
 
-def refuse_unproven(event: RecordedEvent, head: RecordedEvent | None) -> None:
+def refuse_unproven(event: RecordedEvent, head: RecordedEvent | None, *, algorithm: int = CURRENT_HASH_ALG) -> None:
     """The insert trigger's rules (migrations 0001 and 0006) for a row offered with its own
     hash, as a writer with raw INSERT could: it must follow the stream's head, link to its
-    hash, name the current algorithm, and its hash must be its content's."""
+    hash, name the current algorithm, and its hash must be its content's. ``algorithm`` 1 checks
+    a row as migration 0006 found it in a ledger written before (see MemoryLedger.restore_v1_event)."""
     which = f"event {event.version} of stream {event.stream_id}"
     expected_version = head.version + 1 if head else 1
     if event.version != expected_version:
         raise ForgedEvent(f"{which} does not follow version {expected_version - 1}")
     if event.prev_hash != (head.hash if head else GENESIS):
         raise ForgedEvent(f"{which} does not follow version {event.version - 1}'s hash")
-    if event.hash_alg != CURRENT_HASH_ALG:
-        raise ForgedEvent(f"{which} names hash algorithm {event.hash_alg}; new events must use {CURRENT_HASH_ALG}")
+    if event.hash_alg != algorithm:
+        raise ForgedEvent(f"{which} names hash algorithm {event.hash_alg}; new events must use {algorithm}")
     try:
         digest = recompute_hash(
             event.hash_alg, event.prev_hash, stream_id=event.stream_id, version=event.version,

@@ -59,14 +59,14 @@ def ledger(database_url: str, *args: str, **env: str) -> subprocess.CompletedPro
 
 
 async def rewrite_whole_chain(database_url: str, stream_id: str, version: int) -> None:
-    """What a superuser can do: edit event ``version``'s claim and recompute every hash after it,
+    """What a superuser can do: edit event ``version``'s trail (nothing the totals show) and recompute every hash after it,
     with the triggers off, so that the chain is valid again."""
     admin = await asyncpg.connect(database_url)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
         await admin.execute("SET session_replication_role = replica")
         await admin.execute(
-            "UPDATE events SET data = jsonb_set(data, '{claim,request_id}', '\"REWRITTEN\"')"
+            "UPDATE events SET data = jsonb_set(data, '{trail,0,text}', '\"REWRITTEN\"')"
             " WHERE stream_id = $1 AND version = $2",
             stream_id, version,
         )  # fmt: skip

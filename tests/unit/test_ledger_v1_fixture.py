@@ -22,7 +22,7 @@ from ledger_v1 import (
     clearing_figures,
     fixture_events,
     fixture_json,
-    load_into,
+    restore_into_memory,
     totals_figures,
 )
 from settlement.service_layer.handlers import SettlementService
@@ -52,9 +52,9 @@ def test_the_fixture_holds_every_event_type_at_version_1() -> None:
     assert not any("schema_version" in e["data"] for e in events)
 
 
-async def test_loading_the_v1_events_into_todays_store_gives_the_same_hashes() -> None:
+async def test_the_v1_events_as_an_upgrade_finds_them_keep_their_hashes_and_verify() -> None:
     store = MemoryLedger()
-    await load_into(store, with_projections=False)
+    await restore_into_memory(store)
     recorded = await store.read_all(0, 10_000)
     assert [(e.prev_hash, e.hash) for e in recorded] == [(e["prev_hash"], e["hash"]) for e in fixture_events()]
     for stream in await store.list_streams():
@@ -63,7 +63,7 @@ async def test_loading_the_v1_events_into_todays_store_gives_the_same_hashes() -
 
 async def test_every_person_year_replays_to_the_totals_version_1_code_computed() -> None:
     store = MemoryLedger()
-    await load_into(store, with_projections=False)
+    await restore_into_memory(store)
     expected = fixture_json("totals.json")
     streams = await store.list_streams()
     assert sorted(streams) == sorted(expected)
