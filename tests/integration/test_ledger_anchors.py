@@ -59,8 +59,8 @@ def ledger(database_url: str, *args: str, **env: str) -> subprocess.CompletedPro
 
 
 async def rewrite_whole_chain(database_url: str, stream_id: str, version: int) -> None:
-    """What a superuser can do: edit event ``version``'s trail (nothing the totals show) and recompute every hash after it,
-    with the triggers off, so that the chain is valid again."""
+    """What a superuser can do: edit event ``version``'s trail (nothing the totals show) and
+    recompute every hash after it, with the triggers off, so that the chain is valid again."""
     admin = await asyncpg.connect(database_url)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:

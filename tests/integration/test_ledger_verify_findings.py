@@ -150,7 +150,8 @@ async def test_every_forgery_is_refused_or_reported_in_one_run(settled, database
     print(verify.stdout)  # the report docs/ledger.md shows
     assert "Traceback" not in verify.stderr and verify.stderr == ""
     out = verify.stdout
-    assert f"{unknown}: its events cannot be replayed (UnreadableEvent: FundsConjured version 1: unknown event type)" in out
+    unreadable = "(UnreadableEvent: FundsConjured version 1: unknown event type)"
+    assert f"{unknown}: its events cannot be replayed {unreadable}" in out
     assert f"{unknown}: the stored totals are at version" in out  # the projection did not follow
     assert 'idempotency row "H99:future-1": it answers a settlement but names no event' in out
     assert 'idempotency row "H99:future-1": its settlement answer carries event id' in out
