@@ -36,13 +36,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,6 +67,7 @@ from settlement.entrypoints.send import route, send
 from settlement.sample import day_lines
 
 from contracts.topics import Topics
+from devservers.stack import Launcher, LaunchError, Service, exports, local_servers_env, metric, spawn, stop_processes
 from ops.kafka import ensure_topics
 from ops.settings import CommonSettings
 
@@ -91,22 +90,13 @@ def devservers(command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "python"), "-m", "devservers", command], capture_output=True, text=True)
 
 
-def exports(text: str) -> dict[str, str]:
-    pairs = [ln.removeprefix("export ").split("=", 1) for ln in text.splitlines() if ln.startswith("export ")]
-    return {name: value.strip("'\"") for name, value in pairs}
-
-
 def server_env() -> tuple[dict[str, str], bool]:
     """The environment with DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS (the local servers, started
     if need be, fill in what is unset), and whether the Kafka is the local one (devservers)."""
-    env = dict(os.environ)
-    if not (env.get("DATABASE_URL") and env.get("KAFKA_BOOTSTRAP_SERVERS")):
-        for command in ("up", "env"):
-            done = devservers(command)
-            if done.returncode != 0:
-                reason = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-                raise Unreachable(f"cannot start the local servers (python -m devservers {command}): {reason}")
-        env = exports(done.stdout) | {k: v for k, v in env.items() if v}
+    try:
+        env = local_servers_env()
+    except LaunchError as error:
+        raise Unreachable(str(error)) from None
     local = exports(devservers("env").stdout).get("KAFKA_BOOTSTRAP_SERVERS") == env["KAFKA_BOOTSTRAP_SERVERS"]
     return env, local
 
@@ -157,79 +147,26 @@ async def probe(env: dict[str, str]) -> dict[str, str]:
     return settings
 
 
-LIBC = ctypes.CDLL(None) if sys.platform == "linux" else None
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it if this process dies without stopping it (Linux)."""
-    if LIBC is not None:
-        LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        )
+def spawn_child(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    process = spawn(args, env, log)
     CHILDREN.append(process)
     return process
 
 
 def stop(processes: list[subprocess.Popen[bytes]], grace: float = 20) -> None:
     """SIGTERM, then SIGKILL whatever is still running after `grace` seconds."""
+    stop_processes(processes, grace)
     for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         if process in CHILDREN:
             CHILDREN.remove(process)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+async def metrics_page(service: Service) -> str:
+    def fetch() -> str:
+        with urllib.request.urlopen(service.url("/metrics"), timeout=5) as reply:
+            return str(reply.read().decode())
 
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            return reply.status, reply.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, ""
-
-
-def metric(text: str, name: str) -> float:
-    """The sum of a Prometheus metric's samples."""
-    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith((f"{name}{{", f"{name} ")))
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    async def ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log}")
-            with contextlib.suppress(OSError):
-                if (await asyncio.to_thread(http_get, self.port, "/readyz"))[0] == 200:
-                    return
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready within {timeout:.0f} s; see {self.log}")
-
-    async def metrics(self) -> str:
-        return (await asyncio.to_thread(http_get, self.port, "/metrics"))[1]
+    return await asyncio.to_thread(fetch)
 
 
 @dataclass
@@ -245,39 +182,36 @@ class Stack:
     ledger: Service | None = None
     instances: list[Service] = field(default_factory=list)
 
-    def _env(self, port: int) -> dict[str, str]:
-        return self.env | {
-            "DATABASE_URL": self.dsn,
-            "KAFKA_TOPIC_PREFIX": self.topics.prefix,
-            "SETTLEMENT_POLICIES_DIR": str(POLICIES),
-            "SETTLEMENT_CONSUMER_GROUP": self.group,
-            "SETTLEMENT_BATCH_MAX_MESSAGES": str(BATCH),
-            "SETTLEMENT_BATCH_MAX_WAIT_MS": str(BATCH_WAIT_MS),
-            "LEDGER_RELAY_INTERVAL_MS": str(self.relay_interval_ms),
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-            "SHUTDOWN_GRACE_SECONDS": "10",
-        }
-
-    def _start(self, name: str, log: str) -> Service:
-        port = free_port()
-        process = spawn([str(BIN / name), "serve"], self._env(port), self.logs / log)
-        return Service(name, process, port, self.logs / log)
+    def launcher(self) -> Launcher:
+        return Launcher(
+            self.env
+            | {
+                "DATABASE_URL": self.dsn,
+                "KAFKA_TOPIC_PREFIX": self.topics.prefix,
+                "SETTLEMENT_CONSUMER_GROUP": self.group,
+                "SETTLEMENT_BATCH_MAX_MESSAGES": str(BATCH),
+                "SETTLEMENT_BATCH_MAX_WAIT_MS": str(BATCH_WAIT_MS),
+                "LEDGER_RELAY_INTERVAL_MS": str(self.relay_interval_ms),
+                "LOG_LEVEL": "WARNING",
+            },
+            self.logs,
+        )
 
     async def start(self, instances: int) -> None:
-        self.ledger = self._start("ledger", f"ledger-{self.topics.prefix}log")
+        launcher = self.launcher()
+        self.ledger = launcher.start("ledger", log=f"ledger-{self.topics.prefix}log")
         self.instances = [
-            self._start("settlement", f"settlement-{self.topics.prefix}{n}.log") for n in range(instances)
+            launcher.start("settlement", log=f"settlement-{self.topics.prefix}{n}.log") for n in range(instances)
         ]
-        await asyncio.gather(*(s.ready() for s in [self.ledger, *self.instances]))
+        CHILDREN.extend(s.process for s in [self.ledger, *self.instances])
+        await launcher.all_ready([self.ledger, *self.instances])
 
     async def quiet(self, timeout: float = 120) -> None:
         """Wait until the outbox is published and every follower projection has caught up."""
         assert self.ledger is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = await self.ledger.metrics()
+            text = await metrics_page(self.ledger)
             if "ledger_projection_lag_positions{" in text and not (
                 metric(text, "ledger_outbox_backlog_messages") or metric(text, "ledger_projection_lag_positions")
             ):
@@ -638,7 +572,8 @@ class Run:
         group = f"bench-pt-{uuid.uuid4().hex[:8]}"
         args = [sys.executable, __file__, "--pass-through-worker", topics.claims, topics.settlements, group]
         workers = [
-            spawn(args, self.env, self.logs / f"pass-through-{topics.prefix}{n}.log") for n in range(self.instances)
+            spawn_child(args, self.env, self.logs / f"pass-through-{topics.prefix}{n}.log")
+            for n in range(self.instances)
         ]
         try:
             await wait_for_group(self.bootstrap, group, self.instances)
@@ -661,12 +596,12 @@ class Run:
             async with Hospital(self.bootstrap, topics, topics.answers) as hospital:
                 await hospital.warm_up(claims[0])
                 await stack.quiet()
-                before = [await s.metrics() for s in stack.instances]
+                before = [await metrics_page(s) for s in stack.instances]
                 roles = {"settlement": [s.process.pid for s in stack.instances]}
                 assert stack.ledger is not None
                 with CpuMeter(roles | {"ledger": [stack.ledger.process.pid]}) as cpu:
                     result = await hospital.measure(claims, rate, "settlement")
-                after = [await s.metrics() for s in stack.instances]
+                after = [await metrics_page(s) for s in stack.instances]
         finally:
             log_lines = stack.stop()
             await self.drop(database)

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from devservers.stack import Launcher, LaunchError, Service, local_servers_env
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,51 +40,14 @@ def sh(*args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-def server_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if "DATABASE_URL" not in env or "KAFKA_BOOTSTRAP_SERVERS" not in env:
-        sh(str(BIN / "python"), "-m", "devservers", "up")
-        for line in sh(str(BIN / "python"), "-m", "devservers", "env").splitlines():
-            if line.startswith("export ") and "=" in line:
-                name, value = line.removeprefix("export ").split("=", 1)
-                env[name] = value.strip("'\"")
-    return env
-
-
 async def create_topics(bootstrap: str, prefix: str) -> None:
     from ops.kafka import ensure_topics
 
     await ensure_topics({"bootstrap_servers": bootstrap}, [prefix + t for t in TOPICS], partitions=PARTITIONS)
 
 
-def start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
-    service_env = env | {
-        "HTTP_PORT": str(PORTS[name]),
-        "SETTLEMENT_POLICIES_DIR": str(ROOT / "policies"),
-        "LEDGER_POLICIES_DIR": str(ROOT / "policies"),
-        "SHUTDOWN_GRACE_SECONDS": "10",
-    }
-    out = (logs / f"{name}.log").open("ab")
-    return subprocess.Popen([str(BIN / name), "serve"], cwd=ROOT, env=service_env, stdout=out, stderr=out)
-
-
-def wait_ready(name: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"demo: the {name} service exited ({process.returncode}); see .devservers/demo/{name}.log")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORTS[name]}/readyz", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    sys.exit(f"demo: the {name} service was not ready within {timeout:.0f} s; see .devservers/demo/{name}.log")
-
-
-def get(name: str, path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{PORTS[name]}{path}", timeout=10) as reply:
+def get(service: Service, path: str) -> Any:
+    with urllib.request.urlopen(service.url(path), timeout=10) as reply:
         return json.loads(reply.read())
 
 
@@ -139,17 +103,21 @@ def main() -> int:
 
     from contracts.money import parse_yuan
 
-    env = server_env() | {"KAFKA_TOPIC_PREFIX": f"demo-{seed}."}
+    try:
+        env = local_servers_env() | {"KAFKA_TOPIC_PREFIX": f"demo-{seed}."}
+    except LaunchError as error:
+        sys.exit(f"demo: {error}")
     logs = STATE / "demo"
     logs.mkdir(parents=True, exist_ok=True)
     asyncio.run(create_topics(env["KAFKA_BOOTSTRAP_SERVERS"], env["KAFKA_TOPIC_PREFIX"]))
     sh(str(BIN / "ledger"), "migrate", env=env)
     day = logs / "day.jsonl"
     day.write_text("".join(line + "\n" for line in day_lines(args.people, seed)), encoding="utf-8")
-    services = {name: start(name, env, logs) for name in ("ledger", "settlement")}
+    launcher = Launcher(env, logs)
     try:
-        for name, process in services.items():
-            wait_ready(name, process)
+        ledger = launcher.start("ledger", port=PORTS["ledger"], log="ledger.log")
+        settlement = launcher.start("settlement", port=PORTS["settlement"], log="settlement.log")
+        asyncio.run(launcher.all_ready([ledger, settlement]))
         started = time.monotonic()
         answers = asyncio.run(publish(day, env))
         print(summarise(answers, time.monotonic() - started))
@@ -157,9 +125,9 @@ def main() -> int:
         settled = [a for a in answers if a["msg_type"] == "settlement"]
         someone = max(settled, key=lambda a: parse_yuan(a["setlinfo"]["fund_pay_sumamt"]))["psn_no"]
         print(f"annual totals of one person ({someone}, 2025):")
-        print(json.dumps(get("settlement", f"/v1/persons/{someone}/years/2025/totals"), ensure_ascii=False, indent=2))
+        print(json.dumps(get(settlement, f"/v1/persons/{someone}/years/2025/totals"), ensure_ascii=False, indent=2))
         print("ledger verify (hash chains, and every person's totals against a replay of their events):")
-        request = urllib.request.Request(f"http://127.0.0.1:{PORTS['ledger']}/v1/verify", method="POST")
+        request = urllib.request.Request(ledger.url("/v1/verify"), method="POST")
         with urllib.request.urlopen(request, timeout=300) as reply:
             report = json.loads(reply.read())
         verdict = "intact" if report["ok"] else "MISMATCH"
@@ -167,14 +135,10 @@ def main() -> int:
         for problem in report["chain_breaks"] + report["projection_mismatches"]:
             print(f"  {problem}")
         return 0 if report["ok"] else 1
+    except LaunchError as error:
+        sys.exit(f"demo: {error}")
     finally:
-        for process in services.values():
-            process.send_signal(signal.SIGTERM)
-        for process in services.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        launcher.stop_all(grace=30)
         print(f"day: {day} (seed {seed}); logs: {logs}; servers still running: `make down` stops them", file=sys.stderr)
 
 

@@ -9,14 +9,7 @@ never see each other's messages. Both services run as real processes (`settlemen
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -32,19 +25,13 @@ from settlement.entrypoints import offline
 from settlement.entrypoints.send import route, send
 
 from contracts.topics import Topics
+from devservers.stack import Launcher, Service, metric
 from ops.kafka import ensure_topics
 from ops.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 POLICIES = ROOT / "policies"
 MONEY_FIELDS = ("setlinfo", "setldetail", "items", "code", "setl_id", "case_payment")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def figures(answer: dict[str, Any]) -> dict[str, Any]:
@@ -62,31 +49,24 @@ def money_totals(totals: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
-@dataclass
 class Stack:
     database_url: str
     bootstrap: str
     folder: Path
     topics: Topics = field(default_factory=lambda: Topics(f"e2e-{uuid.uuid4().hex[:10]}."))
     group: str = field(default_factory=lambda: f"settlement-e2e-{uuid.uuid4().hex[:8]}")
-    services: list[Service] = field(default_factory=list)
+    launcher: Launcher = field(init=False)
     ledger: Service | None = None
+
+    def __post_init__(self) -> None:
+        env = {
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_TOPIC_PREFIX": self.topics.prefix,
+            "SETTLEMENT_CONSUMER_GROUP": self.group,
+            "LOG_LEVEL": "INFO",
+        }
+        self.launcher = Launcher(env, self.folder)
 
     # -- servers ----------------------------------------------------------------------------
 
@@ -102,79 +82,22 @@ class Stack:
         names = [*self.topics.inbound, *self.topics.answers]
         await ensure_topics({"bootstrap_servers": self.bootstrap}, names, partitions=partitions)
 
-    def environment(self, port: int, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "DATABASE_URL": self.database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_TOPIC_PREFIX": self.topics.prefix,
-            "SETTLEMENT_POLICIES_DIR": str(POLICIES),
-            "SETTLEMENT_CONSUMER_GROUP": self.group,
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(port),
-            "SHUTDOWN_GRACE_SECONDS": "10",
-            "LOG_LEVEL": "INFO",
-            **extra,
-        }
-
     async def start_settlement(self, **extra: str) -> Service:
-        port = free_port()
-        log = self.folder / f"settlement-{len(self.services)}.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [str(BIN / "settlement"), "serve"],
-                cwd=ROOT,
-                env=self.environment(port, **extra),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        service = Service("settlement", process, port, log)
-        self.services.append(service)
-        await self.wait_ready(service)
-        return service
-
-    async def wait_ready(self, service: Service, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if service.process.poll() is not None:
-                    raise AssertionError(f"{service.name} exited {service.process.returncode}:\n{service.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(service.url("/readyz"))).status_code == 200:
-                        return
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"{service.name} not ready within {timeout} s:\n{service.log_tail()}")
-
-    def kill(self, service: Service) -> None:
-        service.process.send_signal(signal.SIGKILL)
-        service.process.wait(timeout=10)
-
-    def stop(self, service: Service) -> int:
-        service.process.send_signal(signal.SIGTERM)
-        try:
-            return service.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            service.process.kill()
-            raise
+        return await self.launcher.start_ready("settlement", **extra)
 
     async def start_ledger(self, **extra: str) -> Service:
         """`ledger serve`: the outbox relay that publishes the answers, and the audit HTTP."""
-        port = free_port()
-        log = self.folder / "ledger.log"
-        env = self.environment(port, LEDGER_POLICIES_DIR=str(POLICIES), LEDGER_RELAY_INTERVAL_MS="20", **extra)
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [str(BIN / "ledger"), "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.ledger = Service("ledger", process, port, log)
-        await self.wait_ready(self.ledger)
+        self.ledger = await self.launcher.start_ready("ledger", LEDGER_RELAY_INTERVAL_MS="20", **extra)
         return self.ledger
 
+    def kill(self, service: Service) -> None:
+        self.launcher.kill(service)
+
+    def stop(self, service: Service) -> int:
+        return self.launcher.stop(service)
+
     async def close(self) -> None:
-        for service in [*self.services, *([self.ledger] if self.ledger else [])]:
-            if service.process.poll() is None:
-                service.process.kill()
-                service.process.wait(timeout=10)
+        self.launcher.stop_all(grace=0)
 
     # -- a hospital system ------------------------------------------------------------------
 
@@ -246,9 +169,7 @@ class Stack:
         """The sum of a Prometheus metric's samples on the service's /metrics."""
         async with httpx.AsyncClient(timeout=10) as client:
             text = (await client.get(service.url("/metrics"))).text
-        return sum(
-            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith((f"{name}{{", f"{name} "))
-        )
+        return metric(text, name)
 
     async def count_events(self, event_type: str) -> int:
         connection = await asyncpg.connect(self.database_url)
@@ -258,8 +179,7 @@ class Stack:
             await connection.close()
 
     def logs(self) -> str:
-        every = [*self.services, *([self.ledger] if self.ledger else [])]
-        return "\n".join(f"--- {s.log.name}\n{s.log_tail()}" for s in every)
+        return self.launcher.logs_tail()
 
 
 def topic_runs(lines: Sequence[str]) -> tuple[list[str], list[str]]:
