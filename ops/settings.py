@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
+    medins_env: Literal["local", "production"] = Field(
+        default="production",
+        description="'local' only on a developer's machine or in CI: allows PLAINTEXT Kafka and development keys",
+    )
     database_url: SecretStr = Field(description="PostgreSQL DSN, e.g. postgresql://user:pw@host:5432/ledger")
     kafka_bootstrap_servers: str = Field(description="Comma-separated host:port list of Kafka brokers")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
