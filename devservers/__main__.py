@@ -1,4 +1,4 @@
-"""python -m devservers up|down|status|env|logs|reset|versions — the local Kafka and PostgreSQL.
+"""python -m devservers up|down|status|env|logs|reset|versions|token — the local Kafka and PostgreSQL.
 
 This command always manages the local servers: DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS in the
 environment are for the programs that use a server (tests, demo), not for this one.
@@ -90,6 +90,16 @@ def reset(where: Layout) -> int:
     return 0
 
 
+def token(where: Layout, args: argparse.Namespace) -> int:
+    """A token from the local issuer (generated into the home at first use), on stdout."""
+    from devservers.issuer import local_issuer
+
+    issuer = local_issuer(where.home)
+    subject = args.subject or (f"{args.role}-{'-'.join(args.institution)}" if args.institution else args.role)
+    print(issuer.mint(subject, [args.role], args.institution, ttl=args.ttl))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devservers", description=__doc__.splitlines()[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_argument("-n", "--lines", type=int, default=60)
     commands.add_parser("reset", help="stop and delete all data, state and logs")
     commands.add_parser("versions", help="print the Kafka and PostgreSQL versions in use")
+    sub = commands.add_parser("token", help="mint a bearer token from the local issuer (docs/local-servers.md)")
+    sub.add_argument("--role", required=True, choices=("hospital", "auditor", "operator"))
+    sub.add_argument("--institution", action="append", default=[], help="a fixmedins_code (repeatable)")
+    sub.add_argument("--subject", help="the token's sub (default: made from the role and institutions)")
+    sub.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     args = parser.parse_args(argv)
     where = layout()
     try:
@@ -117,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             return logs(where, args.lines)
         if args.command == "reset":
             return reset(where)
+        if args.command == "token":
+            return token(where, args)
         print(f"kafka {kafka_version()}\npostgresql {server_version()}")
         return 0
     except (KafkaError, JarsError, PostgresError, TimeoutError) as error:
