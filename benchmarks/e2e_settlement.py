@@ -162,8 +162,11 @@ def stop(processes: list[subprocess.Popen[bytes]], grace: float = 20) -> None:
 
 
 async def metrics_page(service: Service) -> str:
+    operator = Launcher({}, service.log.parent).bearer("operator")  # the local issuer's token for /metrics
+
     def fetch() -> str:
-        with urllib.request.urlopen(service.url("/metrics"), timeout=5) as reply:
+        request = urllib.request.Request(service.url("/metrics"), headers=operator)
+        with urllib.request.urlopen(request, timeout=5) as reply:
             return str(reply.read().decode())
 
     return await asyncio.to_thread(fetch)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from devservers.issuer import LocalIssuer, local_issuer
+from devservers.paths import layout
 from devservers.procs import free_port, tail
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,20 +101,29 @@ class Service:
 
 @dataclass
 class Launcher:
-    """Starts services with `env` (plus per-service defaults) and logs into `logs`."""
+    """Starts services with `env` (plus per-service defaults) and logs into `logs`. The services
+    run in local mode and accept the local issuer's tokens (`issuer`, made at first use)."""
 
     env: Mapping[str, str]
     logs: Path
+    issuer: LocalIssuer = field(default_factory=lambda: local_issuer(layout().home))
     services: list[Service] = field(default_factory=list)
 
     def environment(self, port: int, extra: Mapping[str, str]) -> dict[str, str]:
         defaults = {
+            "MEDINS_ENV": "local",
             "SETTLEMENT_POLICIES_DIR": str(POLICIES),
             "LEDGER_POLICIES_DIR": str(POLICIES),
             "HTTP_HOST": "127.0.0.1",
             "SHUTDOWN_GRACE_SECONDS": "10",
+            **self.issuer.environment(),
         }
         return {**os.environ, **defaults, **self.env, **extra, "HTTP_PORT": str(port)}
+
+    def bearer(self, role: str, *institutions: str) -> dict[str, str]:
+        """An Authorization header with a fresh local token for `role` (and institution codes)."""
+        subject = "-".join([f"launcher-{role}", *institutions])
+        return {"Authorization": f"Bearer {self.issuer.mint(subject, [role], institutions)}"}
 
     def start(self, name: ServiceName, *, port: int | None = None, log: str | None = None, **extra: str) -> Service:
         """Start `<name> serve`; does not wait (see `ready`)."""

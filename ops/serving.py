@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
+
+from ops.settings import CommonSettings
 
 
 class _Server(uvicorn.Server):
@@ -48,6 +51,21 @@ def database_unreachable(dsn: str, timeout: float = 10) -> str | None:
     return None
 
 
+def refusal(settings: CommonSettings) -> str | None:
+    """One sentence if the settings would leave the service open (None if they are safe):
+    no token issuer, or Kafka in PLAINTEXT outside local mode (MEDINS_ENV=local)."""
+    try:
+        settings.auth_config()
+    except ValueError as error:
+        return str(error)
+    if settings.kafka_security_protocol == "PLAINTEXT" and settings.medins_env != "local":
+        return (
+            "KAFKA_SECURITY_PROTOCOL=PLAINTEXT is refused outside local mode (MEDINS_ENV=local): "
+            "producers would be unauthenticated; use SASL_SSL (docs/operations.md)"
+        )
+    return None
+
+
 def run(app: Any, *, host: str, port: int, grace_seconds: float) -> int:
     """Serve until SIGTERM/SIGINT; 0 after a graceful stop, 1 if startup failed."""
     config = uvicorn.Config(
@@ -62,3 +80,14 @@ def run(app: Any, *, host: str, port: int, grace_seconds: float) -> int:
     server = _Server(config)
     server.run()
     return 0 if server.started else 1
+
+
+def serve(name: str, settings: CommonSettings, create_app: Callable[[], Any]) -> int:
+    """`<name> serve`: refuse in one sentence (exit 2) what cannot work or would be unsafe,
+    else build the app and run it until SIGTERM."""
+    problem = database_unreachable(settings.database_url.get_secret_value()) or refusal(settings)
+    if problem:
+        print(f"{name}: {problem}", file=sys.stderr)
+        return 2
+    app = create_app()
+    return run(app, host=settings.http_host, port=settings.http_port, grace_seconds=settings.shutdown_grace_seconds)

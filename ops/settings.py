@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from ops.security import SecuritySettings
 
 
-class CommonSettings(BaseSettings):
+class CommonSettings(SecuritySettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     medins_env: Literal["local", "production"] = Field(

@@ -46,8 +46,9 @@ async def create_topics(bootstrap: str, prefix: str) -> None:
     await ensure_topics({"bootstrap_servers": bootstrap}, [prefix + t for t in TOPICS], partitions=PARTITIONS)
 
 
-def get(service: Service, path: str) -> Any:
-    with urllib.request.urlopen(service.url(path), timeout=10) as reply:
+def call(service: Service, path: str, headers: dict[str, str], method: str = "GET", timeout: float = 10) -> Any:
+    request = urllib.request.Request(service.url(path), headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
         return json.loads(reply.read())
 
 
@@ -123,13 +124,14 @@ def main() -> int:
         print(summarise(answers, time.monotonic() - started))
         # The person the funds paid most for: usually a stay with major illness or aid.
         settled = [a for a in answers if a["msg_type"] == "settlement"]
-        someone = max(settled, key=lambda a: parse_yuan(a["setlinfo"]["fund_pay_sumamt"]))["psn_no"]
-        print(f"annual totals of one person ({someone}, 2025):")
-        print(json.dumps(get(settlement, f"/v1/persons/{someone}/years/2025/totals"), ensure_ascii=False, indent=2))
+        top = max(settled, key=lambda a: parse_yuan(a["setlinfo"]["fund_pay_sumamt"]))
+        someone, where = top["psn_no"], top["fixmedins_code"]
+        # Read as the hospital that settled the visit would (its token names its institution).
+        totals = call(settlement, f"/v1/persons/{someone}/years/2025/totals", launcher.bearer("hospital", where))
+        print(f"annual totals of one person ({someone}, 2025), as read by {where}:")
+        print(json.dumps(totals, ensure_ascii=False, indent=2))
         print("ledger verify (hash chains, and every person's totals against a replay of their events):")
-        request = urllib.request.Request(ledger.url("/v1/verify"), method="POST")
-        with urllib.request.urlopen(request, timeout=300) as reply:
-            report = json.loads(reply.read())
+        report = call(ledger, "/v1/verify", launcher.bearer("auditor"), method="POST", timeout=300)
         verdict = "intact" if report["ok"] else "MISMATCH"
         print(f"  {report['streams']} person-year streams checked in {report['seconds']} s: {verdict}")
         for problem in report["chain_breaks"] + report["projection_mismatches"]:

@@ -159,15 +159,19 @@ class Stack:
         finally:
             await producer.stop()
 
+    def bearer(self, role: str, *institutions: str) -> dict[str, str]:
+        """An Authorization header with a local token (see devservers.issuer)."""
+        return self.launcher.bearer(role, *institutions)
+
     async def totals(self, service: Service, psn_no: str, year: int = 2025) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=self.bearer("auditor")) as client:
             reply = await client.get(service.url(f"/v1/persons/{psn_no}/years/{year}/totals"))
         assert reply.status_code == 200, reply.text
         return dict(reply.json())
 
     async def metric(self, service: Service, name: str) -> float:
         """The sum of a Prometheus metric's samples on the service's /metrics."""
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, headers=self.bearer("operator")) as client:
             text = (await client.get(service.url("/metrics"))).text
         return metric(text, name)
 

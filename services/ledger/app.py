@@ -23,11 +23,13 @@ from starlette.applications import Starlette
 from engine.policy_book import PolicyBook
 from engine.policy_files import load_policy_book
 from ledger.adapters.postgres import PostgresLedger
-from ledger.entrypoints.http import build_http
+from ledger.adapters.queries import progress
+from ledger.entrypoints.http import audit_endpoints
 from ledger.follower import FollowerRunner
 from ledger.outbox import OutboxRelay, idempotent_producer
 from ledger.projections import all_projections, verify_followers
 from ledger.settings import LedgerSettings
+from ops.http import database_check, service_app
 from ops.kafka import aiokafka_options
 from ops.logging import configure_logging
 from ops.metrics import LedgerMetrics
@@ -38,28 +40,22 @@ MAX_BACKOFF_S = 30.0
 
 @dataclass
 class Running:
-    """What the lifespan built; the HTTP routes read it."""
+    """What the lifespan built: the state the HTTP routes read (ops.http, ledger.entrypoints.http)."""
 
     pool: asyncpg.Pool
     store: PostgresLedger
     policies: PolicyBook | None
     producer: AIOKafkaProducer
     followers: list[FollowerRunner]
+    metrics: LedgerMetrics
     producer_up: bool = False
+    verify_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def verify_followers(self) -> list[str]:
         return await verify_followers(self.pool)
 
-    verify_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
     async def readiness(self) -> dict[str, str]:
-        checks: dict[str, str] = {}
-        try:
-            async with asyncio.timeout(2):
-                await self.pool.fetchval("SELECT 1")
-            checks["database"] = "ok"
-        except Exception as error:  # readiness reports, it never raises
-            checks["database"] = f"unreachable: {type(error).__name__}"
+        checks = {"database": await database_check(self.pool)}
         if not self.producer_up:
             checks["broker"] = "not connected"
         else:
@@ -67,17 +63,20 @@ class Running:
                 async with asyncio.timeout(2):
                     await self.producer.client.fetch_all_metadata()
                 checks["broker"] = "ok"
-            except Exception as error:
+            except Exception as error:  # readiness reports, it never raises
                 checks["broker"] = f"unreachable: {type(error).__name__}"
         return checks
 
-
-@dataclass
-class Wiring:
-    running: Running | None = None
-
-    async def readiness(self) -> dict[str, str]:
-        return await self.running.readiness() if self.running else {"startup": "not started"}
+    async def refresh_metrics(self) -> None:
+        """The outbox backlog and each follower's lag, read when /metrics is scraped."""
+        try:
+            now = await progress(self.pool)
+        except (asyncpg.PostgresError, OSError):
+            return  # the gauges keep their last values; readyz tells of the outage
+        self.metrics.outbox_backlog.set(now.outbox_backlog)
+        for follower in self.followers:
+            name = follower.projection.name
+            self.metrics.projection_lag.labels(name).set(now.lag(name))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -163,24 +162,22 @@ def create_app(settings: LedgerSettings | None = None) -> Starlette:
     configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "ledger")
     policies = load_policy_book(settings.ledger_policies_dir) if settings.ledger_policies_dir else None
     metrics = LedgerMetrics()
-    wiring = Wiring()
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Running]]:
         pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=6)
         producer = idempotent_producer(client_id="ledger-outbox-relay", **aiokafka_options(settings))
         followers = [
             FollowerRunner(pool, projection, batch_size=settings.ledger_outbox_batch)
             for projection in all_projections()
         ]
-        running = Running(pool, PostgresLedger(pool), policies, producer, followers)
-        wiring.running = running
+        running = Running(pool, PostgresLedger(pool), policies, producer, followers, metrics)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_relay(running, settings, metrics, stop), name="outbox-relay")]
         tasks += [asyncio.create_task(_follow(f, settings, metrics, stop), name=f.projection.name) for f in followers]
         log.info("started", projections=[f.projection.name for f in followers], policies=bool(policies))
         try:
-            yield
+            yield {"running": running}
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             stop.set()  # loops finish the batch in hand, then return
@@ -192,4 +189,4 @@ def create_app(settings: LedgerSettings | None = None) -> Starlette:
             await pool.close()
             log.info("stopped", cancelled=len(late))
 
-    return Starlette(routes=build_http(wiring, metrics), lifespan=lifespan)
+    return service_app(settings, metrics.registry, audit_endpoints(metrics), lifespan)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,11 +19,12 @@ from starlette.applications import Starlette
 
 from contracts.topics import Topics
 from engine.policy_files import load_policy_book
+from ops.http import database_check, service_app
 from ops.kafka import faststream_security
 from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.consumer import Backoff, handle_batch
-from settlement.entrypoints.http import build_http
+from settlement.entrypoints.http import counter_endpoints
 from settlement.service_layer.handlers import SettlementService
 from settlement.settings import SettlementSettings
 
@@ -39,21 +39,21 @@ async def _raw_body(message: Any) -> Any:
 
 @dataclass
 class Running:
+    """What the lifespan built: the state the HTTP routes read (ops.http, settlement.entrypoints.http)."""
+
     pool: asyncpg.Pool
     broker: KafkaBroker
     backoff: Backoff
+    service: SettlementService
 
     async def readiness(self) -> dict[str, str]:
-        checks: dict[str, str] = {}
-        try:
-            async with asyncio.timeout(2):
-                await self.pool.fetchval("SELECT 1")
-            checks["database"] = "ok"
-        except Exception as error:  # readiness reports, it never raises
-            checks["database"] = f"unreachable: {type(error).__name__}"
+        checks = {"database": await database_check(self.pool)}
         checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
         checks["consumer"] = "ok" if self.backoff.healthy else f"retrying: {self.backoff.last_error}"
         return checks
+
+    async def refresh_metrics(self) -> None:
+        """Every settlement metric is counted as it happens; nothing to read at scrape time."""
 
 
 def build_broker(
@@ -89,41 +89,29 @@ def build_broker(
     return broker
 
 
-@dataclass
-class Wiring:
-    """What the lifespan builds and the HTTP routes use once it exists."""
-
-    service: SettlementService | None = None
-    running: Running | None = None
-
-    async def readiness(self) -> dict[str, str]:
-        return await self.running.readiness() if self.running else {"startup": "not started"}
-
-
 def create_app(settings: SettlementSettings | None = None) -> Starlette:
     settings = settings or SettlementSettings()
     configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "settlement")
     policies = load_policy_book(settings.settlement_policies_dir)
     metrics = SettlementMetrics()
     backoff = Backoff(ceiling=settings.settlement_max_retry_seconds)
-    wiring = Wiring()
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Running]]:
         pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=8)
-        wiring.service = SettlementService(
+        service = SettlementService(
             PostgresLedger(pool), policies, clock=lambda: datetime.now(UTC), topics=Topics(settings.kafka_topic_prefix)
         )
-        broker = build_broker(settings, wiring.service, metrics, backoff)
+        broker = build_broker(settings, service, metrics, backoff)
         await broker.start()
-        wiring.running = Running(pool, broker, backoff)
         log.info("started", policies=len(policies.policies), group=settings.settlement_consumer_group)
         try:
-            yield
+            yield {"running": Running(pool, broker, backoff, service)}
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             await broker.stop()  # waits for the batch in hand to finish and commit
             await pool.close()
             log.info("stopped")
 
-    return Starlette(routes=build_http(wiring, metrics), lifespan=lifespan)
+    endpoints = counter_endpoints(metrics, max_body=settings.http_max_body_bytes)
+    return service_app(settings, metrics.registry, endpoints, lifespan)

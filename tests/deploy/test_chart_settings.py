@@ -120,3 +120,31 @@ def test_sasl_needs_a_sasl_security_protocol(render) -> None:
             "minimal-values.yaml",
             sets=("kafka.saslMechanism=SCRAM-SHA-512", "kafka.saslUsername=u", "secrets.values.KAFKA_SASL_PASSWORD=p"),
         )
+
+
+def test_the_token_settings_reach_both_services(full_release: Rendered) -> None:
+    for workload in full_release.workloads():
+        assert full_release.env_value(workload, "AUTH_ISSUER") == "https://sso.example.cn/realms/medins"
+        assert full_release.env_value(workload, "AUTH_AUDIENCE") == "medins-settlement"
+        assert full_release.env_value(workload, "AUTH_JWKS_URL").endswith("/certs")
+        assert full_release.env_value(workload, "HTTP_RATE_LIMIT_BURST") == "40"
+        assert full_release.env_value(workload, "MEDINS_ENV") == "production"
+
+
+def test_an_install_without_a_token_issuer_is_refused(render) -> None:
+    with pytest.raises(RenderError, match=r"auth\.issuer"):
+        render("full-values.yaml", sets=("auth.issuer=",))
+
+
+def test_plaintext_kafka_is_refused_in_production(render) -> None:
+    with pytest.raises(RenderError, match="PLAINTEXT is refused in production"):
+        render("minimal-values.yaml", sets=("environment=production",))
+
+
+def test_prometheus_scrapes_metrics_with_an_operator_token(full_release: Rendered) -> None:
+    (monitor,) = full_release.of_kind("ServiceMonitor")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "medins-metrics-reader", "key": "token"},
+    }

@@ -16,7 +16,8 @@ async def test_replay_and_verify_over_http_agree_with_the_settled_year(make_stac
     ledger = stack.ledger
     assert ledger is not None
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    auditor, operator = stack.bearer("auditor"), stack.bearer("operator")
+    async with httpx.AsyncClient(timeout=30, headers=auditor) as client:
         replay = await client.get(ledger.url("/v1/persons/P002/years/2025/replay"))
         early = await client.get(
             ledger.url("/v1/persons/P002/years/2025/replay"), params={"as_of": "2000-01-01T00:00:00+08:00"}
@@ -24,7 +25,7 @@ async def test_replay_and_verify_over_http_agree_with_the_settled_year(make_stac
         unknown = await client.get(ledger.url("/v1/persons/NOBODY/years/2025/replay"))
         bad = await client.get(ledger.url("/v1/persons/P002/years/2025/replay"), params={"as_of": "yesterday"})
         verify = await client.post(ledger.url("/v1/verify"))
-        metrics = (await client.get(ledger.url("/metrics"))).text
+        metrics = (await client.get(ledger.url("/metrics"), headers=operator)).text
 
     assert replay.status_code == 200, replay.text
     body = replay.json()

@@ -220,7 +220,8 @@ async def test_pre_settlement_over_http_prices_against_current_totals_and_record
     service = await stack.start_settlement()
     await stack.send(P002_SETUP)
     before = await stack.totals(service, "P002")
-    async with httpx.AsyncClient(timeout=10) as client:
+    counter = stack.bearer("hospital", example("CLM-0048")["fixmedins_code"])
+    async with httpx.AsyncClient(timeout=10, headers=counter) as client:
         priced = await client.post(service.url("/v1/pre-settle"), content=claim_like("PRE-1").encode())
         refused = await client.post(service.url("/v1/pre-settle"), content=b'{"msg_type": "claim"}')
         garbage = await client.post(service.url("/v1/pre-settle"), content=b"\xff not json")
@@ -235,7 +236,7 @@ async def test_pre_settlement_over_http_prices_against_current_totals_and_record
     # The same claim settled for real over Kafka gets the figures the counter was shown.
     (settled,) = await stack.send([claim_like("PRE-1")])
     assert settled["setlinfo"] == priced.json()["setlinfo"]
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=counter) as client:
         found = await client.get(service.url(f"/v1/persons/P002/settlements/{settled['setl_id']}"))
     assert found.status_code == 200 and found.json()["setlinfo"] == settled["setlinfo"]
 

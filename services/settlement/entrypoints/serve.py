@@ -6,21 +6,10 @@ batch in hand finish and commit before the process exits 0 (within SHUTDOWN_GRAC
 
 from __future__ import annotations
 
-import sys
-
-from ops.serving import database_unreachable, run
+from ops import serving
 from settlement.bootstrap import create_app
 from settlement.settings import SettlementSettings
 
 
 def serve(settings: SettlementSettings) -> int:
-    problem = database_unreachable(settings.database_url.get_secret_value())
-    if problem:
-        print(f"settlement: {problem}", file=sys.stderr)
-        return 2
-    return run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
+    return serving.serve("settlement", settings, lambda: create_app(settings))

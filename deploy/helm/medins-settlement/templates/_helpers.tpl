@@ -93,7 +93,24 @@ limits to the remaining setting names).
 {{- if $v.kafka.tlsCa.enabled -}}
 {{- $_ := set $s "KAFKA_SSL_CAFILE" (printf "%s/%s" (include "medins.kafkaCaDir" .) $v.kafka.tlsCa.key) -}}
 {{- end -}}
+{{- $_ := set $s "MEDINS_ENV" $v.environment -}}
+{{- if and (eq $v.kafka.securityProtocol "PLAINTEXT") (ne $v.environment "local") -}}
+{{- fail "kafka.securityProtocol PLAINTEXT is refused in production (unauthenticated producers); use SASL_SSL, or environment: local for a trial" -}}
+{{- end -}}
 {{- $_ := set $s "HTTP_PORT" (include "medins.settingString" $v.http.port) -}}
+{{- $_ := set $s "HTTP_MAX_BODY_BYTES" (include "medins.settingString" $v.http.maxBodyBytes) -}}
+{{- $_ := set $s "HTTP_RATE_LIMIT_PER_SECOND" (include "medins.settingString" $v.http.rateLimit.perSecond) -}}
+{{- $_ := set $s "HTTP_RATE_LIMIT_BURST" (include "medins.settingString" $v.http.rateLimit.burst) -}}
+{{- $_ := set $s "AUTH_ISSUER" (required "auth.issuer is required: the OIDC issuer of the callers' tokens" $v.auth.issuer) -}}
+{{- $_ := set $s "AUTH_AUDIENCE" (required "auth.audience is required: the audience tokens must name" $v.auth.audience) -}}
+{{- if $v.auth.jwksUrl -}}
+{{- $_ := set $s "AUTH_JWKS_URL" $v.auth.jwksUrl -}}
+{{- else if not (hasKey ($v.config | default dict) "AUTH_JWKS_FILE") -}}
+{{- fail "auth.jwksUrl is required (or config.AUTH_JWKS_FILE, a JWKS file you mount): where the issuer publishes its keys" -}}
+{{- end -}}
+{{- $_ := set $s "AUTH_ALGORITHMS" $v.auth.algorithms -}}
+{{- $_ := set $s "AUTH_LEEWAY_SECONDS" (include "medins.settingString" $v.auth.leewaySeconds) -}}
+{{- $_ := set $s "AUTH_ROLES_CLAIM" $v.auth.rolesClaim -}}
 {{- $_ := set $s "SHUTDOWN_GRACE_SECONDS" (include "medins.settingString" $v.shutdownGraceSeconds) -}}
 {{- if eq .component "settlement" -}}
 {{- $_ := set $s "SETTLEMENT_POLICIES_DIR" (include "medins.policiesDir" .) -}}
