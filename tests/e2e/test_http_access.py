@@ -126,9 +126,9 @@ async def test_a_hospital_pre_settles_and_reads_only_for_its_own_institutions(se
 
     assert refused.status_code == 403 and "no settlement" in problem_of(refused)["message"]
     assert hidden.status_code == 404 and made_up.status_code == 404
-    assert problem_of(hidden)["message"].replace(settlement["setl_id"], "?") == problem_of(made_up)[
-        "message"
-    ].replace("S2025-0000000000000000", "?")  # the same answer as for a settlement that does not exist
+    # The same answer as for a settlement that does not exist: its existence is not disclosed.
+    unknown = problem_of(made_up)["message"].replace("S2025-0000000000000000", "?")
+    assert problem_of(hidden)["message"].replace(settlement["setl_id"], "?") == unknown
     assert in_their_name.status_code == 403 and "own institution" in problem_of(in_their_name)["message"]
     assert in_its_own_name.status_code == 200, in_its_own_name.text
 
