@@ -135,4 +135,5 @@ class RejectionCode(StrEnum):
     ACCOUNT_MONTH_ALREADY_CREDITED = "account_month_already_credited"
     OUTSIDE_POLICY_YEAR = "outside_policy_year"
     OPENING_BALANCE_ALREADY_SPENT = "opening_balance_already_spent"  # an enrolment correction would overdraw
+    NOT_AUTHORISED = "not_authorised"  # the sender's principal may not send this (another institution's claim)
     INVARIANT_BROKEN = "invariant_broken"  # a bug: nothing recorded, operators alerted

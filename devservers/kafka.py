@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from devservers import kafka_probe
 from devservers.kafka_jars import ensure_jars, kafka_version
+from devservers.kafka_tls import BrokerTls
 from devservers.paths import Layout
 from devservers.procs import (
     LOCALHOST,
@@ -37,6 +39,9 @@ from devservers.procs import (
 
 DEFAULT_PORT = 29792
 DEFAULT_CONTROLLER_PORT = 29793
+DEFAULT_SECURE_PORT = 29794
+SERVICE_USER = "medins-service"  # the services' principal: a super user (docs/local-servers.md)
+SCRAM = "SCRAM-SHA-512"
 START_TIMEOUT = 120.0  # a cold JVM on two busy cores; it normally answers within 5 s
 STOP_GRACE = 30.0
 # Enough for tests and the demo; the log cleaner's buffer is shrunk to fit (see _properties).
@@ -53,10 +58,25 @@ class KafkaStatus:
     pid: int | None
     port: int | None
     detail: str
+    secure_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"{LOCALHOST}:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        return f"{LOCALHOST}:{self.secure_port}"
+
+
+def wanted_users() -> list[str]:
+    """The SCRAM users of the local broker: the services' super user and every principal of the
+    demo's registry of senders (examples/principals.toml)."""
+    import tomllib
+
+    registry = Path(__file__).resolve().parents[1] / "examples" / "principals.toml"
+    principals = tomllib.loads(registry.read_text())["principals"] if registry.exists() else {}
+    return sorted({SERVICE_USER, *principals})
 
 
 def _java() -> str:
@@ -94,6 +114,15 @@ class KafkaBroker:
         self.data = self.folder / "data"
         self.log_file = self.logs / "kafka.log"
         self.out_file = self.logs / "kafka.out"
+        self.users_file = self.folder / "scram-users.json"  # name -> password, 0600
+        self.tls = BrokerTls(self.folder / "tls")
+
+    def credentials(self) -> dict[str, str]:
+        """SCRAM user -> password, as formatted into the broker's storage."""
+        try:
+            return {str(k): str(v) for k, v in json.loads(self.users_file.read_text()).items()}
+        except (OSError, ValueError):
+            return {}
 
     # -- state ---------------------------------------------------------------------------
 
@@ -112,13 +141,14 @@ class KafkaBroker:
 
     def status(self) -> KafkaStatus:
         state = self._state()
-        pid, port = state.get("pid"), state.get("port")
+        pid, port, secure = state.get("pid"), state.get("port"), state.get("secure_port")
         if not pid:
             return KafkaStatus(False, None, None, "stopped")
         if not self._is_our_broker(pid):
             return KafkaStatus(False, pid, port, f"stale pid file: {describe_gone(pid)}")
         if port and kafka_probe.is_ready(LOCALHOST, port):
-            return KafkaStatus(True, pid, port, f"Kafka {kafka_version()} answering on {LOCALHOST}:{port}")
+            where = f"{LOCALHOST}:{port} (PLAINTEXT), {LOCALHOST}:{secure} (SASL_SSL)"
+            return KafkaStatus(True, pid, port, f"Kafka {kafka_version()} answering on {where}", secure)
         return KafkaStatus(False, pid, port, f"process {pid} is alive but does not answer on port {port}")
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -129,10 +159,14 @@ class KafkaBroker:
         pid, port = state.get("pid"), state.get("port")
         if pid and port and self._is_our_broker(pid):
             # Another `up` may have just started it; give it a moment before judging it hung.
-            if wait_until(lambda: kafka_probe.is_ready(LOCALHOST, port), timeout=10):
+            if not wait_until(lambda: kafka_probe.is_ready(LOCALHOST, port), timeout=10):
+                _say(f"kafka: process {pid} is alive but does not answer on port {port}; killing it")
+                terminate(pid, grace=0)  # hung: a graceful shutdown would hang as well
+            elif sorted(self.credentials()) == wanted_users() and state.get("secure_port"):
                 return self.status(), False
-            _say(f"kafka: process {pid} is alive but does not answer on port {port}; killing it")
-            terminate(pid, grace=0)  # hung: a graceful shutdown would hang as well
+            else:  # new principals in the registry (or a broker from before SASL): start afresh
+                _say("kafka: the SCRAM users changed; restarting the broker")
+                terminate(pid, grace=STOP_GRACE)
         elif pid:
             _say(f"kafka: removing stale pid file ({describe_gone(pid)})")
         for orphan in find_processes("kafka.Kafka", str(self.config)):
@@ -140,7 +174,7 @@ class KafkaBroker:
             _say(f"kafka: stopping orphaned broker process {orphan}")
             terminate(orphan, grace=STOP_GRACE)
         self._forget_pid()
-        return self._start(previous_port=port, previous_controller_port=state.get("controller_port")), True
+        return self._start(state), True
 
     def down(self) -> bool:
         state = self._state()
@@ -152,21 +186,31 @@ class KafkaBroker:
         self._forget_pid()
         return bool(pids)
 
-    def _start(self, previous_port: int | None, previous_controller_port: int | None) -> KafkaStatus:
+    def _start(self, previous: dict[str, int]) -> KafkaStatus:
         libs = ensure_jars(self.logs / "maven.log")
         # A port asked for in the environment; else the last run's, when free, so DSNs in open
         # shells stay valid; else the documented default; else whatever is free.
-        port = _env_port("DEVSERVERS_KAFKA_PORT") or pick_port(previous_port, DEFAULT_PORT)
+        port = _env_port("DEVSERVERS_KAFKA_PORT") or pick_port(previous.get("port"), DEFAULT_PORT)
         controller_port = _env_port("DEVSERVERS_KAFKA_CONTROLLER_PORT") or pick_port(
-            previous_controller_port, DEFAULT_CONTROLLER_PORT, avoid=(port,)
+            previous.get("controller_port"), DEFAULT_CONTROLLER_PORT, avoid=(port,)
+        )
+        secure_port = _env_port("DEVSERVERS_KAFKA_SECURE_PORT") or pick_port(
+            previous.get("secure_port"), DEFAULT_SECURE_PORT, avoid=(port, controller_port)
         )
         self.data.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(_properties(self.data, port, controller_port))
+        self.tls.ensure()
+        self.config.write_text(_properties(self.data, port, controller_port, secure_port, self.tls))
         self.log4j.write_text(_log4j(self.log_file))
         java = _java()
         classpath = f"{libs}/*"
         logging = [f"-Dlog4j.configuration=file:{self.log4j}", f"-Dkafka.logs.dir={self.logs}"]
+        if (self.data / "meta.properties").exists() and sorted(self.credentials()) != wanted_users():
+            # SCRAM users are written into the storage when it is formatted: new principals
+            # (or a storage from before SASL) mean formatting again. Local topics are lost.
+            _say("kafka: the broker's SCRAM users changed; formatting its storage again (local topics are lost)")
+            shutil.rmtree(self.data)
+            self.data.mkdir(parents=True)
         if not (self.data / "meta.properties").exists():
             self._format(java, classpath, logging)
         command = [java, *JVM_OPTIONS, *logging, "-cp", classpath, "kafka.Kafka", str(self.config)]
@@ -181,9 +225,8 @@ class KafkaBroker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives `devservers up`; killable as a group
             )
-        self.state_file.write_text(
-            json.dumps({"pid": process.pid, "port": port, "controller_port": controller_port}) + "\n"
-        )
+        ports = {"port": port, "controller_port": controller_port, "secure_port": secure_port}
+        self.state_file.write_text(json.dumps({"pid": process.pid, **ports}) + "\n")
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -201,27 +244,49 @@ class KafkaBroker:
         raise KafkaError(f"Kafka did not answer within {START_TIMEOUT:.0f}s; see {self.log_file}")
 
     def _format(self, java: str, classpath: str, logging: list[str]) -> None:
+        """Format the storage with a new cluster id and the SCRAM users (KIP-900's --add-scram:
+        credentials in the metadata log from the start, before any listener is up)."""
+        users = {name: secrets.token_urlsafe(24) for name in wanted_users()}
+        scram = [arg for name, pw in users.items() for arg in ("--add-scram", f"{SCRAM}=[name={name},password={pw}]")]
         command = [java, "-Xmx256m", *logging, "-cp", classpath, "kafka.tools.StorageTool",
-                   "format", "-t", _cluster_id(), "-c", str(self.config)]  # fmt: skip
+                   "format", "-t", _cluster_id(), "-c", str(self.config), *scram]  # fmt: skip
         log = self.logs / "kafka-storage.log"
         with log.open("ab") as out:
             result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=120, check=False)
         if result.returncode != 0:
             raise KafkaError(f"formatting Kafka storage failed (exit {result.returncode}):\n{tail(log, 20)}")
+        descriptor = os.open(self.users_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            json.dump(users, out, indent=2)
 
 
-def _properties(data: Path, port: int, controller_port: int) -> str:
+def _properties(data: Path, port: int, controller_port: int, secure_port: int, tls: BrokerTls) -> str:
     return f"""\
 # Written by devservers at every start; edits are lost (change devservers/kafka.py instead).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{LOCALHOST}:{controller_port}
-listeners=PLAINTEXT://{LOCALHOST}:{port},CONTROLLER://{LOCALHOST}:{controller_port}
-advertised.listeners=PLAINTEXT://{LOCALHOST}:{port}
+listeners=PLAINTEXT://{LOCALHOST}:{port},SASL_SSL://{LOCALHOST}:{secure_port},CONTROLLER://{LOCALHOST}:{controller_port}
+advertised.listeners=PLAINTEXT://{LOCALHOST}:{port},SASL_SSL://{LOCALHOST}:{secure_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
 log.dirs={data}
+
+# SASL_SSL: SCRAM-SHA-512 users (formatted into the storage) over TLS with a local CA. Every
+# principal is held to its ACLs (StandardAuthorizer, ACLs made by the project's own code); the
+# services' principal is a super user. The PLAINTEXT and CONTROLLER listeners are loopback-only
+# and trusted (ANONYMOUS is a super user there): on this machine whoever reaches them could read
+# the data folder anyway; they serve the controller, the readiness probe and older tests.
+sasl.enabled.mechanisms={SCRAM}
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location={tls.keystore}
+listener.name.sasl_ssl.ssl.truststore.type=PEM
+listener.name.sasl_ssl.ssl.truststore.location={tls.ca_file}
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:ANONYMOUS;User:{SERVICE_USER}
 
 # One node: every internal topic must make do with a single replica, or transactions and
 # consumer groups wait forever for replicas that cannot exist.

@@ -194,3 +194,133 @@ def exports(text: str) -> dict[str, str]:
     """`export NAME=value` lines (as `devservers env` prints them) as a mapping."""
     pairs = [ln.removeprefix("export ").split("=", 1) for ln in text.splitlines() if ln.startswith("export ")]
     return {name: value.strip("'\"") for name, value in pairs}
+
+
+# -- Kafka as the hospitals and the services reach it ----------------------------------------
+
+REGISTRY = ROOT / "examples" / "principals.toml"  # the demo's and the tests' senders
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """How to reach the broker: SASL_SSL as a principal of the local broker (credentials and
+    CA from devservers), or PLAINTEXT as given (a broker of one's own, without SCRAM users)."""
+
+    bootstrap: str
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    ca_file: str | None = None
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.credentials)
+
+    def env(self, user: str) -> dict[str, str]:
+        """The Kafka settings of a process that connects as `user` (environment variables)."""
+        if not self.secure:
+            return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": user,
+            "KAFKA_SASL_PASSWORD": self.credentials[user],
+            "KAFKA_SSL_CAFILE": str(self.ca_file),
+        }
+
+    def settings(self, user: str, prefix: str) -> Any:
+        """ops.settings.CommonSettings for a client connecting as `user`."""
+        from ops.settings import CommonSettings
+
+        values = {name.lower(): value for name, value in self.env(user).items()}
+        return CommonSettings(database_url="unused", kafka_topic_prefix=prefix, **values)  # type: ignore[arg-type]
+
+    def options(self, user: str) -> dict[str, Any]:
+        from ops.kafka import aiokafka_options
+
+        return aiokafka_options(self.settings(user, ""))
+
+
+def kafka_access(bootstrap: str) -> KafkaAccess:
+    """SASL_SSL when `bootstrap` is the local broker's PLAINTEXT listener (the broker serves
+    both), else PLAINTEXT on `bootstrap` as it is."""
+    from devservers.kafka import KafkaBroker
+
+    broker = KafkaBroker(layout())
+    status = broker.status()
+    if status.running and status.bootstrap == bootstrap and status.secure_port and broker.credentials():
+        return KafkaAccess(status.secure_bootstrap, broker.credentials(), str(broker.tls.ca_file))
+    return KafkaAccess(bootstrap)
+
+
+def service_user() -> str:
+    from devservers.kafka import SERVICE_USER
+
+    return SERVICE_USER
+
+
+async def prepare_topics(access: KafkaAccess, topics: Any, registry: Any, partitions: int) -> None:
+    """Create the topics (per principal with a registry, else the shared ones) and, with a
+    registry on a secure broker, the ACLs that give each principal its own topics only."""
+    from settlement.senders import acls
+
+    from ops.kafka import create_acls, ensure_topics
+
+    if registry is None:
+        names = [*topics.inbound, *topics.answers]
+    else:
+        names = [topics.enrolments]
+        for name, principal in registry.principals.items():
+            own = topics.of(name)
+            names += [*([own.claims] if principal.fixmedins_codes else []), *own.answers]
+    admin = access.options(service_user())
+    await ensure_topics(admin, names, partitions=partitions)
+    if registry is not None and access.secure:
+        await create_acls(admin, [(a.principal, a.topic, a.operation) for a in acls(registry, topics)])
+
+
+def principal_of(line: bytes, registry: Any) -> str:
+    """Which registered principal sends this line: the enrolment system for enrolment facts,
+    the hospital system of the claim's institution, else (a broken line) the first hospital's."""
+    import json
+
+    hospitals = [p.name for p in registry.principals.values() if p.fixmedins_codes]
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return str(hospitals[0])
+    if not isinstance(message, dict):
+        return str(hospitals[0])
+    if message.get("msg_type") in ("enrolment", "account_credit"):
+        return str(registry.enrolment_system.name)
+    code = message.get("fixmedins_code")
+    found = registry.principal_for(code) if isinstance(code, str) else None
+    return str(found.name if found else hospitals[0])
+
+
+async def send_as_principals(
+    lines: list[bytes], access: KafkaAccess, topics: Any, registry: Any, *, wait_s: float, out: Any
+) -> int:
+    """`settlement send` for many senders at once, as the hospitals and the enrolment system
+    of the registry would: each line on its sender's topic with its sender's credentials, in
+    runs that each wait for the answers to the run before (so per-person order holds across
+    senders, as the offline CLI's file order). 0 when everything was answered."""
+    from itertools import groupby
+
+    from settlement.entrypoints.send import Channel, route
+
+    routed = []
+    for line in lines:
+        principal = principal_of(line, registry)
+        routed.append((principal, *route(line, topics.of(principal)), line))
+    deadline = time.monotonic() + wait_s
+    async with contextlib.AsyncExitStack() as scope:
+        channels = {}
+        for principal in sorted({entry[0] for entry in routed}):
+            own = topics.of(principal)
+            writes = {topic for p, topic, *_ in routed if p == principal}
+            channel = Channel(access.settings(principal, topics.prefix), own, writes)
+            channels[principal] = await scope.enter_async_context(channel)
+        for (principal, _), run in groupby(routed, key=lambda entry: entry[:2]):
+            if await channels[principal].run([entry[1:] for entry in run], deadline, out):
+                return 1
+    return 0

@@ -76,3 +76,33 @@ async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partit
 
 class TopicsMissing(Exception):
     pass
+
+
+# Kafka protocol codes (org.apache.kafka.common.acl / resource): CreateAcls takes numbers.
+_TOPIC, _LITERAL, _ALLOW = 2, 3, 3
+_OPERATIONS = {"READ": 3, "WRITE": 4, "DESCRIBE": 8}
+
+
+class AclsRefused(Exception):
+    pass
+
+
+async def create_acls(options: dict[str, Any], grants: Sequence[tuple[str, str, str]]) -> None:
+    """Allow each (principal, topic, operation) on a literal topic name, for any host. Needs a
+    principal with ALTER on the cluster (a super user). Creating an ACL that exists is a no-op.
+    aiokafka's admin client has no ACL call, so its CreateAcls request is sent directly."""
+    from aiokafka.protocol.admin import CreateAclsRequest
+
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        for principal, topic, operation in grants:
+            request = CreateAclsRequest(
+                _TOPIC, topic, _LITERAL, f"User:{principal}", "*", _OPERATIONS[operation], _ALLOW
+            )
+            response = await admin._send_request(request)
+            for error_code, message in response.creation_responses:
+                if error_code != 0:
+                    raise AclsRefused(f"ACL {operation} on {topic} for {principal}: error {error_code} {message}")
+    finally:
+        await admin.close()

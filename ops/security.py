@@ -38,6 +38,6 @@ class SecuritySettings(BaseSettings):
             algorithms=tuple(a.strip() for a in self.auth_algorithms.split(",") if a.strip()),
             leeway_seconds=self.auth_leeway_seconds,
             roles_claim=self.auth_roles_claim,
-            jwks_url=self.auth_jwks_url,
-            jwks_file=self.auth_jwks_file,
+            jwks_url=self.auth_jwks_url or None,  # an empty variable is an unset one
+            jwks_file=self.auth_jwks_file or None,
         )

@@ -1,9 +1,12 @@
 """The README's main command (`make demo`): the whole product, end to end, on this machine.
 
-1. start local Kafka and PostgreSQL (devservers), create the topics, migrate the ledger;
-2. start the ledger service and the settlement service as real processes;
+1. start local Kafka and PostgreSQL (devservers), create each sender's topics and the ACLs
+   that give them to it alone, migrate the ledger;
+2. start the ledger service and the settlement service as real processes (SASL_SSL to Kafka,
+   bearer tokens from the local issuer on HTTP);
 3. publish a generated day of messages (every scheme, person type, aid category and visit
-   kind; producer retries, reversals, broken messages) the way a HIS would;
+   kind; producer retries, reversals, broken messages) the way the HIS of each hospital and
+   the enrolment system would, each as its own SASL principal on its own topic;
 4. wait for every answer, then print a summary: settled, rejected by reason, paid per fund,
    one person's annual totals, and `ledger verify`;
 5. stop both services gracefully (SIGTERM). The servers keep running: `make down` stops them.
@@ -23,13 +26,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from devservers.stack import Launcher, LaunchError, Service, local_servers_env
+from settlement.senders import Registry, load_registry
+
+from contracts.topics import Topics
+from devservers.stack import (
+    REGISTRY,
+    KafkaAccess,
+    Launcher,
+    LaunchError,
+    Service,
+    kafka_access,
+    local_servers_env,
+    prepare_topics,
+    send_as_principals,
+    service_user,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 STATE = Path(os.environ.get("DEVSERVERS_HOME", ROOT / ".devservers"))
 PORTS = {"ledger": 18081, "settlement": 18080}
-TOPICS = ("claims.v1", "enrolments.v1", "settlements.v1", "rejections.v1")
 PARTITIONS = 4  # room for up to four settlement instances
 
 
@@ -38,12 +54,6 @@ def sh(*args: str, env: dict[str, str] | None = None) -> str:
     if done.returncode != 0:
         sys.exit(f"demo: {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
-
-async def create_topics(bootstrap: str, prefix: str) -> None:
-    from ops.kafka import ensure_topics
-
-    await ensure_topics({"bootstrap_servers": bootstrap}, [prefix + t for t in TOPICS], partitions=PARTITIONS)
 
 
 def call(service: Service, path: str, headers: dict[str, str], method: str = "GET", timeout: float = 10) -> Any:
@@ -73,20 +83,19 @@ def summarise(answers: list[dict[str, Any]], elapsed: float) -> str:
     return "\n".join(lines)
 
 
-async def publish(day: Path, env: dict[str, str]) -> list[dict[str, Any]]:
+async def publish(day: Path, access: KafkaAccess, topics: Topics, registry: Registry | None) -> list[dict[str, Any]]:
+    """Each line sent as its sender would: the enrolment system's facts on enrolments.v1, each
+    hospital system's claims on its own topic with its own credentials (SASL_SSL)."""
     from io import StringIO
 
     from settlement.entrypoints.send import send
 
-    from ops.settings import CommonSettings
-
     out = StringIO()
-    settings = CommonSettings(
-        database_url="unused",  # type: ignore[arg-type]
-        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-        kafka_topic_prefix=env["KAFKA_TOPIC_PREFIX"],
-    )
-    code = await send(str(day), settings, wait_s=180, out=out)
+    if registry is None:  # a broker of one's own, without SCRAM users: the shared topics
+        code = await send(str(day), access.settings(service_user(), topics.prefix), wait_s=600, out=out)
+    else:
+        lines = [ln for ln in day.read_bytes().splitlines() if ln.strip()]
+        code = await send_as_principals(lines, access, topics, registry, wait_s=600, out=out)
     if code != 0:
         print("demo: some messages were not answered in time", file=sys.stderr)
     return [json.loads(line) for line in out.getvalue().splitlines()]
@@ -105,22 +114,30 @@ def main() -> int:
     from contracts.money import parse_yuan
 
     try:
-        env = local_servers_env() | {"KAFKA_TOPIC_PREFIX": f"demo-{seed}."}
+        env = local_servers_env()
     except LaunchError as error:
         sys.exit(f"demo: {error}")
+    # The local broker's SASL_SSL listener: the services as their super user, each hospital
+    # system and the enrolment system as its own principal (examples/principals.toml).
+    access = kafka_access(env["KAFKA_BOOTSTRAP_SERVERS"])
+    registry = load_registry(REGISTRY) if access.secure else None
+    topics = Topics(f"demo-{seed}.")
     logs = STATE / "demo"
     logs.mkdir(parents=True, exist_ok=True)
-    asyncio.run(create_topics(env["KAFKA_BOOTSTRAP_SERVERS"], env["KAFKA_TOPIC_PREFIX"]))
+    asyncio.run(prepare_topics(access, topics, registry, PARTITIONS))
     sh(str(BIN / "ledger"), "migrate", env=env)
     day = logs / "day.jsonl"
     day.write_text("".join(line + "\n" for line in day_lines(args.people, seed)), encoding="utf-8")
-    launcher = Launcher(env, logs)
+    services = env | access.env(service_user()) | {"KAFKA_TOPIC_PREFIX": topics.prefix}
+    if registry is not None:
+        services["SETTLEMENT_PRINCIPALS_FILE"] = str(REGISTRY)
+    launcher = Launcher(services, logs)
     try:
         ledger = launcher.start("ledger", port=PORTS["ledger"], log="ledger.log")
         settlement = launcher.start("settlement", port=PORTS["settlement"], log="settlement.log")
         asyncio.run(launcher.all_ready([ledger, settlement]))
         started = time.monotonic()
-        answers = asyncio.run(publish(day, env))
+        answers = asyncio.run(publish(day, access, topics, registry))
         print(summarise(answers, time.monotonic() - started))
         # The person the funds paid most for: usually a stay with major illness or aid.
         settled = [a for a in answers if a["msg_type"] == "settlement"]

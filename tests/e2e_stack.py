@@ -16,21 +16,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from settlement.entrypoints import offline
 from settlement.entrypoints.send import route, send
+from settlement.senders import Registry, load_registry
 
 from contracts.topics import Topics
-from devservers.stack import Launcher, Service, metric
-from ops.kafka import ensure_topics
+from devservers.stack import (
+    REGISTRY,
+    KafkaAccess,
+    Launcher,
+    Service,
+    kafka_access,
+    metric,
+    prepare_topics,
+    principal_of,
+    send_as_principals,
+    service_user,
+)
+from ops.kafka import aiokafka_options
 from ops.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"
+PLATFORM = "regional-platform"  # examples/principals.toml
 MONEY_FIELDS = ("setlinfo", "setldetail", "items", "code", "setl_id", "case_payment")
 
 
@@ -57,14 +70,20 @@ class Stack:
     group: str = field(default_factory=lambda: f"settlement-e2e-{uuid.uuid4().hex[:8]}")
     launcher: Launcher = field(init=False)
     ledger: Service | None = None
+    kafka: KafkaAccess = field(init=False)
+    registry: Registry | None = field(init=False)
 
     def __post_init__(self) -> None:
+        # On the local broker: SASL_SSL, each sender on its own topics (examples/principals.toml).
+        self.kafka = kafka_access(self.bootstrap)
+        self.registry = load_registry(REGISTRY) if self.kafka.secure else None
         env = {
+            **self.kafka.env(service_user()),
             "DATABASE_URL": self.database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topics.prefix,
             "SETTLEMENT_CONSUMER_GROUP": self.group,
             "LOG_LEVEL": "INFO",
+            **({"SETTLEMENT_PRINCIPALS_FILE": str(REGISTRY)} if self.registry else {}),
         }
         self.launcher = Launcher(env, self.folder)
 
@@ -72,15 +91,20 @@ class Stack:
 
     @property
     def settings(self) -> CommonSettings:
-        return CommonSettings(
-            database_url=self.database_url,  # type: ignore[arg-type]
-            kafka_bootstrap_servers=self.bootstrap,
-            kafka_topic_prefix=self.topics.prefix,
-        )
+        """The services' own Kafka settings (a super user on the local broker)."""
+        return cast(CommonSettings, self.kafka.settings(service_user(), self.topics.prefix))
+
+    def as_principal(self, principal: str) -> CommonSettings:
+        return cast(CommonSettings, self.kafka.settings(principal, self.topics.prefix))
+
+    @property
+    def answer_topics(self) -> list[str]:
+        if self.registry is None:
+            return list(self.topics.answers)
+        return [t for name in self.registry.principals for t in self.topics.of(name).answers]
 
     async def create_topics(self, partitions: int) -> None:
-        names = [*self.topics.inbound, *self.topics.answers]
-        await ensure_topics({"bootstrap_servers": self.bootstrap}, names, partitions=partitions)
+        await prepare_topics(self.kafka, self.topics, self.registry, partitions)
 
     async def start_settlement(self, **extra: str) -> Service:
         return await self.launcher.start_ready("settlement", **extra)
@@ -106,32 +130,47 @@ class Stack:
         path = self.folder / f"send-{uuid.uuid4().hex[:6]}.jsonl"
         path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         out = StringIO()
-        code = await send(str(path), self.settings, wait_s=wait_s, out=out)
+        if self.registry is None:
+            code = await send(str(path), self.settings, wait_s=wait_s, out=out)
+        else:
+            encoded = [line.encode() for line in lines]
+            code = await send_as_principals(encoded, self.kafka, self.topics, self.registry, wait_s=wait_s, out=out)
         answers = [json.loads(line) for line in out.getvalue().splitlines()]
         assert code == 0, f"not every message was answered; got {len(answers)}:\n{self.logs()}"
         return answers
 
-    async def produce(self, lines: Sequence[str]) -> None:
-        """Publish without waiting for answers, keyed by person, as `send` routes them."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
-        await producer.start()
-        try:
-            for line in lines:
-                topic, key, _ = route(line.encode(), self.topics)
-                await producer.send(topic, line.encode(), key=key)
-            await producer.flush()
-        finally:
-            await producer.stop()
+    async def produce(self, lines: Sequence[str], principal: str = PLATFORM) -> None:
+        """Publish without waiting for answers, keyed by person, as `send` routes them: claims
+        through one principal's topic (the regional platform's, which speaks for every
+        institution), so each person's visits are consumed in the order they were sent."""
+        by_sender: dict[str | None, list[str]] = {}
+        for line in lines:
+            sender = None
+            if self.registry is not None:
+                enrolment_fact = principal_of(line.encode(), self.registry) == self.registry.enrolment_system.name
+                sender = self.registry.enrolment_system.name if enrolment_fact else principal
+            by_sender.setdefault(sender, []).append(line)
+        for sender, own in by_sender.items():
+            options = aiokafka_options(self.as_principal(sender) if sender else self.settings)
+            producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **options)
+            await producer.start()
+            try:
+                for line in own:
+                    topic, key, _ = route(line.encode(), self.topics.of(sender))
+                    await producer.send(topic, line.encode(), key=key)
+                await producer.flush()
+            finally:
+                await producer.stop()
 
     async def all_answers(self, expected: int, timeout: float = 120) -> list[dict[str, Any]]:
         """Every record on the answer topics from the beginning, once at least `expected` arrived
         and nothing more came for a moment (so a duplicate would be seen, not missed)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(enable_auto_commit=False, **aiokafka_options(self.settings))
         await consumer.start()
         try:
             partitions = [
                 TopicPartition(topic, p)
-                for topic in self.topics.answers
+                for topic in self.answer_topics
                 for p in (consumer.partitions_for_topic(topic) or await self._partitions(topic))
             ]
             consumer.assign(partitions)
@@ -152,7 +191,7 @@ class Stack:
             await consumer.stop()
 
     async def _partitions(self, topic: str) -> set[int]:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        producer = AIOKafkaProducer(**aiokafka_options(self.settings))
         await producer.start()
         try:
             return set(await producer.partitions_for(topic))

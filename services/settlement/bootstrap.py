@@ -25,6 +25,7 @@ from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.consumer import Backoff, handle_batch
 from settlement.entrypoints.http import counter_endpoints
+from settlement.senders import load_registry
 from settlement.service_layer.handlers import SettlementService
 from settlement.settings import SettlementSettings
 
@@ -59,6 +60,9 @@ class Running:
 def build_broker(
     settings: SettlementSettings, service: SettlementService, metrics: SettlementMetrics, backoff: Backoff
 ) -> KafkaBroker:
+    """The consumer of the inbound topics: with a registry of senders, every principal's claims
+    topic and enrolments.v1 by one pattern (the sender is known from the topic); without one,
+    the shared claims.v1 and enrolments.v1 (local mode)."""
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         security=faststream_security(settings),
@@ -69,8 +73,12 @@ def build_broker(
         log_level=logging.DEBUG,
     )
 
+    topics = Topics(settings.kafka_topic_prefix)
+    bound = service.senders is not None
+
     @broker.subscriber(
-        *Topics(settings.kafka_topic_prefix).inbound,
+        *([] if bound else topics.inbound),
+        pattern=topics.inbound_pattern if bound else None,
         group_id=settings.settlement_consumer_group,
         batch=True,
         max_records=settings.settlement_batch_max_messages,
@@ -93,18 +101,24 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
     settings = settings or SettlementSettings()
     configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "settlement")
     policies = load_policy_book(settings.settlement_policies_dir)
+    senders = load_registry(settings.settlement_principals_file) if settings.settlement_principals_file else None
     metrics = SettlementMetrics()
     backoff = Backoff(ceiling=settings.settlement_max_retry_seconds)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Running]]:
         pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=8)
-        service = SettlementService(
-            PostgresLedger(pool), policies, clock=lambda: datetime.now(UTC), topics=Topics(settings.kafka_topic_prefix)
-        )
+        topics = Topics(settings.kafka_topic_prefix)
+        clock = lambda: datetime.now(UTC)  # noqa: E731 - the one clock of the service
+        service = SettlementService(PostgresLedger(pool), policies, clock=clock, topics=topics, senders=senders)
         broker = build_broker(settings, service, metrics, backoff)
         await broker.start()
-        log.info("started", policies=len(policies.policies), group=settings.settlement_consumer_group)
+        log.info(
+            "started",
+            policies=len(policies.policies),
+            group=settings.settlement_consumer_group,
+            senders=len(senders.principals) if senders else "shared topics",
+        )
         try:
             yield {"running": Running(pool, broker, backoff, service)}
         finally:

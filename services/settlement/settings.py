@@ -12,6 +12,10 @@ class SettlementSettings(CommonSettings):
     settlement_consumer_group: str = "settlement"
     settlement_batch_max_messages: int = Field(default=200, ge=1, le=5000)
     settlement_batch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
+    settlement_principals_file: str | None = Field(
+        default=None,
+        description="Registry of Kafka senders (TOML): each principal's institutions; required outside local mode",
+    )
     settlement_max_retry_seconds: float = Field(
         default=60.0, gt=0, description="Longest backoff between retries of a transient failure"
     )

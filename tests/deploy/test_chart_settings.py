@@ -148,3 +148,30 @@ def test_prometheus_scrapes_metrics_with_an_operator_token(full_release: Rendere
         "type": "Bearer",
         "credentials": {"name": "medins-metrics-reader", "key": "token"},
     }
+
+
+def test_the_registry_of_senders_reaches_the_settlement_pods_as_the_file_the_service_reads(
+    full_release: Rendered, tmp_path
+) -> None:
+    from settlement.senders import load_registry
+
+    (config,) = [c for c in full_release.of_kind("ConfigMap") if "principals.toml" in c.get("data", {})]
+    path = tmp_path / "principals.toml"
+    path.write_text(config["data"]["principals.toml"], encoding="utf-8")
+    registry = load_registry(path)
+    assert registry.principals["his-xingqing"].fixmedins_codes == {"H64010100001", "H64010100003"}
+    assert registry.enrolment_system.name == "enrolment-system"
+    for workload in full_release.workloads():
+        mounts = workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        mounted = any(m["name"] == "senders" for m in mounts)
+        if _settings_of(workload) is SettlementSettings:
+            assert mounted
+            file = full_release.env_value(workload, "SETTLEMENT_PRINCIPALS_FILE")
+            assert file == "/etc/medins/senders/principals.toml"
+        else:
+            assert not mounted
+
+
+def test_production_without_a_registry_of_senders_is_refused(render) -> None:
+    with pytest.raises(RenderError, match=r"settlement\.principals is required"):
+        render("full-values.yaml", json_sets=("settlement.principals={}",))

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     send = commands.add_parser("send", help="publish a JSONL file to Kafka and print the answers as they arrive")
     send.add_argument("input", help="JSONL file of claims.v1 / enrolments.v1 messages")
     send.add_argument("--wait", type=float, default=60.0, help="seconds to wait for all answers (default 60)")
+    send.add_argument(
+        "--principal",
+        help="send as this principal, on its own topics (claims.v1.<principal>; default: KAFKA_SASL_USERNAME "
+        "with SASL, else the shared topics); credentials from KAFKA_SASL_* (docs/integrating.md)",
+    )
     sample = commands.add_parser("sample", help="write a generated day of messages (JSONL) to stdout")
     sample.add_argument("--people", type=int, default=200, help="people enrolled (default 200)")
     sample.add_argument("--seed", type=int, default=2025, help="random seed (same seed, same lines)")
@@ -78,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from settlement.entrypoints.send import SendError, send
 
             try:
-                common = _settings(CommonSendSettings)
-                return asyncio.run(send(args.input, common, wait_s=args.wait, out=sys.stdout))  # type: ignore[arg-type]
+                common: CommonSettings = _settings(CommonSendSettings)  # type: ignore[assignment]
+                sasl = common.kafka_security_protocol.startswith("SASL")
+                principal = args.principal or (common.kafka_sasl_username if sasl else None)
+                return asyncio.run(send(args.input, common, wait_s=args.wait, out=sys.stdout, principal=principal))
             except SendError as error:
                 raise offline.UserError(str(error)) from None
         return EXIT_BAD_INPUT  # pragma: no cover - argparse requires a command

@@ -73,7 +73,7 @@ async def process_batch(service: SettlementService, records: tuple[Any, ...], me
         ):
             source, at = f"{record.topic}/{record.partition}/{record.offset}", received_at(record)
             try:
-                reply = await service.handle(record.value or b"", source=source, received_at=at)
+                reply = await service.handle(record.value or b"", source=source, received_at=at, topic=record.topic)
             except TRANSIENT:
                 raise  # the batch is rewound and retried: nothing of it is acknowledged
             except Exception as error:  # a bug must not hold the partition forever
@@ -81,7 +81,9 @@ async def process_batch(service: SettlementService, records: tuple[Any, ...], me
                     raise  # an outage in a form not listed in TRANSIENT: retried like one
                 log.error("message_failed", error=f"{type(error).__name__}: {error}", exc_info=True)
                 metrics.unhandled.inc()
-                reply = await service.reject_unhandled(record.value or b"", error, source=source, at=at)
+                reply = await service.reject_unhandled(
+                    record.value or b"", error, source=source, at=at, topic=record.topic
+                )
         metrics.latency.observe(time.perf_counter() - started)
         outcome = reply.code.value if isinstance(reply, Rejection) else "ok"
         metrics.messages.labels(reply.msg_type, outcome).inc()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from contracts.topics import Topics
 from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics
@@ -46,56 +47,82 @@ def route(line: bytes, topics: Topics = Topics()) -> tuple[str, bytes, str | Non
     return topic, key, request_id
 
 
-async def send(path: str, settings: CommonSettings, *, wait_s: float, out: TextIO) -> int:
+class Channel:
+    """One sender's producer, and a consumer of its answer topics read from their current end
+    (answers to earlier sends are not ours). With a principal, its own topics (contracts.topics)."""
+
+    def __init__(self, settings: CommonSettings, topics: Topics, writes: set[str]) -> None:
+        self.settings, self.topics, self.writes = settings, topics, writes
+        options = aiokafka_options(settings)
+        self.consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
+        self.producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **options)
+
+    async def __aenter__(self) -> Channel:
+        try:
+            async with asyncio.timeout(30):
+                await ensure_topics(aiokafka_options(self.settings), sorted(self.writes | set(self.topics.answers)))
+                await asyncio.gather(self.consumer.start(), self.producer.start())
+        except TopicsMissing as error:
+            raise SendError(str(error)) from None
+        except Exception as error:  # connection refused, timeout, authentication: one sentence
+            reason = str(error) or type(error).__name__
+            raise SendError(f"cannot reach Kafka at {self.settings.kafka_bootstrap_servers}: {reason}") from None
+        try:
+            await self._from_the_end()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def _from_the_end(self) -> None:
+        partitions = [
+            TopicPartition(topic, p) for topic in self.topics.answers for p in await self.producer.partitions_for(topic)
+        ]
+        if not partitions:
+            raise SendError(f"topics {', '.join(self.topics.answers)} have no partitions the client can see")
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await self.consumer.position(partition)  # pin the end now, before anything is sent
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.producer.stop()
+        await self.consumer.stop()
+
+    async def run(self, run: list[tuple[str, bytes, str | None, bytes]], deadline: float, out: TextIO) -> int:
+        """Publish a run of (topic, key, request id, line) in order; wait for their answers.
+        Returns how many were not answered by the deadline."""
+        pending: set[str] = set()
+        for topic, key, request_id, line in run:
+            try:
+                meta = await self.producer.send_and_wait(topic, line, key=key)
+            except TopicAuthorizationFailedError:
+                raise SendError(f"the broker refused {topic} to this principal: not its topic to write") from None
+            pending.add(request_id or f"{meta.topic}/{meta.partition}/{meta.offset}")
+        await _collect(self.consumer, pending, deadline, out)
+        return len(pending)
+
+
+async def send(path: str, settings: CommonSettings, *, wait_s: float, out: TextIO, principal: str | None = None) -> int:
     try:
         lines = [ln for ln in Path(path).read_bytes().splitlines() if ln.strip()]
     except OSError as error:
         raise SendError(f"cannot read {path}: {error.strerror}") from None
-    topics = Topics(settings.kafka_topic_prefix)
-    options = aiokafka_options(settings)
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, **options)
-    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **options)
-    try:
-        async with asyncio.timeout(30):
-            await ensure_topics(options, [*topics.inbound, *topics.answers])
-            await asyncio.gather(consumer.start(), producer.start())
-    except TopicsMissing as error:
-        raise SendError(str(error)) from None
-    except Exception as error:  # connection refused, timeout, authentication: one sentence
-        reason = str(error) or type(error).__name__
-        raise SendError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {reason}") from None
-    try:
-        # Read the answer topics from their current end: answers to earlier sends are not ours.
-        partitions = [
-            TopicPartition(topic, p) for topic in topics.answers for p in await producer.partitions_for(topic)
-        ]
-        if not partitions:
-            raise SendError(f"topics {', '.join(topics.answers)} have no partitions the client can see")
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await consumer.position(partition)  # pin the end now, before anything is sent
-        deadline = time.monotonic() + wait_s
-        routed = [(route(line, topics), line) for line in lines]
-        for _, run in itertools.groupby(routed, key=lambda entry: entry[0][0]):
-            pending: set[str] = set()
-            for (topic, key, request_id), line in run:
-                meta = await producer.send_and_wait(topic, line, key=key)
-                pending.add(request_id or f"{meta.topic}/{meta.partition}/{meta.offset}")
-            if not await _collect(consumer, pending, deadline, out):
-                print(
-                    f"settlement send: {len(pending)} message(s) not answered within {wait_s:.0f} s",
-                    file=sys.stderr,
-                )
+    topics = Topics(settings.kafka_topic_prefix, principal)
+    routed = [(*route(line, topics), line) for line in lines]
+    deadline = time.monotonic() + wait_s
+    async with Channel(settings, topics, {topic for topic, *_ in routed}) as channel:
+        for _, run in itertools.groupby(routed, key=lambda entry: entry[0]):
+            missing = await channel.run(list(run), deadline, out)
+            if missing:
+                print(f"settlement send: {missing} message(s) not answered within {wait_s:.0f} s", file=sys.stderr)
                 return 1
         return 0
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 async def _collect(consumer: AIOKafkaConsumer, pending: set[str], deadline: float, out: TextIO) -> bool:
-    """Print answers until every pending key has one (True) or the deadline passes (False)."""
+    """Print answers until every pending key has one (True) or the deadline passes (False);
+    answered keys are taken out of `pending`."""
     while pending and time.monotonic() < deadline:
         batches = await consumer.getmany(timeout_ms=200)
         for records in batches.values():

@@ -6,10 +6,34 @@ batch in hand finish and commit before the process exits 0 (within SHUTDOWN_GRAC
 
 from __future__ import annotations
 
+import sys
+
 from ops import serving
 from settlement.bootstrap import create_app
+from settlement.senders import RegistryError, load_registry
 from settlement.settings import SettlementSettings
 
 
 def serve(settings: SettlementSettings) -> int:
+    problem = _unbound(settings) or _bad_registry(settings)
+    if problem:
+        print(f"settlement: {problem}", file=sys.stderr)
+        return 2
     return serving.serve("settlement", settings, lambda: create_app(settings))
+
+
+def _unbound(settings: SettlementSettings) -> str | None:
+    """Outside local mode, producers must be bound to the institutions they speak for."""
+    if settings.settlement_principals_file or settings.medins_env == "local":
+        return None
+    return "SETTLEMENT_PRINCIPALS_FILE is required outside local mode: any producer could speak for any institution"
+
+
+def _bad_registry(settings: SettlementSettings) -> str | None:
+    if not settings.settlement_principals_file:
+        return None
+    try:
+        load_registry(settings.settlement_principals_file)
+    except RegistryError as error:
+        return str(error)
+    return None

@@ -30,6 +30,7 @@ from engine.person import stream_id
 from engine.policy_book import PolicyBook, PricedPolicy
 from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, settle_claim
+from settlement.senders import Registry, Sender
 from settlement.service_layer.people import Loaded, appends_for, load
 from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import (
@@ -65,12 +66,22 @@ class SettlementService:
         clock: Callable[[], datetime],
         max_races: int = 8,
         topics: Topics | None = None,
+        senders: Registry | None = None,
     ):
         self.store, self.policies, self.clock, self.max_races = store, policies, clock, max_races
         self.topics = topics or Topics()
+        self.senders = senders  # None: shared topics, every producer trusted (local mode)
 
-    async def handle(self, raw: bytes, *, source: str | None = None, received_at: datetime | None = None) -> Reply:
+    def answers_for(self, topic: str | None) -> tuple[Sender | None, Topics]:
+        """Who sent a record read from `topic` (bound senders only) and where its answers go."""
+        sender = self.senders.sender(topic, self.topics) if self.senders and topic else None
+        return sender, sender.answers if sender else self.topics
+
+    async def handle(
+        self, raw: bytes, *, source: str | None = None, received_at: datetime | None = None, topic: str | None = None
+    ) -> Reply:
         """Answer one raw message: settle, reverse, record, or reject — and record the answer."""
+        sender, answers = self.answers_for(topic)
         try:
             message = parse_inbound(raw)
         except InvalidMessage as error:
@@ -80,26 +91,29 @@ class SettlementService:
                 return reply_from_json(dict(stored.result))
             reply = from_invalid(key, error, at=received_at or self.clock(), source=source)
             try:
-                return await self._record(key, body_hash({"raw": key}), Decision(reply, []))
+                return await self._record(key, body_hash({"raw": key}), Decision(reply, []), answers)
             except DuplicateRequest as dup:  # a concurrent redelivery answered it first
                 return reply_from_json(dict(dup.stored.result))
         at = received_at or message.sent_at
+        refusal = sender.refusal(message) if sender else None
+        if refusal is not None:  # before the idempotency key: it may be another institution's
+            return await self._not_authorised(raw, message, refusal, at=at, source=source, answers=answers)
         key, digest = message.idempotency_key, body_hash(message.model_dump(mode="json"))
         pre_settle = isinstance(message, Claim) and message.setl_mode == "pre_settle"
         for _ in range(self.max_races):
             if not pre_settle:
                 stored = await self.store.find_request(key)
                 if stored is not None:
-                    return await self._stored(stored.body_hash, stored.result, digest, message, at, source)
+                    return await self._stored(stored.body_hash, stored.result, digest, message, at, source, answers)
             decision = await self.decide(message, at, source)
             if pre_settle:
                 return decision.reply
             try:
-                return await self._record(key, digest, decision)
+                return await self._record(key, digest, decision, answers)
             except WrongExpectedVersion as race:
                 log.info("append_race", stream=race.stream_id, request_id=message.request_id)
             except DuplicateRequest as dup:
-                return await self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source)
+                return await self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source, answers)
         raise RetriesExhausted(f"{key}: {self.max_races} lost races for the same person-year")
 
     async def ledger_reachable(self) -> bool:
@@ -110,7 +124,32 @@ class SettlementService:
             return False
         return True
 
-    async def reject_unhandled(self, raw: bytes, error: Exception, *, source: str | None, at: datetime) -> Reply:
+    async def _not_authorised(
+        self, raw: bytes, message: Message, why: str, *, at: datetime, source: str | None, answers: Topics
+    ) -> Reply:
+        """Refused because of who sent it: recorded under this record's own key (never the
+        message's, which belongs to the institution it names) and answered to the sender."""
+        key = raw_key(raw, source) + "#not_authorised"
+        claimlike = isinstance(message, Claim | Reversal)
+        reply = rejection(
+            key,
+            RejectionCode.NOT_AUTHORISED,
+            why,
+            at=at,
+            field="fixmedins_code" if claimlike else "msg_type",
+            source=source,
+            request_id=message.request_id,
+            fixmedins_code=getattr(message, "fixmedins_code", None),
+            psn_no=message.psn_no,
+        )
+        try:
+            return await self._record(key, body_hash({"raw": key}), Decision(reply, []), answers)
+        except DuplicateRequest as dup:
+            return reply_from_json(dict(dup.stored.result))
+
+    async def reject_unhandled(
+        self, raw: bytes, error: Exception, *, source: str | None, at: datetime, topic: str | None = None
+    ) -> Reply:
         """A message the service failed on for a reason that is neither the message's fault nor
         an outage (a bug): answer it with a rejection so the partition moves on, recorded under
         this record's own key — a resend after the fix is priced afresh."""
@@ -138,18 +177,26 @@ class SettlementService:
             psn_no=text("psn_no"),
         )
         try:
-            return await self._record(key, body_hash({"raw": key}), Decision(reply, []))
+            return await self._record(key, body_hash({"raw": key}), Decision(reply, []), self.answers_for(topic)[1])
         except DuplicateRequest as dup:
             return reply_from_json(dict(dup.stored.result))
 
-    async def _record(self, key: str, digest: str, decision: Decision) -> Reply:
+    async def _record(self, key: str, digest: str, decision: Decision, answers: Topics | None = None) -> Reply:
         reply_json = decision.reply.model_dump(mode="json")
         request = IdempotentRequest(key=key, body_hash=digest, result=reply_json)
-        await self.store.commit(decision.appends, request=request, outbox=[outbox_message(decision.reply, self.topics)])
+        outbox = [outbox_message(decision.reply, answers or self.topics)]
+        await self.store.commit(decision.appends, request=request, outbox=outbox)
         return decision.reply
 
     async def _stored(
-        self, stored_hash: str, result: Any, digest: str, message: Message, at: datetime, source: str | None
+        self,
+        stored_hash: str,
+        result: Any,
+        digest: str,
+        message: Message,
+        at: datetime,
+        source: str | None,
+        answers: Topics | None = None,
     ) -> Reply:
         """A key seen before: the same body gets the stored answer (published once, already);
         another body gets a conflict rejection, itself recorded and published once, under a key
@@ -170,7 +217,7 @@ class SettlementService:
             psn_no=message.psn_no,
         )
         try:
-            return await self._record(conflict_key, digest, Decision(conflict, []))
+            return await self._record(conflict_key, digest, Decision(conflict, []), answers)
         except DuplicateRequest as dup:
             return reply_from_json(dict(dup.stored.result))
 

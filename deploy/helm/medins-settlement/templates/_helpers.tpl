@@ -55,6 +55,21 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{/* Where deploy/Dockerfile puts the policy files (tests/deploy checks the two agree). */}}
 {{- define "medins.policiesDir" -}}/app/policies{{- end -}}
 {{- define "medins.kafkaCaDir" -}}/etc/medins/kafka-ca{{- end -}}
+{{- define "medins.registryDir" -}}/etc/medins/senders{{- end -}}
+
+{{/* The registry of Kafka senders (settlement.principals) as the TOML file the service reads. */}}
+{{- define "medins.registryToml" -}}
+# The registry of Kafka senders, rendered from settlement.principals (docs/operations.md).
+{{- range $name, $principal := .Values.settlement.principals }}
+[principals.{{ $name }}]
+{{- with $principal.fixmedins_codes }}
+fixmedins_codes = [{{ range $i, $code := . }}{{ if $i }}, {{ end }}{{ $code | quote }}{{ end }}]
+{{- end }}
+{{- if $principal.enrolments }}
+enrolments = true
+{{- end }}
+{{- end }}
+{{ end -}}
 
 {{/* Grace: the pod is killed only after the preStop pause and the service's own drain time. */}}
 {{- define "medins.terminationGracePeriodSeconds" -}}
@@ -115,6 +130,11 @@ limits to the remaining setting names).
 {{- if eq .component "settlement" -}}
 {{- $_ := set $s "SETTLEMENT_POLICIES_DIR" (include "medins.policiesDir" .) -}}
 {{- $_ := set $s "SETTLEMENT_CONSUMER_GROUP" $v.settlement.consumerGroup -}}
+{{- if $v.settlement.principals -}}
+{{- $_ := set $s "SETTLEMENT_PRINCIPALS_FILE" (printf "%s/principals.toml" (include "medins.registryDir" .)) -}}
+{{- else if ne $v.environment "local" -}}
+{{- fail "settlement.principals is required in production: the registry of Kafka senders and the institutions each may send for" -}}
+{{- end -}}
 {{- else -}}
 {{- $_ := set $s "LEDGER_POLICIES_DIR" (include "medins.policiesDir" .) -}}
 {{- end -}}
@@ -309,10 +329,20 @@ containers:
         mountPath: {{ include "medins.kafkaCaDir" $root }}
         readOnly: true
       {{- end }}
+      {{- if and (eq .component "settlement") $v.settlement.principals }}
+      - name: senders
+        mountPath: {{ include "medins.registryDir" $root }}
+        readOnly: true
+      {{- end }}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $v.tmpSizeLimit }}
+  {{- if and (eq .component "settlement") $v.settlement.principals }}
+  - name: senders
+    configMap:
+      name: {{ include "medins.componentName" (dict "root" $root "component" "senders") }}
+  {{- end }}
   {{- with $v.kafka.tlsCa }}
   {{- if .enabled }}
   - name: kafka-ca
