@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from engine.policy_book import PolicyBook
 from ledger.replay import replay_report
-from ledger.store import LedgerStore
+from ledger.store import AuditableStore
 from ledger.verify import verify_ledger
 from ops.auth import Role
 from ops.http import Endpoint, Problem, path_psn_no, path_year, running
@@ -31,7 +31,7 @@ BUSY = {"Retry-After": "30"}
 class Audits(Protocol):
     """What the audit routes need of the running service (ledger.app.Running)."""
 
-    store: LedgerStore
+    store: AuditableStore
     policies: PolicyBook | None
     verify_lock: asyncio.Lock
 
