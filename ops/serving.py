@@ -82,10 +82,16 @@ def run(app: Any, *, host: str, port: int, grace_seconds: float) -> int:
     return 0 if server.started else 1
 
 
-def serve(name: str, settings: CommonSettings, create_app: Callable[[], Any]) -> int:
-    """`<name> serve`: refuse in one sentence (exit 2) what cannot work or would be unsafe,
-    else build the app and run it until SIGTERM."""
-    problem = database_unreachable(settings.database_url.get_secret_value()) or refusal(settings)
+def serve(
+    name: str,
+    settings: CommonSettings,
+    create_app: Callable[[], Any],
+    refuse: Callable[[], str | None] = lambda: None,
+) -> int:
+    """`<name> serve`: refuse in one sentence (exit 2) what cannot work or would be unsafe
+    (the database first, then the common settings, then the service's own `refuse`), else
+    build the app and run it until SIGTERM."""
+    problem = database_unreachable(settings.database_url.get_secret_value()) or refusal(settings) or refuse()
     if problem:
         print(f"{name}: {problem}", file=sys.stderr)
         return 2

@@ -83,6 +83,9 @@ class Stack:
             "KAFKA_TOPIC_PREFIX": self.topics.prefix,
             "SETTLEMENT_CONSUMER_GROUP": self.group,
             "LOG_LEVEL": "INFO",
+            # The tests call as few subjects, many times: a rate limit of their own where tested.
+            "HTTP_RATE_LIMIT_PER_SECOND": "10000",
+            "HTTP_RATE_LIMIT_BURST": "100000",
             **({"SETTLEMENT_PRINCIPALS_FILE": str(REGISTRY)} if self.registry else {}),
         }
         self.launcher = Launcher(env, self.folder)

@@ -6,8 +6,6 @@ batch in hand finish and commit before the process exits 0 (within SHUTDOWN_GRAC
 
 from __future__ import annotations
 
-import sys
-
 from ops import serving
 from settlement.bootstrap import create_app
 from settlement.senders import RegistryError, load_registry
@@ -15,11 +13,8 @@ from settlement.settings import SettlementSettings
 
 
 def serve(settings: SettlementSettings) -> int:
-    problem = _unbound(settings) or _bad_registry(settings)
-    if problem:
-        print(f"settlement: {problem}", file=sys.stderr)
-        return 2
-    return serving.serve("settlement", settings, lambda: create_app(settings))
+    refuse = lambda: _unbound(settings) or _bad_registry(settings)  # noqa: E731
+    return serving.serve("settlement", settings, lambda: create_app(settings), refuse)
 
 
 def _unbound(settings: SettlementSettings) -> str | None:
