@@ -136,4 +136,10 @@ class RejectionCode(StrEnum):
     OUTSIDE_POLICY_YEAR = "outside_policy_year"
     OPENING_BALANCE_ALREADY_SPENT = "opening_balance_already_spent"  # an enrolment correction would overdraw
     NOT_AUTHORISED = "not_authorised"  # the sender's principal may not send this (another institution's claim)
+    UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"  # claims.v1 / enrolments.v1: migrate to v2
+    UNMAPPED_CODE = "unmapped_code"  # a national or local code the region's policy does not map
+    NOT_SETTLED_HERE = "not_settled_here"  # e.g. maternity (生育): another scheme settles it
+    INSTITUTION_NOT_DESIGNATED = "institution_not_designated"  # not in the payer's registry that day
+    DUAL_CHANNEL_NOT_DESIGNATED = "dual_channel_not_designated"  # "三定" not met, and the policy rejects
+    REFUND_LINE_UNMATCHED = "refund_line_unmatched"  # a refund line without its original line
     INVARIANT_BROKEN = "invariant_broken"  # a bug: nothing recorded, operators alerted

@@ -26,6 +26,7 @@ from contracts.codes import (
 )
 from contracts.money import Yuan
 from engine.errors import PolicyGap
+from engine.national_codes import MedCategory
 
 Ratio = Annotated[Decimal, Field(ge=0, le=1)]
 Multiple = Annotated[Decimal, Field(gt=0, le=100)]
@@ -100,6 +101,12 @@ class DualChannelRules(Strict):
         PhysicianTitle.CHIEF,
     )
     require_designated_institution: bool = True
+    # The lowest hospital level a designated dual-channel hospital may have (004: 二级及以上);
+    # None: any level. Pharmacies have no level: their designation alone counts.
+    min_hospital_level: int | None = Field(default=None, ge=1, le=3)
+    # A negotiated drug outside "三定": "self_pay" (no fund pays it: 全自费, the project's reading
+    # of 004), "ordinary_purchase" (priced like any other line of the visit), or "reject".
+    undesignated: Literal["self_pay", "ordinary_purchase", "reject"] = "self_pay"
 
 
 class Band(Strict):
@@ -197,6 +204,31 @@ class CasePaymentRules(Strict):
     low_multiple: Multiple = Decimal("0.4")
 
 
+NationalCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,8}$")]
+
+
+class CodeMaps(Strict):
+    """The region's mapping of national (and its own local) codes to the engine's categories
+    (docs/policies.md, "National codes"). A code absent here is refused with a sentence."""
+
+    med_type: dict[NationalCode, MedCategory] = Field(default_factory=dict)
+    psn_type: dict[NationalCode, PersonType] = Field(default_factory=dict)
+    insutype: dict[NationalCode, Insutype] = Field(default_factory=dict)
+
+
+class PayerDataRef(Strict):
+    """Where the payer's catalogue and registries are, relative to the policy file's folder."""
+
+    dir: str = Field(min_length=1, pattern=r"^[0-9A-Za-z_./-]+$")
+
+    @field_validator("dir")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("dir must be a folder inside the policies folder (no '/' at the start, no '..')")
+        return value
+
+
 class PolicyMeta(Strict):
     id: str = Field(min_length=1)
     region: str = Field(pattern=r"^\d{6}$")  # admin division code of the pooling region
@@ -229,6 +261,8 @@ class Policy(Strict):
     waiting: Waiting = Waiting()
     excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
     case_payment: CasePaymentRules = CasePaymentRules()
+    codes: CodeMaps = CodeMaps()
+    payer_data: PayerDataRef | None = None
 
     @model_validator(mode="after")
     def _scheme_rules(self) -> Policy:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from engine.national_codes import NO_CODES, CodeSetError, NationalCodes, load_code_sets
+from engine.payer_data import NO_PAYER_DATA, PayerData
+from engine.payer_files import PayerFileError, load_payer_data
 from engine.policy import Policy
 from engine.policy_book import PolicyBook
 
@@ -38,6 +41,34 @@ def load_policy_file(path: Path) -> Policy:
         raise PolicyFileError("\n".join(problems)) from None
 
 
+def _codes(root: Path) -> NationalCodes:
+    """policies/codes/ when the folder has one (a folder of test policies may not)."""
+    if not (root / "codes").is_dir():
+        return NO_CODES
+    try:
+        return load_code_sets(root / "codes")
+    except CodeSetError as error:
+        raise PolicyFileError(str(error)) from None
+
+
+def _payer_data(root: Path, policies: list[Policy], files: list[Path], codes: NationalCodes) -> list[PayerData]:
+    """Each policy's payer data, each folder read once however many policies share it."""
+    loaded: dict[str, PayerData] = {}
+    found = []
+    for policy, path in zip(policies, files, strict=True):
+        ref = policy.payer_data
+        if ref is None:
+            found.append(NO_PAYER_DATA)
+            continue
+        if ref.dir not in loaded:
+            try:
+                loaded[ref.dir] = load_payer_data(root / ref.dir, codes, name=ref.dir)
+            except PayerFileError as error:
+                raise PolicyFileError(f"{path}: key payer_data.dir: {error}") from None
+        found.append(loaded[ref.dir])
+    return found
+
+
 def load_policy_book(folder: str | Path) -> PolicyBook:
     root = Path(folder)
     if not root.is_dir():
@@ -52,4 +83,6 @@ def load_policy_book(folder: str | Path) -> PolicyBook:
         if key in seen:
             raise PolicyFileError(f"{path}: policy {key[0]} version {key[1]} is also defined in {seen[key]}")
         seen[key] = path
-    return PolicyBook.of(policies, [f.name for f in files])
+    codes = _codes(root)
+    payer = _payer_data(root, policies, files, codes)
+    return PolicyBook.of(policies, [f.name for f in files], payer, codes)

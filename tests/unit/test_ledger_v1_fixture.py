@@ -132,9 +132,12 @@ def test_todays_service_answers_the_v1_input_with_the_same_bytes_but_for_trail_s
     for old_line, new_line in zip(sent, now, strict=True):
         old, new = json.loads(old_line), json.loads(new_line)
         old_trail, new_trail = old.pop("trail", []), new.pop("trail", [])
+        # The policy files now carry [codes.*] and [payer_data]: same numbers, another content.
+        for answer in (old, new):
+            answer.get("policy", {}).pop("content_hash", None)
         assert new == old
         assert [(s["rule"], s["text"]) for s in new_trail] == [(s["rule"], s["text"]) for s in old_trail]
-        if not old_trail:
+        if not old_trail and old["msg_type"] != "reversal_result":
             assert new_line == old_line  # not a settlement: byte for byte
 
 
