@@ -64,7 +64,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from ledger.migrate import migrate
 from settlement.entrypoints import offline
 from settlement.entrypoints.send import route, send
-from settlement.sample import day_lines
 
 from contracts.topics import Topics
 from devservers.stack import Launcher, LaunchError, Service, exports, local_servers_env, metric, spawn, stop_processes
@@ -72,6 +71,7 @@ from ops.kafka import ensure_topics
 from ops.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the examples package (examples/generator.py) is not installed
 BIN = Path(sys.executable).parent
 POLICIES = ROOT / "policies"
 BATCH, BATCH_WAIT_MS = 200, 50  # the settlement consumer's defaults, given to both modes
@@ -252,6 +252,8 @@ def workload(people: int, claims: int, folder: Path) -> tuple[list[str], list[di
     """The people's enrolment and account-credit lines; `claims` distinct claims cut from the
     day's visits that the offline CLI settles (new request_id and mdtrt_id each); and the
     milliseconds the offline CLI takes per claim (the engine without PostgreSQL or Kafka)."""
+    from examples.generator import day_lines  # from the checkout (ROOT is on sys.path)
+
     lines = day_lines(people, SEED)
     enrol = [ln for ln in lines if route(ln.encode())[0] == Topics().enrolments]
     answers, _ = price_offline(lines, folder / "day.jsonl")

@@ -18,12 +18,14 @@ OUT = Path(__file__).parent / "asyncapi" / "medins-settlement.json"
 CHANNELS: dict[str, tuple[str, list[str]]] = {
     "claims.v1": (
         "Claims to settle or pre-settle, and reversals (NHSA 2206/2207, 2303/2304, 2101/2102; "
-        "2208/2305/2103). Key: psn_no.",
-        ["claims.v1.claim", "claims.v1.reversal"],
+        "2208/2305/2103), as claims.v2 (the topic keeps its name; schema_version says the contract). "
+        "Key: psn_no.",
+        ["claims.v2.claim", "claims.v2.reversal"],
     ),
     "enrolments.v1": (
-        "Enrolment facts per person and year, and monthly personal-account credits. Key: psn_no.",
-        ["enrolments.v1.enrolment", "enrolments.v1.account_credit"],
+        "Enrolment facts per person and year, and monthly personal-account credits, as enrolments.v2 "
+        "(the topic keeps its name). Key: psn_no.",
+        ["enrolments.v2.enrolment", "enrolments.v2.account_credit"],
     ),
     "settlements.v1": (
         "Answers: settlement results, reversal results, accepted enrolments. Key: psn_no. "

@@ -1,92 +1,100 @@
-"""enrolments.v1 — the facts about a person the rules need, sent by the enrolment system.
+"""enrolments.v2 — the facts about a person the rules need, sent by the **enrolment system** (the
+agency's register of the insured, 参保登记), never by a hospital system.
 
 One ``Enrolment`` per person and year (a later one for the same person-year replaces the
-earlier facts); ``AccountCredit`` once a month for staff personal accounts.
+earlier facts); ``AccountCredit`` once a month for staff personal accounts. ``insutype`` and
+``psn_type`` are national codes (policies/codes/), mapped to the engine's schemes and person
+types by the region's policy; the same facts as enrolments.v1 otherwise.
+
+``enrol_date`` is **not** the national ``psn_insu_date``: the first is the day this year's
+contribution was paid or cover registered, which decides the waiting period; the second is the
+day the person first joined the scheme, often years ago (docs/integrating.md, "Enrolments").
+enrolments.v1 is recognised only to be refused (docs/integrating.md#migrating-from-v1).
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field
 
-from contracts.claims import Code, PsnNo, RequestId
-from contracts.codes import STAFF_PERSON_TYPES, AidCategory, FamilyRelation, Insutype, PersonType
+from contracts.claims import Code, Optional, PsnNo, RequestId, SetCode
+from contracts.codes import AidCategory, FamilyRelation
 from contracts.money import Yuan
-from contracts.wire import WireModel
+from contracts.national import Flag, NationalDay, NationalTime, TolerantModel
+
+V1 = "enrolments.v1"
+V2 = "enrolments.v2"
 
 
-class PriorCover(WireModel):
+class PriorCover(TolerantModel):
     """Cover the person left just before joining residents' insurance (001)."""
 
     left_scheme: Literal["staff", "army", "prison"]
-    left_on: date  # last day of the earlier cover
+    left_on: NationalDay  # last day of the earlier cover
 
 
-class FamilyMember(WireModel):
+class FamilyMember(TolerantModel):
     """A relative whose care this person's account may pay (家庭共济, 003)."""
 
     psn_no: PsnNo
     relation: FamilyRelation
 
 
-class Enrolment(WireModel):
+class Enrolment(TolerantModel):
     msg_type: Literal["enrolment"] = "enrolment"
-    schema_version: Literal["enrolments.v1"] = "enrolments.v1"
+    schema_version: Literal["enrolments.v2"]
     request_id: RequestId
-    sent_at: AwareDatetime
+    sent_at: NationalTime
     psn_no: PsnNo
     psn_name: str = Field(default="", max_length=50)
-    insutype: Insutype
-    psn_type: PersonType
+    insutype: SetCode = Field(description="National insutype code (310 staff, 390 residents, …).")
+    psn_type: SetCode = Field(
+        description="National psn_type code (1101 在职, 1201 退休, 1401 新生儿, 1501 普通居民 …), "
+        "mapped to the engine's person type by the region's policy ([codes.psn_type])."
+    )
     insuplc_admdvs: Code  # pooling region (admin division code) whose policy applies
     year: int = Field(ge=2000, le=2100)
-    enrol_date: date  # the day contributions for this year were paid / cover was registered
+    enrol_date: NationalDay = Field(
+        description="The day this year's contribution was paid / cover registered; decides the waiting period. "
+        "NOT psn_insu_date (the day the person first joined the scheme, years ago for most people)."
+    )
+    psn_insu_date: Annotated[NationalDay | None, Optional] = Field(
+        default=None,
+        description="个人参保日期 as the national platform keeps it: the first day ever insured. Accepted and "
+        "never used: it is not enrol_date.",
+    )
     # residents: paid inside 集中缴费期 (1 Sep – 31 Dec before the cover year). Derived from
     # enrol_date when omitted; when given it must agree with enrol_date (a contradiction is refused).
-    in_collection_period: bool | None = None
-    migrant_worker: bool = False  # 外出务工: may pay until end of February (001)
+    in_collection_period: Annotated[Flag | None, Optional] = None
+    migrant_worker: Flag = False  # 外出务工
     continuous_years: int = Field(default=1, ge=0, le=100)  # consecutive insured years incl. this
     break_years: int = Field(default=0, ge=0, le=100)  # years of the latest break in cover
     paid_back_years: int = Field(default=0, ge=0, le=100)  # break years repaired by back-payment
-    first_enrolment: bool = False  # flexible-employment staff: first time insured
+    first_enrolment: Flag = False  # flexible-employment staff: first time insured
     zero_claim_years: int = Field(default=0, ge=0, le=100)  # accumulated 零报销 years not yet reset
-    rejoined_after_break: bool = False  # residents: re-enrolled after a break (−5,000 major-illness cap)
-    birth_date: date | None = None
-    aid_category: AidCategory | None = None
-    veteran_resettled: bool = False  # 当年接收安置的退役军人及随迁家属: no waiting period
+    rejoined_after_break: Flag = False  # residents: re-enrolled after a break (−5,000 major-illness cap)
+    birth_date: Annotated[NationalDay | None, Optional] = None
+    aid_category: Annotated[AidCategory | None, Optional] = None
+    veteran_resettled: Flag = False  # 当年接收安置的退役军人及随迁家属: no waiting period
     prior_cover: PriorCover | None = None
     registered_diseases: tuple[Code, ...] = Field(default=(), max_length=50)  # 门诊慢特病 / 两病 认定
     family_members: tuple[FamilyMember, ...] = Field(default=(), max_length=20)
     acct_opening_balance: Yuan = Field(default=0, ge=0)  # personal account carried from last year
-    contribution_base: Yuan | None = Field(default=None, ge=0)  # in-service staff: monthly base
-
-    @model_validator(mode="after")
-    def _coherent(self) -> Enrolment:
-        staff = self.insutype is Insutype.STAFF
-        if staff != (self.psn_type in STAFF_PERSON_TYPES):
-            raise ValueError(f"psn_type {self.psn_type.value} does not belong to insutype {self.insutype.value}")
-        if self.psn_type is PersonType.NEWBORN and self.birth_date is None:
-            raise ValueError("birth_date is required for a newborn")
-        if self.psn_type is PersonType.IN_SERVICE and self.contribution_base is None:
-            raise ValueError("contribution_base is required for in-service staff")
-        if not staff and self.acct_opening_balance:
-            raise ValueError("only staff insurance has a personal account")
-        return self
+    contribution_base: Annotated[Yuan | None, Optional] = Field(default=None, ge=0)  # in-service staff: monthly
 
     @property
     def idempotency_key(self) -> str:
         return f"enrolment:{self.request_id}"
 
 
-class AccountCredit(WireModel):
+class AccountCredit(TolerantModel):
     """Credit one month to a staff personal account (amount from the policy, 003)."""
 
     msg_type: Literal["account_credit"] = "account_credit"
-    schema_version: Literal["enrolments.v1"] = "enrolments.v1"
+    schema_version: Literal["enrolments.v2"]
     request_id: RequestId
-    sent_at: AwareDatetime
+    sent_at: NationalTime
     psn_no: PsnNo
     year: int = Field(ge=2000, le=2100)
     month: int = Field(ge=1, le=12)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from contracts import claims, enrolments
 from contracts.claims import Claim, Reversal
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Enrolment
@@ -15,6 +16,14 @@ from contracts.wire import UndecodableMessage, decode_json
 Inbound = Annotated[Claim | Reversal | Enrolment | AccountCredit, Field(discriminator="msg_type")]
 _INBOUND: TypeAdapter[Claim | Reversal | Enrolment | AccountCredit] = TypeAdapter(Inbound)
 MSG_TYPES = ("claim", "reversal", "enrolment", "account_credit")
+# The schema version each message type is read in; an older one is refused with the migration.
+VERSIONS = {
+    "claim": claims.V2,
+    "reversal": claims.V2,
+    "enrolment": enrolments.V2,
+    "account_credit": enrolments.V2,
+}
+MIGRATION = "docs/integrating.md#migrating-from-v1"
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,25 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     return field, f"{where}{reason}{extra}"
 
 
+def _check_version(obj: dict[str, Any], msg_type: str, ids: dict[str, str | None]) -> None:
+    """claims.v1 / enrolments.v1 (or no schema_version, which v1 allowed) get a sentence naming the
+    migration; a version this service does not know gets one naming the versions it reads."""
+    expected, version = VERSIONS[msg_type], obj.get("schema_version")
+    if version == expected:
+        return
+    old = expected.replace(".v2", ".v1")
+    if version is None or version == old:
+        said = "has no schema_version (read as " + old + ")" if version is None else "is " + old
+        sentence = (
+            f"This {msg_type} {said}, which this service no longer accepts: send {expected} "
+            f"(national codes and names; see {MIGRATION})."
+        )
+    else:
+        shown = repr(version)[:60]
+        sentence = f"schema_version {shown} is not one this service reads; a {msg_type} is {expected} ({MIGRATION})."
+    raise InvalidMessage(RejectionCode.UNSUPPORTED_SCHEMA_VERSION, sentence, field="schema_version", **ids)
+
+
 def parse_inbound(raw: bytes | str) -> Claim | Reversal | Enrolment | AccountCredit:
     try:
         obj = decode_json(raw)
@@ -62,6 +90,7 @@ def parse_inbound(raw: bytes | str) -> Claim | Reversal | Enrolment | AccountCre
             field="msg_type",
             **ids,
         )
+    _check_version(obj, str(obj["msg_type"]), ids)
     try:
         return _INBOUND.validate_python(obj)
     except ValidationError as exc:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from contracts.claims import Code, PsnNo
 from contracts.codes import ExcludedCategory, FundPayType, RejectionCode
@@ -65,15 +65,48 @@ class SetlDetail(WireModel):
     setl_proc_info: str = ""  # how the figure came about, in one sentence
 
 
+class Disagreement(WireModel):
+    """The institution sent one value of a line's catalogue terms, the payer's catalogue says
+    another: the catalogue's priced the line."""
+
+    field: str  # chrgitm_lv, selfpay_prop, pric_uplmt_amt, hi_nego_drug_flag
+    sent: str
+    catalogue: str  # "" when the catalogue has none (the item is not listed, or has no cap)
+
+
+# Detail a settlement priced from the payer's catalogue carries; a settlement recorded before
+# (ledger events of version 2 and older) renders without it, so its answer stays byte for byte.
+_CATALOGUE_DETAIL = ("chrgitm_lv", "selfpay_prop", "pric_uplmt_amt", "hi_nego_drug_flag", "reason")
+
+
 class ItemSplit(WireModel):
     feedetl_sn: str
-    det_item_fee_sumamt: Amount
+    det_item_fee_sumamt: Amount  # net of the refund lines netted into it
     fulamt_ownpay_amt: Amount
     overlmt_selfpay: Amount
     preselfpay_amt: Amount
     inscp_scp_amt: Amount
     benefit: str  # which benefit's rules priced it (inpatient, general_outpatient, …, none)
     excluded_category: ExcludedCategory | None = None
+    # The payer's catalogue terms that priced the line (absent: not in the catalogue).
+    chrgitm_lv: str | None = None
+    selfpay_prop: Decimal | None = None
+    pric_uplmt_amt: Decimal | None = None
+    hi_nego_drug_flag: bool | None = None
+    reason: str | None = None  # why the line is 全自费: not_in_catalogue, class_c, restricted_*, …
+    disagreements: tuple[Disagreement, ...] = ()
+    refund_sns: tuple[str, ...] = ()  # refund lines netted into this line before it was split
+
+    @model_serializer(mode="wrap")
+    def _without_empty_detail(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in _CATALOGUE_DETAIL:
+            if data.get(name) is None:
+                data.pop(name, None)
+        for name in ("disagreements", "refund_sns"):
+            if not data.get(name):
+                data.pop(name, None)
+        return data
 
 
 class PolicyRef(WireModel):

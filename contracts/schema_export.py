@@ -19,10 +19,10 @@ from contracts.results import AnnualTotals, EnrolmentAccepted, Rejection, Revers
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 MESSAGES: dict[str, type[BaseModel]] = {
-    "claims.v1.claim": Claim,
-    "claims.v1.reversal": Reversal,
-    "enrolments.v1.enrolment": Enrolment,
-    "enrolments.v1.account_credit": AccountCredit,
+    "claims.v2.claim": Claim,
+    "claims.v2.reversal": Reversal,
+    "enrolments.v2.enrolment": Enrolment,
+    "enrolments.v2.account_credit": AccountCredit,
     "settlements.v1.settlement": SettlementResult,
     "settlements.v1.reversal_result": ReversalResult,
     "settlements.v1.enrolment_accepted": EnrolmentAccepted,

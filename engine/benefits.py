@@ -1,27 +1,25 @@
-"""Which benefit's rules price a visit and each of its items (docs/domain.md#benefit-routing)."""
+"""Which benefit's rules price a visit and each of its items (docs/domain.md#benefit-routing).
+
+The visit's category is the region's mapping of its med_type ([codes.med_type]); where it was
+cared for is the payer's registry on the visit's day (engine.payer_registry); "三定" for
+negotiated drugs is the registry's too: a designated institution (of the level the policy asks),
+and a designated responsible physician of a qualifying title.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
-from contracts.codes import InstitutionKind, MedType, RejectionCode
+from contracts.codes import InstitutionKind, RejectionCode
 from engine.benefit_name import BenefitName
 from engine.enrolment import EnrolmentFacts
-from engine.errors import InvariantBroken, Rejected
+from engine.errors import Rejected
+from engine.national_codes import MedCategory
+from engine.payer_registry import Institution, InstitutionType, Registry
 from engine.policy import Benefit, Policy
 from engine.trail import TrailLine, domain_rule
 from engine.visit import Visit
-
-
-def level_key(claim: Visit) -> str:
-    """The policy tables' level key: 基层 "primary", hospital level "1"/"2"/"3", "pharmacy"."""
-    if claim.fixmedins_kind is InstitutionKind.PRIMARY_CARE:
-        return "primary"
-    if claim.fixmedins_kind in (InstitutionKind.RETAIL_PHARMACY, InstitutionKind.DUAL_CHANNEL_PHARMACY):
-        return "pharmacy"
-    if claim.fixmedins_level is None:  # claims.v1 requires it for hospitals
-        raise InvariantBroken(f"visit {claim.mdtrt_id} at a hospital without fixmedins_level")
-    return claim.fixmedins_level.value
 
 
 def configured(policy: Policy, name: BenefitName) -> Benefit | None:
@@ -29,6 +27,19 @@ def configured(policy: Policy, name: BenefitName) -> Benefit | None:
         return None
     benefit: Benefit | None = getattr(policy.benefits, name.value)
     return benefit
+
+
+def designated_institution(registry: Registry, visit: Visit) -> Institution:
+    """The payer's record of the institution on the visit's last day; none: refused."""
+    found = registry.institution(visit.fixmedins_code, visit.enddate)
+    if found is None:
+        raise Rejected(
+            RejectionCode.INSTITUTION_NOT_DESIGNATED,
+            f"institution {visit.fixmedins_code} is not in the payer's registry of designated institutions "
+            f"on {visit.enddate.isoformat()}",
+            field="fixmedins_code",
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -64,60 +75,103 @@ def _registered(claim: Visit, enrolment: EnrolmentFacts) -> str:
         raise Rejected(
             RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED,
             f"disease {code or '(none given)'} is not registered (认定) for person {claim.psn_no}; "
-            "register it or settle the visit as general outpatient (med_type 11)",
+            "register it or settle the visit as general outpatient",
             field="dise_codg",
         )
     return code
 
 
-def _main(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> tuple[BenefitName, str, bool]:
-    if claim.inpatient:
-        return BenefitName.INPATIENT, "inpatient stay: per-admission deductible, inpatient ratios", False
-    two = policy.benefits.two_diseases is not None
-    if claim.med_type is MedType.CHRONIC_OUTPATIENT:
-        code = _registered(claim, enrolment)
-        if two and code in policy.two_diseases:
-            return BenefitName.TWO_DISEASES, f"“两病” drugs for {policy.two_diseases[code]} (000: 60%)", False
-        if code not in policy.chronic.diseases or policy.benefits.chronic_outpatient is None:
-            raise Rejected(
-                RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED,
-                f"disease {code} is not an outpatient chronic/special disease of policy {policy.policy.id}",
-                field="dise_codg",
-            )
-        special = code in policy.chronic.inpatient_rule_diseases
-        why = f"outpatient chronic/special disease {policy.chronic.diseases[code]}"
-        return BenefitName.CHRONIC_OUTPATIENT, why + (" priced with inpatient ratios (003)" if special else ""), special
-    if claim.med_type is MedType.GENERAL_OUTPATIENT:
-        if claim.dise_codg is not None and two and claim.dise_codg in policy.two_diseases:
+def _chronic(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> tuple[BenefitName, str, bool]:
+    code = _registered(claim, enrolment)
+    if policy.benefits.two_diseases is not None and code in policy.two_diseases:
+        return BenefitName.TWO_DISEASES, f"“两病” drugs for {policy.two_diseases[code]} (000: 60%)", False
+    if code not in policy.chronic.diseases or policy.benefits.chronic_outpatient is None:
+        raise Rejected(
+            RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED,
+            f"disease {code} is not an outpatient chronic/special disease of policy {policy.policy.id}",
+            field="dise_codg",
+        )
+    special = code in policy.chronic.inpatient_rule_diseases
+    why = f"outpatient chronic/special disease {policy.chronic.diseases[code]}"
+    return BenefitName.CHRONIC_OUTPATIENT, why + (" priced with inpatient ratios (003)" if special else ""), special
+
+
+def _main(
+    claim: Visit, category: MedCategory, place: Institution, enrolment: EnrolmentFacts, policy: Policy
+) -> tuple[BenefitName, str, bool]:
+    coded = f"med_type {claim.med_type} ({category.value})"
+    if category is MedCategory.INPATIENT:
+        return BenefitName.INPATIENT, f"{coded}: per-admission deductible, inpatient ratios", False
+    if category is MedCategory.CHRONIC_OUTPATIENT:
+        return _chronic(claim, enrolment, policy)
+    if category is MedCategory.GENERAL_OUTPATIENT:
+        code = claim.dise_codg
+        if code is not None and policy.benefits.two_diseases is not None and code in policy.two_diseases:
             _registered(claim, enrolment)
-            name = policy.two_diseases[claim.dise_codg]
-            return BenefitName.TWO_DISEASES, f"“两病” drugs for {name} (000: 60%)", False
-        online = " at an internet hospital (004)" if claim.fixmedins_kind is InstitutionKind.INTERNET_HOSPITAL else ""
-        return BenefitName.GENERAL_OUTPATIENT, f"general outpatient pooling{online}", False
+            return BenefitName.TWO_DISEASES, f"“两病” drugs for {policy.two_diseases[code]} (000: 60%)", False
+        online = " at an internet hospital (004)" if place.kind is InstitutionKind.INTERNET_HOSPITAL else ""
+        return BenefitName.GENERAL_OUTPATIENT, f"{coded}: general outpatient pooling{online}", False
     if claim.extn_rx_flag:
         return BenefitName.GENERAL_OUTPATIENT, "pharmacy purchase on a designated hospital's prescription (003)", False
     return BenefitName.NONE, "pharmacy purchase without prescription: personal account or cash only", False
 
 
-def _dual_channel(claim: Visit, policy: Policy) -> tuple[BenefitName | None, str]:
-    """ "三定" (004): designated institution and a physician of attending rank or above."""
-    if claim.inpatient:
-        return BenefitName.INPATIENT, "negotiated drugs in a stay follow inpatient rules, no extra deductible (004)"
-    rules = policy.dual_channel
-    if rules.require_designated_institution and not claim.dual_channel_designated:
-        return None, f"{claim.fixmedins_code} is not a designated dual-channel institution (三定, 004)"
+def _three_fixed(claim: Visit, policy: Policy, place: Institution, registry: Registry) -> str | None:
+    """Why "三定" (004) does not hold on the visit's day, or None when it does."""
+    rules, day = policy.dual_channel, claim.enddate
+    if rules.require_designated_institution and not place.dual_channel:
+        return f"{claim.fixmedins_code} is not a designated dual-channel institution in the registry (三定, 004)"
+    hospital = place.fixmedins_type is InstitutionType.MEDICAL
+    minimum = rules.min_hospital_level
+    if hospital and minimum is not None and (place.hosp_lv or 0) < minimum:
+        return f"{claim.fixmedins_code} is below level {minimum}, the lowest a designated hospital may be (004)"
     doctor = claim.resp_physician
-    if doctor is None or doctor.dr_title not in rules.qualified_titles:
-        title = doctor.dr_title.value if doctor else "no responsible physician"
-        return None, f"prescriber must be attending or above (三定, 004); got {title}"
-    if policy.benefits.dual_channel_outpatient is None:
-        return None, f"policy {policy.policy.id} has no dual-channel outpatient benefit"
-    return BenefitName.DUAL_CHANNEL_OUTPATIENT, "negotiated drug, dual channel: own yearly deductible and ratio (004)"
+    record = registry.physician(doctor.dr_code, day) if doctor is not None else None
+    if record is None or not record.dual_channel_resp:
+        who = doctor.dr_code if doctor is not None else "no responsible physician"
+        return f"prescriber {who} is not a designated responsible physician in the registry (三定, 004)"
+    if record.dr_title not in rules.qualified_titles:
+        return f"prescriber {record.dr_code} is {record.dr_title.value}; attending or above is required (三定, 004)"
+    return None
 
 
-def route(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> Routing:
-    main, why, special = _main(claim, enrolment, policy)
-    if not any(item.hi_nego_drug_flag for item in claim.items):
+def _dual_channel(
+    claim: Visit, category: MedCategory, main: BenefitName, policy: Policy, place: Institution, registry: Registry
+) -> tuple[BenefitName | None, str]:
+    if category is MedCategory.INPATIENT:
+        return BenefitName.INPATIENT, "negotiated drugs in a stay follow inpatient rules, no extra deductible (004)"
+    unmet = _three_fixed(claim, policy, place, registry)
+    if unmet is None and policy.benefits.dual_channel_outpatient is not None:
+        return (
+            BenefitName.DUAL_CHANNEL_OUTPATIENT,
+            "negotiated drug, dual channel: own yearly deductible and ratio (004)",
+        )
+    why = unmet or f"policy {policy.policy.id} has no dual-channel outpatient benefit"
+    mode = policy.dual_channel.undesignated
+    if mode == "reject" and unmet is not None:
+        raise Rejected(RejectionCode.DUAL_CHANNEL_NOT_DESIGNATED, why, field="resp_physician")
+    if mode == "ordinary_purchase" and unmet is not None:
+        return main, why + "; priced as an ordinary purchase ([dual_channel] undesignated)"
+    return None, why
+
+
+def route(
+    claim: Visit,
+    category: MedCategory,
+    place: Institution,
+    registry: Registry,
+    enrolment: EnrolmentFacts,
+    policy: Policy,
+    negotiated_lines: bool,
+) -> Routing:
+    """``negotiated_lines``: whether the catalogue flags any line as a negotiated drug."""
+    main, why, special = _main(claim, category, place, enrolment, policy)
+    if not negotiated_lines:
         return Routing(main, None, why, inpatient_rules=special)
-    negotiated, dc_why = _dual_channel(claim, policy)
+    negotiated, dc_why = _dual_channel(claim, category, main, policy, place, registry)
     return Routing(main, negotiated, why, dc_why, special)
+
+
+def visit_day(claim: Visit) -> date:
+    """The day payer data is looked up on: the visit's last (discharge) day."""
+    return claim.enddate

@@ -15,6 +15,8 @@ from typing import Literal
 
 from contracts.money import format_yuan
 from engine.money import half_up, times
+from engine.payer_casemix import Casemix
+from engine.payer_registry import PaymentMethod
 from engine.policy import CasePaymentRules, by_level
 from engine.trail import TrailLine, policy_key
 from engine.visit import Visit
@@ -44,30 +46,48 @@ class _Standard:
     how: str
 
 
-def _standard(visit: Visit, level: str, rules: CasePaymentRules) -> _Standard | None:
-    if visit.drg_code is not None and visit.drg_weight is not None and rules.drg_base_rate:
+@dataclass(frozen=True)
+class CaseMethod:
+    """How the payer pays the institution for its stays (registry) and its case-mix catalogue:
+    the group code is the institution's, its weight or score always the catalogue's."""
+
+    method: PaymentMethod
+    casemix: Casemix
+
+
+def _standard(visit: Visit, level: str, rules: CasePaymentRules, how_paid: CaseMethod) -> _Standard | None:
+    day, mix = visit.enddate, how_paid.casemix
+    drg = mix.drg_group(visit.drg_code, day) if visit.drg_code else None
+    if how_paid.method is PaymentMethod.DRG and drg is not None and rules.drg_base_rate:
         base = by_level(rules.drg_base_rate, level, "DRG base rate")
-        standard = times(base, visit.drg_weight)
-        how = (
-            f"DRG {visit.drg_code}: weight {visit.drg_weight} × base rate {format_yuan(base)} = {format_yuan(standard)}"
-        )
-        return _Standard("drg", visit.drg_code, visit.drg_weight, None, standard, how)
-    if visit.dip_code is not None and visit.dip_score is not None and rules.dip_point_value is not None:
+        standard = times(base, drg.weight)
+        how = f"DRG {drg.drg_code}: weight {drg.weight} × base rate {format_yuan(base)} = {format_yuan(standard)}"
+        return _Standard("drg", drg.drg_code, drg.weight, None, standard, how)
+    dip = mix.dip_group(visit.dip_code, day) if visit.dip_code else None
+    if how_paid.method is PaymentMethod.DIP and dip is not None and rules.dip_point_value is not None:
         coefficient = by_level(rules.dip_hospital_coefficient, level, "DIP coefficient")
-        points = visit.dip_score * coefficient
+        points = dip.score * coefficient
         standard = half_up(points * rules.dip_point_value)
         how = (
-            f"DIP {visit.dip_code}: score {visit.dip_score} × coefficient {coefficient} = {points} points × "
+            f"DIP {dip.dip_code}: score {dip.score} × coefficient {coefficient} = {points} points × "
             f"provisional {format_yuan(rules.dip_point_value)} = {format_yuan(standard)}"
         )
-        return _Standard("dip", visit.dip_code, visit.dip_score, points, standard, how)
+        return _Standard("dip", dip.dip_code, dip.score, points, standard, how)
     return None
 
 
 def case_payment(
-    visit: Visit, level: str, rules: CasePaymentRules, *, medfee: int, psn_part: int, other_funds: int, hifp: int
+    visit: Visit,
+    level: str,
+    rules: CasePaymentRules,
+    how_paid: CaseMethod,
+    *,
+    medfee: int,
+    psn_part: int,
+    other_funds: int,
+    hifp: int,
 ) -> tuple[CasePayment | None, str]:
-    found = _standard(visit, level, rules)
+    found = _standard(visit, level, rules, how_paid)
     if found is None:
         return None, ""
     standard, how = found.standard, found.how
@@ -89,7 +109,9 @@ class CaseInput:
     visit: Visit
     level: str
     covered: bool
+    inpatient: bool  # the region maps the visit's med_type to a stay
     rules: CasePaymentRules
+    how_paid: CaseMethod
     medfee: int
     psn_part: int
     other_funds: int  # major illness and medical aid
@@ -100,12 +122,13 @@ class CaseInput:
 def case_payment_stage(given: CaseInput) -> tuple[CasePayment | None, tuple[TrailLine, ...]]:
     """Stage 7 of settle_claim: an inpatient case's DRG/DIP standard (an uncovered stay: no
     fund owes anything, so no case either)."""
-    if not (given.visit.inpatient and given.covered):
+    if not (given.inpatient and given.covered):
         return None, ()
     case, why = case_payment(
         given.visit,
         given.level,
         given.rules,
+        given.how_paid,
         medfee=given.medfee,
         psn_part=given.psn_part,
         other_funds=given.other_funds,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import Enum
+from types import MappingProxyType
 from typing import Any
 
 from contracts.codes import (
@@ -19,15 +20,12 @@ from contracts.codes import (
     ChargeLevel,
     ExcludedCategory,
     FamilyRelation,
-    HospitalLevel,
-    InstitutionKind,
     Insutype,
-    MedType,
     PersonType,
     PhysicianTitle,
 )
 from engine.enrolment import EnrolmentFacts, PriorCover, Relative
-from engine.visit import Diagnosis, Prescriber, Visit, VisitItem
+from engine.visit import DeclaredTerms, Diagnosis, Prescriber, Procedure, Visit, VisitItem
 
 Json = dict[str, Any]
 
@@ -105,98 +103,145 @@ def flat(obj: Any, names: tuple[str, ...]) -> Json:
 _ITEM = (
     "feedetl_sn",
     "hilist_code",
+    "medins_list_codg",
     "hilist_name",
-    "chrgitm_lv",
-    "selfpay_prop",
     "pric",
     "cnt",
     "det_item_fee_sumamt",
-    "pric_uplmt_amt",
-    "hi_nego_drug_flag",
+    "init_feedetl_sn",
     "excluded_category",
 )
+_DECLARED = ("chrgitm_lv", "selfpay_prop", "pric_uplmt_amt", "hi_nego_drug_flag")
 _VISIT = (
     "psn_no",
     "insutype",
     "mdtrt_id",
     "fixmedins_code",
-    "fixmedins_kind",
-    "fixmedins_level",
-    "dual_channel_designated",
     "med_type",
     "begndate",
     "enddate",
     "dise_codg",
     "extn_rx_flag",
     "drg_code",
-    "drg_weight",
     "dip_code",
-    "dip_score",
     "acct_used_flag",
     "acct_payer_psn_no",
     "acct_payer_relation",
+    "gend",
+    "brdy",
 )
+VISIT_FIELDS = frozenset({*_VISIT, "diagnoses", "procedures", "resp_physician", "items", "extra"})
+ITEM_FIELDS = frozenset({*_ITEM, "declared", "extra"})
+
+
+def plain_json(value: Any) -> Any:
+    """``extra`` as the record keeps it: JSON values only (a number as its decimal text)."""
+    if isinstance(value, dict | Mapping):
+        return {str(k): plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"no record form for {type(value).__name__} in extra")
+
+
+def _extra(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"extra must be an object, got {value!r}")
+    return MappingProxyType(plain_json(value))
+
+
+def _item_to_json(item: VisitItem) -> Json:
+    return {**flat(item, _ITEM), "declared": flat(item.declared, _DECLARED), "extra": plain_json(item.extra)}
 
 
 def visit_to_json(visit: Visit) -> Json:
     doctor = visit.resp_physician
     return {
         **flat(visit, _VISIT),
-        "diagnoses": [{"diag_code": d.diag_code, "maindiag_flag": d.maindiag_flag} for d in visit.diagnoses],
-        "resp_physician": None if doctor is None else {"dr_code": doctor.dr_code, "dr_title": doctor.dr_title.value},
-        "items": [flat(item, _ITEM) for item in visit.items],
+        "diagnoses": [
+            {"diag_type": d.diag_type, "diag_code": d.diag_code, "maindiag_flag": d.maindiag_flag}
+            for d in visit.diagnoses
+        ],
+        "procedures": [{"oprn_oprt_code": p.oprn_oprt_code, "main": p.main} for p in visit.procedures],
+        "resp_physician": None
+        if doctor is None
+        else {"dr_code": doctor.dr_code, "declared_title": _plain(doctor.declared_title)},
+        "items": [_item_to_json(item) for item in visit.items],
+        "extra": plain_json(visit.extra),
     }
 
 
+def _declared(d: Mapping[str, Any]) -> DeclaredTerms:
+    d = exact(d, set(_DECLARED))
+    level, flagged = d["chrgitm_lv"], d["hi_nego_drug_flag"]
+    return DeclaredTerms(
+        chrgitm_lv=None if level is None else ChargeLevel(level),
+        selfpay_prop=opt_decimal(d["selfpay_prop"]),
+        pric_uplmt_amt=opt_decimal(d["pric_uplmt_amt"]),
+        hi_nego_drug_flag=None if flagged is None else flag(flagged),
+    )
+
+
 def _item(d: Mapping[str, Any]) -> VisitItem:
-    d = exact(d, set(_ITEM))
+    d = exact(d, set(ITEM_FIELDS))
     excluded = d["excluded_category"]
     return VisitItem(
         feedetl_sn=text(d["feedetl_sn"]),
         hilist_code=text(d["hilist_code"]),
+        medins_list_codg=text(d["medins_list_codg"]),
         hilist_name=text(d["hilist_name"]),
-        chrgitm_lv=ChargeLevel(d["chrgitm_lv"]),
-        selfpay_prop=decimal(d["selfpay_prop"]),
-        pric=fen(d["pric"]),
+        pric=decimal(d["pric"]),
         cnt=decimal(d["cnt"]),
         det_item_fee_sumamt=fen(d["det_item_fee_sumamt"]),
-        pric_uplmt_amt=opt_fen(d["pric_uplmt_amt"]),
-        hi_nego_drug_flag=flag(d["hi_nego_drug_flag"]),
+        init_feedetl_sn=opt_text(d["init_feedetl_sn"]),
         excluded_category=None if excluded is None else ExcludedCategory(excluded),
+        declared=_declared(d["declared"]),
+        extra=_extra(d["extra"]),
     )
 
 
+def _prescriber(d: Mapping[str, Any] | None) -> Prescriber | None:
+    if d is None:
+        return None
+    d = exact(d, {"dr_code", "declared_title"})
+    title = d["declared_title"]
+    return Prescriber(text(d["dr_code"]), None if title is None else PhysicianTitle(title))
+
+
 def visit_from_json(data: Mapping[str, Any]) -> Visit:
-    d = exact(data, {*_VISIT, "diagnoses", "resp_physician", "items"})
-    doctor, level, relation = d["resp_physician"], d["fixmedins_level"], d["acct_payer_relation"]
+    d = exact(data, set(VISIT_FIELDS))
+    relation = d["acct_payer_relation"]
     return Visit(
         psn_no=text(d["psn_no"]),
-        insutype=Insutype(d["insutype"]),
+        insutype=text(d["insutype"]),
         mdtrt_id=text(d["mdtrt_id"]),
         fixmedins_code=text(d["fixmedins_code"]),
-        fixmedins_kind=InstitutionKind(d["fixmedins_kind"]),
-        fixmedins_level=None if level is None else HospitalLevel(level),
-        dual_channel_designated=flag(d["dual_channel_designated"]),
-        med_type=MedType(d["med_type"]),
+        med_type=text(d["med_type"]),
         begndate=day(d["begndate"]),
         enddate=day(d["enddate"]),
         diagnoses=tuple(
-            Diagnosis(text(g["diag_code"]), flag(g["maindiag_flag"]))
-            for g in (exact(g, {"diag_code", "maindiag_flag"}) for g in d["diagnoses"])
+            Diagnosis(text(g["diag_code"]), flag(g["maindiag_flag"]), text(g["diag_type"]))
+            for g in (exact(g, {"diag_type", "diag_code", "maindiag_flag"}) for g in d["diagnoses"])
+        ),
+        procedures=tuple(
+            Procedure(text(p["oprn_oprt_code"]), flag(p["main"]))
+            for p in (exact(p, {"oprn_oprt_code", "main"}) for p in d["procedures"])
         ),
         dise_codg=opt_text(d["dise_codg"]),
         extn_rx_flag=flag(d["extn_rx_flag"]),
         drg_code=opt_text(d["drg_code"]),
-        drg_weight=opt_decimal(d["drg_weight"]),
         dip_code=opt_text(d["dip_code"]),
-        dip_score=opt_decimal(d["dip_score"]),
-        resp_physician=None
-        if doctor is None
-        else Prescriber(text(exact(doctor, {"dr_code", "dr_title"})["dr_code"]), PhysicianTitle(doctor["dr_title"])),
+        resp_physician=_prescriber(d["resp_physician"]),
         acct_used_flag=flag(d["acct_used_flag"]),
         acct_payer_psn_no=opt_text(d["acct_payer_psn_no"]),
         acct_payer_relation=None if relation is None else FamilyRelation(relation),
         items=tuple(_item(i) for i in d["items"]),
+        gend=opt_text(d["gend"]),
+        brdy=opt_day(d["brdy"]),
+        extra=_extra(d["extra"]),
     )
 
 

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal
 
-from contracts.codes import ExcludedCategory, FundPayType
+from contracts.codes import ChargeLevel, ExcludedCategory, FundPayType
 from engine.benefit_name import BenefitName
 from engine.case_payment import CasePayment
-from engine.codec import Json, decimal, exact, fen, flat, integer, opt_decimal, text
-from engine.items import SplitItem
+from engine.codec import Json, decimal, exact, fen, flag, flat, integer, opt_decimal, text
+from engine.items import Disagreement, ItemReason, SplitItem
 from engine.policy_book import PolicyStamp
 from engine.settlement_facts import FundPayment, SettlementAmounts
 from engine.trail import TrailLine
@@ -65,24 +65,46 @@ def returned_from_json(data: Mapping[str, Any]) -> tuple[tuple[FundPayType, int]
     return tuple((FundPayType(fund), fen(amount)) for fund, amount in data.items())
 
 
+_SPLIT_FLAT = tuple(name for name in _SPLIT if name not in ("disagreements", "refund_sns"))
+
+
 def splits_to_json(splits: tuple[SplitItem, ...]) -> list[Json]:
-    return [flat(s, _SPLIT) for s in splits]
+    return [
+        {
+            **flat(s, _SPLIT_FLAT),
+            "disagreements": [{"field": d.field, "sent": d.sent, "catalogue": d.catalogue} for d in s.disagreements],
+            "refund_sns": list(s.refund_sns),
+        }
+        for s in splits
+    ]
+
+
+def _split(d: Mapping[str, Any]) -> SplitItem:
+    level, flagged, reason = d["chrgitm_lv"], d["hi_nego_drug_flag"], d["reason"]
+    return SplitItem(
+        text(d["feedetl_sn"]),
+        fen(d["det_item_fee_sumamt"]),
+        fen(d["fulamt_ownpay_amt"]),
+        fen(d["overlmt_selfpay"]),
+        fen(d["preselfpay_amt"]),
+        fen(d["inscp_scp_amt"]),
+        BenefitName(d["benefit"]),
+        None if d["excluded_category"] is None else ExcludedCategory(d["excluded_category"]),
+        chrgitm_lv=None if level is None else ChargeLevel(level),
+        selfpay_prop=opt_decimal(d["selfpay_prop"]),
+        pric_uplmt_amt=opt_decimal(d["pric_uplmt_amt"]),
+        hi_nego_drug_flag=None if flagged is None else flag(flagged),
+        reason=None if reason is None else ItemReason(reason),
+        disagreements=tuple(
+            Disagreement(text(g["field"]), text(g["sent"]), text(g["catalogue"]))
+            for g in (exact(g, {"field", "sent", "catalogue"}) for g in d["disagreements"])
+        ),
+        refund_sns=tuple(text(sn) for sn in d["refund_sns"]),
+    )
 
 
 def splits_from_json(rows: list[Mapping[str, Any]]) -> tuple[SplitItem, ...]:
-    return tuple(
-        SplitItem(
-            text(d["feedetl_sn"]),
-            fen(d["det_item_fee_sumamt"]),
-            fen(d["fulamt_ownpay_amt"]),
-            fen(d["overlmt_selfpay"]),
-            fen(d["preselfpay_amt"]),
-            fen(d["inscp_scp_amt"]),
-            BenefitName(d["benefit"]),
-            None if d["excluded_category"] is None else ExcludedCategory(d["excluded_category"]),
-        )
-        for d in (exact(row, set(_SPLIT)) for row in rows)
-    )
+    return tuple(_split(exact(row, set(_SPLIT))) for row in rows)
 
 
 def case_to_json(case: CasePayment | None) -> Json | None:

@@ -65,7 +65,7 @@ def credit_account(psn_no: str, year: int, month: int, person: PersonYear, polic
     if person.enrolment is None:
         raise Rejected(
             RejectionCode.UNKNOWN_PERSON,
-            f"person {psn_no} has no enrolment for {year}; send enrolments.v1 first",
+            f"person {psn_no} has no enrolment for {year}; send enrolments.v2 first",
             field="psn_no",
         )
     if not person.has_account or policy.personal_account is None:

@@ -192,7 +192,7 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
         "AccountCredited",
         Codec(2, frozenset({"month", "amount", "delta"}), _credited_out, _credited_in),
     ),
-    ClaimSettled: ("ClaimSettled", Codec(2, CLAIM_SETTLED, _claim_out, _claim_in)),
+    ClaimSettled: ("ClaimSettled", Codec(3, CLAIM_SETTLED, _claim_out, _claim_in)),
     FamilyAccountDebited: (
         "FamilyAccountDebited",
         Codec(2, frozenset({"setl_id", "beneficiary_psn_no", "amount", "delta"}), _debited_out, _debited_in),

@@ -15,16 +15,20 @@ from datetime import date
 
 from contracts.codes import ExcludedCategory, FundPayType, RejectionCode
 from engine.basic_fund import BasicInput, pay_basic_benefits
-from engine.benefits import level_key, route
-from engine.case_payment import CaseInput, case_payment_stage
+from engine.benefits import designated_institution, route
+from engine.case_payment import CaseInput, CaseMethod, case_payment_stage
+from engine.code_mapping import med_category, scheme_of, selfpay_candidates
 from engine.details import StageResults, fund_payments, setl_amounts, visit_delta
 from engine.eligibility import cover_for
 from engine.enrolment import EnrolmentFacts
 from engine.errors import InvariantBroken, Rejected
 from engine.events import ClaimSettled, Event, FamilyAccountDebited
-from engine.items import ItemsInput, catalogue_terms, price_items
+from engine.items import ItemsInput, LineContext, NetLine, check_amount, net_lines, price_items
 from engine.major_illness import MajorIllnessInput, pay_major_illness_stage
 from engine.medical_aid import MedicalAidInput, pay_medical_aid_stage
+from engine.national_codes import MedCategory, NationalCodes
+from engine.payer_catalogue import CatalogueTerms, terms_on
+from engine.payer_registry import Institution
 from engine.person import PersonYear
 from engine.personal_account import AccountsInput, PayingRelative, pay_from_accounts
 from engine.policy import Policy
@@ -56,7 +60,7 @@ def _enrolled(visit: Visit, person: PersonYear) -> tuple[EnrolmentFacts, date]:
     if enrolment is None:
         raise Rejected(
             RejectionCode.UNKNOWN_PERSON,
-            f"person {visit.psn_no} has no enrolment for {person.year}; send enrolments.v1 first",
+            f"person {visit.psn_no} has no enrolment for {person.year}; send enrolments.v2 first",
             field="psn_no",
         )
     if person.coverage_from is None:
@@ -64,12 +68,14 @@ def _enrolled(visit: Visit, person: PersonYear) -> tuple[EnrolmentFacts, date]:
     return enrolment, person.coverage_from
 
 
-def _check_claimable(visit: Visit, person: PersonYear, payer: PayerAccount | None, policy: Policy) -> None:
+def _check_claimable(
+    visit: Visit, person: PersonYear, payer: PayerAccount | None, policy: Policy, codes: NationalCodes
+) -> None:
     enrolment, _ = _enrolled(visit, person)
-    if enrolment.insutype is not visit.insutype:
+    if scheme_of(policy, visit.insutype, codes) is not enrolment.insutype:
         raise Rejected(
             RejectionCode.SCHEME_MISMATCH,
-            f"person {visit.psn_no} is insured under {enrolment.insutype.value}, the claim says {visit.insutype.value}",
+            f"person {visit.psn_no} is insured under {enrolment.insutype.value}, the claim says {visit.insutype}",
             field="insutype",
         )
     if visit.mdtrt_id in person.visits:
@@ -110,16 +116,59 @@ def _relative(payer: PayerAccount | None) -> PayingRelative | None:
     return PayingRelative(enrolment, payer.person.account_balance, rules)
 
 
-def _stages(visit: Visit, person: PersonYear, priced: PricedPolicy, payer: PayerAccount | None) -> StageResults:
+def _age(visit: Visit, enrolment: EnrolmentFacts) -> int | None:
+    """Whole years on the visit's first day, from the enrolment's birth date (else the claim's)."""
+    born = enrolment.birth_date or visit.brdy
+    if born is None:
+        return None
+    day = visit.begndate
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What the payer's data says of the visit before any line is priced."""
+
+    place: Institution  # the registry's record on the visit's day
+    category: MedCategory  # the region's reading of its med_type
+    lines: tuple[NetLine, ...]  # refund lines netted into the lines they refund
+    terms: tuple[CatalogueTerms | None, ...]  # per net line, the catalogue's terms
+    context: LineContext
+
+
+def _setting(visit: Visit, enrolment: EnrolmentFacts, priced: PricedPolicy) -> _Setting:
+    policy, payer, day = priced.policy, priced.payer, visit.enddate
+    place = designated_institution(payer.registry, visit)
+    category = med_category(policy, visit.med_type, priced.codes)
+    who = selfpay_candidates(policy, enrolment.psn_type, enrolment.insutype)
+    net = net_lines(visit.items)
+    terms = tuple(terms_on(payer.catalogue, line.item.hilist_code, day, who) for line in net)
+    diagnoses = tuple(d.diag_code.upper() for d in visit.diagnoses) + (
+        (visit.dise_codg.upper(),) if visit.dise_codg else ()
+    )
+    context = LineContext(place.hosp_lv, visit.gend, _age(visit, enrolment), diagnoses, visit.med_type)
+    return _Setting(place, category, net, terms, context)
+
+
+def _stages(
+    visit: Visit, person: PersonYear, priced: PricedPolicy, payer: PayerAccount | None
+) -> tuple[StageResults, _Setting]:
     policy, file, year = priced.policy, priced.file, person.totals
     enrolment, coverage_from = _enrolled(visit, person)
-    level, routing = level_key(visit), route(visit, enrolment, policy)
+    for index, item in enumerate(visit.items):
+        check_amount(item, index)
+    setting = _setting(visit, enrolment, priced)
+    negotiated = any(t is not None and t.hi_nego_drug_flag for t in setting.terms)
+    registry, level = priced.payer.registry, setting.place.level_key
+    routing = route(visit, setting.category, setting.place, registry, enrolment, policy, negotiated)
     cover = cover_for(visit.begndate, person.year, coverage_from, person.coverage_reason)
-    terms = tuple(catalogue_terms(item) for item in visit.items)  # where the payer's catalogue goes
     excluded = frozenset(policy.excluded_categories)
-    items = price_items(ItemsInput(visit.items, terms, routing, excluded, _account_exclusions(policy, payer)))
+    items = price_items(
+        ItemsInput(setting.lines, setting.terms, routing, excluded, _account_exclusions(policy, payer), setting.context)
+    )
+    inpatient = setting.category is MedCategory.INPATIENT
     basic = pay_basic_benefits(
-        BasicInput(items.splits, routing, level, enrolment.psn_type, year, cover.covered, visit.inpatient, policy, file)
+        BasicInput(items.splits, routing, level, enrolment.psn_type, year, cover.covered, inpatient, policy, file)
     )
     mi_added = sum(share.mi_selfpay for share in basic.shares)
     major = pay_major_illness_stage(
@@ -145,7 +194,7 @@ def _stages(visit: Visit, person: PersonYear, priced: PricedPolicy, payer: Payer
         )
     )
     trail = routing.trail + cover.trail + items.trail + basic.trail + major.trail + aid.trail + accounts.trail
-    return StageResults(items, basic, major, aid, accounts, cover.covered, level, trail)
+    return StageResults(items, basic, major, aid, accounts, cover.covered, level, trail), setting
 
 
 def settle_claim(
@@ -159,8 +208,8 @@ def settle_claim(
     request_id: str,
 ) -> Settled:
     policy = priced.policy
-    _check_claimable(visit, person, payer, policy)
-    r = _stages(visit, person, priced, payer)
+    _check_claimable(visit, person, payer, policy, priced.codes)
+    r, setting = _stages(visit, person, priced, payer)
     amounts = setl_amounts(r, staff=policy.basic_fund is FundPayType.STAFF_POOLED)
     aid_category = person.enrolment.aid_category if person.enrolment else None
     funds = fund_payments(r, policy.basic_fund, policy.major_illness.fund, aid_category)
@@ -169,7 +218,9 @@ def settle_claim(
             visit,
             r.level,
             r.covered,
+            setting.category is MedCategory.INPATIENT,
             policy.case_payment,
+            CaseMethod(setting.place.inpatient_paymtd, priced.payer.casemix),
             medfee=amounts.medfee_sumamt,
             psn_part=amounts.psn_part_amt,
             other_funds=r.major.paid + r.aid.paid,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from contracts.money import parse_yuan
+from contracts.money import format_yuan, parse_yuan
 
 Data = dict[str, Any]
 Upcaster = Callable[[Data], Data]
@@ -186,10 +186,83 @@ def only_versioned(data: Data) -> Data:
     return {**data, "schema_version": 2}
 
 
+# Version 3 of ClaimSettled (docs/adr/0006-payer-data-and-national-codes.md): the visit holds what
+# the institution sent, in national codes, and the payer's data decides the rest; each split line
+# records the catalogue terms that priced it, why it is 全自费, disagreements and refund lines.
+# What version 2 recorded of the institution's own word — kind, level, dual-channel designation,
+# DRG weight, DIP score — is not a fact of the v3 visit; it is kept, as recorded, in ``extra``.
+# med_type is kept as recorded: v1/v2's 22, 23, 24 meant "inpatient, DRG / DIP / other", and the
+# national code set's 22, 23, 24 are inpatient too (外伤, 转外诊治, 急诊转住院), so every region's
+# mapping routes them as v2 did; the payment method is the registry's now.
+_V2_INSTITUTION_WORD = ("fixmedins_kind", "fixmedins_level", "dual_channel_designated", "drg_weight", "dip_score")
+
+
+def _item_v2_to_v3(item: Mapping[str, Any]) -> Data:
+    cap = item["pric_uplmt_amt"]
+    return {
+        "feedetl_sn": item["feedetl_sn"],
+        "hilist_code": item["hilist_code"],
+        "medins_list_codg": "",
+        "hilist_name": item["hilist_name"],
+        "pric": format_yuan(item["pric"]),  # fen → yuan text: v3 keeps unit prices to 6 decimals
+        "cnt": item["cnt"],
+        "det_item_fee_sumamt": item["det_item_fee_sumamt"],
+        "init_feedetl_sn": None,
+        "excluded_category": item["excluded_category"],
+        "declared": {
+            "chrgitm_lv": item["chrgitm_lv"],
+            "selfpay_prop": item["selfpay_prop"],
+            "pric_uplmt_amt": None if cap is None else format_yuan(cap),
+            "hi_nego_drug_flag": item["hi_nego_drug_flag"],
+        },
+        "extra": {},
+    }
+
+
+def _visit_v2_to_v3(visit: Mapping[str, Any]) -> Data:
+    kept = {k: v for k, v in visit.items() if k not in (*_V2_INSTITUTION_WORD, "items", "resp_physician")}
+    doctor = visit["resp_physician"]
+    return {
+        **kept,
+        "diagnoses": [{"diag_type": "", **d} for d in visit["diagnoses"]],  # the v2 visit had no diag_type
+        "procedures": [],
+        "resp_physician": None
+        if doctor is None
+        else {"dr_code": doctor["dr_code"], "declared_title": doctor["dr_title"]},
+        "items": [_item_v2_to_v3(item) for item in visit["items"]],
+        "gend": None,
+        "brdy": None,
+        "extra": {name: visit[name] for name in _V2_INSTITUTION_WORD},
+    }
+
+
+_SPLIT_V3_UNRECORDED: Mapping[str, Any] = {
+    "chrgitm_lv": None,  # v2 priced by the visit's declared terms, recorded there
+    "selfpay_prop": None,
+    "pric_uplmt_amt": None,
+    "hi_nego_drug_flag": None,
+    "reason": None,
+    "disagreements": [],
+    "refund_sns": [],
+}
+
+
+def claim_settled_v2_to_v3(data: Data) -> Data:
+    if data.get("schema_version") != 2:
+        raise ValueError(f"expected version 2, got {data.get('schema_version')!r}")
+    return {
+        **data,
+        "schema_version": 3,
+        "visit": _visit_v2_to_v3(data["visit"]),
+        "items": [{**split, **_SPLIT_V3_UNRECORDED} for split in data["items"]],
+    }
+
+
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("PersonEnrolled", 1): person_enrolled_v1_to_v2,
     ("AccountCredited", 1): only_versioned,
     ("ClaimSettled", 1): claim_settled_v1_to_v2,
+    ("ClaimSettled", 2): claim_settled_v2_to_v3,
     ("FamilyAccountDebited", 1): only_versioned,
     ("SettlementReversed", 1): settlement_reversed_v1_to_v2,
     ("FamilyAccountRefunded", 1): only_versioned,

@@ -43,6 +43,7 @@ from devservers.stack import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the examples package (examples/generator.py) is not installed
 BIN = Path(sys.executable).parent
 STATE = Path(os.environ.get("DEVSERVERS_HOME", ROOT / ".devservers"))
 PORTS = {"ledger": 18081, "settlement": 18080}
@@ -109,9 +110,8 @@ def main() -> int:
     # Every run is a new day of new people on topics of its own, so runs never answer each
     # other's messages and the ledger keeps every run's history (ledger verify checks it all).
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
-    from settlement.sample import day_lines
-
     from contracts.money import parse_yuan
+    from examples.generator import day_lines
 
     try:
         env = local_servers_env()

@@ -16,7 +16,8 @@ from typing import Any
 import asyncpg
 import httpx
 from e2e_stack import ROOT, by_request, figures, money_totals, offline_reference, topic_runs
-from settlement.sample import day_lines
+
+from examples.generator import day_lines
 
 EXAMPLE = [ln for ln in (ROOT / "examples" / "year-2025.jsonl").read_text(encoding="utf-8").splitlines() if ln.strip()]
 
@@ -66,8 +67,8 @@ async def test_a_retried_claim_settles_once_and_a_changed_retry_is_a_conflict(ma
     assert settled["msg_type"] == "settlement"
     before = await stack.totals(service, "P002")
 
-    doubled = {**example("CLM-0048")["items"][0], "cnt": "60", "det_item_fee_sumamt": "516.00"}
-    changed = claim_like("RETRY-1", items=[doubled])
+    doubled = {**example("CLM-0048")["feedetail"][0], "cnt": "60", "det_item_fee_sumamt": "17.20"}  # 0.2867 × 60
+    changed = claim_like("RETRY-1", feedetail=[doubled])
     # The producer's retry (same key, same body), then a different body under the same key,
     # then a marker: per-person order on the partition means all three were handled before it.
     answers = by_request(await stack.send([first, changed, claim_like("MARKER-1")]))
@@ -92,6 +93,7 @@ async def test_a_reversal_restores_the_totals_exactly(make_stack) -> None:
     assert (await stack.totals(service, "P002")) != before
     reversal = {
         "msg_type": "reversal",
+        "schema_version": "claims.v2",
         "request_id": "REV-1",
         "sent_at": "2025-11-21T09:00:00+08:00",
         "psn_no": "P002",
@@ -110,12 +112,12 @@ async def test_a_malformed_message_is_rejected_and_the_next_one_still_settles(ma
     stack = await make_stack()
     service = await stack.start_settlement()
     await stack.send(P002_SETUP)
-    broken = claim_like("BROKEN-1").replace('"pric": "8.60"', '"pric": "8.605"')
+    broken = claim_like("BROKEN-1").replace('"det_item_fee_sumamt": "8.60"', '"det_item_fee_sumamt": "8.605"')
     answers = by_request(await stack.send(["{not json at all", broken, claim_like("AFTER-1")]))
 
     rejections = {a.get("request_id"): a for a in answers.values() if a["msg_type"] == "rejection"}
     assert rejections["BROKEN-1"]["code"] == "invalid_message"
-    assert "items.0.pric" in rejections["BROKEN-1"]["message"]
+    assert "feedetail.0.det_item_fee_sumamt" in rejections["BROKEN-1"]["message"]
     assert any(a["code"] == "malformed_json" for a in rejections.values())
     assert answers["AFTER-1"]["msg_type"] == "settlement"
     assert (await stack.totals(service, "P002"))["settlements"] == 1

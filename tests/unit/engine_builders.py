@@ -20,13 +20,24 @@ from typing import Any
 from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.visits import enrolment_facts_of, reversal_request_of, visit_of
 
-from contracts.claims import Claim, ClaimItem, DualChannelPhysician, Reversal
+from contracts.claims import Claim, FeeLine, Physician, Reversal
+from contracts.codes import ChargeLevel, PhysicianTitle
 from contracts.enrolments import Enrolment, FamilyMember, PriorCover
 from contracts.money import parse_yuan
 from contracts.results import ReversalResult, SettlementResult
+from engine.code_mapping import scheme_of
+from engine.dated import DatedIndex
 from engine.enrol import credit_account, record_enrolment
+from engine.enrolment import EnrolmentFacts
 from engine.events import ClaimSettled, Event, PersonEnrolled, SettlementReversed
 from engine.ids import event_id, settlement_id
+from engine.national_codes import load_code_sets
+from engine.payer_casemix import Casemix, DipGroup, DrgGroup
+from engine.payer_catalogue import Catalogue, HilistEntry, PriceCap, SelfpayRate, selfpay_key
+from engine.payer_data import PayerData
+from engine.payer_files import OPEN_END
+from engine.payer_registry import Institution, InstitutionType, PaymentMethod, Registry
+from engine.payer_registry import Physician as PayerPhysician
 from engine.person import PersonYear, apply, replay, stream_id
 from engine.policy import Policy
 from engine.policy_book import PolicyBook, PricedPolicy
@@ -36,6 +47,7 @@ from engine.totals import Totals
 
 ROOT = Path(__file__).resolve().parents[2]
 RESIDENT_TOML = ROOT / "policies" / "640000-390-2025.toml"
+CODES = load_code_sets(ROOT / "policies" / "codes")
 CST = timezone(timedelta(hours=8))
 SENT_AT = datetime(2025, 1, 2, 9, 0, tzinfo=CST)
 OCCURRED_AT = datetime(2025, 6, 1, 12, 0, tzinfo=CST)
@@ -96,18 +108,28 @@ def staff_policy(**changes: Any) -> Policy:
     return Policy.model_validate(data)
 
 
-def priced(policy: Policy) -> PricedPolicy:
-    return PolicyBook.of([policy]).policies[0]
-
-
 # --------------------------------------------------------------------------- enrolments
+
+# The national psn_type code each person type of these tests is sent as (policies' [codes.psn_type]).
+PSN_TYPE_CODES = {
+    "in_service": "1101",
+    "retired": "1201",
+    "flexible": "1103",
+    "adult": "1501",
+    "student": "1403",
+    "child": "1402",
+    "elderly": "1560",
+    "newborn": "1401",
+}
 
 
 def enrolment(psn_no: str = "R1", **kw: Any) -> Enrolment:
     """A resident adult enrolled in the 2024 collection period, continuously insured, unless
-    told otherwise. Staff: pass insutype="310" and a staff psn_type."""
+    told otherwise. Staff: pass insutype="310" and a staff psn_type. ``psn_type`` may be the
+    engine's word (sent as its national code) or a national code."""
     staff = kw.get("insutype") == "310"
     values: dict[str, Any] = {
+        "schema_version": "enrolments.v2",
         "request_id": f"ENR-{psn_no}",
         "sent_at": SENT_AT,
         "psn_no": psn_no,
@@ -120,6 +142,9 @@ def enrolment(psn_no: str = "R1", **kw: Any) -> Enrolment:
     values.update(kw)
     if values["psn_type"] == "in_service" and "contribution_base" not in values:
         values["contribution_base"] = 8000
+    values["psn_type"] = PSN_TYPE_CODES.get(values["psn_type"], values["psn_type"])
+    if isinstance(values.get("prior_cover"), PriorCover):
+        values["prior_cover"] = values["prior_cover"].model_dump()
     return Enrolment.model_validate(values)
 
 
@@ -129,6 +154,86 @@ def family(psn_no: str, relation: str) -> FamilyMember:
 
 def prior_cover(left_scheme: str, left_on: date) -> PriorCover:
     return PriorCover(left_scheme=left_scheme, left_on=left_on)
+
+
+def facts_of(e: Enrolment, policy: Policy) -> EnrolmentFacts:
+    """The enrolment as the service reads it: national codes through the policy's mapping."""
+    scheme = scheme_of(policy, e.insutype, CODES)
+    return enrolment_facts_of(e, scheme, policy, CODES)
+
+
+# --------------------------------------------------------------------------- the test payer's data
+#
+# A test says what the catalogue and the registry hold where it builds a line or a claim: item()
+# lists the line's code in the catalogue with the class, ratio, cap and flag the test gives (the
+# code spells them, so one code always means the same terms); claim() lists its institution with
+# the kind, level, designation and payment method the test gives; physician() a physician. The
+# claim itself carries none of it, as a real claim does not: the engine reads it from this data.
+
+BEGIN = date(2000, 1, 1)
+CATALOGUE: dict[str, HilistEntry] = {}
+SELFPAY: dict[str, SelfpayRate] = {}
+CAPS: dict[str, PriceCap] = {}
+PLACES: dict[tuple[str, str], Institution] = {}  # (fixmedins_code, mdtrt_id) → its registry row
+LATEST_PLACE: dict[str, Institution] = {}
+PHYSICIANS: dict[str, Physician] = {}
+DRG: dict[str, DrgGroup] = {}
+DIP: dict[str, DipGroup] = {}
+
+
+def catalogue_code(lv: str, selfpay_prop: str | int, cap: str | int | None, nego: bool) -> str:
+    return f"T{lv}-{Decimal(str(selfpay_prop)).normalize()}-{cap if cap is not None else 'x'}-{int(nego)}"
+
+
+def list_in_catalogue(code: str, lv: str, selfpay_prop: str | int, cap: str | int | None, nego: bool) -> None:
+    CATALOGUE[code] = HilistEntry(code, code, "101", "09", ChargeLevel(lv), False, nego, BEGIN, OPEN_END)
+    if Decimal(str(selfpay_prop)):
+        SELFPAY[code] = SelfpayRate(code, "", "1", Decimal(str(selfpay_prop)), BEGIN, OPEN_END)
+    if cap is not None:
+        CAPS[code] = PriceCap(code, "1", "1", Decimal(str(cap)), BEGIN, OPEN_END)
+
+
+def register_place(code: str, mdtrt_id: str, kind: str, level: str | None, dual: bool, paymtd: str) -> None:
+    pharmacy = kind in ("retail_pharmacy", "dual_channel_pharmacy")
+    place = Institution(
+        fixmedins_code=code,
+        fixmedins_name=code,
+        fixmedins_type=InstitutionType.PHARMACY if pharmacy else InstitutionType.MEDICAL,
+        hosp_lv=int(level) if level and kind in ("hospital", "internet_hospital") else None,
+        primary_care=kind == "primary_care",
+        admdvs="640104",
+        dual_channel=dual,
+        internet_hospital=kind == "internet_hospital",
+        inpatient_paymtd=PaymentMethod(paymtd),
+        begndate=BEGIN,
+        enddate=OPEN_END,
+    )
+    PLACES[(code, mdtrt_id)] = LATEST_PLACE[code] = place
+
+
+def payer_data(c: Claim | None = None) -> PayerData:
+    """Everything the tests listed, with the claim's own institution (or each code's latest)."""
+    places = dict(LATEST_PLACE)
+    if c is not None and (c.fixmedins_code, c.mdtrt_id) in PLACES:
+        places[c.fixmedins_code] = PLACES[(c.fixmedins_code, c.mdtrt_id)]
+    catalogue = Catalogue(
+        items=DatedIndex.of(CATALOGUE.values(), lambda r: r.hilist_code, "item"),
+        selfpay=DatedIndex.of(SELFPAY.values(), lambda r: selfpay_key(r.hilist_code, r.who), "selfpay"),
+        caps=DatedIndex.of(CAPS.values(), lambda r: r.hilist_code, "cap"),
+    )
+    registry = Registry(
+        institutions=DatedIndex.of(places.values(), lambda r: r.fixmedins_code, "institution"),
+        physicians=DatedIndex.of(PHYSICIANS.values(), lambda r: r.dr_code, "physician"),
+    )
+    casemix = Casemix(
+        dip=DatedIndex.of(DIP.values(), lambda r: r.dip_code, "dip"),
+        drg=DatedIndex.of(DRG.values(), lambda r: r.drg_code, "drg"),
+    )
+    return PayerData(catalogue, registry, casemix, digest="tests", folder="tests")
+
+
+def priced(policy: Policy, c: Claim | None = None) -> PricedPolicy:
+    return PolicyBook.of([policy], payer=[payer_data(c)], codes=CODES).policies[0]
 
 
 # --------------------------------------------------------------------------- claims
@@ -145,32 +250,52 @@ def item(
     nego: bool = False,
     excluded: str | None = None,
     amount: str | int | None = None,
-) -> ClaimItem:
-    """One fee line; the line amount is pric × cnt unless ``amount`` is given."""
+    **sent: Any,
+) -> FeeLine:
+    """One fee line of an item the catalogue lists with these terms; the line amount is pric ×
+    cnt unless ``amount`` is given. ``sent``: other national fields of the line as the
+    institution sends them (its own chrgitm_lv, init_feedetl_sn, …)."""
     if amount is None:
         exact = Decimal(str(pric)) * Decimal(str(cnt))
         amount = str(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-    return ClaimItem(
-        feedetl_sn=sn,
-        hilist_code=f"X{sn}",
-        chrgitm_lv=lv,
-        selfpay_prop=Decimal(str(selfpay_prop)),
-        pric=pric,
-        cnt=Decimal(str(cnt)),
-        det_item_fee_sumamt=amount,
-        pric_uplmt_amt=cap,
-        hi_nego_drug_flag=nego,
-        excluded_category=excluded,
-    )
+    code = catalogue_code(lv, selfpay_prop, cap, nego)
+    list_in_catalogue(code, lv, selfpay_prop, cap, nego)
+    values: dict[str, Any] = {
+        "feedetl_sn": sn,
+        "med_list_codg": code,
+        "pric": str(pric),
+        "cnt": str(cnt),
+        "det_item_fee_sumamt": str(amount),
+        "excluded_category": excluded,
+    }
+    return FeeLine.model_validate({**values, **sent})
 
 
-def physician(title: str) -> DualChannelPhysician:
-    return DualChannelPhysician(dr_code=f"DR-{title}", dr_title=title)
+def physician(title: str, *, designated: bool = True) -> Physician:
+    """A physician of this title, in the registry (designated for negotiated drugs unless told)."""
+    code = f"DR-{title}" + ("" if designated else "-not-designated")
+    PHYSICIANS[code] = PayerPhysician(code, "H001", PhysicianTitle(title), designated, BEGIN, OPEN_END)
+    return Physician(dr_code=code)
+
+
+def _casemix_groups(kw: dict[str, Any]) -> str:
+    """DRG weight / DIP score given by a test go into the payer's case-mix catalogue; the
+    institution's payment method follows (an inpatient case without either is item by item)."""
+    weight, score = kw.pop("drg_weight", None), kw.pop("dip_score", None)
+    if kw.get("drg_code") and weight is not None:
+        code = kw["drg_code"]
+        DRG[code] = DrgGroup(code, code, Decimal(str(weight)), BEGIN, OPEN_END)
+        return "drg"
+    if kw.get("dip_code") and score is not None:
+        code = kw["dip_code"]
+        DIP[code] = DipGroup(code, code, "", "comprehensive", Decimal(str(score)), BEGIN, OPEN_END)
+        return "dip"
+    return "item"
 
 
 def claim(
     psn_no: str,
-    items: list[ClaimItem] | tuple[ClaimItem, ...],
+    items: list[FeeLine] | tuple[FeeLine, ...],
     *,
     mdtrt_id: str,
     med_type: str = "21",
@@ -181,23 +306,32 @@ def claim(
     insutype: str = "390",
     fixmedins_code: str = "H001",
     request_id: str | None = None,
+    dual_channel_designated: bool = False,
     **kw: Any,
 ) -> Claim:
-    hospital = kind in ("hospital", "internet_hospital")
-    return Claim(
-        request_id=request_id or f"REQ-{mdtrt_id}",
-        sent_at=SENT_AT,
-        psn_no=psn_no,
-        insutype=insutype,
-        mdtrt_id=mdtrt_id,
-        fixmedins_code=fixmedins_code,
-        fixmedins_kind=kind,
-        fixmedins_level=level if hospital else None,
-        med_type=med_type,
-        begndate=begndate,
-        enddate=enddate or begndate,
-        items=tuple(items),
-        **kw,
+    """A claims.v2 claim; its institution goes into the test registry with the kind, level,
+    designation and payment method given (a claim does not say what its institution is)."""
+    paymtd = _casemix_groups(kw)
+    register_place(fixmedins_code, mdtrt_id, kind, level, dual_channel_designated, paymtd)
+    if "diagnoses" in kw:
+        kw["diseinfo"] = [
+            {"diag_code": d["diag_code"], "maindiag_flag": d.get("maindiag_flag", False)} for d in kw.pop("diagnoses")
+        ]
+    return Claim.model_validate(
+        {
+            "schema_version": "claims.v2",
+            "request_id": request_id or f"REQ-{mdtrt_id}",
+            "sent_at": SENT_AT,
+            "psn_no": psn_no,
+            "insutype": insutype,
+            "mdtrt_id": mdtrt_id,
+            "fixmedins_code": fixmedins_code,
+            "med_type": med_type,
+            "begntime": begndate,
+            "endtime": enddate or begndate,
+            "feedetail": list(items),
+            **kw,
+        }
     )
 
 
@@ -234,7 +368,7 @@ def settle(
     done = settle_claim(
         visit_of(c),
         person,
-        priced(policy),
+        priced(policy, c),
         payer=payer,
         setl_id=settlement_id(key, person.year),
         request_key=key,
@@ -248,7 +382,12 @@ def settle(
 
 def reversal(psn_no: str, setl_id: str, *, request_id: str = "REV-1", fixmedins_code: str = "H001") -> Reversal:
     return Reversal(
-        request_id=request_id, sent_at=SENT_AT, psn_no=psn_no, fixmedins_code=fixmedins_code, setl_id=setl_id
+        schema_version="claims.v2",
+        request_id=request_id,
+        sent_at=SENT_AT,
+        psn_no=psn_no,
+        fixmedins_code=fixmedins_code,
+        setl_id=setl_id,
     )
 
 
@@ -278,7 +417,8 @@ class Book:
     def enrol(self, e: Enrolment, policy: Policy | None = None) -> PersonYear:
         if policy is not None:
             self.policies[e.psn_no] = policy
-        event = record_enrolment(enrolment_facts_of(e), self.policy_of(e.psn_no), self.state(e.psn_no, e.year))
+        policy = self.policy_of(e.psn_no)
+        event = record_enrolment(facts_of(e, policy), policy, self.state(e.psn_no, e.year))
         self.append([(stream_id(e.psn_no, e.year), event)])
         return self.state(e.psn_no, e.year)
 
@@ -319,4 +459,4 @@ class Book:
 
 def enrolled(e: Enrolment, policy: Policy) -> PersonEnrolled:
     """engine.enrol.record_enrolment of a first enrolment, as the service records it."""
-    return record_enrolment(enrolment_facts_of(e), policy, PersonYear(psn_no=e.psn_no, year=e.year))
+    return record_enrolment(facts_of(e, policy), policy, PersonYear(psn_no=e.psn_no, year=e.year))

@@ -38,9 +38,10 @@ def test_every_line_of_the_example_year_gets_exactly_one_answer_in_order() -> No
 def test_bad_lines_are_rejected_with_the_line_and_field_and_processing_continues() -> None:
     done = run("price", "--policies", "policies", str(EXAMPLE))
     rejections = {a["code"]: a for a in map(json.loads, done.stdout.splitlines()) if a["msg_type"] == "rejection"}
-    assert rejections["invalid_message"]["field"] == "items.0.pric"
+    assert rejections["invalid_message"]["field"] == "feedetail.0.det_item_fee_sumamt"
     assert "two decimals" in rejections["invalid_message"]["message"]
-    assert rejections["malformed_json"]["source"].endswith(":52")
+    assert rejections["unsupported_schema_version"]["request_id"] == "CLM-V1"
+    assert rejections["malformed_json"]["source"].endswith(f":{len(EXAMPLE.read_text('utf-8').splitlines())}")
     assert "Traceback" not in done.stderr
 
 
@@ -49,7 +50,7 @@ def test_totals_print_one_annual_view_per_person_year_after_the_answers() -> Non
     views = [a for a in map(json.loads, done.stdout.splitlines()) if a["msg_type"] == "annual_totals"]
     assert sorted(v["psn_no"] for v in views) == [f"P{n:03d}" for n in range(1, 12)]
     p004 = next(v for v in views if v["psn_no"] == "P004")
-    assert p004["annual_cap_left"] == "0.00"  # two big stays used the 130,000 cap (004)
+    assert p004["annual_cap_left"] == "0.00"  # a long trastuzumab course used the 130,000 cap (004)
 
 
 def test_a_bad_policy_folder_stops_with_the_file_key_and_problem_and_exit_code_2(tmp_path: Path) -> None:

@@ -148,13 +148,13 @@ def test_times_quantity_rounds_price_times_fractional_quantity_half_up() -> None
 
 
 CLAIM_JSON = """{
-  "msg_type": "claim", "request_id": "R-1", "sent_at": "2025-03-01T09:00:00+08:00",
+  "msg_type": "claim", "schema_version": "claims.v2", "request_id": "R-1", "sent_at": "2025-03-01 09:00:00",
   "psn_no": "R1", "insutype": "390", "mdtrt_id": "V1", "fixmedins_code": "H001",
-  "fixmedins_kind": "primary_care", "med_type": "11", "begndate": "2025-03-01", "enddate": "2025-03-01",
-  "items": [
-    {"feedetl_sn": "1", "hilist_code": "A", "chrgitm_lv": "01", "pric": 0.1, "cnt": 3,
+  "med_type": "11", "begntime": "2025-03-01", "endtime": "2025-03-01",
+  "feedetail": [
+    {"feedetl_sn": "1", "med_list_codg": "A", "pric": 0.1, "cnt": 3,
      "det_item_fee_sumamt": 0.3},
-    {"feedetl_sn": "2", "hilist_code": "B", "chrgitm_lv": "02", "selfpay_prop": 0.1, "pric": "0.20", "cnt": 1,
+    {"feedetl_sn": "2", "med_list_codg": "B", "chrgitm_lv": "02", "selfpay_prop": 0.1, "pric": "0.20", "cnt": 1,
      "det_item_fee_sumamt": "0.20"}
   ]
 }"""
@@ -162,11 +162,11 @@ CLAIM_JSON = """{
 
 def test_decode_json_keeps_0_1_exact_through_claim_validation() -> None:
     data = decode_json(CLAIM_JSON.encode())
-    assert data["items"][0]["pric"] == Decimal("0.1")  # never a binary float
+    assert data["feedetail"][0]["pric"] == Decimal("0.1")  # never a binary float
     claim_in = Claim.model_validate(data)
-    assert claim_in.items[0].pric == 10
-    assert claim_in.items[0].det_item_fee_sumamt == 30  # 0.1 × 3 = 0.3 exactly, not 0.30000000000000004
-    assert claim_in.items[1].selfpay_prop == Decimal("0.1")
+    assert claim_in.feedetail[0].pric == Decimal("0.1")  # a unit price: exact yuan, up to 6 decimals
+    assert claim_in.feedetail[0].det_item_fee_sumamt == 30  # 0.1 × 3 = 0.3 exactly, not 0.30000000000000004
+    assert claim_in.feedetail[1].selfpay_prop == Decimal("0.1")
 
 
 def test_the_same_json_through_a_float_parser_is_refused_not_silently_rounded() -> None:
@@ -175,11 +175,16 @@ def test_the_same_json_through_a_float_parser_is_refused_not_silently_rounded() 
 
 
 def test_parse_inbound_reads_amounts_exactly_and_names_the_field_of_a_third_decimal() -> None:
-    assert parse_inbound(CLAIM_JSON).items[0].pric == 10
-    bad = CLAIM_JSON.replace('"pric": "0.20"', '"pric": "0.205"')
+    message = parse_inbound(CLAIM_JSON)
+    assert isinstance(message, Claim) and message.feedetail[0].det_item_fee_sumamt == 30
+    bad = CLAIM_JSON.replace('"det_item_fee_sumamt": "0.20"', '"det_item_fee_sumamt": "0.205"')
     with pytest.raises(InvalidMessage) as refused:
         parse_inbound(bad)
-    assert refused.value.field == "items.1.pric"
+    assert refused.value.field == "feedetail.1.det_item_fee_sumamt"
+    seven = CLAIM_JSON.replace('"pric": "0.20"', '"pric": "0.2000001"')  # a unit price keeps up to 6 decimals
+    with pytest.raises(InvalidMessage, match="more than 6 decimals") as refused:
+        parse_inbound(seven)
+    assert refused.value.field == "feedetail.1.pric"
 
 
 @pytest.mark.parametrize("raw", [b"\xff", b"[1, 2]", b"{", b'{"a": NaN}'])

@@ -70,7 +70,7 @@ def major_illness_due(base_fen: int) -> int:
 
 
 def major_illness_cap(e: Enrolment) -> int:
-    if e.insutype.value == "310":
+    if e.insutype == "310":
         return fen(700000)
     reward = max(0, e.continuous_years - 4) * 5000 + e.zero_claim_years * 5000
     return fen(300000 + min(reward, 60000) - (5000 if e.rejoined_after_break else 0))
@@ -218,7 +218,7 @@ def scenarios(draw: st.DrawFn, max_claims: int = 6) -> Scenario:
         for month in scenario.credits:
             book.credit("P1", month)
     count = draw(st.integers(1, max_claims))
-    scenario.claims = [draw(claims("P1", person.insutype.value, f"V{n}", payer)) for n in range(count)]
+    scenario.claims = [draw(claims("P1", person.insutype, f"V{n}", payer)) for n in range(count)]
     return scenario
 
 
@@ -228,17 +228,17 @@ def scenarios(draw: st.DrawFn, max_claims: int = 6) -> Scenario:
 def check_one(c: Claim, settled: Settled, before: PersonYear, payer_before: PersonYear | None) -> None:
     info = settled.result.setlinfo
     # §2.1: the total is the sum of the lines, and splits into the four parts
-    assert info.medfee_sumamt == sum(i.det_item_fee_sumamt for i in c.items)
+    assert info.medfee_sumamt == sum(i.det_item_fee_sumamt for i in c.feedetail)
     assert (
         info.medfee_sumamt == info.fulamt_ownpay_amt + info.overlmt_selfpay + info.preselfpay_amt + info.inscp_scp_amt
     )
     for part in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt"):
         assert getattr(info, part) == sum(getattr(s, part) for s in settled.result.items), part
-    for line, split in zip(c.items, settled.result.items, strict=True):
+    for line, split in zip(c.feedetail, settled.result.items, strict=True):
         parts = split.fulamt_ownpay_amt + split.overlmt_selfpay + split.preselfpay_amt + split.inscp_scp_amt
         assert parts == line.det_item_fee_sumamt
         assert min(split.fulamt_ownpay_amt, split.overlmt_selfpay, split.preselfpay_amt, split.inscp_scp_amt) >= 0
-        if line.excluded_category is not None or line.chrgitm_lv.value == "03":
+        if line.excluded_category is not None or split.chrgitm_lv == "03":
             assert split.fulamt_ownpay_amt == line.det_item_fee_sumamt
     # §2.7: who pays adds up
     assert info.fund_pay_sumamt == info.hifp_pay + info.hifmi_pay + info.hifob_pay + info.maf_pay
@@ -253,10 +253,10 @@ def check_one(c: Claim, settled: Settled, before: PersonYear, payer_before: Pers
         assert 0 <= row.fund_payamt <= row.crt_payb_lmt_amt, row
     # no fund pays inside a waiting period
     assert before.coverage_from is not None
-    if c.begndate < before.coverage_from:
+    if c.begntime < before.coverage_from:
         assert info.fund_pay_sumamt == 0
     # the account pays only when asked; acct_mulaid_pay is part of acct_pay; never excluded lines
-    excluded_lines = sum(i.det_item_fee_sumamt for i in c.items if i.excluded_category is not None)
+    excluded_lines = sum(i.det_item_fee_sumamt for i in c.feedetail if i.excluded_category is not None)
     assert info.psn_cash_pay >= excluded_lines
     if not c.acct_used_flag:
         assert info.acct_pay == 0
@@ -292,7 +292,7 @@ def check_one(c: Claim, settled: Settled, before: PersonYear, payer_before: Pers
 def check_year(book: Book, e: Enrolment) -> None:
     state = book.state("P1")
     t = state.totals
-    staff = e.insutype.value == "310"
+    staff = e.insutype == "310"
     assert t.hifp_in_annual_cap <= fen(400000 if staff else 130000)  # [004]
     assert t.hifp[BenefitName.GENERAL_OUTPATIENT] <= fen(1200 if staff else 330)  # [004]
     assert t.hifp[BenefitName.TWO_DISEASES] <= fen(400)  # policy (ASSUMPTION)

@@ -42,7 +42,8 @@ from engine_builders import (
     staff_policy,
 )
 
-from contracts.claims import Claim, ClaimItem
+from contracts.claims import Claim
+from contracts.claims import FeeLine as ClaimItem
 from contracts.codes import FundPayType, RejectionCode
 from contracts.results import SetlDetail
 from engine.benefit_name import BenefitName

@@ -4,7 +4,7 @@ reprice reports differences under other policies and writes nothing."""
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from ledger.memory import MemoryLedger
 from ledger.reprice import reprice_year
 from settlement.service_layer.handlers import SettlementService
 
+from contracts.codes import Insutype
 from engine.policy import Policy
 from engine.policy_book import PolicyBook
 from engine.policy_files import load_policy_book
@@ -62,8 +63,15 @@ async def test_reprice_under_a_higher_inpatient_ratio_reports_more_basic_fund_pe
     data = tomllib.loads(text, parse_float=Decimal)
     data["benefits"]["inpatient"]["ratio"]["default"]["2"] = "0.85"  # level-2 stays: 75% → 85%
     data["policy"]["version"] = 2
-    richer = PolicyBook.of([p.policy for p in book.policies] + [Policy.model_validate(data)])
+    resident = book.in_force("640000", Insutype.RESIDENT, date(2025, 6, 1))
+    richer = PolicyBook.of(
+        [p.policy for p in book.policies] + [Policy.model_validate(data)],
+        payer=[p.payer for p in book.policies] + [resident.payer],  # the same SAMPLE catalogue and registry
+        codes=book.codes,
+    )
     report = await reprice_year(store, richer, 2025)
     assert report.difference()["hifp_pay"] > 0
-    # P006, the newborn: one level-2 stay, inscp 6,480 − 600 deductible = 5,880; 10% more = 588.00
-    assert report.per_person["P006"] == 58_800
+    # P006, the newborn: one level-2 stay (examples/generator.py, stay(10, 6)): beds 1,200.00 +
+    # ceftriaxone 291.00 − 超限价 21.00 − 先行自付 27.00 = 243.00 + infusion sets 68.00 − 30% = 47.60:
+    # policy range 1,490.60 − 600 deductible = 890.60; 10% more = 89.06
+    assert report.per_person["P006"] == 8_906

@@ -11,7 +11,7 @@ import pytest
 from ledger.projections import ClearingFold, period_of
 from ledger.store import RecordedEvent
 
-from contracts.codes import FundPayType, HospitalLevel, InstitutionKind, Insutype, MedType
+from contracts.codes import FundPayType
 from engine.events import ClaimSettled, Event, SettlementReversed
 from engine.policy_book import PolicyStamp
 from engine.records import to_record
@@ -56,22 +56,18 @@ def visit(mdtrt_id: str, code: str) -> Visit:
     day = date(2025, 3, 1)
     return Visit(
         psn_no="P1",
-        insutype=Insutype.RESIDENT,
+        insutype="390",
         mdtrt_id=mdtrt_id,
         fixmedins_code=code,
-        fixmedins_kind=InstitutionKind.HOSPITAL,
-        fixmedins_level=HospitalLevel.LEVEL_2,
-        dual_channel_designated=False,
-        med_type=MedType.INPATIENT,
+        med_type="21",
         begndate=day,
         enddate=day,
         diagnoses=(),
+        procedures=(),
         dise_codg=None,
         extn_rx_flag=False,
         drg_code=None,
-        drg_weight=None,
         dip_code=None,
-        dip_score=None,
         resp_physician=None,
         acct_used_flag=False,
         acct_payer_psn_no=None,

@@ -12,7 +12,7 @@ from engine_builders import resident_policy_dict
 from ledger.memory import MemoryLedger
 from ledger.reprice import reprice_year
 from settlement.service_layer.handlers import SettlementService
-from test_settlement_service import BOOK, claim, enrolment, raw, service, totals
+from test_settlement_service import BOOK, H2, claim, enrolment, raw, service, totals
 
 from contracts.codes import RejectionCode
 from contracts.results import EnrolmentAccepted, Rejection, SettlementResult
@@ -39,7 +39,7 @@ async def test_a_bug_in_the_engine_propagates_and_nothing_is_stored_under_the_cl
         patch.setattr("engine.settle.price_items", broken(bug))
         with pytest.raises(type(bug)):
             await svc.handle(raw(claim()))
-    assert await store.find_request("H1:C1") is None
+    assert await store.find_request(f"{H2}:C1") is None
     assert len(store.outbox()) == published
     assert (await totals(store)).settlements == 0
     # after the fix, the same message is priced, not answered with a stored error
@@ -49,7 +49,9 @@ async def test_a_bug_in_the_engine_propagates_and_nothing_is_stored_under_the_cl
 async def test_a_policy_without_the_institutions_level_is_answered_unknown_policy() -> None:
     data = resident_policy_dict()
     data["benefits"]["inpatient"]["ratio"] = {"default": {"3": "0.65"}}  # nothing for level 2, no default
-    svc = SettlementService(MemoryLedger(), PolicyBook.of([Policy.model_validate(data)]), clock=service()[0].clock)
+    payer = next(p.payer for p in BOOK.policies if p.file == "640000-390-2025.toml")  # knows the level-2 hospital
+    book = PolicyBook.of([Policy.model_validate(data)], payer=[payer], codes=BOOK.codes)
+    svc = SettlementService(MemoryLedger(), book, clock=service()[0].clock)
     await svc.handle(raw(enrolment()))
     reply = await svc.handle(raw(claim()))  # a level-2 hospital
     assert isinstance(reply, Rejection) and reply.code is RejectionCode.UNKNOWN_POLICY
@@ -66,12 +68,13 @@ async def test_reprice_lets_a_bug_in_the_engine_through(monkeypatch: pytest.Monk
 
 
 def staff_enrolment(request_id: str, **facts: Any) -> dict[str, Any]:
-    return enrolment(request_id=request_id, insutype="310", psn_type="in_service", contribution_base="8000.00", **facts)
+    return enrolment(request_id=request_id, insutype="310", psn_type="1101", contribution_base="8000.00", **facts)
 
 
 def pharmacy_purchase(request_id: str, amount: str) -> dict[str, Any]:
-    c = claim(request_id, amount=amount, insutype="310", fixmedins_kind="retail_pharmacy", med_type="41")
-    return {**c, "fixmedins_level": None, "acct_used_flag": True}
+    """At the SAMPLE registry's retail pharmacy; the line's code is 甲类 in the SAMPLE catalogue."""
+    c = claim(request_id, amount=amount, insutype="310", med_type="41")
+    return {**c, "fixmedins_code": "P64010100002", "acct_used_flag": True}
 
 
 async def test_an_enrolment_correction_that_would_overdraw_the_account_is_a_business_rejection() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 from settlement.entrypoints.consumer import process_batch
-from test_settlement_service import claim, enrolment, raw, service
+from test_settlement_service import H2, claim, enrolment, raw, service
 
 from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
@@ -74,7 +74,7 @@ async def test_a_message_the_service_fails_on_is_rejected_and_the_batch_moves_on
     assert answers["C-AFTER"].headers["msg_type"] == "settlement"
     assert metrics.unhandled._value.get() == 1
     # Nothing was recorded under the claim's own key: a resend after the fix is priced afresh.
-    assert await failing.store.find_request("H1:BOOM") is None
+    assert await failing.store.find_request(f"{H2}:BOOM") is None
 
 
 async def test_an_outage_is_not_a_rejection_the_batch_is_left_for_a_retry() -> None:

@@ -20,6 +20,8 @@ from engine.snapshot import from_json
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = load_policy_book(ROOT / "policies")
 SENT = "2025-03-01T09:00:00+08:00"
+H2 = "H64010100002"  # the SAMPLE registry's level-2 hospital of 银川 (policies/payer/640000)
+BED = "001102000010000"
 
 
 def service() -> tuple[SettlementService, MemoryLedger]:
@@ -34,11 +36,12 @@ def raw(message: dict[str, Any]) -> bytes:
 def enrolment(psn: str = "P1", **facts: Any) -> dict[str, Any]:
     return {
         "msg_type": "enrolment",
+        "schema_version": "enrolments.v2",
         "request_id": f"E-{psn}",
         "sent_at": SENT,
         "psn_no": psn,
         "insutype": "390",
-        "psn_type": "adult",
+        "psn_type": "1501",
         "insuplc_admdvs": "640100",
         "year": 2025,
         "enrol_date": "2024-10-01",
@@ -49,22 +52,20 @@ def enrolment(psn: str = "P1", **facts: Any) -> dict[str, Any]:
 def claim(request_id: str = "C1", psn: str = "P1", amount: str = "1000.00", **extra: Any) -> dict[str, Any]:
     return {
         "msg_type": "claim",
+        "schema_version": "claims.v2",
         "request_id": request_id,
         "sent_at": SENT,
         "psn_no": psn,
         "insutype": "390",
         "mdtrt_id": f"MD-{request_id}",
-        "fixmedins_code": "H1",
-        "fixmedins_kind": "hospital",
-        "fixmedins_level": "2",
+        "fixmedins_code": H2,
         "med_type": "21",
-        "begndate": "2025-03-01",
-        "enddate": "2025-03-05",
-        "items": [
+        "begntime": "2025-03-01 08:00:00",
+        "endtime": "2025-03-05 10:30:00",
+        "feedetail": [
             {
                 "feedetl_sn": "1",
-                "hilist_code": "X",
-                "chrgitm_lv": "01",
+                "med_list_codg": BED,  # 甲类 in the SAMPLE catalogue
                 "pric": amount,
                 "cnt": "1",
                 "det_item_fee_sumamt": amount,
@@ -126,7 +127,7 @@ async def test_a_claim_before_enrolment_is_rejected_with_a_reason_and_a_later_re
     svc, _ = service()
     reply = await svc.handle(raw(claim()))
     assert isinstance(reply, Rejection) and reply.code.value == "unknown_person"
-    assert "enrolments.v1" in reply.message
+    assert "enrolments.v2" in reply.message
     assert await svc.handle(raw(claim())) == reply
 
 
@@ -138,10 +139,11 @@ async def test_a_reversal_restores_the_totals_and_frees_the_visit_for_a_new_sett
     assert isinstance(settled, SettlementResult)
     reversal = {
         "msg_type": "reversal",
+        "schema_version": "claims.v2",
         "request_id": "R1",
         "sent_at": SENT,
         "psn_no": "P1",
-        "fixmedins_code": "H1",
+        "fixmedins_code": H2,
         "setl_id": settled.setl_id,
     }
     reversed_ = await svc.handle(raw(reversal))

@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     price = commands.add_parser(
         "price",
         help="price a JSONL file of enrolments, claims and reversals offline (in-memory ledger)",
-        description="Read enrolments.v1 / claims.v1 messages, one per line, in order; write one "
+        description="Read enrolments.v2 / claims.v2 messages, one per line, in order; write one "
         "result or rejection per line as JSONL to stdout.",
     )
     price.add_argument("input", help="JSONL file ('-' for standard input)")
@@ -44,14 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults()
     send = commands.add_parser("send", help="publish a JSONL file to Kafka and print the answers as they arrive")
-    send.add_argument("input", help="JSONL file of claims.v1 / enrolments.v1 messages")
+    send.add_argument("input", help="JSONL file of claims.v2 / enrolments.v2 messages")
     send.add_argument("--wait", type=float, default=60.0, help="seconds to wait for all answers (default 60)")
     send.add_argument(
         "--principal",
         help="send as this principal, on its own topics (claims.v1.<principal>; default: KAFKA_SASL_USERNAME "
         "with SASL, else the shared topics); credentials from KAFKA_SASL_* (docs/integrating.md)",
     )
-    sample = commands.add_parser("sample", help="write a generated day of messages (JSONL) to stdout")
+    sample = commands.add_parser(
+        "sample", help="write a generated day of messages (JSONL) to stdout (from a source checkout)"
+    )
     sample.add_argument("--people", type=int, default=200, help="people enrolled (default 200)")
     sample.add_argument("--seed", type=int, default=2025, help="random seed (same seed, same lines)")
     return parser
@@ -65,16 +67,28 @@ def _settings(kind: type[BaseSettings]) -> BaseSettings:
         raise offline.UserError(f"settings missing or invalid: {names} (see docs/operations.md)") from None
 
 
+def _sample(people: int, seed: int) -> int:
+    """The examples' generator (examples/generator.py) lives in the source tree, not in the
+    installed product: run from a checkout, or use python -m examples.generator."""
+    try:
+        from examples.generator import day_lines  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise offline.UserError(
+            "sample needs the examples of a source checkout: run it from the repository's root "
+            "(or: python -m examples.generator day)"
+        ) from None
+    lines: list[str] = day_lines(people, seed)
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "price":
             return asyncio.run(offline.price(args.input, args.policies, totals=args.totals, summary=args.summary))
         if args.command == "sample":
-            from settlement.sample import day_lines
-
-            sys.stdout.write("".join(line + "\n" for line in day_lines(args.people, args.seed)))
-            return 0
+            return _sample(args.people, args.seed)
         if args.command == "serve":
             from settlement.entrypoints.serve import serve
 

@@ -257,7 +257,7 @@ class SettlementService:
         if enrolment is None:
             raise Rejected(
                 RejectionCode.UNKNOWN_PERSON,
-                f"person {loaded.state.psn_no} has no enrolment for {loaded.state.year}; send enrolments.v1 first",
+                f"person {loaded.state.psn_no} has no enrolment for {loaded.state.year}; send enrolments.v2 first",
                 field="psn_no",
             )
         return self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, on)
@@ -265,14 +265,14 @@ class SettlementService:
     async def _claim(self, claim: Claim, at: datetime) -> Decision:
         year = visit_year(claim)
         person = await load(self.store, claim.psn_no, year)
-        priced = self._policy(person, claim.enddate)
+        priced = self._policy(person, claim.endtime)
         loaded = {person.state.stream_id: person}
         payer = None
         if claim.acct_payer_psn_no is not None:
             relative = await load(self.store, claim.acct_payer_psn_no, year)
             loaded[relative.state.stream_id] = relative
             if relative.state.enrolment is not None:
-                payer = PayerAccount(relative.state, self._policy(relative, claim.enddate).policy)
+                payer = PayerAccount(relative.state, self._policy(relative, claim.endtime).policy)
         key = claim.idempotency_key
         settled = settle_claim(
             visit_of(claim),
@@ -311,8 +311,18 @@ class SettlementService:
 
     async def _enrolment(self, enrolment: Enrolment, at: datetime) -> Decision:
         person = await load(self.store, enrolment.psn_no, enrolment.year)
-        priced = self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, date(enrolment.year, 1, 1))
-        event = record_enrolment(enrolment_facts_of(enrolment), priced.policy, person.state)
+        first_day, codes = date(enrolment.year, 1, 1), self.policies.codes
+        scheme = self.policies.scheme_of(enrolment.insuplc_admdvs, enrolment.insutype, first_day)
+        if scheme is None:
+            raise Rejected(
+                RejectionCode.UNMAPPED_CODE,
+                f"insutype {codes.describe('insutype', enrolment.insutype)} is not mapped by any policy of region "
+                f"{enrolment.insuplc_admdvs} in force in {enrolment.year} ([codes.insutype])",
+                field="insutype",
+            )
+        priced = self.policies.in_force(enrolment.insuplc_admdvs, scheme, first_day)
+        facts = enrolment_facts_of(enrolment, scheme, priced.policy, codes)
+        event = record_enrolment(facts, priced.policy, person.state)
         stream = stream_id(enrolment.psn_no, enrolment.year)
         reply = EnrolmentAccepted(
             event_id=event_id(enrolment.idempotency_key, 0),

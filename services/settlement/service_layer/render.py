@@ -15,6 +15,7 @@ from typing import Literal
 from contracts.codes import FundPayType
 from contracts.results import (
     CasePayment,
+    Disagreement,
     ItemSplit,
     PolicyRef,
     ReversalResult,
@@ -25,6 +26,7 @@ from contracts.results import (
 )
 from engine.case_payment import CasePayment as CaseFacts
 from engine.events import ClaimSettled, SettlementReversed
+from engine.items import SplitItem as SplitFacts
 from engine.policy_book import PolicyStamp
 from engine.settlement_facts import FundPayment, SettlementAmounts
 
@@ -63,6 +65,28 @@ def _case(case: CaseFacts | None) -> CasePayment | None:
     return CasePayment(**{f.name: getattr(case, f.name) for f in fields(case)})
 
 
+def item_split(s: SplitFacts) -> ItemSplit:
+    """One line of the answer's item detail: the split, the catalogue's terms, the reason a line
+    is 全自费, and where the institution's word differs from the catalogue."""
+    return ItemSplit(
+        feedetl_sn=s.feedetl_sn,
+        det_item_fee_sumamt=s.det_item_fee_sumamt,
+        fulamt_ownpay_amt=s.fulamt_ownpay_amt,
+        overlmt_selfpay=s.overlmt_selfpay,
+        preselfpay_amt=s.preselfpay_amt,
+        inscp_scp_amt=s.inscp_scp_amt,
+        benefit=s.benefit.value,
+        excluded_category=s.excluded_category,
+        chrgitm_lv=None if s.chrgitm_lv is None else s.chrgitm_lv.value,
+        selfpay_prop=s.selfpay_prop,
+        pric_uplmt_amt=s.pric_uplmt_amt,
+        hi_nego_drug_flag=s.hi_nego_drug_flag,
+        reason=None if s.reason is None else s.reason.value,
+        disagreements=tuple(Disagreement(field=d.field, sent=d.sent, catalogue=d.catalogue) for d in s.disagreements),
+        refund_sns=s.refund_sns,
+    )
+
+
 def settlement_answer(
     facts: ClaimSettled, *, event_id: uuid.UUID, occurred_at: datetime, setl_mode: Literal["settle", "pre_settle"]
 ) -> SettlementResult:
@@ -76,15 +100,12 @@ def settlement_answer(
         psn_no=visit.psn_no,
         mdtrt_id=visit.mdtrt_id,
         fixmedins_code=visit.fixmedins_code,
-        med_type=visit.med_type.value,
-        insutype=visit.insutype.value,
+        med_type=visit.med_type,
+        insutype=visit.insutype,
         year=facts.year,
         setlinfo=setlinfo(facts.amounts),
         setldetail=tuple(setldetail(row) for row in facts.funds),
-        items=tuple(
-            ItemSplit(**{f.name: getattr(s, f.name) for f in fields(s) if f.name != "benefit"}, benefit=s.benefit.value)
-            for s in facts.items
-        ),
+        items=tuple(item_split(s) for s in facts.items),
         case_payment=_case(facts.case_payment),
         policy=policy_ref(facts.policy),
         trail=tuple(TrailStep(rule=line.rule, source=line.source, text=line.text) for line in facts.trail),

@@ -1,69 +1,96 @@
 """Wire messages → the engine's own inputs, at the edge.
 
-claims.v1 is one way a visit reaches the engine; the national interface's messages (2207,
-2304, …) or a claims.v2 will be others, each converted here into the same ``Visit``. Amounts
-are already fen in the wire models; only the fields the rules and the record need are kept.
+claims.v2 is one way a visit reaches the engine; the national interface's messages (2207,
+2304, …) are another, each converted into the same ``Visit``: national codes as sent, every fee
+line with what the institution declared of it (compared with the payer's catalogue by the
+engine, never used for money), and the national fields the service does not use as ``extra``.
+An enrolments.v2 enrolment becomes ``EnrolmentFacts`` through the region's code mapping.
 """
 
 from __future__ import annotations
 
-from contracts.claims import Claim, ClaimItem, Reversal
+from contracts.claims import Claim, FeeLine, Reversal
+from contracts.codes import STAFF_PERSON_TYPES, Insutype, PersonType, RejectionCode
 from contracts.enrolments import Enrolment
+from engine.code_mapping import person_type_of
 from engine.enrolment import EnrolmentFacts, PriorCover, Relative
+from engine.errors import Rejected
+from engine.national_codes import NationalCodes
+from engine.policy import Policy
 from engine.reverse import ReversalRequest
-from engine.visit import Diagnosis, Prescriber, Visit, VisitItem
+from engine.visit import DeclaredTerms, Diagnosis, Prescriber, Procedure, Visit, VisitItem
 
 
-def _item(item: ClaimItem) -> VisitItem:
+def _item(line: FeeLine) -> VisitItem:
     return VisitItem(
-        feedetl_sn=item.feedetl_sn,
-        hilist_code=item.hilist_code,
-        hilist_name=item.hilist_name,
-        chrgitm_lv=item.chrgitm_lv,
-        selfpay_prop=item.selfpay_prop,
-        pric=item.pric,
-        cnt=item.cnt,
-        det_item_fee_sumamt=item.det_item_fee_sumamt,
-        pric_uplmt_amt=item.pric_uplmt_amt,
-        hi_nego_drug_flag=item.hi_nego_drug_flag,
-        excluded_category=item.excluded_category,
+        feedetl_sn=line.feedetl_sn,
+        hilist_code=line.med_list_codg,
+        medins_list_codg=line.medins_list_codg or "",
+        hilist_name=line.med_list_name,
+        pric=line.pric,
+        cnt=line.cnt,
+        det_item_fee_sumamt=line.det_item_fee_sumamt,
+        init_feedetl_sn=line.init_feedetl_sn,
+        excluded_category=line.excluded_category,
+        declared=DeclaredTerms(line.chrgitm_lv, line.selfpay_prop, line.pric_uplmt_amt, line.hi_nego_drug_flag),
+        extra=line.extra,
     )
 
 
 def visit_of(claim: Claim) -> Visit:
     doctor = claim.resp_physician
+    extra = claim.extra
+    if claim.fixmedins_name:
+        extra["fixmedins_name"] = claim.fixmedins_name
     return Visit(
         psn_no=claim.psn_no,
         insutype=claim.insutype,
         mdtrt_id=claim.mdtrt_id,
         fixmedins_code=claim.fixmedins_code,
-        fixmedins_kind=claim.fixmedins_kind,
-        fixmedins_level=claim.fixmedins_level,
-        dual_channel_designated=claim.dual_channel_designated,
         med_type=claim.med_type,
-        begndate=claim.begndate,
-        enddate=claim.enddate,
-        diagnoses=tuple(Diagnosis(d.diag_code, d.maindiag_flag) for d in claim.diagnoses),
+        begndate=claim.begntime,
+        enddate=claim.endtime,
+        diagnoses=tuple(Diagnosis(d.diag_code, d.maindiag_flag, d.diag_type) for d in claim.diseinfo),
+        procedures=tuple(Procedure(o.oprn_oprt_code, o.oprn_oprt_type == "1") for o in claim.oprninfo),
         dise_codg=claim.dise_codg,
         extn_rx_flag=claim.extn_rx_flag,
         drg_code=claim.drg_code,
-        drg_weight=claim.drg_weight,
         dip_code=claim.dip_code,
-        dip_score=claim.dip_score,
         resp_physician=None if doctor is None else Prescriber(doctor.dr_code, doctor.dr_title),
         acct_used_flag=claim.acct_used_flag,
         acct_payer_psn_no=claim.acct_payer_psn_no,
         acct_payer_relation=claim.acct_payer_relation,
-        items=tuple(_item(item) for item in claim.items),
+        items=tuple(_item(line) for line in claim.feedetail),
+        gend=claim.gend,
+        brdy=claim.brdy,
+        extra=extra,
     )
 
 
-def enrolment_facts_of(e: Enrolment) -> EnrolmentFacts:
+def _coherent(e: Enrolment, scheme: Insutype, person: PersonType) -> None:
+    """What enrolments.v1 checked on its own words, now checked after the region's mapping."""
+    problem, field = None, None
+    if person is PersonType.NEWBORN and e.birth_date is None:
+        problem, field = "birth_date is required for a newborn", "birth_date"
+    elif person is PersonType.IN_SERVICE and e.contribution_base is None:
+        problem, field = "contribution_base is required for in-service staff", "contribution_base"
+    elif scheme is not Insutype.STAFF and e.acct_opening_balance:
+        problem, field = "only staff insurance has a personal account", "acct_opening_balance"
+    if problem is not None:
+        raise Rejected(RejectionCode.INVALID_MESSAGE, problem, field=field)
+
+
+def enrolment_facts_of(e: Enrolment, scheme: Insutype, policy: Policy, codes: NationalCodes) -> EnrolmentFacts:
+    """``scheme``: the region's reading of ``e.insutype`` (PolicyBook.scheme_of); ``policy``: the
+    region's policy of that scheme, whose [codes.psn_type] reads ``e.psn_type``."""
+    person = person_type_of(policy, e.psn_type, scheme, codes)
+    assert (person in STAFF_PERSON_TYPES) == (scheme is Insutype.STAFF)  # person_type_of refuses a mismatch
+    _coherent(e, scheme, person)
     prior = e.prior_cover
     return EnrolmentFacts(
         psn_no=e.psn_no,
-        insutype=e.insutype,
-        psn_type=e.psn_type,
+        insutype=scheme,
+        psn_type=person,
         insuplc_admdvs=e.insuplc_admdvs,
         year=e.year,
         enrol_date=e.enrol_date,
