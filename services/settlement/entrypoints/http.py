@@ -79,7 +79,7 @@ def _claim(body: bytes, at: datetime) -> Claim | Rejection:
         except ValidationError:  # ids too broken to echo back (a lone surrogate, say)
             raise Problem(422, f"not a valid claim: {error.message}") from None
     if not isinstance(message, Claim):
-        raise Problem(422, 'pre-settlement takes a claims.v1 claim (msg_type "claim")')
+        raise Problem(422, 'pre-settlement takes a claims.v2 claim (msg_type "claim")')
     return message.model_copy(update={"setl_mode": "pre_settle"})  # whatever the body said
 
 
@@ -94,7 +94,7 @@ def counter_endpoints(metrics: SettlementMetrics, *, max_body: int) -> list[Endp
         except RecursionError:  # nested deeper than the parser goes: not a claim either
             raise Problem(400, "the body is not a JSON object: it is nested too deep") from None
         if decoded.get("msg_type") != "claim":
-            raise Problem(422, 'pre-settlement takes a claims.v1 claim (msg_type "claim")')
+            raise Problem(422, 'pre-settlement takes a claims.v2 claim (msg_type "claim")')
         now = datetime.now(UTC)
         claim = _claim(body, now)
         if isinstance(claim, Claim):
