@@ -6,7 +6,8 @@ from enum import StrEnum
 
 
 class Insutype(StrEnum):
-    """险种类型 insutype."""
+    """The two schemes the engine settles (险种类型 insutype 310 and 390). Other national insutype
+    codes (policies/codes/insutype.csv) are refused unless a region's [codes.insutype] maps them."""
 
     STAFF = "310"  # 职工基本医疗保险
     RESIDENT = "390"  # 城乡居民基本医疗保险
@@ -28,35 +29,18 @@ class PersonType(StrEnum):
 STAFF_PERSON_TYPES = frozenset({PersonType.IN_SERVICE, PersonType.RETIRED, PersonType.FLEXIBLE})
 
 
-class MedType(StrEnum):
-    """医疗类别 med_type."""
-
-    GENERAL_OUTPATIENT = "11"  # 普通门诊 (also internet-hospital follow-up visits)
-    CHRONIC_OUTPATIENT = "14"  # 门诊慢特病
-    INPATIENT = "21"  # 普通住院
-    INPATIENT_DRG = "22"  # 住院 按病组 (DRG)
-    INPATIENT_DIP = "23"  # 住院 按病种分值 (DIP)
-    INPATIENT_OTHER = "24"  # 住院 其他分组
-    PHARMACY = "41"  # 定点药店购药
-
-
-INPATIENT_MED_TYPES = frozenset(
-    {MedType.INPATIENT, MedType.INPATIENT_DRG, MedType.INPATIENT_DIP, MedType.INPATIENT_OTHER}
-)
+# med_type is a national code with its national meaning (policies/codes/med_type.csv); what a
+# region does with each code is its policy's [codes.med_type] (engine.national_codes.MedCategory).
 
 
 class InstitutionKind(StrEnum):
+    """What an institution is, as the payer's registry says (engine.payer_registry.Institution.kind)."""
+
     HOSPITAL = "hospital"
     PRIMARY_CARE = "primary_care"  # 基层医疗机构
     INTERNET_HOSPITAL = "internet_hospital"  # 互联网医院
     RETAIL_PHARMACY = "retail_pharmacy"  # 定点零售药店
     DUAL_CHANNEL_PHARMACY = "dual_channel_pharmacy"  # 双通道药店
-
-
-class HospitalLevel(StrEnum):
-    LEVEL_1 = "1"  # 一级
-    LEVEL_2 = "2"  # 二级
-    LEVEL_3 = "3"  # 三级
 
 
 class ChargeLevel(StrEnum):

@@ -225,7 +225,9 @@ async def test_pre_settlement_over_http_prices_against_current_totals_and_record
     counter = stack.bearer("hospital", example("CLM-0048")["fixmedins_code"])
     async with httpx.AsyncClient(timeout=10, headers=counter) as client:
         priced = await client.post(service.url("/v1/pre-settle"), content=claim_like("PRE-1").encode())
-        refused = await client.post(service.url("/v1/pre-settle"), content=b'{"msg_type": "claim"}')
+        refused = await client.post(
+            service.url("/v1/pre-settle"), content=b'{"msg_type": "claim", "schema_version": "claims.v2"}'
+        )
         garbage = await client.post(service.url("/v1/pre-settle"), content=b"\xff not json")
 
     assert priced.status_code == 200, priced.text
