@@ -30,7 +30,7 @@ def registry_file(tmp_path: Path, text: str) -> Path:
 
 ONE = """
 [principals.his-a]
-fixmedins_codes = ["H1"]
+fixmedins_codes = ["H64010100002"]
 [principals.his-b]
 fixmedins_codes = ["H2"]
 [principals.enrolment-system]
@@ -107,8 +107,8 @@ def test_a_claim_for_another_institution_is_answered_not_authorised_on_the_sende
 
     foreign, own = asyncio.run(scenario())
     assert isinstance(foreign, Rejection) and foreign.code == "not_authorised" and foreign.field == "fixmedins_code"
-    assert "his-b may not send for institution H1" in foreign.message
-    assert isinstance(own, SettlementResult)  # the refusal did not take H1's idempotency key
+    assert "his-b may not send for institution H64010100002" in foreign.message
+    assert isinstance(own, SettlementResult)  # the refusal did not take H64010100002:C1, the idempotency key of his-a
     topics = [m.topic for m in store.outbox()]
     assert topics == ["t.settlements.v1.enrolment-system", "t.rejections.v1.his-b", "t.settlements.v1.his-a"]
 
