@@ -32,6 +32,7 @@ from engine.codec_settlement import (
     trail_from_json,
     trail_to_json,
 )
+from engine.codec_visit import VISIT_CODECS
 from engine.errors import UnreadableEvent
 from engine.events import (
     AccountCredited,
@@ -44,6 +45,7 @@ from engine.events import (
 )
 from engine.totals import Totals
 from engine.upcasters import UPCASTERS
+from engine.visit_events import VisitEvent
 
 VERSION_KEY = "schema_version"
 
@@ -53,7 +55,7 @@ class Codec:
     version: int  # the version this code writes
     fields: frozenset[str]  # the fields of that version (without schema_version)
     write: Callable[[Any], Json]
-    read: Callable[[Mapping[str, Any]], Event]
+    read: Callable[[Mapping[str, Any]], Any]  # an Event (person-year) or a VisitEvent (visit stream)
 
 
 def _claim_out(e: ClaimSettled) -> Json:
@@ -203,12 +205,17 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
         Codec(2, frozenset({"setl_id", "reversed_setl_id", "amount", "delta"}), _refunded_out, _refunded_in),
     ),
 }
-BY_NAME: Mapping[str, Codec] = {name: codec for name, codec in CODECS.values()}
+# The visit stream's events (engine.visit_events), all at version 1.
+VISIT_EVENT_CODECS: Mapping[type[Any], tuple[str, Codec]] = {
+    kind: (name, Codec(1, names, write, read)) for kind, (name, names, write, read) in VISIT_CODECS.items()
+}
+PERSON_EVENT_TYPES = frozenset(name for name, _ in CODECS.values())
+BY_NAME: Mapping[str, Codec] = {name: codec for name, codec in (*CODECS.values(), *VISIT_EVENT_CODECS.values())}
 CURRENT_VERSIONS: Mapping[str, int] = {name: codec.version for name, codec in BY_NAME.items()}
 
 
-def to_record(event: Event) -> tuple[str, Json]:
-    name, codec = CODECS[type(event)]
+def to_record(event: Event | VisitEvent) -> tuple[str, Json]:
+    name, codec = CODECS.get(type(event)) or VISIT_EVENT_CODECS[type(event)]
     return name, {**codec.write(event), VERSION_KEY: codec.version}
 
 
@@ -242,6 +249,22 @@ def upcast(event_type: str, data: Mapping[str, Any]) -> Json:
 
 
 def from_record(event_type: str, data: Mapping[str, Any]) -> Event:
+    """A person-year event; a visit-stream event here is unreadable (it belongs to another stream)."""
+    if event_type in BY_NAME and event_type not in PERSON_EVENT_TYPES:
+        raise UnreadableEvent(event_type, data.get(VERSION_KEY, 1), "a visit-stream event, not a person-year one")
+    event: Event = _read(event_type, data)
+    return event
+
+
+def visit_event_from_record(event_type: str, data: Mapping[str, Any]) -> VisitEvent:
+    """A visit-stream event; a person-year event here is unreadable."""
+    if event_type in PERSON_EVENT_TYPES:
+        raise UnreadableEvent(event_type, data.get(VERSION_KEY, 1), "a person-year event, not a visit-stream one")
+    event: VisitEvent = _read(event_type, data)
+    return event
+
+
+def _read(event_type: str, data: Mapping[str, Any]) -> Any:
     current = upcast(event_type, data)
     codec = BY_NAME[event_type]
     try:

@@ -11,8 +11,10 @@ from typing import Any
 
 from engine.events import Event
 from engine.person import PersonYear, replay
-from engine.records import from_record
+from engine.records import from_record, visit_event_from_record
 from engine.snapshot import from_json, to_json, upcast
+from engine.visit_events import VISIT_STREAM_PREFIX
+from engine.visit_stream import replay_visit
 from ledger.store import LedgerStore, RecordedEvent
 
 
@@ -34,8 +36,20 @@ def fold(stream_id: str, events: Sequence[RecordedEvent]) -> PersonYear:
     return replay(psn_no, year, domain_events(events))
 
 
+def is_visit_stream(stream_id: str) -> bool:
+    """A visit's stream (``visit/<mdtrt_id>``, the national gateway's steps), not a person-year."""
+    return stream_id.startswith(VISIT_STREAM_PREFIX)
+
+
 def rebuild(stream_id: str, events: Sequence[RecordedEvent]) -> Mapping[str, Any] | None:
-    """The inline projection a stream's events must have produced (for verify_projections)."""
+    """The inline projection a stream's events must have produced (for verify_projections).
+    A visit stream keeps none: its events are still folded, so one that breaks the visit's
+    rules (or cannot be read) is found."""
+    if is_visit_stream(stream_id):
+        replay_visit(
+            stream_id.removeprefix(VISIT_STREAM_PREFIX), [visit_event_from_record(e.event_type, e.data) for e in events]
+        )
+        return None
     return to_json(fold(stream_id, events)) if events else None
 
 

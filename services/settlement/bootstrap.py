@@ -25,6 +25,11 @@ from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.consumer import Backoff, handle_batch
 from settlement.entrypoints.http import counter_endpoints
+from settlement.gateway.context import Access, Deps
+from settlement.gateway.http import GatewayMetrics, gateway_endpoints
+from settlement.gateway.people import PersonDirectory, load_directory
+from settlement.gateway.service import NationalGateway
+from settlement.gateway.streaming import StreamedGateway, is_national
 from settlement.senders import load_registry
 from settlement.service_layer.handlers import SettlementService
 from settlement.settings import SettlementSettings
@@ -46,6 +51,7 @@ class Running:
     broker: KafkaBroker
     backoff: Backoff
     service: SettlementService
+    gateway: NationalGateway
 
     async def readiness(self) -> dict[str, str]:
         checks = {"database": await database_check(self.pool)}
@@ -104,6 +110,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
     senders = load_registry(settings.settlement_principals_file) if settings.settlement_principals_file else None
     metrics = SettlementMetrics()
     backoff = Backoff(ceiling=settings.settlement_max_retry_seconds)
+    directory = load_directory(settings.settlement_persons_file) if settings.settlement_persons_file else None
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Running]]:
@@ -111,6 +118,8 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         topics = Topics(settings.kafka_topic_prefix)
         clock = lambda: datetime.now(UTC)  # noqa: E731 - the one clock of the service
         service = SettlementService(PostgresLedger(pool), policies, clock=clock, topics=topics, senders=senders)
+        gateway = NationalGateway(Deps(service.store, policies, service.clock, topics, directory or PersonDirectory()))
+        service.national = (is_national, StreamedGateway(gateway))
         broker = build_broker(settings, service, metrics, backoff)
         await broker.start()
         log.info(
@@ -120,7 +129,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
             senders=len(senders.principals) if senders else "shared topics",
         )
         try:
-            yield {"running": Running(pool, broker, backoff, service)}
+            yield {"running": Running(pool, broker, backoff, service, gateway)}
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             await broker.stop()  # waits for the batch in hand to finish and commit
@@ -128,4 +137,10 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
             log.info("stopped")
 
     endpoints = counter_endpoints(metrics, max_body=settings.http_max_body_bytes)
+
+    async def open_access(_: object) -> Access:  # until the gateway's callers are authenticated
+        return Access(None)
+
+    gateway_metrics = GatewayMetrics(metrics.registry)
+    endpoints += gateway_endpoints(open_access, gateway_metrics, max_body=settings.http_max_body_bytes)
     return service_app(settings, metrics.registry, endpoints, lifespan)

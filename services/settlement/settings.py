@@ -19,3 +19,8 @@ class SettlementSettings(CommonSettings):
     settlement_max_retry_seconds: float = Field(
         default=60.0, gt=0, description="Longest backoff between retries of a transient failure"
     )
+    settlement_persons_file: str | None = Field(
+        default=None,
+        description="The payer's person register (CSV, settlement.gateway.people) that 1101 answers from; "
+        "without it 1101 finds no one",
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ledger.memory import MemoryLedger
+from pydantic import BaseModel
 
 from contracts.results import Rejection, SettlementResult
 from contracts.wire import encode_json
@@ -56,6 +57,7 @@ async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, ou
         if len(raw) > MAX_LINE_BYTES:
             raw = b"{...line too long...}"
         reply = await service.handle(raw.rstrip(b"\r\n"), source=f"{name}:{number}")
+        assert isinstance(reply, BaseModel)  # no national gateway offline: every answer is claims.v1's
         out.write(encode_json(reply).decode() + "\n")
         outcomes[reply.code.value if isinstance(reply, Rejection) else reply.msg_type] += 1
         if isinstance(reply, SettlementResult):

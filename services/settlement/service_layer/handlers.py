@@ -8,7 +8,7 @@ lost race re-reads and re-prices. Refusals become rejections stored and publishe
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from settlement.senders import Registry, Sender
 from settlement.service_layer.people import Loaded, appends_for, load
 from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import (
+    Answered,
     Reply,
     body_hash,
     from_invalid,
@@ -46,6 +47,9 @@ from settlement.service_layer.visits import enrolment_facts_of, reversal_request
 
 log = structlog.get_logger(__name__)
 Message = Claim | Reversal | Enrolment | AccountCredit
+# The national gateway's entry for envelopes streamed on the inbound topic (settlement.gateway.streaming).
+NationalHandler = Callable[[bytes, str | None, datetime | None], Awaitable[Answered]]
+NationalTest = Callable[[bytes], bool]
 
 
 class RetriesExhausted(RuntimeError):
@@ -71,6 +75,7 @@ class SettlementService:
         self.store, self.policies, self.clock, self.max_races = store, policies, clock, max_races
         self.topics = topics or Topics()
         self.senders = senders  # None: shared topics, every producer trusted (local mode)
+        self.national: tuple[NationalTest, NationalHandler] | None = None  # set by bootstrap
 
     def answers_for(self, topic: str | None) -> tuple[Sender | None, Topics]:
         """Who sent a record read from `topic` (bound senders only) and where its answers go."""
@@ -79,8 +84,11 @@ class SettlementService:
 
     async def handle(
         self, raw: bytes, *, source: str | None = None, received_at: datetime | None = None, topic: str | None = None
-    ) -> Reply:
-        """Answer one raw message: settle, reverse, record, or reject — and record the answer."""
+    ) -> Reply | Answered:
+        """Answer one raw message: settle, reverse, record, or reject — and record the answer.
+        A national envelope (``infno``) goes to the national gateway: one contract, two transports."""
+        if self.national is not None and self.national[0](raw):
+            return await self.national[1](raw, source, received_at)
         sender, answers = self.answers_for(topic)
         try:
             message = parse_inbound(raw)

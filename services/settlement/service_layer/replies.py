@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.store import OutboxMessage
 
@@ -17,6 +17,13 @@ from contracts.wire import encode_json
 from engine.ids import event_id
 
 Reply = SettlementResult | ReversalResult | EnrolmentAccepted | Rejection
+
+
+class Answered(Protocol):
+    """An answer of another contract (the national gateway's), already recorded and published."""
+
+    @property
+    def msg_type(self) -> str: ...
 
 
 def body_hash(payload: dict[str, Any]) -> str:

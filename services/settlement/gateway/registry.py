@@ -1,0 +1,34 @@
+"""The national transactions this gateway serves, by ``infno``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from settlement.gateway.context import Transaction
+from settlement.gateway.transactions.person import person_info
+from settlement.gateway.transactions.register import (
+    admit,
+    cancel_registration,
+    discharge,
+    record_visit_info,
+    register_outpatient,
+)
+from settlement.gateway.transactions.signin import sign_in, sign_out
+
+TRANSACTIONS: Mapping[str, Transaction] = {
+    t.name: t
+    for t in (
+        Transaction("9001", sign_in, records=False),
+        Transaction("9002", sign_out, records=False),
+        Transaction("1101", person_info, records=False),
+        Transaction("2201", register_outpatient, records=True),
+        Transaction("2202", cancel_registration, records=True),
+        Transaction("2203", record_visit_info, records=True),
+        Transaction("2401", admit, records=True),
+        Transaction("2402", discharge, records=True),
+    )
+}
+
+
+def supported() -> str:
+    return ", ".join(sorted(TRANSACTIONS))

@@ -1,0 +1,1 @@
+"""One module per group of national transactions; each decides, the gateway records."""
