@@ -83,8 +83,10 @@ def _require(condition: bool, state: VisitState, why: str) -> None:
 
 
 def _uploaded(state: VisitState, event: FeesUploaded) -> VisitState:
-    for line in event.lines:
-        _require(line.feedetl_sn not in state.lines, state, f"line {line.feedetl_sn} uploaded twice")
+    serials = [line.feedetl_sn for line in event.lines]
+    _require(len(set(serials)) == len(serials), state, "one upload names a line twice")
+    for sn in serials:
+        _require(sn not in state.lines and sn not in state.settled_lines, state, f"line {sn} uploaded twice")
     return replace(state, lines=_with(state.lines, ((line.feedetl_sn, line) for line in event.lines)))
 
 

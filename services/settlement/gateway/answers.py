@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -96,32 +97,20 @@ def succeeded(stored: dict[str, Any]) -> bool:
     return stored.get("infcode") == SUCCESS
 
 
-def _to_json(value: Any) -> Any:
-    """The answer as plain JSON for storage (numbers kept as their exact text, tagged)."""
-    if isinstance(value, Number):
-        return {"$number": value.text}
-    if isinstance(value, dict):
-        return {k: _to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_json(v) for v in value]
-    return value
+STORED_KEY = "national_answer"
 
 
 def to_stored(answer_: dict[str, Any]) -> dict[str, Any]:
-    """An answer in the form the ledger stores (idempotency row): plain JSON, numbers tagged so
-    that a retry gets the same bytes back (``{"$number": "23.80"}`` → ``23.80``)."""
-    stored: dict[str, Any] = _to_json(answer_)
-    return stored
+    """An answer as the ledger keeps it (idempotency row): its exact text, so a retry gets the
+    same bytes back whatever the store does to key order or number spelling."""
+    return {STORED_KEY: encode(answer_)}
 
 
-def from_stored(stored: Any) -> Any:
-    if isinstance(stored, dict):
-        if set(stored) == {"$number"}:
-            return Number(str(stored["$number"]))
-        return {k: from_stored(v) for k, v in stored.items()}
-    if isinstance(stored, list):
-        return [from_stored(v) for v in stored]
-    return stored
+def from_stored(stored: Mapping[str, Any]) -> bytes:
+    text = stored[STORED_KEY]
+    if not isinstance(text, str):
+        raise TypeError("a stored national answer is text")
+    return text.encode()
 
 
 def encode(value: Any) -> str:

@@ -10,10 +10,13 @@ and a lost race is decided again. Queries and pre-settlements (9001, 1101, 2206,
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -36,20 +39,26 @@ TOMBSTONE = "cancelled_by"  # an idempotency row 2601 left for a message it undi
 
 @dataclass(frozen=True)
 class NationalReply:
-    """A national answer, whom it is for, and whether it is on record (a retry of the msgid
-    gets it back; its outbox row is written)."""
+    """A national answer's exact bytes, whom it is for, and whether it is on record (a retry of
+    the msgid gets the same bytes back; its outbox row is written)."""
 
-    answer: dict[str, Any]
+    text: bytes
     recorded: bool
     who: Salvaged
     msg_type: str = "national_answer"
 
-    @property
-    def succeeded(self) -> bool:
-        return self.answer.get("infcode") == "0"
+    @staticmethod
+    def of(answer_: dict[str, Any], recorded: bool, who: Salvaged) -> NationalReply:
+        return NationalReply(encode(answer_).encode(), recorded, who)
+
+    @cached_property
+    def answer(self) -> dict[str, Any]:
+        """The answer as a client parses it (numbers exact)."""
+        parsed: dict[str, Any] = json.loads(self.text, parse_float=Decimal)
+        return parsed
 
     def body(self) -> bytes:
-        return encode(self.answer).encode()
+        return self.text
 
 
 class NationalGateway:
@@ -87,7 +96,7 @@ class NationalGateway:
             output=output,
             err_msg=err_msg,
         )
-        return NationalReply(reply, recorded=False, who=who)
+        return NationalReply.of(reply, recorded=False, who=who)
 
     def _answer(self, context: Context, done: Done | None, err_msg: str = "") -> dict[str, Any]:
         e = context.envelope
@@ -115,7 +124,7 @@ class NationalGateway:
 
     async def _query(self, context: Context) -> NationalReply:
         done, why = await self._decide(context)
-        return NationalReply(self._answer(context, done, why), recorded=False, who=_who(context.envelope))
+        return NationalReply.of(self._answer(context, done, why), recorded=False, who=_who(context.envelope))
 
     async def _record(self, context: Context) -> NationalReply:
         e = context.envelope
@@ -127,7 +136,7 @@ class NationalGateway:
             reply = self._answer(context, done, why)
             try:
                 await self._commit(context, done.appends if done else (), reply)
-                return NationalReply(reply, recorded=True, who=_who(e))
+                return NationalReply.of(reply, recorded=True, who=_who(e))
             except WrongExpectedVersion as race:
                 log.info("append_race", stream=race.stream_id, infno=e.infno)
             except DuplicateRequest as dup:
@@ -162,13 +171,12 @@ class NationalGateway:
         result = dict(stored.result)
         who = _who(context.envelope)
         if stored.body_hash == context.envelope.body_hash or TOMBSTONE in result:
-            kept = from_stored({k: v for k, v in result.items() if k != TOMBSTONE})
-            return NationalReply(kept, recorded=True, who=who)
+            return NationalReply(from_stored(result), recorded=True, who=who)
         why = (
             f"msgid {context.envelope.msgid} was already used for another message of this institution; "
             "a retry must resend the same message, a new message needs a new msgid"
         )
-        return NationalReply(self._answer(context, None, why), recorded=False, who=who)
+        return NationalReply.of(self._answer(context, None, why), recorded=False, who=who)
 
 
 def _who(e: Envelope) -> Salvaged:

@@ -17,7 +17,7 @@ from ledger.errors import DuplicateRequest
 from ledger.store import IdempotentRequest
 
 from contracts.wire import UndecodableMessage, decode_json
-from settlement.gateway.answers import from_stored, to_stored
+from settlement.gateway.answers import STORED_KEY, from_stored
 from settlement.gateway.context import Access
 from settlement.gateway.envelope import Salvaged, salvage
 from settlement.gateway.service import NationalGateway, NationalReply, answer_message
@@ -50,16 +50,16 @@ class StreamedGateway:
         key = raw_key(raw, source) + "#fsi"
         stored = await store.find_request(key)
         if stored is not None:
-            return NationalReply(from_stored(dict(stored.result)), recorded=True, who=_who(raw))
+            return NationalReply(from_stored(stored.result), recorded=True, who=_who(raw))
         reply = await self.gateway.handle(raw, access=Access(None), received_at=received_at)
         if reply.recorded:
             return reply
-        request = IdempotentRequest(key, hashlib.sha256(raw).hexdigest(), to_stored(reply.answer))
+        request = IdempotentRequest(key, hashlib.sha256(raw).hexdigest(), {STORED_KEY: reply.text.decode()})
         try:
             await store.commit([], request=request, outbox=[answer_message(reply, key, self.gateway.deps.topics)])
         except DuplicateRequest as dup:  # a concurrent redelivery answered it first
-            return NationalReply(from_stored(dict(dup.stored.result)), recorded=True, who=reply.who)
-        return NationalReply(reply.answer, recorded=True, who=reply.who)
+            return NationalReply(from_stored(dup.stored.result), recorded=True, who=reply.who)
+        return NationalReply(reply.text, recorded=True, who=reply.who)
 
 
 def _who(raw: bytes) -> Salvaged:
