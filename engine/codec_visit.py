@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.codec import Json, decimal, exact, fen, flag, integer, opt_decimal, opt_fen, opt_text, text
+from engine.codec import Json, decimal, exact, fen, flag, integer, opt_decimal, opt_text, text
 from engine.visit_events import (
     DeclaredTerms,
     FeeLine,
@@ -63,7 +63,7 @@ def _declared_out(t: DeclaredTerms) -> Json:
     return {
         "chrgitm_lv": t.chrgitm_lv,
         "selfpay_prop": _opt_str(t.selfpay_prop),
-        "pric_uplmt_amt": t.pric_uplmt_amt,
+        "pric_uplmt_amt": _opt_str(t.pric_uplmt_amt),
         "hi_nego_drug_flag": flag_,
     }
 
@@ -74,7 +74,7 @@ def _declared_in(d: Any) -> DeclaredTerms:
     return DeclaredTerms(
         opt_text(d["chrgitm_lv"]),
         opt_decimal(d["selfpay_prop"]),
-        opt_fen(d["pric_uplmt_amt"]),
+        opt_decimal(d["pric_uplmt_amt"]),
         None if nego is None else flag(nego),
     )
 
@@ -92,7 +92,7 @@ def _pricing_out(p: LinePricing) -> Json:
         "chrgitm_lv": p.chrgitm_lv,
         "med_chrgitm_type": p.med_chrgitm_type,
         "selfpay_prop": str(p.selfpay_prop),
-        "pric_uplmt_amt": p.pric_uplmt_amt,
+        "pric_uplmt_amt": _opt_str(p.pric_uplmt_amt),
         "hi_nego_drug_flag": p.hi_nego_drug_flag,
         "lmt_used_flag": p.lmt_used_flag,
         **{name: getattr(p, name) for name in _PRICING_FEN},
@@ -107,7 +107,7 @@ def _pricing_in(d: Any) -> LinePricing:
         chrgitm_lv=text(d["chrgitm_lv"]),
         med_chrgitm_type=text(d["med_chrgitm_type"]),
         selfpay_prop=decimal(d["selfpay_prop"]),
-        pric_uplmt_amt=opt_fen(d["pric_uplmt_amt"]),
+        pric_uplmt_amt=opt_decimal(d["pric_uplmt_amt"]),
         hi_nego_drug_flag=flag(d["hi_nego_drug_flag"]),
         lmt_used_flag=flag(d["lmt_used_flag"]),
         fulamt_ownpay_amt=fen(d["fulamt_ownpay_amt"]),

@@ -42,7 +42,7 @@ class DeclaredTerms:
 
     chrgitm_lv: str | None
     selfpay_prop: Decimal | None
-    pric_uplmt_amt: int | None  # fen
+    pric_uplmt_amt: Decimal | None  # yuan per unit, as sent
     hi_nego_drug_flag: bool | None
 
 
@@ -53,7 +53,7 @@ class LinePricing:
     chrgitm_lv: str  # 01 甲 / 02 乙 / 03 丙 (a code not in the catalogue: 03, 全自费)
     med_chrgitm_type: str
     selfpay_prop: Decimal
-    pric_uplmt_amt: int | None
+    pric_uplmt_amt: Decimal | None  # yuan per unit (1318 caps may have more than two places)
     hi_nego_drug_flag: bool
     lmt_used_flag: bool
     fulamt_ownpay_amt: int

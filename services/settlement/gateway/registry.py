@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from settlement.gateway.context import Transaction
+from settlement.gateway.transactions.fees import upload_inpatient_fees, upload_outpatient_fees, withdraw_fees
 from settlement.gateway.transactions.person import person_info
 from settlement.gateway.transactions.register import (
     admit,
@@ -24,6 +25,10 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("2201", register_outpatient, records=True),
         Transaction("2202", cancel_registration, records=True),
         Transaction("2203", record_visit_info, records=True),
+        Transaction("2204", upload_outpatient_fees, records=True),
+        Transaction("2205", withdraw_fees, records=True),
+        Transaction("2301", upload_inpatient_fees, records=True),
+        Transaction("2302", withdraw_fees, records=True),
         Transaction("2401", admit, records=True),
         Transaction("2402", discharge, records=True),
     )
