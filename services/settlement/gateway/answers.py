@@ -98,12 +98,14 @@ def succeeded(stored: dict[str, Any]) -> bool:
 
 
 STORED_KEY = "national_answer"
+TOMBSTONE = "cancelled_by"  # on the row 2601 leaves for a message it cancelled before it came
 
 
-def to_stored(answer_: dict[str, Any]) -> dict[str, Any]:
+def to_stored(answer_: dict[str, Any], infno: str) -> dict[str, Any]:
     """An answer as the ledger keeps it (idempotency row): its exact text, so a retry gets the
-    same bytes back whatever the store does to key order or number spelling."""
-    return {STORED_KEY: encode(answer_)}
+    same bytes back whatever the store does to key order or number spelling, and the
+    transaction it answered (2601 checks ``oinfno`` against it)."""
+    return {STORED_KEY: encode(answer_), "infno": infno}
 
 
 def from_stored(stored: Mapping[str, Any]) -> bytes:

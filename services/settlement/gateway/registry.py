@@ -14,7 +14,9 @@ from settlement.gateway.transactions.register import (
     record_visit_info,
     register_outpatient,
 )
+from settlement.gateway.transactions.reverse import reverse_settlement_message
 from settlement.gateway.transactions.signin import sign_in, sign_out
+from settlement.gateway.transactions.undo import undo
 
 TRANSACTIONS: Mapping[str, Transaction] = {
     t.name: t
@@ -29,6 +31,10 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("2205", withdraw_fees, records=True),
         Transaction("2301", upload_inpatient_fees, records=True),
         Transaction("2302", withdraw_fees, records=True),
+        Transaction("2208", reverse_settlement_message, records=True),
+        Transaction("2305", reverse_settlement_message, records=True),
+        Transaction("2103", reverse_settlement_message, records=True),
+        Transaction("2601", undo, records=True),
         Transaction("2401", admit, records=True),
         Transaction("2402", discharge, records=True),
     )

@@ -25,7 +25,7 @@ from ledger.store import IdempotentRequest, OutboxMessage, StoredRequest, Stream
 
 from contracts.topics import Topics
 from engine.errors import PolicyGap, Rejected, UnknownPolicy
-from settlement.gateway.answers import FAILURE, answer, encode, from_stored, to_stored
+from settlement.gateway.answers import FAILURE, TOMBSTONE, answer, encode, from_stored, to_stored
 from settlement.gateway.context import Access, Context, Deps, Done
 from settlement.gateway.envelope import Envelope, Salvaged, decode_body, read_envelope, salvage
 from settlement.gateway.fields import NationalRefusal
@@ -34,7 +34,6 @@ from settlement.service_layer.handlers import RetriesExhausted
 
 log = structlog.get_logger(__name__)
 _ANSWERS = uuid.UUID("0b8c6f7e-5d1a-4c8e-9b4e-2f9a7c3d1e60")
-TOMBSTONE = "cancelled_by"  # an idempotency row 2601 left for a message it undid before it came
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class NationalGateway:
 
     async def _commit(self, context: Context, appends: Sequence[StreamAppend], reply: dict[str, Any]) -> None:
         e = context.envelope
-        request = IdempotentRequest(e.idempotency_key, e.body_hash, to_stored(reply))
+        request = IdempotentRequest(e.idempotency_key, e.body_hash, to_stored(reply, e.infno))
         await self.deps.store.commit(list(appends), request=request, outbox=[self._outbox(e, reply)])
 
     def _outbox(self, e: Envelope, reply: dict[str, Any]) -> OutboxMessage:
