@@ -257,7 +257,7 @@ async def sample_gateway(
     for line in enrolments():
         reply = await service.handle(line, source="sample-enrolments")
         assert getattr(reply, "msg_type", None) == "enrolment_accepted", reply
-    deps = Deps(store, book, clock, service.topics, sample_people(), issuer or LedgerIds())
+    deps = Deps(service, sample_people(), issuer or LedgerIds())
     gateway = NationalGateway(deps)
     service.national = (is_national, StreamedGateway(gateway))
     return gateway, service

@@ -118,7 +118,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         topics = Topics(settings.kafka_topic_prefix)
         clock = lambda: datetime.now(UTC)  # noqa: E731 - the one clock of the service
         service = SettlementService(PostgresLedger(pool), policies, clock=clock, topics=topics, senders=senders)
-        gateway = NationalGateway(Deps(service.store, policies, service.clock, topics, directory or PersonDirectory()))
+        gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))
         broker = build_broker(settings, service, metrics, backoff)
         await broker.start()

@@ -16,6 +16,7 @@ from settlement.gateway.envelope import Envelope
 from settlement.gateway.fields import NationalRefusal
 from settlement.gateway.ids import IdIssuer, LedgerIds
 from settlement.gateway.people import PersonDirectory
+from settlement.service_layer.handlers import SettlementService
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,27 @@ class Access:
 
 @dataclass(frozen=True)
 class Deps:
-    store: LedgerStore
-    policies: PolicyBook
-    clock: Callable[[], datetime]
-    topics: Topics
+    """The claims.v1/v2 service the gateway settles through (its ledger, policies, clock and
+    topics are the gateway's), the person register and the id issuer."""
+
+    service: SettlementService
     directory: PersonDirectory
     issuer: IdIssuer = field(default_factory=LedgerIds)
+
+    @property
+    def store(self) -> LedgerStore:
+        return self.service.store
+
+    @property
+    def policies(self) -> PolicyBook:
+        return self.service.policies
+
+    @property
+    def topics(self) -> Topics:
+        return self.service.topics
+
+    def clock(self) -> datetime:
+        return self.service.clock()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from engine.ids import event_id, settlement_id, year_of
 from engine.person import stream_id
 from engine.policy_book import PolicyBook, PricedPolicy
 from engine.reverse import reverse_settlement
-from engine.settle import PayerAccount, settle_claim
+from engine.settle import PayerAccount, Settled, settle_claim
+from engine.visit import Visit
 from settlement.senders import Registry, Sender
 from settlement.service_layer.people import Loaded, appends_for, load
 from settlement.service_layer.render import reversal_answer, settlement_answer
@@ -54,6 +55,13 @@ NationalTest = Callable[[bytes], bool]
 
 class RetriesExhausted(RuntimeError):
     """Writers kept racing for the same person-year; the message stays unacknowledged."""
+
+
+@dataclass(frozen=True)
+class PricedVisit:
+    settled: Settled  # the engine's facts and events
+    appends: list[StreamAppend]  # the person-year streams' appends that record them
+    region: str  # the insured's pooling region (where the settlement is cleared)
 
 
 @dataclass(frozen=True)
@@ -270,29 +278,33 @@ class SettlementService:
             )
         return self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, on)
 
-    async def _claim(self, claim: Claim, at: datetime) -> Decision:
-        year = visit_year(claim)
-        person = await load(self.store, claim.psn_no, year)
-        priced = self._policy(person, claim.endtime)
+    async def price_visit(self, visit: Visit, *, key: str, request_id: str, setl_id: str, at: datetime) -> PricedVisit:
+        """A visit priced against the person's year and the policy in force: the facts, and the
+        appends that would record them (each stream expecting the version it was read at).
+        claims.v2 and the national gateway's settlements both come through here."""
+        person = await load(self.store, visit.psn_no, visit.year)
+        priced = self._policy(person, visit.enddate)
         loaded = {person.state.stream_id: person}
         payer = None
-        if claim.acct_payer_psn_no is not None:
-            relative = await load(self.store, claim.acct_payer_psn_no, year)
+        if visit.acct_payer_psn_no is not None:
+            relative = await load(self.store, visit.acct_payer_psn_no, visit.year)
             loaded[relative.state.stream_id] = relative
             if relative.state.enrolment is not None:
-                payer = PayerAccount(relative.state, self._policy(relative, claim.endtime).policy)
-        key = claim.idempotency_key
+                payer = PayerAccount(relative.state, self._policy(relative, visit.enddate).policy)
         settled = settle_claim(
-            visit_of(claim),
-            person.state,
-            priced,
-            payer=payer,
-            setl_id=settlement_id(key, year),
-            request_key=key,
-            request_id=claim.request_id,
+            visit, person.state, priced, payer=payer, setl_id=setl_id, request_key=key, request_id=request_id
         )
-        reply = settlement_answer(settled.facts, event_id=event_id(key, 0), occurred_at=at, setl_mode=claim.setl_mode)
-        return Decision(reply, appends_for(key, settled.events, loaded, at))
+        enrolment = person.state.enrolment
+        assert enrolment is not None  # _policy refused a person without one
+        return PricedVisit(settled, appends_for(key, settled.events, loaded, at), enrolment.insuplc_admdvs)
+
+    async def _claim(self, claim: Claim, at: datetime) -> Decision:
+        key, visit = claim.idempotency_key, visit_of(claim)
+        setl_id = settlement_id(key, visit_year(claim))
+        priced = await self.price_visit(visit, key=key, request_id=claim.request_id, setl_id=setl_id, at=at)
+        facts = priced.settled.facts
+        reply = settlement_answer(facts, event_id=event_id(key, 0), occurred_at=at, setl_mode=claim.setl_mode)
+        return Decision(reply, priced.appends)
 
     async def _reversal(self, reversal: Reversal, at: datetime) -> Decision:
         year = year_of(reversal.setl_id)
