@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from settlement.gateway.context import Transaction
 from settlement.gateway.transactions.fees import upload_inpatient_fees, upload_outpatient_fees, withdraw_fees
 from settlement.gateway.transactions.person import person_info
+from settlement.gateway.transactions.reconcile import reconcile_detail, reconcile_totals
 from settlement.gateway.transactions.register import (
     admit,
     cancel_registration,
@@ -36,6 +37,8 @@ TRANSACTIONS: Mapping[str, Transaction] = {
         Transaction("2103", reverse_settlement_message, records=True),
         Transaction("2601", undo, records=True),
         Transaction("2401", admit, records=True),
+        Transaction("3201", reconcile_totals, records=False),
+        Transaction("3202", reconcile_detail, records=False),
         Transaction("2402", discharge, records=True),
     )
 }
