@@ -62,6 +62,7 @@ class PricedVisit:
     settled: Settled  # the engine's facts and events
     appends: list[StreamAppend]  # the person-year streams' appends that record them
     region: str  # the insured's pooling region (where the settlement is cleared)
+    policy: PricedPolicy  # the policy and payer data that priced it
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,7 @@ class SettlementService:
         )
         enrolment = person.state.enrolment
         assert enrolment is not None  # _policy refused a person without one
-        return PricedVisit(settled, appends_for(key, settled.events, loaded, at), enrolment.insuplc_admdvs)
+        return PricedVisit(settled, appends_for(key, settled.events, loaded, at), enrolment.insuplc_admdvs, priced)
 
     async def _claim(self, claim: Claim, at: datetime) -> Decision:
         key, visit = claim.idempotency_key, visit_of(claim)
