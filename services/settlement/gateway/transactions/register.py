@@ -21,7 +21,7 @@ MAX_DIAGNOSES = 50
 MAX_ID_ATTEMPTS = 8  # a taken visit id moves to the next candidate; eight in a row is a bug
 
 
-async def _check_enrolled(context: Context, psn_no: str, insutype: str, on: datetime) -> None:
+async def check_enrolled(context: Context, psn_no: str, insutype: str, on: datetime) -> None:
     state = (await load(context.deps.store, psn_no, on.year)).state
     if state.enrolment is None:
         raise NationalRefusal(f"person {psn_no} has no enrolment for {on.year}: the enrolment system must send it")
@@ -31,7 +31,7 @@ async def _check_enrolled(context: Context, psn_no: str, insutype: str, on: date
         )
 
 
-async def _new_visit_id(context: Context, begntime: datetime) -> str:
+async def new_visit_id(context: Context, begntime: datetime) -> str:
     e = context.envelope
     for attempt in range(MAX_ID_ATTEMPTS):
         candidate = context.deps.issuer.visit_id(e.mdtrtarea_admvs, begntime.date(), e.idempotency_key, attempt)
@@ -46,8 +46,8 @@ async def _register(
     psn_no, insutype = identifier(fields, "psn_no"), identifier(fields, "insutype")
     begntime = moment(fields, "begntime")
     assert begntime is not None
-    await _check_enrolled(context, psn_no, insutype, begntime)
-    mdtrt_id = await _new_visit_id(context, begntime)
+    await check_enrolled(context, psn_no, insutype, begntime)
+    mdtrt_id = await new_visit_id(context, begntime)
     ipt_otp_no = text(fields, "ipt_otp_no", required=False) or text(fields, "ipt_no", required=False)
     event = VisitRegistered(
         mdtrt_id=mdtrt_id,

@@ -80,7 +80,10 @@ async def reverse_visit(context: Context, state: VisitState, setl_id: str) -> Do
 
 
 async def reverse_settlement_message(context: Context) -> Done:
-    """2208 ``{data: {setl_id, mdtrt_id, psn_no}}``; hsa-his's 2305 sends the three flat."""
+    """2208 ``{data: {setl_id, mdtrt_id, psn_no}}``; hsa-his's 2305 sends the three flat; a
+    2103 may name only the settlement, whose id begins with its visit's (settlement.gateway.ids)."""
     data = context.envelope.data()
-    state = await open_visit(context, identifier(data, "mdtrt_id"), identifier(data, "psn_no"))
-    return await reverse_visit(context, state, identifier(data, "setl_id"))
+    setl_id = identifier(data, "setl_id")
+    mdtrt_id = identifier(data, "mdtrt_id", required=context.envelope.infno != "2103") or setl_id[:-2]
+    state = await open_visit(context, mdtrt_id, identifier(data, "psn_no"))
+    return await reverse_visit(context, state, setl_id)
