@@ -12,7 +12,8 @@ An idempotency row is backed when
   event exists, carries the id its key derives, and — for a settlement or reversal — records
   the answer's ``setl_id``. Only rejections are recorded without events.
 An outbox row is backed when a stored answer has its ``message_id`` as ``event_id`` and the
-message's bytes decode to that answer.
+message's bytes decode to that answer. The national gateway's answers (``national_answer``,
+settlement.gateway) are stored as their exact text: the message must decode to what it decodes to.
 
 Pruned rows are simply absent, so they are never findings: only rows that exist can be forged.
 Memory is O(outbox rows) (pruned after relay) plus one page of requests.
@@ -32,6 +33,7 @@ from ledger.store import AuditableStore, OutboxRecord, RecordedEvent, StoredRequ
 PAGE = 1_000
 WITH_EVENTS = ("settlement", "reversal_result", "enrolment_accepted")  # answers that record events
 WITH_SETL_ID = ("settlement", "reversal_result")
+NATIONAL = "national_answer"  # stored as {"national_answer": <the answer's JSON text>, …}
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def outbox_problem(message: OutboxRecord, answer: Mapping[str, Any] | None) -> s
         sent = json.loads(message.value)
     except ValueError:
         return "its bytes are not JSON, so it cannot be the stored answer"
-    if sent != answer:
+    stored = json.loads(answer[NATIONAL]) if answer.get("msg_type") == NATIONAL else answer
+    if sent != stored:
         return "its bytes differ from the stored answer with this id"
     return None
 

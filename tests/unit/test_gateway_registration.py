@@ -7,6 +7,7 @@ import json
 
 import pytest
 from ledger.memory import MemoryLedger
+from ledger.verify import verify_ledger
 from national import FixtureIds, parsed, read_problems, requests, sample_gateway, steps
 from settlement.gateway.context import Access
 
@@ -173,3 +174,13 @@ async def test_a_cancelled_registration_takes_no_further_step() -> None:
     assert (await gateway.handle(json.dumps(cancel).encode(), access=ANYONE)).answer["infcode"] == "0"
     info = await gateway.handle(requests(BINZHE)["a4"], access=ANYONE)
     assert info.answer["err_msg"] == "visit 44030025031400012345 was cancelled: its registration was withdrawn"
+
+
+async def test_ledger_verify_folds_visit_streams_and_finds_the_ledger_intact() -> None:
+    store = MemoryLedger()
+    gateway, _ = await sample_gateway(store, FixtureIds(HSA, STAY))
+    for name, step in ((HSA, "b3"), (HSA, "b4"), (STAY, "c2"), (STAY, "c5")):
+        await gateway.handle(requests(name)[step], access=ANYONE)
+    report = await verify_ledger(store)
+    assert report.ok, report.problems()
+    assert report.streams == 3 + 2  # three people's 2025 years, two visits

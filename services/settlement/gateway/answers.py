@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.money import format_yuan
+from engine.ids import event_id
 
 CHINA = timezone(timedelta(hours=8))
 SUCCESS, FAILURE = "0", "-1"
@@ -101,11 +102,15 @@ STORED_KEY = "national_answer"
 TOMBSTONE = "cancelled_by"  # on the row 2601 leaves for a message it cancelled before it came
 
 
-def to_stored(answer_: dict[str, Any], infno: str) -> dict[str, Any]:
+NATIONAL = "national_answer"
+
+
+def stored_row(text: str, *, key: str, infno: str) -> dict[str, Any]:
     """An answer as the ledger keeps it (idempotency row): its exact text, so a retry gets the
-    same bytes back whatever the store does to key order or number spelling, and the
-    transaction it answered (2601 checks ``oinfno`` against it)."""
-    return {STORED_KEY: encode(answer_), "infno": infno}
+    same bytes back whatever the store does to key order or number spelling; the transaction
+    it answered (2601 checks ``oinfno`` against it); and, like every answer the ledger stores,
+    its ``msg_type`` and the ``event_id`` its key derives (ledger/backing.py audits both)."""
+    return {"msg_type": NATIONAL, "event_id": str(event_id(key, 0)), STORED_KEY: text, "infno": infno}
 
 
 def from_stored(stored: Mapping[str, Any]) -> bytes:

@@ -11,7 +11,6 @@ and a lost race is decided again. Queries and pre-settlements (9001, 1101, 2206,
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +24,8 @@ from ledger.store import IdempotentRequest, OutboxMessage, StoredRequest, Stream
 
 from contracts.topics import Topics
 from engine.errors import PolicyGap, Rejected, UnknownPolicy
-from settlement.gateway.answers import FAILURE, TOMBSTONE, answer, encode, from_stored, to_stored
+from engine.ids import event_id
+from settlement.gateway.answers import FAILURE, TOMBSTONE, answer, encode, from_stored, stored_row
 from settlement.gateway.context import Access, Context, Deps, Done
 from settlement.gateway.envelope import Envelope, Salvaged, decode_body, read_envelope, salvage
 from settlement.gateway.fields import NationalRefusal
@@ -33,7 +33,6 @@ from settlement.gateway.registry import TRANSACTIONS, supported
 from settlement.service_layer.handlers import RetriesExhausted
 
 log = structlog.get_logger(__name__)
-_ANSWERS = uuid.UUID("0b8c6f7e-5d1a-4c8e-9b4e-2f9a7c3d1e60")
 
 
 @dataclass(frozen=True)
@@ -144,25 +143,11 @@ class NationalGateway:
 
     async def _commit(self, context: Context, appends: Sequence[StreamAppend], reply: dict[str, Any]) -> None:
         e = context.envelope
-        request = IdempotentRequest(e.idempotency_key, e.body_hash, to_stored(reply, e.infno))
-        await self.deps.store.commit(list(appends), request=request, outbox=[self._outbox(e, reply)])
-
-    def _outbox(self, e: Envelope, reply: dict[str, Any]) -> OutboxMessage:
-        """The answer, also on the answer topic: one contract, two transports (a counter that
-        called over HTTP has it already; a system that streams its messages reads it there)."""
-        headers = {
-            "msg_type": "national_answer",
-            "infno": e.infno,
-            "msgid": e.msgid,
-            "fixmedins_code": e.fixmedins_code,
-        }
-        return OutboxMessage(
-            message_id=uuid.uuid5(_ANSWERS, e.idempotency_key),
-            topic=self.deps.topics.settlements,
-            key=e.fixmedins_code,
-            value=encode(reply).encode(),
-            headers=headers,
-        )
+        national = NationalReply.of(reply, recorded=True, who=_who(e))
+        row = stored_row(national.text.decode(), key=e.idempotency_key, infno=e.infno)
+        request = IdempotentRequest(e.idempotency_key, e.body_hash, row)
+        outbox = answer_message(national, e.idempotency_key, self.deps.topics)
+        await self.deps.store.commit(list(appends), request=request, outbox=[outbox])
 
     async def _stored(self, context: Context, stored: StoredRequest) -> NationalReply:
         """The msgid was seen: the same message gets its stored answer (also one 2601 left for it);
@@ -188,7 +173,7 @@ def answer_message(reply: NationalReply, key: str, topics: Topics) -> OutboxMess
     who = reply.who
     headers = {"msg_type": reply.msg_type, "infno": who.infno, "msgid": who.msgid, "fixmedins_code": who.fixmedins_code}
     return OutboxMessage(
-        message_id=uuid.uuid5(_ANSWERS, key),
+        message_id=event_id(key, 0),  # the stored answer's event_id: ledger/backing.py pairs them
         topic=topics.settlements,
         key=who.fixmedins_code or "unknown",
         value=reply.body(),

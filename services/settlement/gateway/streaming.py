@@ -17,7 +17,7 @@ from ledger.errors import DuplicateRequest
 from ledger.store import IdempotentRequest
 
 from contracts.wire import UndecodableMessage, decode_json
-from settlement.gateway.answers import STORED_KEY, from_stored
+from settlement.gateway.answers import from_stored, stored_row
 from settlement.gateway.context import Access
 from settlement.gateway.envelope import Salvaged, salvage
 from settlement.gateway.service import NationalGateway, NationalReply, answer_message
@@ -54,7 +54,8 @@ class StreamedGateway:
         reply = await self.gateway.handle(raw, access=Access(None), received_at=received_at)
         if reply.recorded:
             return reply
-        request = IdempotentRequest(key, hashlib.sha256(raw).hexdigest(), {STORED_KEY: reply.text.decode()})
+        row = stored_row(reply.text.decode(), key=key, infno=reply.who.infno)
+        request = IdempotentRequest(key, hashlib.sha256(raw).hexdigest(), row)
         try:
             await store.commit([], request=request, outbox=[answer_message(reply, key, self.gateway.deps.topics)])
         except DuplicateRequest as dup:  # a concurrent redelivery answered it first

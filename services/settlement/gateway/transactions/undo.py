@@ -19,7 +19,7 @@ from ledger.errors import DuplicateRequest
 from ledger.store import IdempotentRequest, StoredRequest
 
 from engine.visit_events import VisitCancelled
-from settlement.gateway.answers import STORED_KEY, TOMBSTONE, answer, encode
+from settlement.gateway.answers import STORED_KEY, TOMBSTONE, answer, encode, stored_row
 from settlement.gateway.context import Context, Done
 from settlement.gateway.fields import NationalRefusal, identifier
 from settlement.gateway.transactions.reverse import reverse_visit
@@ -39,7 +39,7 @@ async def _cancel_ahead(context: Context, key: str, omsgid: str) -> StoredReques
         output={},
         err_msg=f"message {omsgid} was cancelled by 2601 (msgid {e.msgid}) before it arrived; nothing was done",
     )
-    row = {STORED_KEY: encode(refusal), "infno": "", TOMBSTONE: e.msgid}
+    row = {**stored_row(encode(refusal), key=key, infno=""), TOMBSTONE: e.msgid}
     try:
         await context.deps.store.commit([], request=IdempotentRequest(key, "cancelled", row))
     except DuplicateRequest as arrived:
