@@ -12,8 +12,11 @@ exist, and the checker of answers against what the five codebases read.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,9 +32,8 @@ from settlement.gateway.service import NationalGateway, NationalReply
 from settlement.gateway.streaming import StreamedGateway, is_national
 from settlement.service_layer.handlers import SettlementService
 
-from engine.policy import Policy
 from engine.policy_book import PolicyBook
-from engine.policy_files import load_policy_book, load_policy_file
+from engine.policy_files import load_policy_book
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "national"
@@ -69,28 +71,29 @@ def enrolments() -> list[bytes]:
     return [line.encode() for line in (SAMPLE / "enrolments.jsonl").read_text(encoding="utf-8").splitlines() if line]
 
 
-def _relabel(policy: Policy, region: str, name: str) -> Policy:
-    meta = policy.policy.model_copy(
-        update={"region": region, "region_name": name, "id": f"sample-{region}-{policy.policy.scheme.value}-2025"}
-    )
-    return policy.model_copy(update={"policy": meta})
+def sample_policy_folder(into: Path) -> Path:
+    """A policies folder: the shipped files, and Ningxia's 2025 staff and resident rules under
+    the fixture regions' codes, each pointing at the fixtures' sample payer data
+    (tests/fixtures/national/sample/README.md): samples for invented people."""
+    shutil.copytree(ROOT / "policies", into, dirs_exist_ok=True)
+    for region, scheme, source in (("440300", "310", "640000-310-2025"), ("430100", "310", "640000-310-2025"),
+                                   ("430100", "390", "640000-390-2025")):  # fmt: skip
+        text = (ROOT / "policies" / f"{source}.toml").read_text(encoding="utf-8")
+        text = re.sub(r'(?m)^region = "640000"', f'region = "{region}"', text)
+        text = re.sub(r'(?m)^id = "([^"]+)"', f'id = "sample-{region}-{scheme}-2025"', text)
+        text = re.sub(r'(?m)^dir = "payer/640000"', f'dir = "payer/{region}"', text)
+        (into / f"{region}-{scheme}-2025.toml").write_text(text, encoding="utf-8")
+        shutil.copytree(SAMPLE / "payer" / region, into / "payer" / region, dirs_exist_ok=True)
+    return into
 
 
+@functools.cache
 def sample_policies() -> PolicyBook:
-    """The shipped policies, plus Ningxia's 2025 staff and resident rules under the fixture
-    regions' codes (tests/fixtures/national/sample/README.md): samples for invented people."""
-    shipped = load_policy_book(ROOT / "policies")
-    staff = load_policy_file(ROOT / "policies" / "640000-310-2025.toml")
-    residents = load_policy_file(ROOT / "policies" / "640000-390-2025.toml")
-    extra = [
-        _relabel(staff, "440300", "深圳市 (sample: Ningxia's staff rules)"),
-        _relabel(staff, "430100", "长沙市 (sample: Ningxia's staff rules)"),
-        _relabel(residents, "430100", "长沙市 (sample: Ningxia's resident rules)"),
-    ]
-    return PolicyBook.of(
-        [p.policy for p in shipped.policies] + extra,
-        [p.file for p in shipped.policies] + ["640000-310-2025.toml", "640000-310-2025.toml", "640000-390-2025.toml"],
-    )
+    folder = Path(tempfile.mkdtemp(prefix="national-policies-"))
+    try:
+        return load_policy_book(sample_policy_folder(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _ISSUING = {"2201": ("data", "mdtrt_id"), "2401": ("result", "mdtrt_id")}
