@@ -252,7 +252,7 @@ def fixed_clock(at: str = CLOCK_AT) -> Callable[[], datetime]:
 
 
 async def sample_gateway(
-    store: LedgerStore, issuer: IdIssuer | None = None
+    store: LedgerStore, issuer: IdIssuer | None = None, people: PersonDirectory | None = None
 ) -> tuple[NationalGateway, SettlementService]:
     """The gateway and the claims.v1 service over one store, the sample people enrolled."""
     book, clock = sample_policies(), fixed_clock()
@@ -260,7 +260,7 @@ async def sample_gateway(
     for line in enrolments():
         reply = await service.handle(line, source="sample-enrolments")
         assert getattr(reply, "msg_type", None) == "enrolment_accepted", reply
-    deps = Deps(service, sample_people(), issuer or LedgerIds())
+    deps = Deps(service, people or sample_people(), issuer or LedgerIds())
     gateway = NationalGateway(deps)
     service.national = (is_national, StreamedGateway(gateway))
     return gateway, service

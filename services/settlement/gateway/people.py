@@ -79,6 +79,9 @@ class PersonDirectory:
     def by_certificate(self, certno: str) -> PersonRecord | None:
         return self._by_cert.get(_cert_key(certno))
 
+    def records(self) -> tuple[PersonRecord, ...]:
+        return tuple(self._by_psn.values())
+
     def __len__(self) -> int:
         return len(self._by_psn)
 
