@@ -63,12 +63,12 @@ def _line(answer: dict[str, Any], infno: str, what: str) -> str:
     return f"  {infno} {what:<34} {status}"
 
 
-def visit(counter: Counter, certno: str, keep: bool) -> list[str]:
+def visit(counter: Counter, certno: str, keep: bool, day: str) -> list[str]:
     out: list[str] = []
-    today = datetime.now(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    today = f"{day} {datetime.now(CHINA):%H:%M:%S}"
     a = counter.send("9001", {"signIn": {"opter_no": "demo", "mac": "", "ip": ""}})
     out.append(_line(a, "9001", f"sign_no {a['output'].get('signinoutb', {}).get('sign_no', '-')}"))
-    person = counter.send("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})
+    person = counter.send("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno, "begntime": today}})
     base = person["output"].get("baseinfo", {})
     cover = (person["output"].get("insuinfo") or [{}])[0]
     psn_no, insutype = base.get("psn_no", ""), cover.get("insutype", "")
@@ -121,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixmedins-code", default="H64010100001")
     parser.add_argument("--token", default=None, help="a bearer token with the hospital role")
     parser.add_argument("--keep", action="store_true", help="leave the settlement in force (no 2208)")
+    parser.add_argument("--day", default=f"{datetime.now(CHINA):%Y-%m-%d}", help="the visit's day (yyyy-MM-dd)")
     args = parser.parse_args(argv)
     print(f"a counter at {args.fixmedins_code}, over {args.url}/fsi/api/{{infno}}:")
-    for line in visit(Counter(args.url, args.fixmedins_code, args.token), args.certno, args.keep):
+    for line in visit(Counter(args.url, args.fixmedins_code, args.token), args.certno, args.keep, args.day):
         print(line)
     return 0
 

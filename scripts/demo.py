@@ -57,6 +57,29 @@ def sh(*args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
+COUNTER_CERTNO = "640104198001010011"  # invented: the demo's person register has one person
+
+
+def person_register(day_lines: list[str], logs: Path) -> Path:
+    """The payer's person register 1101 answers from (settlement.gateway.people), with one of
+    the day's in-service staff, so a counter can find them by ID number (scripts/counter.py)."""
+    staff = next(
+        m for m in map(json.loads, day_lines) if m.get("msg_type") == "enrolment" and m.get("psn_type") == "1101"
+    )
+    row = [staff["psn_no"], "01", COUNTER_CERTNO, "示例患者", "1", "01", "1980-01-01", "310", "1101",
+           staff["insuplc_admdvs"], "", "0", ""]  # fmt: skip
+    path = logs / "persons.csv"
+    header = "psn_no,psn_cert_type,certno,psn_name,gend,naty,brdy,insutype,psn_type,insuplc_admdvs,psn_insu_date,"
+    path.write_text(header + "cvlserv_flag,emp_name\n" + ",".join(row) + "\n", encoding="utf-8")
+    return path
+
+
+def counter(settlement: Service, day: str) -> None:
+    """A hospital counter's national client at the gateway, after the day's Kafka traffic."""
+    args = ["--url", settlement.url(""), "--certno", COUNTER_CERTNO, "--fixmedins-code", "H64010100001", "--day", day]
+    print(sh(str(BIN / "python"), str(ROOT / "scripts" / "counter.py"), *args), end="")
+
+
 def call(service: Service, path: str, headers: dict[str, str], method: str = "GET", timeout: float = 10) -> Any:
     request = urllib.request.Request(service.url(path), headers=headers, method=method)
     with urllib.request.urlopen(request, timeout=timeout) as reply:
@@ -111,7 +134,7 @@ def main() -> int:
     # other's messages and the ledger keeps every run's history (ledger verify checks it all).
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000
     from contracts.money import parse_yuan
-    from examples.generator import day_lines
+    from examples.generator import DAY, day_lines
 
     try:
         env = local_servers_env()
@@ -127,8 +150,10 @@ def main() -> int:
     asyncio.run(prepare_topics(access, topics, registry, PARTITIONS))
     sh(str(BIN / "ledger"), "migrate", env=env)
     day = logs / "day.jsonl"
-    day.write_text("".join(line + "\n" for line in day_lines(args.people, seed)), encoding="utf-8")
+    lines = list(day_lines(args.people, seed))
+    day.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     services = env | access.env(service_user()) | {"KAFKA_TOPIC_PREFIX": topics.prefix}
+    services["SETTLEMENT_PERSONS_FILE"] = str(person_register(lines, logs))
     if registry is not None:
         services["SETTLEMENT_PRINCIPALS_FILE"] = str(REGISTRY)
     launcher = Launcher(services, logs)
@@ -147,10 +172,11 @@ def main() -> int:
         totals = call(settlement, f"/v1/persons/{someone}/years/2025/totals", launcher.bearer("hospital", where))
         print(f"annual totals of one person ({someone}, 2025), as read by {where}:")
         print(json.dumps(totals, ensure_ascii=False, indent=2))
+        counter(settlement, DAY)
         print("ledger verify (hash chains, and every person's totals against a replay of their events):")
         report = call(ledger, "/v1/verify", launcher.bearer("auditor"), method="POST", timeout=300)
         verdict = "intact" if report["ok"] else "MISMATCH"
-        print(f"  {report['streams']} person-year streams checked in {report['seconds']} s: {verdict}")
+        print(f"  {report['streams']} streams (person-years and visits) checked in {report['seconds']} s: {verdict}")
         for problem in report["chain_breaks"] + report["projection_mismatches"]:
             print(f"  {problem}")
         return 0 if report["ok"] else 1

@@ -13,7 +13,7 @@ from typing import Any
 
 from contracts.money import format_yuan
 from settlement.gateway.context import Context, Done
-from settlement.gateway.fields import NationalRefusal, identifier, text
+from settlement.gateway.fields import NationalRefusal, identifier, moment, text
 from settlement.gateway.people import Insurance, PersonRecord
 from settlement.gateway.visits import china_naive
 from settlement.service_layer.people import load
@@ -40,8 +40,7 @@ def _person(context: Context) -> PersonRecord:
     return person
 
 
-async def _insurance(context: Context, person: PersonRecord, cover: Insurance) -> dict[str, Any]:
-    year = china_naive(context.at).year
+async def _insurance(context: Context, person: PersonRecord, cover: Insurance, year: int) -> dict[str, Any]:
     state = (await load(context.deps.store, person.psn_no, year)).state
     enrolled = state.enrolment is not None and state.enrolment.insutype.value == cover.insutype
     balance = state.account_balance if enrolled and state.has_account else 0
@@ -60,7 +59,9 @@ async def _insurance(context: Context, person: PersonRecord, cover: Insurance) -
 
 async def person_info(context: Context) -> Done:
     person = _person(context)
-    today = china_naive(context.at).date()
+    # The cover asked about: of the visit's day when the counter gives one (begntime), else today's.
+    asked = moment(context.envelope.data(), "begntime", required=False)
+    today = (asked or china_naive(context.at)).date()
     base = {
         "psn_no": person.psn_no,
         "psn_cert_type": person.psn_cert_type,
@@ -71,5 +72,5 @@ async def person_info(context: Context) -> Done:
         "brdy": person.brdy.isoformat() if person.brdy else None,
         "age": person.age_on(today),
     }
-    insurances = [await _insurance(context, person, cover) for cover in person.insurances]
+    insurances = [await _insurance(context, person, cover, today.year) for cover in person.insurances]
     return Done({"baseinfo": base, "insuinfo": insurances, "idetinfo": []})
