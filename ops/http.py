@@ -106,14 +106,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(received)
 
 
+def _as_problem(refused: Problem) -> Response:
+    return problem(refused.status, refused.message, refused.headers)
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """A route and who may call it (`roles` None: anyone, as for the Kubernetes probes)."""
+    """A route and who may call it (`roles` None: anyone, as for the Kubernetes probes), and how
+    it answers a refusal — the guard's or its own: a JSON problem unless the route's contract
+    has a refusal of its own (the national gateway answers ``infcode`` "-1")."""
 
     path: str
     handler: Callable[[Request], Awaitable[Response]]
     methods: tuple[str, ...]
     roles: frozenset[Role] | None
+    refuse: Callable[[Problem], Response] = _as_problem
 
 
 class HttpMetrics:
@@ -158,10 +165,10 @@ class Guard:
                     request.state.caller = await self.caller(request, endpoint.roles)
                 response = await endpoint.handler(request)
             except Problem as refused:
-                response = problem(refused.status, refused.message, refused.headers)
+                response = endpoint.refuse(refused)
             except Exception as error:  # a bug: a plain 500 without internals, the traceback logged
                 log.error("http_failed", route=endpoint.path, error=type(error).__name__, exc_info=True)
-                response = problem(500, "the service failed on this request; operators are alerted")
+                response = endpoint.refuse(Problem(500, "the service failed on this request; operators are alerted"))
             self.metrics.responses.labels(endpoint.path, str(response.status_code)).inc()
             return response
 

@@ -5,9 +5,12 @@ short transcript of what it sent and what came back (docs/integrating.md, "Point
 existing national-platform client here").
 
     python scripts/counter.py --url http://127.0.0.1:18080 --certno 110105198001010011 \
-        --fixmedins-code H64010100001 [--token …] [--keep]
+        --fixmedins-code H64010100001 --token "$(python -m devservers token --role hospital \
+        --institution H64010100001)" [--keep]
 
-``make demo`` runs it after the day of Kafka messages, against the same settlement service.
+The token is a bearer token with the `hospital` role naming the institution (the gateway acts
+for no other; docs/integrating.md). ``make demo`` runs it after the day of Kafka messages,
+against the same settlement service, with a token of the local issuer.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ LINES = (("001101000010000", "1", "12.00"), ("XJ01DCA015A001010", "2", "18.50"))
 
 
 class Counter:
-    def __init__(self, url: str, fixmedins_code: str, token: str | None) -> None:
+    def __init__(self, url: str, fixmedins_code: str, token: str) -> None:
         self.url, self.code, self.token, self.count = url.rstrip("/"), fixmedins_code, token, 0
         self.stamp = datetime.now(CHINA).strftime("%Y%m%d%H%M%S")
 
@@ -47,9 +50,7 @@ class Counter:
             "sign_no": "",
             "input": payload,
         }
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
         request = urllib.request.Request(
             f"{self.url}/fsi/api/{infno}", data=json.dumps(envelope).encode(), headers=headers, method="POST"
         )
@@ -119,14 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default="http://127.0.0.1:18080")
     parser.add_argument("--certno", required=True, help="an ID number in the settlement service's person register")
     parser.add_argument("--fixmedins-code", default="H64010100001")
-    parser.add_argument("--token", default=None, help="a bearer token with the hospital role")
+    parser.add_argument("--token", required=True, help="a bearer token with the hospital role for --fixmedins-code")
     parser.add_argument("--keep", action="store_true", help="leave the settlement in force (no 2208)")
     parser.add_argument("--day", default=f"{datetime.now(CHINA):%Y-%m-%d}", help="the visit's day (yyyy-MM-dd)")
     args = parser.parse_args(argv)
     print(f"a counter at {args.fixmedins_code}, over {args.url}/fsi/api/{{infno}}:")
-    for line in visit(Counter(args.url, args.fixmedins_code, args.token), args.certno, args.keep, args.day):
+    lines = visit(Counter(args.url, args.fixmedins_code, args.token), args.certno, args.keep, args.day)
+    for line in lines:
         print(line)
-    return 0
+    return 1 if any("refused:" in line for line in lines) else 0
 
 
 if __name__ == "__main__":

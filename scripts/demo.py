@@ -74,9 +74,15 @@ def person_register(day_lines: list[str], logs: Path) -> Path:
     return path
 
 
-def counter(settlement: Service, day: str) -> None:
-    """A hospital counter's national client at the gateway, after the day's Kafka traffic."""
-    args = ["--url", settlement.url(""), "--certno", COUNTER_CERTNO, "--fixmedins-code", "H64010100001", "--day", day]
+COUNTER_INSTITUTION = "H64010100001"  # the general hospital of his-xingqing (examples/principals.toml)
+
+
+def counter(settlement: Service, launcher: Launcher, day: str) -> None:
+    """A hospital counter's national client at the gateway, after the day's Kafka traffic, with
+    a hospital token of the local issuer naming its institution (the gateway acts for no other)."""
+    token = launcher.issuer.mint("demo-counter", ["hospital"], [COUNTER_INSTITUTION])
+    args = ["--url", settlement.url(""), "--certno", COUNTER_CERTNO, "--fixmedins-code", COUNTER_INSTITUTION]
+    args += ["--day", day, "--token", token]
     print(sh(str(BIN / "python"), str(ROOT / "scripts" / "counter.py"), *args), end="")
 
 
@@ -172,7 +178,7 @@ def main() -> int:
         totals = call(settlement, f"/v1/persons/{someone}/years/2025/totals", launcher.bearer("hospital", where))
         print(f"annual totals of one person ({someone}, 2025), as read by {where}:")
         print(json.dumps(totals, ensure_ascii=False, indent=2))
-        counter(settlement, DAY)
+        counter(settlement, launcher, DAY)
         print("ledger verify (hash chains, and every person's totals against a replay of their events):")
         report = call(ledger, "/v1/verify", launcher.bearer("auditor"), method="POST", timeout=300)
         verdict = "intact" if report["ok"] else "MISMATCH"

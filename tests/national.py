@@ -30,6 +30,7 @@ from settlement.gateway.ids import IdIssuer, LedgerIds
 from settlement.gateway.people import PersonDirectory, load_directory
 from settlement.gateway.service import NationalGateway, NationalReply
 from settlement.gateway.streaming import StreamedGateway, is_national
+from settlement.senders import Registry
 from settlement.service_layer.handlers import SettlementService
 
 from engine.policy_book import PolicyBook
@@ -252,11 +253,15 @@ def fixed_clock(at: str = CLOCK_AT) -> Callable[[], datetime]:
 
 
 async def sample_gateway(
-    store: LedgerStore, issuer: IdIssuer | None = None, people: PersonDirectory | None = None
+    store: LedgerStore,
+    issuer: IdIssuer | None = None,
+    people: PersonDirectory | None = None,
+    senders: Registry | None = None,
 ) -> tuple[NationalGateway, SettlementService]:
-    """The gateway and the claims.v1 service over one store, the sample people enrolled."""
+    """The gateway and the claims.v1 service over one store, the sample people enrolled (with
+    `senders`, streamed messages are bound to institutions by their topic's principal)."""
     book, clock = sample_policies(), fixed_clock()
-    service = SettlementService(store, book, clock=clock)
+    service = SettlementService(store, book, clock=clock, senders=senders)
     for line in enrolments():
         reply = await service.handle(line, source="sample-enrolments")
         assert getattr(reply, "msg_type", None) == "enrolment_accepted", reply

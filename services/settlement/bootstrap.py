@@ -25,7 +25,7 @@ from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.consumer import Backoff, handle_batch
 from settlement.entrypoints.http import counter_endpoints
-from settlement.gateway.context import Access, Deps
+from settlement.gateway.context import Deps
 from settlement.gateway.http import GatewayMetrics, gateway_endpoints
 from settlement.gateway.people import PersonDirectory, load_directory
 from settlement.gateway.service import NationalGateway
@@ -137,10 +137,5 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
             log.info("stopped")
 
     endpoints = counter_endpoints(metrics, max_body=settings.http_max_body_bytes)
-
-    async def open_access(_: object) -> Access:  # until the gateway's callers are authenticated
-        return Access(None)
-
-    gateway_metrics = GatewayMetrics(metrics.registry)
-    endpoints += gateway_endpoints(open_access, gateway_metrics, max_body=settings.http_max_body_bytes)
+    endpoints += gateway_endpoints(GatewayMetrics(metrics.registry), max_body=settings.http_max_body_bytes)
     return service_app(settings, metrics.registry, endpoints, lifespan)

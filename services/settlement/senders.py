@@ -52,15 +52,25 @@ class Sender:
 
     def refusal(self, message: Message) -> str | None:
         """Why this sender may not send this message (None: it may)."""
+        if not isinstance(message, Enrolment | AccountCredit):
+            return self.institution_refusal(message.fixmedins_code)
         if self.principal is None:
-            return f"principal {self.name} is not in the registry of senders; nothing it sends is accepted"
-        if isinstance(message, Enrolment | AccountCredit):
-            if not self.principal.enrolments:
-                return f"principal {self.name} may not send enrolment facts; the enrolment system sends them"
-            return None
-        if message.fixmedins_code not in self.principal.fixmedins_codes:
-            return f"principal {self.name} may not send for institution {message.fixmedins_code}"
+            return self._unknown()
+        if not self.principal.enrolments:
+            return f"principal {self.name} may not send enrolment facts; the enrolment system sends them"
         return None
+
+    def institution_refusal(self, fixmedins_code: str) -> str | None:
+        """Why this sender may not act for this institution (None: it may): its claims and
+        reversals, and the national envelopes it streams (settlement.gateway.streaming)."""
+        if self.principal is None:
+            return self._unknown()
+        if fixmedins_code not in self.principal.fixmedins_codes:
+            return f"principal {self.name} may not send for institution {fixmedins_code}"
+        return None
+
+    def _unknown(self) -> str:
+        return f"principal {self.name} is not in the registry of senders; nothing it sends is accepted"
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ async def _replay(store: PostgresLedger, *names: str) -> dict[tuple[str, str], d
     for name in names:
         sent = requests(name)
         for step in steps(name):
-            body = parsed(await gateway.handle(sent[step["id"]], access=Access(frozenset({_code(step)}))))
+            body = parsed(await gateway.handle(sent[step["id"]], access=Access.only(frozenset({_code(step)}))))
             answers[(name, step["id"])] = body
             expected = REFUSED.get((name, step["id"]))
             if expected is None:

@@ -113,7 +113,7 @@ async def test_the_same_visit_over_the_gateway_streamed_envelopes_and_claims_v2_
     records = [Record(_clone_enrolment(p), offset) for offset, p in enumerate(("CLONE-KAFKA", "CLONE-V2"))]
     await process_batch(service, tuple(records), metrics)
     for step in steps(HSA)[2:]:  # over the gateway
-        answer = await gateway.handle(requests(HSA)[step["id"]], access=Access(frozenset({"H43010200456"})))
+        answer = await gateway.handle(requests(HSA)[step["id"]], access=Access.only(frozenset({"H43010200456"})))
         assert answer.answer["infcode"] == "0", answer.answer["err_msg"]
     streamed = _streamed_envelopes("CLONE-KAFKA")
     first = await service.handle(streamed[0], source="claims.v1/0/10")

@@ -17,7 +17,7 @@ from engine.records import from_record, visit_event_from_record
 from engine.visit_events import FeesUploaded, visit_stream_id
 
 HSA, VISIT, PERSON = "outpatient_hsa_his", "430100250318000321", "43000000000000009900000002"
-ANYONE = Access(None)
+ANYONE = Access.anyone()
 
 
 def _envelope(infno: str, msgid: str, payload: dict[str, Any]) -> bytes:

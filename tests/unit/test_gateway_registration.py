@@ -14,7 +14,7 @@ from settlement.gateway.context import Access
 from engine.records import visit_event_from_record
 from engine.visit_events import VisitDischarged, VisitInfoRecorded, VisitRegistered, visit_stream_id
 
-ANYONE = Access(None)
+ANYONE = Access.anyone()
 BINZHE, HSA, STAY = "outpatient_binzhe_shenzhen", "outpatient_hsa_his", "inpatient_hsa_his"
 
 
@@ -84,9 +84,11 @@ async def test_the_same_msgid_with_another_message_is_refused_and_not_recorded()
 
 async def test_a_hospital_may_act_only_for_its_own_institution_codes() -> None:
     gateway, _ = await sample_gateway(MemoryLedger())
-    reply = await gateway.handle(requests(BINZHE)["a3"], access=Access(frozenset({"H43010200456"})))
+    reply = await gateway.handle(requests(BINZHE)["a3"], access=Access.only(frozenset({"H43010200456"})))
     assert reply.answer["infcode"] == "-1"
-    assert reply.answer["err_msg"] == "this caller may not act for institution H44030500123"
+    assert reply.answer["err_msg"] == (
+        "not_authorised: this token may act only for the institution codes it names, not for H44030500123"
+    )
 
 
 async def test_an_unknown_transaction_is_refused_naming_those_served() -> None:

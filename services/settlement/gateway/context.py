@@ -21,14 +21,34 @@ from settlement.service_layer.handlers import SettlementService
 
 @dataclass(frozen=True)
 class Access:
-    """The institutions a caller may act for; ``None``: any (a transport trusted as a whole)."""
+    """Which institutions the sender of a message may act for: ``refusal(fixmedins_code)`` is why
+    it may not (None: it may). Over HTTP the bearer token's ``fixmedins_codes``; streamed, the
+    registry of senders' entry for the Kafka principal whose topic it came on (issue 10)."""
 
-    institutions: frozenset[str] | None
+    refusal: Callable[[str], str | None]
+
+    @staticmethod
+    def anyone() -> Access:
+        """A transport trusted as a whole: the shared topics of local mode, tests of the core."""
+        return Access(lambda _: None)
+
+    @staticmethod
+    def only(institutions: frozenset[str]) -> Access:
+        """A hospital's token: the institution codes it names, and no other."""
+
+        def refusal(fixmedins_code: str) -> str | None:
+            if fixmedins_code in institutions:
+                return None
+            return f"this token may act only for the institution codes it names, not for {fixmedins_code}"
+
+        return Access(refusal)
 
     def check(self, fixmedins_code: str) -> None:
-        """A hospital acts only for its own institution codes (the token's ``fixmedins_codes``)."""
-        if self.institutions is not None and fixmedins_code not in self.institutions:
-            raise NationalRefusal(f"this caller may not act for institution {fixmedins_code}")
+        """Refused ``not_authorised`` (a national "-1") before anything is read or stored under
+        the message's msgid, which belongs to the institution it names."""
+        why = self.refusal(fixmedins_code)
+        if why is not None:
+            raise NationalRefusal(f"not_authorised: {why}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,17 @@ class Deps:
     @property
     def topics(self) -> Topics:
         return self.service.topics
+
+    def answers_to(self, fixmedins_code: str) -> Topics | None:
+        """Where a national answer given over HTTP is published for the record. With a registry
+        of senders: the answer topics of the principal it names for the institution (the only
+        answer topics there are; None when no principal speaks for it — no Kafka copy, the
+        caller has its answer). Without one (local mode): the shared answer topics."""
+        senders = self.service.senders
+        if senders is None:
+            return self.topics
+        principal = senders.principal_for(fixmedins_code)
+        return self.topics.of(principal.name) if principal else None
 
     def clock(self) -> datetime:
         return self.service.clock()

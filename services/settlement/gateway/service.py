@@ -64,8 +64,17 @@ class NationalGateway:
         self.deps, self.max_races = deps, max_races
 
     async def handle(
-        self, raw: bytes, *, access: Access, infno: str | None = None, received_at: datetime | None = None
+        self,
+        raw: bytes,
+        *,
+        access: Access,
+        infno: str | None = None,
+        received_at: datetime | None = None,
+        answers: Topics | None = None,
     ) -> NationalReply:
+        """The national answer to one envelope; a recorded one is published on `answers` (the
+        streaming sender's own answer topics; over HTTP, None: those of the institution's
+        principal, Deps.answers_to)."""
         at = received_at or self.deps.clock()
         body: dict[str, Any] = {}
         try:
@@ -82,7 +91,7 @@ class NationalGateway:
         context = Context(envelope, at, self.deps)
         if not transaction.records:
             return await self._query(context)
-        return await self._record(context)
+        return await self._record(context, answers or self.deps.answers_to(envelope.fixmedins_code))
 
     def _unrecorded(self, who: Salvaged, at: datetime, err_msg: str) -> NationalReply:
         output: dict[str, Any] = {}
@@ -124,7 +133,7 @@ class NationalGateway:
         done, why = await self._decide(context)
         return NationalReply.of(self._answer(context, done, why), recorded=False, who=_who(context.envelope))
 
-    async def _record(self, context: Context) -> NationalReply:
+    async def _record(self, context: Context, answers: Topics | None) -> NationalReply:
         e = context.envelope
         for _ in range(self.max_races):
             stored = await self.deps.store.find_request(e.idempotency_key)
@@ -133,7 +142,7 @@ class NationalGateway:
             done, why = await self._decide(context)
             reply = self._answer(context, done, why)
             try:
-                await self._commit(context, done.appends if done else (), reply)
+                await self._commit(context, done.appends if done else (), reply, answers)
                 return NationalReply.of(reply, recorded=True, who=_who(e))
             except WrongExpectedVersion as race:
                 log.info("append_race", stream=race.stream_id, infno=e.infno)
@@ -141,13 +150,15 @@ class NationalGateway:
                 return await self._stored(context, dup.stored)
         raise RetriesExhausted(f"{e.idempotency_key}: {self.max_races} lost races")
 
-    async def _commit(self, context: Context, appends: Sequence[StreamAppend], reply: dict[str, Any]) -> None:
+    async def _commit(
+        self, context: Context, appends: Sequence[StreamAppend], reply: dict[str, Any], answers: Topics | None
+    ) -> None:
         e = context.envelope
         national = NationalReply.of(reply, recorded=True, who=_who(e))
         row = stored_row(national.text.decode(), key=e.idempotency_key, infno=e.infno)
         request = IdempotentRequest(e.idempotency_key, e.body_hash, row)
-        outbox = answer_message(national, e.idempotency_key, self.deps.topics)
-        await self.deps.store.commit(list(appends), request=request, outbox=[outbox])
+        outbox = [answer_message(national, e.idempotency_key, answers)] if answers else []
+        await self.deps.store.commit(list(appends), request=request, outbox=outbox)
 
     async def _stored(self, context: Context, stored: StoredRequest) -> NationalReply:
         """The msgid was seen: the same message gets its stored answer (also one 2601 left for it);

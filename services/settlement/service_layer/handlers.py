@@ -11,7 +11,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from ledger.errors import DuplicateRequest, WrongExpectedVersion
@@ -48,9 +48,16 @@ from settlement.service_layer.visits import enrolment_facts_of, reversal_request
 
 log = structlog.get_logger(__name__)
 Message = Claim | Reversal | Enrolment | AccountCredit
-# The national gateway's entry for envelopes streamed on the inbound topic (settlement.gateway.streaming).
-NationalHandler = Callable[[bytes, str | None, datetime | None], Awaitable[Answered]]
 NationalTest = Callable[[bytes], bool]
+
+
+class NationalHandler(Protocol):
+    """The national gateway's entry for envelopes streamed on an inbound topic
+    (settlement.gateway.streaming): told who sent the record and where its answers go."""
+
+    def __call__(
+        self, raw: bytes, *, source: str | None, received_at: datetime | None, sender: Sender | None, answers: Topics
+    ) -> Awaitable[Answered]: ...
 
 
 class RetriesExhausted(RuntimeError):
@@ -96,9 +103,10 @@ class SettlementService:
     ) -> Reply | Answered:
         """Answer one raw message: settle, reverse, record, or reject — and record the answer.
         A national envelope (``infno``) goes to the national gateway: one contract, two transports."""
-        if self.national is not None and self.national[0](raw):
-            return await self.national[1](raw, source, received_at)
         sender, answers = self.answers_for(topic)
+        if self.national is not None and self.national[0](raw):
+            national = self.national[1]
+            return await national(raw, source=source, received_at=received_at, sender=sender, answers=answers)
         try:
             message = parse_inbound(raw)
         except InvalidMessage as error:
