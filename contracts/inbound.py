@@ -11,17 +11,20 @@ from contracts import claims, enrolments
 from contracts.claims import Claim, Reversal
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Enrolment
+from contracts.reconciliation import Reconciliation
 from contracts.wire import UndecodableMessage, decode_json
 
-Inbound = Annotated[Claim | Reversal | Enrolment | AccountCredit, Field(discriminator="msg_type")]
-_INBOUND: TypeAdapter[Claim | Reversal | Enrolment | AccountCredit] = TypeAdapter(Inbound)
-MSG_TYPES = ("claim", "reversal", "enrolment", "account_credit")
+Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation
+Inbound = Annotated[Message, Field(discriminator="msg_type")]
+_INBOUND: TypeAdapter[Message] = TypeAdapter(Inbound)
+MSG_TYPES = ("claim", "reversal", "enrolment", "account_credit", "reconciliation")
 # The schema version each message type is read in; an older one is refused with the migration.
 VERSIONS = {
     "claim": claims.V2,
     "reversal": claims.V2,
     "enrolment": enrolments.V2,
     "account_credit": enrolments.V2,
+    "reconciliation": claims.V2,  # 对账 (docs/clearing.md#reconciliation): new with claims.v2
 }
 MIGRATION = "docs/integrating.md#migrating-from-v1"
 
@@ -77,7 +80,7 @@ def _check_version(obj: dict[str, Any], msg_type: str, ids: dict[str, str | None
     raise InvalidMessage(RejectionCode.UNSUPPORTED_SCHEMA_VERSION, sentence, field="schema_version", **ids)
 
 
-def parse_inbound(raw: bytes | str) -> Claim | Reversal | Enrolment | AccountCredit:
+def parse_inbound(raw: bytes | str) -> Message:
     try:
         obj = decode_json(raw)
     except UndecodableMessage as exc:

@@ -122,16 +122,22 @@ class TrailStep(WireModel):
 
 
 class CasePayment(WireModel):
-    """DRG / DIP: what the funds owe the institution for an inpatient case (docs/domain.md#case-payment)."""
+    """DRG / DIP: what the basic fund owes the institution for an inpatient case, as the fund
+    grouped and valued it from its own catalogue (docs/clearing.md#case-valuation). DIP amounts
+    are provisional until the year's point value is set."""
 
     method: Literal["drg", "dip"]
-    group_code: str
-    weight_or_score: Decimal
-    payment_standard: Amount  # DRG: weight × base rate; DIP: points × provisional point value
-    points: Decimal | None = None  # DIP case score = disease score × hospital coefficient
-    outlier: Literal["high", "low"] | None = None  # paid item by item / by special review
-    basic_fund_due: Amount  # what the basic fund owes the institution for the case
+    group_code: str | None  # the fund's group; null: ungrouped, cleared item by item
+    weight_or_score: Decimal | None  # the catalogue's DRG weight or DIP score
+    payment_standard: Amount | None  # DRG: weight × base rate; DIP: points × provisional point value
+    points: Decimal | None = None  # DIP: score × level coefficient, after the outlier rule
+    outlier: Literal["high", "low"] | None = None
+    basic_fund_due: Amount  # what the basic fund owes the institution for the case (DIP: provisional)
     difference_to_itemised: Amount  # basic_fund_due − hifp_pay (the institution's gain or loss)
+    declared_code: str | None = None  # the institution's own dip_code / drg_code, as sent
+    disagreement: bool = False  # the institution's code or weight/score differs: the fund's stands
+    special_review: bool = False  # queued for 特病单议
+    ungrouped: bool = False
 
 
 class SettlementResult(WireModel):

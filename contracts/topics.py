@@ -21,6 +21,7 @@ CLAIMS = "claims.v1"
 ENROLMENTS = "enrolments.v1"
 SETTLEMENTS = "settlements.v1"
 REJECTIONS = "rejections.v1"
+CLEARING = "clearing.v1"  # the ledger's clearing commands: closes, budgets, reviews (docs/clearing.md)
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")
 PRINCIPAL = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a SCRAM user name that is also a topic suffix
 
@@ -58,6 +59,10 @@ class Topics:
     @property
     def rejections(self) -> str:
         return self._own(REJECTIONS)
+
+    @property
+    def clearing(self) -> str:
+        return self.prefix + CLEARING
 
     @property
     def inbound(self) -> tuple[str, str]:

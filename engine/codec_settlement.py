@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from contracts.codes import ChargeLevel, ExcludedCategory, FundPayType
 from engine.benefit_name import BenefitName
-from engine.case_payment import CasePayment
-from engine.codec import Json, decimal, exact, fen, flag, flat, integer, opt_decimal, text
+from engine.clearing.valuation import CaseFacts
+from engine.codec import Json, decimal, exact, fen, flag, flat, integer, opt_decimal, opt_fen, opt_text, text
 from engine.items import Disagreement, ItemReason, SplitItem
 from engine.policy_book import PolicyStamp
 from engine.settlement_facts import FundPayment, SettlementAmounts
@@ -18,7 +18,7 @@ from engine.trail import TrailLine
 _AMOUNTS = tuple(f.name for f in fields(SettlementAmounts))
 _FUND = tuple(f.name for f in fields(FundPayment))
 _SPLIT = tuple(f.name for f in fields(SplitItem))
-_CASE = tuple(f.name for f in fields(CasePayment))
+_CASE = tuple(f.name for f in fields(CaseFacts))
 
 
 def stamp_to_json(stamp: PolicyStamp) -> Json:
@@ -107,26 +107,50 @@ def splits_from_json(rows: list[Mapping[str, Any]]) -> tuple[SplitItem, ...]:
     return tuple(_split(exact(row, set(_SPLIT))) for row in rows)
 
 
-def case_to_json(case: CasePayment | None) -> Json | None:
-    return None if case is None else flat(case, _CASE)
+def case_to_json(case: CaseFacts | None) -> Json | None:
+    if case is None:
+        return None
+    return flat(case, _CASE)
 
 
-def case_from_json(data: Mapping[str, Any] | None) -> CasePayment | None:
+_OUTLIERS: dict[Any, Literal["high", "low"] | None] = {None: None, "high": "high", "low": "low"}
+_METHODS: dict[Any, Literal["drg", "dip", "item"]] = {"drg": "drg", "dip": "dip", "item": "item"}
+_KINDS: dict[Any, Literal["core", "comprehensive", "drg"] | None] = {
+    None: None,
+    "core": "core",
+    "comprehensive": "comprehensive",
+    "drg": "drg",
+}
+
+
+def case_from_json(data: Mapping[str, Any] | None) -> CaseFacts | None:
     if data is None:
         return None
     d = exact(data, set(_CASE))
-    method: Literal["drg", "dip"] = "drg" if d["method"] == "drg" else "dip"
-    if d["method"] != method or d["outlier"] not in (None, "high", "low"):
-        raise ValueError(f"case payment method {d['method']!r} / outlier {d['outlier']!r}")
-    return CasePayment(
-        method=method,
-        group_code=text(d["group_code"]),
-        weight_or_score=decimal(d["weight_or_score"]),
-        payment_standard=fen(d["payment_standard"]),
+    return CaseFacts(
+        paymtd=_METHODS[d["paymtd"]],
+        region=text(d["region"]),
+        admdvs=text(d["admdvs"]),
+        hosp_lv=text(d["hosp_lv"]),
+        fund_pay_type=FundPayType(d["fund_pay_type"]),
+        main_diag=opt_text(d["main_diag"]),
+        main_oprn=opt_text(d["main_oprn"]),
+        group_code=opt_text(d["group_code"]),
+        group_kind=_KINDS[d["group_kind"]],
+        declared_code=opt_text(d["declared_code"]),
+        declared_value=opt_decimal(d["declared_value"]),
+        disagreement=flag(d["disagreement"]),
+        catalogue_value=opt_decimal(d["catalogue_value"]),
+        coefficient=opt_decimal(d["coefficient"]),
+        base_points=opt_decimal(d["base_points"]),
         points=opt_decimal(d["points"]),
-        outlier=d["outlier"],
-        basic_fund_due=fen(d["basic_fund_due"]),
-        difference_to_itemised=fen(d["difference_to_itemised"]),
+        reference_cost=opt_fen(d["reference_cost"]),
+        outlier=_OUTLIERS[d["outlier"]],
+        special_review=flag(d["special_review"]),
+        medfee=fen(d["medfee"]),
+        item_fund=fen(d["item_fund"]),
+        non_basic=fen(d["non_basic"]),
+        provisional_due=fen(d["provisional_due"]),
     )
 
 

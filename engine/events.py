@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.codes import FundPayType
-from engine.case_payment import CasePayment
+from engine.clearing.valuation import CaseFacts
 from engine.enrolment import EnrolmentFacts
 from engine.items import SplitItem
 from engine.policy_book import PolicyStamp
@@ -53,7 +53,7 @@ class ClaimSettled:
     amounts: SettlementAmounts  # setlinfo
     funds: tuple[FundPayment, ...]  # setldetail
     items: tuple[SplitItem, ...]
-    case_payment: CasePayment | None
+    case: CaseFacts | None  # the inpatient case as the fund valued it (docs/clearing.md)
     trail: tuple[TrailLine, ...]
     payer_psn_no: str | None  # a relative whose account paid amounts.acct_mulaid_pay
     delta: Totals  # deductible and cap consumption: the change to the year's totals

@@ -25,6 +25,7 @@ from contracts.codes import (
     PhysicianTitle,
 )
 from contracts.money import Yuan
+from engine.clearing.rules import CasePaymentRules, ClearingRules
 from engine.errors import PolicyGap
 from engine.national_codes import MedCategory
 
@@ -194,16 +195,6 @@ class Waiting(Strict):
     newborn_grace_days: int = Field(default=90, ge=0)
 
 
-class CasePaymentRules(Strict):
-    """DRG / DIP standards (docs/domain.md#case-payment)."""
-
-    drg_base_rate: dict[str, Yuan] = Field(default_factory=dict)  # level → yuan per weight 1.0
-    dip_point_value: Yuan | None = None  # provisional 点值, fixed at year end
-    dip_hospital_coefficient: dict[str, Multiple] = Field(default_factory=dict)
-    high_multiple: dict[str, Multiple] = Field(default_factory=dict)  # level → cost > n × standard
-    low_multiple: Multiple = Decimal("0.4")
-
-
 NationalCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,8}$")]
 
 
@@ -260,7 +251,8 @@ class Policy(Strict):
     personal_account: PersonalAccount | None = None
     waiting: Waiting = Waiting()
     excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
-    case_payment: CasePaymentRules = CasePaymentRules()
+    case_payment: CasePaymentRules = CasePaymentRules()  # docs/clearing.md#parameters
+    clearing: ClearingRules = ClearingRules()
     codes: CodeMaps = CodeMaps()
     payer_data: PayerDataRef | None = None
 

@@ -69,7 +69,7 @@ def _claim_out(e: ClaimSettled) -> Json:
         "amounts": amounts_to_json(e.amounts),
         "funds": funds_to_json(e.funds),
         "items": splits_to_json(e.items),
-        "case_payment": case_to_json(e.case_payment),
+        "case": case_to_json(e.case),
         "trail": trail_to_json(e.trail),
         "payer_psn_no": e.payer_psn_no,
         "delta": e.delta.to_json(),
@@ -88,7 +88,7 @@ def _claim_in(d: Mapping[str, Any]) -> ClaimSettled:
         amounts=amounts_from_json(d["amounts"]),
         funds=funds_from_json(d["funds"]),
         items=splits_from_json(d["items"]),
-        case_payment=case_from_json(d["case_payment"]),
+        case=case_from_json(d["case"]),
         trail=trail_from_json(d["trail"]),
         payer_psn_no=None if payer is None else text(payer),
         delta=Totals.from_json(d["delta"]),
@@ -179,7 +179,7 @@ def _refunded_in(d: Mapping[str, Any]) -> FamilyAccountRefunded:
 
 CLAIM_SETTLED = frozenset(
     {"setl_id", "request_key", "request_id", "year", "visit", "policy", "amounts", "funds", "items"}
-    | {"case_payment", "trail", "payer_psn_no", "delta"}
+    | {"case", "trail", "payer_psn_no", "delta"}
 )
 SETTLEMENT_REVERSED = frozenset(
     {"setl_id", "reversed_setl_id", "request_key", "request_id", "psn_no", "year", "fixmedins_code", "policy"}
@@ -194,7 +194,7 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
         "AccountCredited",
         Codec(2, frozenset({"month", "amount", "delta"}), _credited_out, _credited_in),
     ),
-    ClaimSettled: ("ClaimSettled", Codec(3, CLAIM_SETTLED, _claim_out, _claim_in)),
+    ClaimSettled: ("ClaimSettled", Codec(4, CLAIM_SETTLED, _claim_out, _claim_in)),
     FamilyAccountDebited: (
         "FamilyAccountDebited",
         Codec(2, frozenset({"setl_id", "beneficiary_psn_no", "amount", "delta"}), _debited_out, _debited_in),

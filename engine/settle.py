@@ -16,7 +16,8 @@ from datetime import date
 from contracts.codes import ExcludedCategory, FundPayType, RejectionCode
 from engine.basic_fund import BasicInput, pay_basic_benefits
 from engine.benefits import designated_institution, route
-from engine.case_payment import CaseInput, CaseMethod, case_payment_stage
+from engine.case_payment import CaseInput, case_payment_stage
+from engine.clearing.payer import catalogue_of, terms_of
 from engine.code_mapping import med_category, scheme_of, selfpay_candidates
 from engine.details import StageResults, fund_payments, setl_amounts, visit_delta
 from engine.eligibility import cover_for
@@ -216,14 +217,14 @@ def settle_claim(
     case, case_trail = case_payment_stage(
         CaseInput(
             visit,
-            r.level,
             r.covered,
             setting.category is MedCategory.INPATIENT,
+            terms_of(setting.place),
+            catalogue_of(priced.payer.casemix),
+            policy.policy.region,
+            policy.basic_fund,
             policy.case_payment,
-            CaseMethod(setting.place.inpatient_paymtd, priced.payer.casemix),
             medfee=amounts.medfee_sumamt,
-            psn_part=amounts.psn_part_amt,
-            other_funds=r.major.paid + r.aid.paid,
             hifp=amounts.hifp_pay,
             policy_file=priced.file,
         )
@@ -239,7 +240,7 @@ def settle_claim(
         amounts=amounts,
         funds=funds,
         items=r.items.splits,
-        case_payment=case,
+        case=case,
         trail=r.trail + case_trail,
         payer_psn_no=visit.acct_payer_psn_no if mulaid else None,
         delta=visit_delta(r),

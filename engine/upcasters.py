@@ -258,11 +258,24 @@ def claim_settled_v2_to_v3(data: Data) -> Data:
     }
 
 
+def claim_settled_v3_to_v4(data: Data) -> Data:
+    """v4 values the case by the fund's own grouping (issue 13, docs/clearing.md): ``case``
+    replaces ``case_payment``. A v3 ``case_payment`` took the institution's DRG/DIP code at its
+    word (only the weight or score came from the catalogue), never grouped a DIP case from its
+    diagnoses and was never cleared: a v3 settlement has no case facts (its stored data keeps
+    the old figures for whoever reads the raw event), and clearing counts it item by item."""
+    if data.get("schema_version") != 3:
+        raise ValueError(f"expected version 3, got {data.get('schema_version')!r}")
+    rest = {k: v for k, v in data.items() if k != "case_payment"}
+    return {**rest, "schema_version": 4, "case": None}
+
+
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("PersonEnrolled", 1): person_enrolled_v1_to_v2,
     ("AccountCredited", 1): only_versioned,
     ("ClaimSettled", 1): claim_settled_v1_to_v2,
     ("ClaimSettled", 2): claim_settled_v2_to_v3,
+    ("ClaimSettled", 3): claim_settled_v3_to_v4,
     ("FamilyAccountDebited", 1): only_versioned,
     ("SettlementReversed", 1): settlement_reversed_v1_to_v2,
     ("FamilyAccountRefunded", 1): only_versioned,

@@ -185,6 +185,10 @@ def main() -> int:
         print(f"  {report['streams']} streams (person-years and visits) checked in {report['seconds']} s: {verdict}")
         for problem in report["chain_breaks"] + report["projection_mismatches"]:
             print(f"  {problem}")
+        from clearing_summary import clearing_summary
+
+        print("\n".join(clearing_summary(lambda path, headers: call(ledger, path, headers), launcher.bearer,
+                                          services, ROOT / "policies")))  # fmt: skip
         return 0 if report["ok"] else 1
     except LaunchError as error:
         sys.exit(f"demo: {error}")

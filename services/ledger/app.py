@@ -14,23 +14,30 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from starlette.applications import Starlette
 
+from contracts.topics import Topics
 from engine.policy_book import PolicyBook
 from engine.policy_files import load_policy_book
 from ledger.adapters.postgres import PostgresLedger
 from ledger.adapters.queries import progress
+from ledger.clearing.audit import Check, clearing_check
+from ledger.clearing.commands import ClearingCommands
+from ledger.clearing.http import clearing_endpoints
+from ledger.clearing.source import ProjectionSource
 from ledger.entrypoints.http import audit_endpoints
 from ledger.follower import FollowerRunner
 from ledger.outbox import OutboxRelay, idempotent_producer
 from ledger.projections import all_projections, verify_followers
 from ledger.settings import LedgerSettings
 from ops.http import database_check, service_app
-from ops.kafka import aiokafka_options
+from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics
 from ops.logging import configure_logging
 from ops.metrics import LedgerMetrics
 
@@ -53,6 +60,14 @@ class Running:
 
     async def verify_followers(self) -> list[str]:
         return await verify_followers(self.pool)
+
+    def clearing_commands(self) -> ClearingCommands:
+        return ClearingCommands(
+            self.store, ProjectionSource(self.pool), self.policies or PolicyBook(), lambda: datetime.now(UTC)
+        )
+
+    def verify_clearing(self) -> Check:
+        return clearing_check(self.store, self.pool, self.policies)
 
     async def readiness(self) -> dict[str, str]:
         checks = {"database": await database_check(self.pool)}
@@ -126,6 +141,7 @@ async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetr
             await _sleep_or_stop(stop, delay)
     if stop.is_set():
         return
+    await _ensure_clearing_topic(settings)
     relay = OutboxRelay(running.pool, running.producer, batch_size=settings.ledger_outbox_batch)
 
     async def step() -> int:
@@ -141,6 +157,17 @@ async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetr
         full=settings.ledger_outbox_batch,
         on_failure=metrics.relay_failures.inc,
     )
+
+
+async def _ensure_clearing_topic(settings: LedgerSettings) -> None:
+    """The clearing commands' answers go to clearing.v1 through this relay, which publishes in
+    log order: a topic that does not exist would hold every later answer back. Create it if
+    the cluster lets us; otherwise say which topic an operator must create."""
+    topic = Topics(settings.kafka_topic_prefix).clearing
+    try:
+        await ensure_topics(aiokafka_options(settings), [topic])
+    except (TopicsMissing, KafkaError, OSError) as error:
+        log.error("clearing_topic_missing", topic=topic, error=f"{type(error).__name__}: {error}")
 
 
 async def _follow(
@@ -189,4 +216,4 @@ def create_app(settings: LedgerSettings | None = None) -> Starlette:
             await pool.close()
             log.info("stopped", cancelled=len(late))
 
-    return service_app(settings, metrics.registry, audit_endpoints(metrics), lifespan)
+    return service_app(settings, metrics.registry, [*audit_endpoints(metrics), *clearing_endpoints()], lifespan)

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from engine.clearing.events import fold_institution, fold_region, parse_clearing_stream
+from engine.clearing.records import from_record as clearing_record
 from engine.events import Event
 from engine.person import PersonYear, replay
 from engine.records import from_record, visit_event_from_record
@@ -44,13 +46,29 @@ def is_visit_stream(stream_id: str) -> bool:
 def rebuild(stream_id: str, events: Sequence[RecordedEvent]) -> Mapping[str, Any] | None:
     """The inline projection a stream's events must have produced (for verify_projections).
     A visit stream keeps none: its events are still folded, so one that breaks the visit's
-    rules (or cannot be read) is found."""
+    rules (or cannot be read) is found. An institution or region stream of the clearing has
+    none either: its events are folded (so an unreadable one is found)."""
+    if parse_clearing_stream(stream_id) is not None:
+        fold_clearing_stream(stream_id, events)
+        return None
     if is_visit_stream(stream_id):
         replay_visit(
             stream_id.removeprefix(VISIT_STREAM_PREFIX), [visit_event_from_record(e.event_type, e.data) for e in events]
         )
         return None
     return to_json(fold(stream_id, events)) if events else None
+
+
+def fold_clearing_stream(stream_id: str, events: Sequence[RecordedEvent]) -> object:
+    """An inst/<code>/<year> or region/<admdvs>/<year> stream folded (raises if unreadable)."""
+    parsed = parse_clearing_stream(stream_id)
+    assert parsed is not None
+    facts = [clearing_record(e.event_type, e.data) for e in events]
+    return fold_institution(facts) if parsed[0] == "inst" else fold_region(facts)
+
+
+def is_person_stream(stream_id: str) -> bool:
+    return parse_clearing_stream(stream_id) is None
 
 
 def current_projection(stored: Mapping[str, Any] | None) -> Mapping[str, Any] | None:

@@ -202,7 +202,9 @@ class ClearingProjection:
 
 def all_projections() -> list[Projection]:
     """Every projection `ledger serve` follows, in the order they are caught up."""
-    return [ClearingProjection()]
+    from ledger.clearing.casemix import CasemixProjection
+
+    return [ClearingProjection(), CasemixProjection()]
 
 
 INSTITUTIONS = "SELECT * FROM institution_period_totals"

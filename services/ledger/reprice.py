@@ -17,7 +17,7 @@ from engine.person import PersonYear, apply
 from engine.policy_book import PolicyBook
 from engine.settle import settle_claim
 from engine.settlement_facts import SettlementAmounts
-from ledger.domain import domain_events, is_visit_stream, parse_stream_id
+from ledger.domain import domain_events, is_person_stream, is_visit_stream, parse_stream_id
 from ledger.store import LedgerStore
 
 FUND_FIELDS = ("hifp_pay", "hifmi_pay", "hifob_pay", "maf_pay")
@@ -51,6 +51,8 @@ async def reprice_year(store: LedgerStore, book: PolicyBook, year: int) -> Repri
     for stream_id in await store.list_streams():
         if is_visit_stream(stream_id):  # the money is in the person-year streams
             continue
+        if not is_person_stream(stream_id):
+            continue  # the clearing's institution and region streams: see ledger.clearing.reprice
         psn_no, stream_year = parse_stream_id(stream_id)
         if stream_year != year:
             continue

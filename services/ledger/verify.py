@@ -26,12 +26,13 @@ from ledger.store import AuditableStore, RecordedEvent
 
 FollowerCheck = Callable[[], Awaitable[Sequence[str]]]
 AnchorCheck = Callable[[AuditableStore], Awaitable[Sequence["Finding"]]]
+ClearingCheck = Callable[[], Awaitable[Sequence["Finding"]]]
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: str  # forged_hash, broken_link, unreadable, projection_behind, projection_differs,
-    #            request_unbacked, outbox_unbacked, follower, anchor, not_checked
+    #            request_unbacked, outbox_unbacked, follower, anchor, not_checked, casemix, close_differs
     subject: str  # what it is about: "P002/2025 v8", "idempotency row \"H1:r1\"", "outbox message …"
     sentence: str  # one readable sentence, naming the subject
 
@@ -141,6 +142,7 @@ async def verify_ledger(
     *,
     followers: FollowerCheck | None = None,
     anchors: AnchorCheck | None = None,
+    clearing: ClearingCheck | None = None,
 ) -> VerifyReport:
     """The whole check. ``followers``: problems in the follower projections' tables
     (ledger.projections.verify_followers); ``anchors``: findings against anchored chain heads
@@ -157,6 +159,13 @@ async def verify_ledger(
         if followers is not None:
             await _check_followers(followers, report)
             report.checked.append("clearing tables")
+        if clearing is not None:  # ledger.clearing.audit: casemix tables and every close
+            try:
+                report.findings += await clearing()
+            except Exception as error:
+                sentence = f"the institution side could not be checked ({type(error).__name__}: {error})"
+                report.findings.append(Finding("close_differs", "clearing", sentence))
+            report.checked.append("casemix tables and closes")
     if anchors is not None:
         report.findings += await anchors(store)
         report.checked.append("anchors")

@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from ledger.adapters.postgres import PostgresLedger
+from ledger.clearing.source import ProjectionSource
 from starlette.applications import Starlette
 
 from contracts.topics import Topics
@@ -117,7 +118,14 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=8)
         topics = Topics(settings.kafka_topic_prefix)
         clock = lambda: datetime.now(UTC)  # noqa: E731 - the one clock of the service
-        service = SettlementService(PostgresLedger(pool), policies, clock=clock, topics=topics, senders=senders)
+        service = SettlementService(
+            PostgresLedger(pool),
+            policies,
+            clock=clock,
+            topics=topics,
+            senders=senders,
+            clearing=ProjectionSource(pool),  # reconciliation reads the casemix follower's entries
+        )
         gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))
         broker = build_broker(settings, service, metrics, backoff)

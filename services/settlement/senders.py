@@ -26,9 +26,10 @@ from pathlib import Path
 
 from contracts.claims import Claim, Reversal
 from contracts.enrolments import AccountCredit, Enrolment
+from contracts.reconciliation import Reconciliation
 from contracts.topics import PRINCIPAL, Topics
 
-Message = Claim | Reversal | Enrolment | AccountCredit
+Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation  # a reconciliation: its own codes only
 
 
 class RegistryError(Exception):

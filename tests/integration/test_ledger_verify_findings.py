@@ -165,7 +165,9 @@ async def test_every_forgery_is_refused_or_reported_in_one_run(settled, database
 async def test_an_intact_ledger_has_no_findings_and_says_what_was_checked(settled, database_url: str) -> None:
     verify = ledger(database_url, "verify")
     assert verify.returncode == 0, verify.stdout
-    assert "hash chains, totals, idempotency and outbox rows, clearing tables checked" in verify.stdout
+    assert "hash chains, totals, idempotency and outbox rows, clearing tables, casemix tables and closes checked" in (
+        verify.stdout
+    )
     assert verify.stdout.rstrip().endswith(": intact")
 
 

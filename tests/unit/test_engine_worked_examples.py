@@ -1019,81 +1019,8 @@ def test_an_earlier_stay_can_be_reversed_after_a_later_one_crossed_the_aid_thres
 
 
 # =========================================================================== DRG / DIP
-
-
-def test_drg_payment_standard_is_weight_times_the_base_rate_docs_domain_5() -> None:
-    """Policy: DRG base rate level 3 = 12,000 (ASSUMPTION in the file)."""
-    c = claim("R1", [item("1", 20000)], mdtrt_id="V1", med_type="22", drg_code="GB19", drg_weight=Decimal("1.5"))
-    s = resident_book().settle(c).result
-    case = s.case_payment
-    # standard 1.5 × 12,000 = 18,000; the patient bore 20,000 − 12,415 = 7,585
-    # (basic (20,000 − 900) × 0.65 = 12,415; self-pay 7,585 < 15,000, no major illness)
-    # the fund owes the hospital 18,000 − 7,585 = 10,415, i.e. 2,000 less than item by item
-    assert case is not None and case.method == "drg" and case.outlier is None
-    assert case.payment_standard == fen(18000)
-    assert case.basic_fund_due == fen(10415)
-    assert case.difference_to_itemised == fen(-2000)
-    assert s.setlinfo.hifp_pay == fen(12415)  # the patient still pays item by item
-
-
-@pytest.mark.parametrize(
-    ("level", "amount", "outlier"),
-    [
-        ("3", 60000, "high"),  # > 3 × 18,000 = 54,000 at level 3
-        ("3", 54000, None),  # exactly 3 ×: not above
-        ("3", 7000, "low"),  # < 0.4 × 18,000 = 7,200
-        ("3", 7200, None),  # exactly 0.4 ×: not below
-        ("2", 27001, "high"),  # level 2: 1.5 × 9,000 = 13,500; > 2 × 13,500 = 27,000
-        ("2", 27000, None),
-    ],
-)
-def test_drg_very_high_and_very_low_cost_cases_are_paid_item_by_item(
-    level: str, amount: int, outlier: str | None
-) -> None:
-    c = claim(
-        "R1", [item("1", amount)], mdtrt_id="V1", med_type="22", level=level, drg_code="GB19", drg_weight=Decimal("1.5")
-    )
-    s = resident_book().settle(c).result
-    assert s.case_payment is not None and s.case_payment.outlier == outlier
-    if outlier:
-        # item by item: the fund owes what it paid
-        assert s.case_payment.basic_fund_due == s.setlinfo.hifp_pay
-        assert s.case_payment.difference_to_itemised == 0
-
-
-def test_dip_points_times_the_provisional_point_value_docs_domain_5() -> None:
-    """Policy: DIP hospital coefficient level 2 = 0.85, provisional point value 12 (ASSUMPTION)."""
-    c = claim("R1", [item("1", 10000)], mdtrt_id="V1", med_type="23", level="2", dip_code="K35", dip_score=800)
-    s = resident_book().settle(c).result
-    case = s.case_payment
-    # points 800 × 0.85 = 680; standard 680 × 12 = 8,160
-    # basic (10,000 − 600) × 0.75 = 7,050; the patient bore 2,950; the fund owes 8,160 − 2,950 = 5,210
-    assert case is not None and case.method == "dip"
-    assert case.points == Decimal("680")
-    assert case.payment_standard == fen(8160)
-    assert (case.basic_fund_due, case.difference_to_itemised) == (fen(5210), fen(5210 - 7050))
-
-
-def test_a_drg_stay_inside_the_waiting_period_owes_the_hospital_nothing_from_the_fund() -> None:
-    book = resident_book(enrol_date=date(2025, 3, 15), in_collection_period=False)  # covered from 15 June
-    c = claim(
-        "R1",
-        [item("1", 10000)],
-        mdtrt_id="V1",
-        med_type="22",
-        begndate=date(2025, 4, 1),
-        drg_code="GB19",
-        drg_weight=Decimal("1.5"),
-    )
-    s = book.settle(c).result
-    assert s.setlinfo.fund_pay_sumamt == 0  # the patient pays the 10,000 alone
-    # standard 18,000, but no fund covers the stay: the fund owes the hospital nothing
-    assert s.case_payment is None or s.case_payment.basic_fund_due == 0
-
-
-def test_outpatient_visits_have_no_case_payment() -> None:
-    c = claim("R1", [item("1", 100)], mdtrt_id="V1", med_type="11", level="2", drg_code="GB19", drg_weight=1)
-    assert resident_book().settle(c).result.case_payment is None
+# The case valuation (the fund's grouping, points, standards, outliers) has its worked examples
+# in tests/unit/test_clearing_case_valuation.py.
 
 
 # =========================================================================== policy options

@@ -312,7 +312,8 @@ def _lookup_gaps(policy: Policy) -> list[str]:
         if rules.dip_point_value is not None:
             check(by_level, rules.dip_hospital_coefficient, level, "DIP coefficient")
         if rules.drg_base_rate or rules.dip_point_value is not None:
-            check(by_level, rules.high_multiple, level, "high-cost multiple")
+            check(by_level, rules.drg_high_multiple, level, "DRG high multiple")
+            check(by_level, rules.dip_high_multiple, level, "DIP high multiple")
     return sorted(set(gaps))
 
 

@@ -21,8 +21,8 @@ def a_version_2_settlement() -> dict:
     return claim_settled_v1_to_v2(v1)
 
 
-def test_claim_settled_is_written_at_version_3() -> None:
-    assert CURRENT_VERSIONS["ClaimSettled"] == 3
+def test_claim_settled_is_written_at_version_4_the_case_facts_of_issue_13_after_the_visit_of_3() -> None:
+    assert CURRENT_VERSIONS["ClaimSettled"] == 4  # v4: tests/unit/test_claim_settled_v4.py
 
 
 def test_a_version_2_visit_keeps_the_institutions_word_in_extra_and_its_prices_exact() -> None:
@@ -41,6 +41,6 @@ def test_a_version_2_visit_keeps_the_institutions_word_in_extra_and_its_prices_e
 
 def test_a_version_2_split_says_its_catalogue_terms_were_not_recorded_separately() -> None:
     upcast_data = upcast("ClaimSettled", a_version_2_settlement())
-    assert upcast_data["schema_version"] == 3
+    assert upcast_data["schema_version"] == 4  # through v3, then v4 (case facts)
     for split in upcast_data["items"]:
         assert (split["chrgitm_lv"], split["reason"], split["disagreements"]) == (None, None, [])

@@ -3,11 +3,15 @@
     ledger migrate [--database-url URL] [--grant-to ROLE ...] [--grant-prune-to ROLE ...]
     ledger verify-chains [--database-url URL] [--prefix P]
     ledger replay --psn PSN --year Y [--as-of TIME] [--policies DIR] [--json]
+    ledger replay --institution CODE --region R --year Y [--as-of TIME] [--json]
+    ledger reprice --clearing --region R --year Y --policies DIR [--dip-budget BOOK=YUAN ...] [--json]
     ledger verify [--prefix P] [--json] [--anchors FILE ... --anchor-public-key FILE]
     ledger reprice --policies DIR --year Y [--json]
     ledger anchor [--out DIR] [--no-publish]      (signing key: $LEDGER_ANCHOR_KEY_FILE or $LEDGER_ANCHOR_KEY)
     ledger anchor-keygen --private-key FILE --public-key FILE
     ledger prune [--outbox-days N] [--idempotency-days N]
+    ledger close-month | close-year | set-budget | decide-review | release-deposit | clearing
+                     (the institution side: docs/clearing.md; ledger/clearing/cli.py)
     ledger serve     (settings from the environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, …)
 
 The DSN comes from --database-url or the DATABASE_URL environment variable. Exit codes:
@@ -44,6 +48,10 @@ from ledger.anchors import (
 )
 from ledger.audit import verify_chains
 from ledger.bootstrap import postgres_ledger, postgres_pool
+from ledger.clearing.audit import clearing_check
+from ledger.clearing.cli import ClearingUsage, replay_institution
+from ledger.clearing.cli import add_parsers as add_clearing_parsers
+from ledger.clearing.cli import reprice as reprice_clearing_cli
 from ledger.migrate import MigrationError, migrate
 from ledger.projections import verify_followers
 from ledger.prune import DEFAULT_IDEMPOTENCY_DAYS, DEFAULT_OUTBOX_DAYS, MIN_IDEMPOTENCY_DAYS, prune
@@ -166,6 +174,10 @@ def _policies(folder: str | None) -> PolicyBook | None:
 
 
 async def _replay(args: argparse.Namespace) -> int:
+    if args.institution:
+        return await replay_institution(_dsn(args), args)
+    if not args.psn:
+        raise UsageError("replay needs --psn PSN (a person-year) or --institution CODE --region R")
     as_of = None
     if args.as_of:
         try:
@@ -214,8 +226,14 @@ async def _verify(args: argparse.Namespace) -> int:
                               "anchor public key")  # fmt: skip
         anchors = anchor_check([Path(name) for name in args.anchors], load_public_key(public))
     async with postgres_pool(_dsn(args), max_size=2) as pool:
+        store = PostgresLedger(pool)
+        policies = _policies(args.policies or os.environ.get("LEDGER_POLICIES_DIR"))
         report = await verify_ledger(
-            PostgresLedger(pool), args.prefix, followers=lambda: verify_followers(pool), anchors=anchors
+            store,
+            args.prefix,
+            followers=lambda: verify_followers(pool),
+            anchors=anchors,
+            clearing=None if args.prefix else clearing_check(store, pool, policies),
         )
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -227,6 +245,8 @@ async def _verify(args: argparse.Namespace) -> int:
 
 
 async def _reprice(args: argparse.Namespace) -> int:
+    if args.clearing:
+        return await reprice_clearing_cli(_dsn(args), args)
     book = _policies(args.policies)
     assert book is not None
     async with postgres_ledger(_dsn(args), max_size=2) as store:
@@ -282,7 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay", parents=[database], help="a person's year rebuilt from its events, next to the stored totals"
     )
-    replay.add_argument("--psn", required=True, help="psn_no")
+    replay.add_argument("--psn", help="psn_no (a person-year)")
+    replay.add_argument("--institution", help="fixmedins_code: an institution-year of the clearing instead")
+    replay.add_argument("--region", help="with --institution: the pooling region")
     replay.add_argument("--year", required=True, type=int)
     replay.add_argument("--as-of", help="only events recorded up to this ISO 8601 time")
     replay.add_argument("--policies", help="policy folder: also show what is left of each cap")
@@ -295,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--prefix", help="only streams whose id starts with this (skips the clearing tables)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.add_argument("--anchors", nargs="+", metavar="FILE", help="anchor files to check the chains against")
+    verify.add_argument("--policies", help="policy folder: recount the closes' pre-payments and year ends too")
     verify.add_argument(
         "--anchor-public-key",
         metavar="FILE",
@@ -308,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     reprice.add_argument("--policies", required=True, help="the policy folder to price under")
     reprice.add_argument("--year", required=True, type=int)
     reprice.add_argument("--json", action="store_true", help="print the report as JSON")
+    reprice.add_argument("--clearing", action="store_true", help="what the fund owes the hospitals instead")
+    reprice.add_argument("--region", help="with --clearing: the pooling region")
+    reprice.add_argument(
+        "--dip-budget", action="append", default=[], metavar="BOOK=YUAN", help="with --clearing: another DIP budget"
+    )
     reprice.set_defaults(handler=_reprice)
 
     anchor = commands.add_parser(
@@ -342,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pruning.set_defaults(handler=_prune)
 
+    add_clearing_parsers(commands, database)
+
     serve = commands.add_parser("serve", help="run the ledger service: outbox relay, projections, HTTP audits")
     serve.set_defaults(handler=None)
     return parser
@@ -368,8 +398,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve()  # runs its own event loop (uvicorn)
     try:
-        code: int = asyncio.run(args.handler(args))
-    except (UsageError, MigrationError, AnchorError, OSError, asyncpg.PostgresError) as error:
+        if getattr(args, "clearing_handler", None) is not None:
+            code: int = asyncio.run(args.clearing_handler(_dsn(args), args))
+        else:
+            code = asyncio.run(args.handler(args))
+    except (UsageError, ClearingUsage, MigrationError, AnchorError, OSError, asyncpg.PostgresError) as error:
         print(f"ledger: {error}", file=sys.stderr)
         return 2
     return code

@@ -3,6 +3,7 @@
 GET  /v1/persons/{psn_no}/years/{year}/replay[?as_of=ISO-8601]  a year rebuilt from its events
 POST /v1/verify[?prefix=P]   hash chains and inline projections checked against a replay
 Both need a token with the role `auditor`. What they use comes from the lifespan state.
+The clearing's routes (statements, reconciliation) are ledger/clearing/http.py's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from engine.policy_book import PolicyBook
+from ledger.clearing.audit import Check
 from ledger.replay import replay_report
 from ledger.store import AuditableStore
 from ledger.verify import verify_ledger
@@ -36,6 +38,8 @@ class Audits(Protocol):
     verify_lock: asyncio.Lock
 
     async def verify_followers(self) -> list[str]: ...
+
+    def verify_clearing(self) -> Check: ...
 
 
 def _as_of(request: Request) -> datetime | None:
@@ -73,7 +77,8 @@ def audit_endpoints(metrics: LedgerMetrics) -> list[Endpoint]:
             metrics.audits.labels("verify", "busy").inc()
             raise Problem(429, "a verification is already running; try again when it has finished", headers=BUSY)
         async with audits.verify_lock:
-            report = await verify_ledger(audits.store, prefix, followers=audits.verify_followers)
+            clearing = None if prefix else audits.verify_clearing()
+            report = await verify_ledger(audits.store, prefix, followers=audits.verify_followers, clearing=clearing)
         metrics.audits.labels("verify", "ok" if report.ok else "mismatch").inc()
         return JSONResponse(report.as_json())
 

@@ -14,6 +14,8 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 import structlog
+from ledger.clearing.reconciliation import answer
+from ledger.clearing.source import ClearingSource, LogSource
 from ledger.errors import DuplicateRequest, WrongExpectedVersion
 from ledger.store import IdempotentRequest, LedgerStore, StreamAppend
 
@@ -21,6 +23,7 @@ from contracts.claims import Claim, Reversal, visit_year
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Enrolment
 from contracts.inbound import InvalidMessage, parse_inbound
+from contracts.reconciliation import Reconciliation
 from contracts.results import EnrolmentAccepted
 from contracts.topics import Topics
 from engine.enrol import credit_account, record_enrolment
@@ -47,7 +50,7 @@ from settlement.service_layer.replies import (
 from settlement.service_layer.visits import enrolment_facts_of, reversal_request_of, visit_of
 
 log = structlog.get_logger(__name__)
-Message = Claim | Reversal | Enrolment | AccountCredit
+Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation
 NationalTest = Callable[[bytes], bool]
 
 
@@ -87,11 +90,13 @@ class SettlementService:
         max_races: int = 8,
         topics: Topics | None = None,
         senders: Registry | None = None,
+        clearing: ClearingSource | None = None,
     ):
         self.store, self.policies, self.clock, self.max_races = store, policies, clock, max_races
         self.topics = topics or Topics()
         self.senders = senders  # None: shared topics, every producer trusted (local mode)
         self.national: tuple[NationalTest, NationalHandler] | None = None  # set by bootstrap
+        self.clearing = clearing or LogSource(store)  # what reconciliation compares with
 
     def answers_for(self, topic: str | None) -> tuple[Sender | None, Topics]:
         """Who sent a record read from `topic` (bound senders only) and where its answers go."""
@@ -259,6 +264,8 @@ class SettlementService:
                 return await self._reversal(message, at)
             if isinstance(message, Enrolment):
                 return await self._enrolment(message, at)
+            if isinstance(message, Reconciliation):
+                return await self._reconciliation(message, at)
             return await self._credit(message, at)
         except Rejected as refused:
             code, text, field = refused.code, refused.message, refused.field
@@ -276,6 +283,11 @@ class SettlementService:
             psn_no=message.psn_no,
         )
         return Decision(reply, [])
+
+    async def _reconciliation(self, request: Reconciliation, at: datetime) -> Decision:
+        """对账 (3201/3202): compared with the ledger's entries; recorded like any answer, no events."""
+        key = request.idempotency_key
+        return Decision(await answer(self.clearing, request, event_id=event_id(key, 0), occurred_at=at), [])
 
     def _policy(self, loaded: Loaded, on: date) -> PricedPolicy:
         enrolment = loaded.state.enrolment

@@ -24,7 +24,7 @@ from contracts.results import (
     SettlementResult,
     TrailStep,
 )
-from engine.case_payment import CasePayment as CaseFacts
+from engine.clearing.valuation import CaseFacts
 from engine.events import ClaimSettled, SettlementReversed
 from engine.items import SplitItem as SplitFacts
 from engine.policy_book import PolicyStamp
@@ -60,9 +60,23 @@ def policy_ref(stamp: PolicyStamp) -> PolicyRef:
 
 
 def _case(case: CaseFacts | None) -> CasePayment | None:
-    if case is None:
+    """The fund's valuation of an inpatient case; none for an institution paid item by item."""
+    if case is None or case.paymtd == "item":
         return None
-    return CasePayment(**{f.name: getattr(case, f.name) for f in fields(case)})
+    return CasePayment(
+        method=case.paymtd,
+        group_code=case.group_code,
+        weight_or_score=case.catalogue_value,
+        payment_standard=case.reference_cost,
+        points=case.points,
+        outlier=case.outlier,
+        basic_fund_due=case.provisional_due,
+        difference_to_itemised=case.provisional_due - case.item_fund,
+        declared_code=case.declared_code,
+        disagreement=case.disagreement,
+        special_review=case.special_review,
+        ungrouped=case.ungrouped,
+    )
 
 
 def item_split(s: SplitFacts) -> ItemSplit:
@@ -106,7 +120,7 @@ def settlement_answer(
         setlinfo=setlinfo(facts.amounts),
         setldetail=tuple(setldetail(row) for row in facts.funds),
         items=tuple(item_split(s) for s in facts.items),
-        case_payment=_case(facts.case_payment),
+        case_payment=_case(facts.case),
         policy=policy_ref(facts.policy),
         trail=tuple(TrailStep(rule=line.rule, source=line.source, text=line.text) for line in facts.trail),
     )

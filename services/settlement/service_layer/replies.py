@@ -11,12 +11,13 @@ from ledger.store import OutboxMessage
 
 from contracts.codes import RejectionCode
 from contracts.inbound import InvalidMessage
+from contracts.reconciliation import ReconciliationResult
 from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
 from contracts.topics import Topics
 from contracts.wire import encode_json
 from engine.ids import event_id
 
-Reply = SettlementResult | ReversalResult | EnrolmentAccepted | Rejection
+Reply = SettlementResult | ReversalResult | EnrolmentAccepted | Rejection | ReconciliationResult
 
 
 class Answered(Protocol):
@@ -85,7 +86,7 @@ def from_invalid(key: str, error: InvalidMessage, *, at: datetime, source: str |
 
 def outbox_message(reply: Reply, topics: Topics) -> OutboxMessage:
     topic = topics.rejections if isinstance(reply, Rejection) else topics.settlements
-    key = reply.psn_no or getattr(reply, "fixmedins_code", None) or "unknown"
+    key = reply.psn_no or getattr(reply, "fixmedins_code", None) or "unknown"  # a reconciliation: the institution
     headers: dict[str, str] = {"msg_type": reply.msg_type, "schema_version": reply.schema_version}
     if reply.request_id:
         headers["request_id"] = reply.request_id
@@ -97,6 +98,7 @@ def reply_from_json(data: dict[str, Any]) -> Reply:
         "settlement": SettlementResult,
         "reversal_result": ReversalResult,
         "enrolment_accepted": EnrolmentAccepted,
+        "reconciliation_result": ReconciliationResult,
         "rejection": Rejection,
     }
     return kinds[data["msg_type"]].model_validate(data)

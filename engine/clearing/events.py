@@ -1,0 +1,201 @@
+"""The institution side's events (docs/adr/0004-event-schema.md rules; each type starts at
+schema_version 1), and their folds.
+
+Streams: ``inst/<fixmedins_code>/<year>`` — what the fund owes one institution for a year:
+MonthClosed, SpecialReviewDecided, YearClosed, DepositReleased; ``region/<admdvs>/<year>`` —
+the area's budgets and the record of each close: BudgetSet, RegionMonthClosed, RegionYearClosed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from contracts.codes import FundPayType
+from engine.clearing.periods import Close, Figures
+from engine.clearing.year_end import Budget, ReviewDecision
+
+
+def institution_stream(fixmedins_code: str, year: int) -> str:
+    return f"inst/{fixmedins_code}/{year}"
+
+
+def region_stream(admdvs: str, year: int) -> str:
+    return f"region/{admdvs}/{year}"
+
+
+def parse_clearing_stream(stream_id: str) -> tuple[Literal["inst", "region"], str, int] | None:
+    """(kind, code, year) of an institution or region stream; None for any other stream."""
+    kind, _, rest = stream_id.partition("/")
+    code, _, year = rest.rpartition("/")
+    if kind not in ("inst", "region") or not code or not year.isdigit():
+        return None
+    return ("inst" if kind == "inst" else "region"), code, int(year)
+
+
+@dataclass(frozen=True)
+class BookClose:
+    """One fund book's figures in a close, and the pre-payment they make."""
+
+    fund_pay_type: FundPayType
+    figures: Figures
+    prepay: int
+
+
+@dataclass(frozen=True)
+class MonthClosed:
+    year: int
+    month: int
+    up_to_position: int
+    region: str
+    books: tuple[BookClose, ...]
+
+
+@dataclass(frozen=True)
+class BookYear:
+    """One fund book's year-end settlement for the institution (fen; the point value in fen
+    per point, unrounded)."""
+
+    fund_pay_type: FundPayType
+    late: Figures  # what the month closes left: counted by the year-end close
+    cases: int
+    points: Decimal
+    point_value: Decimal | None
+    drg_factor: Decimal | None
+    dip_due: int
+    drg_due: int
+    item_due: int
+    annual_due: int
+    prepaid: int
+    deposit: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class YearClosed:
+    year: int
+    up_to_position: int
+    region: str
+    books: tuple[BookYear, ...]
+
+
+@dataclass(frozen=True)
+class SpecialReviewDecided:
+    decision: ReviewDecision
+    year: int
+
+
+@dataclass(frozen=True)
+class DepositReleased:
+    year: int
+    fund_pay_type: FundPayType
+    coefficient: Decimal  # the assessment's share of the deposit paid out (考核)
+    released: int
+    forfeited: int
+
+
+@dataclass(frozen=True)
+class BudgetSet:
+    admdvs: str
+    year: int
+    fund_pay_type: FundPayType
+    budget: Budget
+
+
+@dataclass(frozen=True)
+class RegionMonthClosed:
+    year: int
+    month: int
+    up_to_position: int
+    institutions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PointValueRecord:
+    fund_pay_type: FundPayType
+    budget: int
+    available: int
+    non_basic: int
+    points: Decimal
+    computed: Decimal  # fen per point before floor and ceiling
+    value: Decimal  # fen per point, unrounded
+    published: Decimal  # yuan per point, 4 decimals
+
+
+@dataclass(frozen=True)
+class RegionYearClosed:
+    year: int
+    up_to_position: int
+    institutions: tuple[str, ...]
+    point_values: tuple[PointValueRecord, ...]
+    drg_factors: tuple[tuple[FundPayType, Decimal], ...]
+
+
+ClearingEvent = (
+    MonthClosed | YearClosed | SpecialReviewDecided | DepositReleased | BudgetSet | RegionMonthClosed | RegionYearClosed
+)
+
+
+@dataclass(frozen=True)
+class InstitutionYear:
+    """The fold of an institution-year stream."""
+
+    months: dict[int, MonthClosed] = field(default_factory=dict)
+    decisions: dict[str, ReviewDecision] = field(default_factory=dict)
+    closed: YearClosed | None = None
+    releases: dict[FundPayType, DepositReleased] = field(default_factory=dict)
+
+    def prepaid(self, book: FundPayType) -> int:
+        return sum(b.prepay for m in self.months.values() for b in m.books if b.fund_pay_type is book)
+
+
+@dataclass(frozen=True)
+class RegionYear:
+    """The fold of a region-year stream."""
+
+    budgets: dict[FundPayType, Budget] = field(default_factory=dict)
+    months: dict[int, RegionMonthClosed] = field(default_factory=dict)
+    closed: RegionYearClosed | None = None
+
+    @property
+    def closes(self) -> list[Close]:
+        found = [Close(m.month, m.up_to_position) for m in self.months.values()]
+        if self.closed is not None:
+            found.append(Close(13, self.closed.up_to_position))
+        return sorted(found, key=lambda c: c.month)
+
+    @property
+    def next_month(self) -> int:
+        return max(self.months, default=0) + 1
+
+
+def fold_institution(events: Sequence[ClearingEvent]) -> InstitutionYear:
+    state = InstitutionYear()
+    for event in events:
+        if isinstance(event, MonthClosed):
+            state.months[event.month] = event
+        elif isinstance(event, SpecialReviewDecided):
+            state.decisions[event.decision.setl_id] = event.decision  # a later decision replaces
+        elif isinstance(event, YearClosed):
+            state = InstitutionYear(state.months, state.decisions, event, state.releases)
+        elif isinstance(event, DepositReleased):
+            state.releases[event.fund_pay_type] = event
+        else:
+            raise ValueError(f"{type(event).__name__} does not belong in an institution-year stream")
+    return state
+
+
+def fold_region(events: Sequence[ClearingEvent]) -> RegionYear:
+    state = RegionYear()
+    for event in events:
+        if isinstance(event, BudgetSet):
+            state.budgets[event.fund_pay_type] = event.budget  # the latest budget stands
+        elif isinstance(event, RegionMonthClosed):
+            state.months[event.month] = event
+        elif isinstance(event, RegionYearClosed):
+            state = RegionYear(state.budgets, state.months, event)
+        else:
+            raise ValueError(f"{type(event).__name__} does not belong in a region-year stream")
+    return state
