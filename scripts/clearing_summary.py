@@ -1,7 +1,8 @@
 """The end of `make demo` (docs/clearing.md): one hospital's monthly clearing statement as its
 finance office reads it, and the region's DIP point value — a what-if (`ledger reprice
---clearing`, nothing written) with a DIP budget of 95% of what the year's DIP cases are
-provisionally owed, since a demo day does not close a year.
+--clearing`, nothing written) with a DIP budget of 95% of what the basic fund paid item by item
+for the year's DIP cases (a region's budget is set from such history), since a demo day does not
+close a year.
 """
 
 from __future__ import annotations
@@ -32,16 +33,14 @@ def _busiest(statement: dict[str, Any]) -> tuple[str, int] | None:
 
 
 def _budgets(statement: dict[str, Any]) -> list[str]:
-    owed: dict[str, Decimal] = {}
+    paid: dict[str, Decimal] = {}
     for inst in statement["institutions"]:
         if inst["paymtd"] == "dip":
             for book in inst["books"]:
-                year = book["year"]
-                owed[book["fund_pay_type"]] = owed.get(book["fund_pay_type"], Decimal(0)) + Decimal(
-                    year.get("provisional_due") or year.get("annual_due") or "0"
-                )
+                item_level = sum((Decimal(m["item_fund"]) for m in book["months"]), Decimal(0))
+                paid[book["fund_pay_type"]] = paid.get(book["fund_pay_type"], Decimal(0)) + item_level
     args = []
-    for book, total in sorted(owed.items()):
+    for book, total in sorted(paid.items()):
         args += ["--dip-budget", f"{book}={max(Decimal(0), total * Decimal('0.95')).quantize(Decimal('0.01'))}"]
     return args
 
@@ -66,5 +65,6 @@ def clearing_summary(read: Callable[[str, dict[str, str]], Any], bearer: Callabl
         return [*lines, f"DIP point value: not computed ({done.stderr.strip().splitlines()[-1]})"]
     for book in json.loads(done.stdout)["books"]:
         value = book["point_value_yuan"] or "no grouped DIP case in this day"
-        lines.append(f"DIP point value {REGION} {YEAR} {book['fund_pay_type']} (budget 95% of provisional): {value}")
+        what = "what-if: a budget of 95% of the DIP cases' item-level payments"
+        lines.append(f"DIP point value {REGION} {YEAR} {book['fund_pay_type']} ({what}): {value}")
     return lines
