@@ -20,7 +20,7 @@ CHANNELS: dict[str, tuple[str, list[str]]] = {
         "Claims to settle or pre-settle, and reversals (NHSA 2206/2207, 2303/2304, 2101/2102; "
         "2208/2305/2103), as claims.v2 (the topic keeps its name; schema_version says the contract). "
         "Key: psn_no.",
-        ["claims.v2.claim", "claims.v2.reversal"],
+        ["claims.v2.claim", "claims.v2.reversal", "claims.v2.reconciliation"],
     ),
     "enrolments.v1": (
         "Enrolment facts per person and year, and monthly personal-account credits, as enrolments.v2 "
@@ -30,7 +30,12 @@ CHANNELS: dict[str, tuple[str, list[str]]] = {
     "settlements.v1": (
         "Answers: settlement results, reversal results, accepted enrolments. Key: psn_no. "
         "Header message id = event_id, stable across redeliveries.",
-        ["settlements.v1.settlement", "settlements.v1.reversal_result", "settlements.v1.enrolment_accepted"],
+        [
+            "settlements.v1.settlement",
+            "settlements.v1.reversal_result",
+            "settlements.v1.enrolment_accepted",
+            "settlements.v1.reconciliation_result",
+        ],
     ),
     "rejections.v1": (
         "Messages that could not be settled, with a stable code and a sentence. Key: psn_no when known.",

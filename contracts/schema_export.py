@@ -15,17 +15,20 @@ from pydantic import BaseModel
 
 from contracts.claims import Claim, Reversal
 from contracts.enrolments import AccountCredit, Enrolment
+from contracts.reconciliation import Reconciliation, ReconciliationResult
 from contracts.results import AnnualTotals, EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 MESSAGES: dict[str, type[BaseModel]] = {
     "claims.v2.claim": Claim,
     "claims.v2.reversal": Reversal,
+    "claims.v2.reconciliation": Reconciliation,
     "enrolments.v2.enrolment": Enrolment,
     "enrolments.v2.account_credit": AccountCredit,
     "settlements.v1.settlement": SettlementResult,
     "settlements.v1.reversal_result": ReversalResult,
     "settlements.v1.enrolment_accepted": EnrolmentAccepted,
+    "settlements.v1.reconciliation_result": ReconciliationResult,
     "settlements.v1.annual_totals": AnnualTotals,
     "rejections.v1.rejection": Rejection,
 }
