@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from ledger.adapters.postgres import PostgresLedger
-from ledger.clearing.source import ProjectionSource
+from ledger.clearing.source import CaughtUpSource
 from starlette.applications import Starlette
 
 from contracts.topics import Topics
@@ -124,7 +124,9 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
             clock=clock,
             topics=topics,
             senders=senders,
-            clearing=ProjectionSource(pool),  # reconciliation reads the casemix follower's entries
+            # Reconciliation (claims.v2 and the gateway's 3201/3202) reads the casemix follower's
+            # entries once they hold every settlement committed before the request (bounded wait).
+            clearing=CaughtUpSource(pool),
         )
         gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))

@@ -8,6 +8,8 @@ order below the watermark). A close records it as the position it counted up to.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
@@ -136,3 +138,40 @@ class ProjectionSource:
             list(codes),
         )
         return {(r["fixmedins_code"], FundPayType(r["fund"])): int(r["fen"]) for r in rows}
+
+
+class ClearingBehind(TimeoutError):
+    """The casemix follower did not reach the log's head within the bound: a transient state
+    (the Kafka consumer retries the batch like an outage; the gateway answers "-1" with this)."""
+
+    def __init__(self, checkpoint: int, head: int, waited_s: float) -> None:
+        super().__init__(
+            f"the ledger's clearing index reaches log position {checkpoint}, not yet {head} (the newest "
+            f"settlement recorded before this request), after waiting {waited_s:g} s; ask again in a moment"
+        )
+        self.checkpoint, self.head = checkpoint, head
+
+
+HEAD = "SELECT coalesce(max(position), 0) FROM events"
+
+
+class CaughtUpSource(ProjectionSource):
+    """The casemix tables once they hold every event committed before the read (read your
+    writes): a settlement answered a moment ago is counted even when the follower is behind.
+    ``reach`` notes the newest committed position, lets the follower catch up, and waits for it
+    — another replica may hold the follower's lock mid-batch, or an older transaction still
+    hold the watermark back — at most ``wait_s``, then raises ``ClearingBehind``."""
+
+    def __init__(self, pool: asyncpg.Pool, *, wait_s: float = 5.0, poll_s: float = 0.05) -> None:
+        super().__init__(pool)
+        assert 0 < poll_s <= wait_s
+        self.wait_s, self.poll_s = wait_s, poll_s
+
+    async def reach(self) -> int:
+        head = int(await self.pool.fetchval(HEAD))
+        deadline = time.monotonic() + self.wait_s
+        while (checkpoint := await super().reach()) < head:
+            if time.monotonic() >= deadline:
+                raise ClearingBehind(checkpoint, head, self.wait_s)
+            await asyncio.sleep(self.poll_s)
+        return checkpoint

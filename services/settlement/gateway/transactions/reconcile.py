@@ -1,176 +1,192 @@
 """3201 医药机构费用结算对总账 / 3202 对明细账: a hospital's totals for a period compared with
 the ledger's. Records nothing.
 
-The answer carries the result both where openhis reads it (``output.stmtinfo.stmt_rslt``) and
-where binzhe's model has it (``output.stmt_rslt``): "0" balanced, "1" not, with a sentence.
-3202 takes its detail rows inline (hsa-his's ``fsUploadIn[]``) and answers the rows that differ
-in ``output.result.detail[]`` (binzhe's file-based 3202 — ``file_qury_no`` of an uploaded
-file — is answered "-1": files are not served).
+The national input is mapped into the clearing's reconciliation request
+(contracts.reconciliation) and answered by the clearing's own ``answer`` — the comparison
+(engine.clearing.reconcile) and the entries (the settlement service's clearing source) that
+claims.v2's ``reconciliation`` message and the ledger service's HTTP route use, so the three
+transports can never disagree (docs/clearing.md#reconciliation). Its result is rendered back in
+the national layout: ``stmt_rslt`` "0" balanced, "1" not, with a sentence, both where openhis
+reads it (``output.stmtinfo``) and where binzhe's model has it (``output``). 3202 takes its
+detail rows inline (hsa-his's ``fsUploadIn[]``) and answers the settlements that differ in
+``output.result.detail[]`` (binzhe's file-based 3202 — ``file_qury_no`` of an uploaded file —
+is answered "-1": files are not served).
 
-The comparison is a local one until the clearing's shared ``reconcile`` is wired in; the
-ledger's side is every settlement and reversal the institution recorded in the period (China
-days of the records), read from the log.
+Read your writes: in the service, the source waits (bounded) until the clearing's follower has
+applied every event committed before the request (ledger.clearing.source.CaughtUpSource); if it
+cannot, the answer is "-1" saying so, never a count that misses a settlement made a moment ago.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from engine.events import ClaimSettled, SettlementReversed
-from engine.records import from_record
-from settlement.gateway.answers import CHINA, yuan
+from ledger.clearing.reconciliation import answer
+from ledger.clearing.source import ClearingBehind
+from pydantic import ValidationError
+
+from contracts.money import format_yuan
+from contracts.reconciliation import (
+    LedgerSums,
+    Reconciliation,
+    ReconciliationResult,
+    StatementDetail,
+    StatementTotals,
+    StmtDifference,
+)
+from engine.ids import event_id
+from settlement.gateway.answers import yuan
 from settlement.gateway.context import Context, Done
-from settlement.gateway.fields import NationalRefusal, Obj, day, fen, identifier, number, rows, text
+from settlement.gateway.fields import NationalRefusal, Obj, day, fen, identifier, number, required_fen, rows, text
 
-PAGE = 1000
 MAX_DETAIL = 10_000
+SUMS = ("fixmedins_setl_cnt", "medfee_sumamt", "fund_pay_sumamt", "acct_pay")
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One settlement (or reversal, negative) as the ledger recorded it."""
-
-    setl_id: str
-    mdtrt_id: str
-    psn_no: str
-    insutype: str
-    clr_type: str
-    day: date
-    medfee_sumamt: int
-    fund_pay_sumamt: int
-    acct_pay: int
-    reversal: bool
+def _refund_flag(obj: Obj, *names: str, default: str) -> str:
+    """退费结算标志: "1" reversals counted (as rows of their own), "0" not. hsa-his sends it
+    upper-case (``REFD_SETL_FLAG``) next to the national fields."""
+    given = next((v for v in (text(obj, n, required=False) for n in names) if v), default)
+    if given not in ("0", "1"):
+        raise NationalRefusal(f'{names[0]} must be "0" or "1"; got {given[:20]!r}')
+    return given
 
 
-def clr_type_of(med_type: str) -> str:
-    """11 outpatient, 21 inpatient (national med_type 2x), 41 pharmacy (41)."""
-    return "41" if med_type == "41" else "21" if med_type.startswith("2") else "11"
+def _shared_code(data: Obj, detail: Sequence[Obj], name: str) -> str:
+    """A code of the totals row; hsa-his's 3202 leaves ``insutype`` out of ``data`` and puts it on
+    every detail row instead: the rows' code is taken when they all name the same one."""
+    given = identifier(data, name, required=False)
+    if given:
+        return given
+    named = {identifier(row, name, required=False) for row in detail} - {""}
+    if len(named) == 1:
+        return named.pop()
+    raise NationalRefusal(f"{name} is required (in data, or the same on every fsUploadIn row)")
 
 
-async def ledger_entries(context: Context, fixmedins_code: str, first: date, last: date) -> list[Entry]:
-    """The institution's settlements and reversals recorded from ``first`` to ``last`` (China
-    days), read from the global log (a scan: the clearing's index replaces it)."""
-    settled: dict[str, Entry] = {}
-    found: list[Entry] = []
-    after = 0
-    while page := await context.deps.store.read_all(after, PAGE):
-        after = page[-1].position
-        for recorded in page:
-            if recorded.event_type not in ("ClaimSettled", "SettlementReversed"):
-                continue
-            facts = from_record(recorded.event_type, recorded.data)
-            if not isinstance(facts, ClaimSettled | SettlementReversed):
-                continue
-            on = recorded.occurred_at.astimezone(CHINA).date()
-            entry = _entry(facts, on, settled)
-            if entry is None:
-                continue
-            if isinstance(facts, ClaimSettled):
-                settled[facts.setl_id] = entry
-            if facts.fixmedins_code == fixmedins_code and first <= on <= last:
-                found.append(entry)
-    return found
-
-
-def _entry(facts: ClaimSettled | SettlementReversed, on: date, settled: dict[str, Entry]) -> Entry | None:
-    if isinstance(facts, ClaimSettled):
-        a, v = facts.amounts, facts.visit
-        med_type = str(v.med_type)
-        return Entry(facts.setl_id, v.mdtrt_id, v.psn_no, str(v.insutype), clr_type_of(med_type), on,
-                     a.medfee_sumamt, a.fund_pay_sumamt, a.acct_pay, False)  # fmt: skip
-    if isinstance(facts, SettlementReversed) and facts.reversed_setl_id in settled:
-        o, a = settled[facts.reversed_setl_id], facts.amounts
-        return Entry(facts.setl_id, o.mdtrt_id, o.psn_no, o.insutype, o.clr_type, on,
-                     a.medfee_sumamt, a.fund_pay_sumamt, a.acct_pay, True)  # fmt: skip
-    return None
-
-
-@dataclass(frozen=True)
-class Totals:
-    count: int
-    medfee_sumamt: int
-    fund_pay_sumamt: int
-    acct_pay: int
-
-
-def totals(entries: Sequence[Entry]) -> Totals:
-    return Totals(
-        len(entries),
-        sum(e.medfee_sumamt for e in entries),
-        sum(e.fund_pay_sumamt for e in entries),
-        sum(e.acct_pay for e in entries),
-    )
-
-
-def _stated(data: Obj) -> Totals:
+def _totals(data: Obj, detail: Sequence[Obj]) -> dict[str, Any]:
+    period = {"stmt_begndate": day(data, "stmt_begndate"), "stmt_enddate": day(data, "stmt_enddate")}
     count = number(data, "fixmedins_setl_cnt", places=0)
-    assert count is not None
-    return Totals(
-        int(count),
-        fen(data, "medfee_sumamt") or 0,
-        fen(data, "fund_pay_sumamt") or 0,
-        fen(data, "acct_pay", required=False) or 0,
-    )
+    assert count is not None  # required
+    return {
+        **period,
+        "insutype": _shared_code(data, detail, "insutype"),
+        "clr_type": _shared_code(data, detail, "clr_type"),
+        "setl_optins": identifier(data, "setl_optins"),
+        "medfee_sumamt": format_yuan(required_fen(data, "medfee_sumamt")),
+        "fund_pay_sumamt": format_yuan(required_fen(data, "fund_pay_sumamt")),
+        "acct_pay": format_yuan(fen(data, "acct_pay", required=False) or 0),  # absent: none paid by account
+        "fixmedins_setl_cnt": int(count),
+        "refd_setl_flag": _refund_flag(data, "refd_setl_flag", "REFD_SETL_FLAG", default="1"),
+    }
 
 
-def _selected(entries: list[Entry], data: Obj) -> list[Entry]:
-    insutype, clr_type = text(data, "insutype", required=False), text(data, "clr_type", required=False)
-    return [e for e in entries if (not insutype or e.insutype == insutype) and (not clr_type or e.clr_type == clr_type)]
+def _detail(index: int, row: Obj) -> dict[str, Any]:
+    try:
+        return {
+            "psn_no": identifier(row, "psn_no"),
+            "mdtrt_id": identifier(row, "mdtrt_id"),
+            "setl_id": identifier(row, "setl_id"),
+            "medfee_sumamt": format_yuan(required_fen(row, "medfee_sumamt")),
+            "fund_pay_sumamt": format_yuan(required_fen(row, "fund_pay_sumamt")),
+            "acct_pay": format_yuan(fen(row, "acct_pay", required=False) or 0),
+            "refd_setl_flag": _refund_flag(row, "refd_setl_flag", default="0"),
+        }
+    except NationalRefusal as refused:
+        raise NationalRefusal(f"fsUploadIn[{index}]: {refused.err_msg}") from None
 
 
-def _sentence(ours: Totals, theirs: Totals) -> str:
-    if ours == theirs:
+def _request(context: Context, detail: Sequence[Obj]) -> Reconciliation:
+    """The national input as the clearing's request: the msgid is its request_id, the envelope's
+    institution its fixmedins_code (the one the caller may act for: Access.check)."""
+    e, data = context.envelope, context.envelope.data()
+    totals, details = _totals(data, detail), [_detail(i, row) for i, row in enumerate(detail)]
+    try:
+        return Reconciliation(
+            request_id=e.msgid,
+            sent_at=context.at,
+            fixmedins_code=e.fixmedins_code,
+            totals=(StatementTotals.model_validate(totals),),
+            details=tuple(StatementDetail.model_validate(d) for d in details),
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "input"
+        raise NationalRefusal(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+async def _answer(context: Context, request: Reconciliation) -> ReconciliationResult:
+    key = context.envelope.idempotency_key
+    try:
+        return await answer(context.deps.service.clearing, request, event_id=event_id(key, 0), occurred_at=context.at)
+    except ClearingBehind as behind:
+        raise NationalRefusal(str(behind)) from None
+
+
+def _figure(name: str, fen_or_count: int) -> str:
+    return str(fen_or_count) if name == "fixmedins_setl_cnt" else format_yuan(fen_or_count)
+
+
+def _sentence(row: StatementTotals, ledger: LedgerSums) -> str:
+    """ "平" when balanced (the platform's word, openhis shows it); otherwise each figure that
+    differs, the agency's (医保) next to the institution's (机构), amounts in yuan."""
+    differ = [n for n in SUMS if getattr(ledger, n) != getattr(row, n)]
+    if not differ:
         return "平"
-    names = [
-        n for n in ("count", "medfee_sumamt", "fund_pay_sumamt", "acct_pay") if getattr(ours, n) != getattr(theirs, n)
-    ]
-    return "不平: " + "; ".join(f"{n} 医保 {getattr(ours, n)} / 机构 {getattr(theirs, n)}" for n in names) + " (分)"
+    said = "; ".join(f"{n} 医保 {_figure(n, getattr(ledger, n))} / 机构 {_figure(n, getattr(row, n))}" for n in differ)
+    return f"不平: {said}"
 
 
-async def _compare(context: Context) -> tuple[Obj, list[Entry], dict[str, Any]]:
-    data = context.envelope.data()
-    first, last = day(data, "stmt_begndate"), day(data, "stmt_enddate")
-    if last < first or (last - first).days > 31:
-        raise NationalRefusal("stmt_begndate to stmt_enddate must be a period of at most 31 days")
-    ours = _selected(await ledger_entries(context, context.envelope.fixmedins_code, first, last), data)
-    mine, theirs = totals(ours), _stated(data)
-    result = "0" if mine == theirs else "1"
-    optins = identifier(data, "setl_optins", required=False)
-    info = {"setl_optins": optins, "stmt_rslt": result, "stmt_rslt_dscr": _sentence(mine, theirs)}
-    return data, ours, {"stmtinfo": info, **info}
+def _stmtinfo(request: Reconciliation, result: ReconciliationResult) -> dict[str, Any]:
+    [row], [info] = request.totals, result.stmtinfo
+    national = {"setl_optins": info.setl_optins, "stmt_rslt": info.stmt_rslt, "stmt_rslt_dscr": ""}
+    national["stmt_rslt_dscr"] = _sentence(row, info.ledger)
+    assert (info.stmt_rslt == "0") == (national["stmt_rslt_dscr"] == "平")  # one comparison, two renderings
+    return {"stmtinfo": national, **national}
+
+
+def _amounts(prefix: str, medfee: int | None, fund: int | None, acct: int | None) -> dict[str, Any]:
+    if medfee is None or fund is None or acct is None:
+        return {}
+    return {
+        f"{prefix}medfee_sumamt": yuan(medfee),
+        f"{prefix}fund_pay_sumamt": yuan(fund),
+        f"{prefix}acct_pay": yuan(acct),
+    }
+
+
+def _difference(d: StmtDifference) -> dict[str, Any]:
+    """A 3202 result row: the ledger's amounts where it has the settlement, the institution's
+    (``fixmedins_…``) where its row was sent — each side present only when it exists."""
+    return {
+        "psn_no": d.psn_no,
+        "mdtrt_id": d.mdtrt_id,
+        "setl_id": d.setl_id,
+        "insutype": d.insutype,
+        "clr_type": d.clr_type,
+        "refd_setl_flag": d.refd_setl_flag,
+        "stmt_rslt": d.stmt_rslt,
+        "memo": d.memo,
+        **_amounts("", d.medfee_sumamt, d.fund_pay_sumamt, d.acct_pay),
+        **_amounts("fixmedins_", d.institution_medfee_sumamt, d.institution_fund_pay_sumamt, d.institution_acct_pay),
+    }
 
 
 async def reconcile_totals(context: Context) -> Done:
-    _, _, output = await _compare(context)
-    return Done(output)
-
-
-def _row(entry: Entry) -> dict[str, Any]:
-    return {
-        "setl_id": entry.setl_id,
-        "mdtrt_id": entry.mdtrt_id,
-        "psn_no": entry.psn_no,
-        "medfee_sumamt": yuan(entry.medfee_sumamt),
-        "fund_pay_sumamt": yuan(entry.fund_pay_sumamt),
-        "acct_pay": yuan(entry.acct_pay),
-        "refd_setl_flag": "1" if entry.reversal else "0",
-    }
+    request = _request(context, ())
+    return Done(_stmtinfo(request, await _answer(context, request)))
 
 
 async def reconcile_detail(context: Context) -> Done:
     if text(context.envelope.data(), "file_qury_no", required=False):
         raise NationalRefusal("3202 with an uploaded file (file_qury_no) is not served: send the rows as fsUploadIn")
-    detail = rows(context.envelope.input, "fsUploadIn", limit=MAX_DETAIL, required=False)
-    _, ours, output = await _compare(context)
-    sent = {(identifier(r, "setl_id"), text(r, "refd_setl_flag", required=False) or "0"): r for r in detail}
-    differ = []
-    for entry in ours:
-        row = sent.pop((entry.setl_id, "1" if entry.reversal else "0"), None)
-        if row is None or fen(row, "medfee_sumamt") != entry.medfee_sumamt:
-            differ.append({**_row(entry), "memo": "missing_at_institution" if row is None else "amounts_differ"})
-    differ += [{"setl_id": k[0], "refd_setl_flag": k[1], "memo": "missing_in_ledger"} for k in sent]
-    result = {"file_qury_no": "", "filename": "", "dld_endtime": "", "detail": differ}
-    return Done({**output, "result": result})
+    request = _request(context, rows(context.envelope.input, "fsUploadIn", limit=MAX_DETAIL, required=False))
+    result = await _answer(context, request)
+    detail = [_difference(d) for d in result.differences]
+    return Done(
+        {
+            **_stmtinfo(request, result),
+            "result": {"file_qury_no": "", "filename": "", "dld_endtime": "", "detail": detail},
+        }
+    )
