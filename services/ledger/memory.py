@@ -145,6 +145,12 @@ class MemoryLedger:
         replay an old ledger. Checked like verify checks an old row (link and v1 hash)."""
         return await self._append_proven(event, algorithm=1, projection=projection)
 
+    async def restore_event(self, event: RecordedEvent, projection: Mapping[str, Any] | None = None) -> int:
+        """A row as a later but older code wrote it (its own ``hash_alg``), with the stream's
+        inline projection as that code stored it: the fixture ledgers of tests/fixtures/ledger-v*
+        restored as an upgrade finds them. Checked like verify checks a row of its algorithm."""
+        return await self._append_proven(event, algorithm=event.hash_alg, projection=projection)
+
     async def _append_proven(
         self, event: RecordedEvent, *, algorithm: int, projection: Mapping[str, Any] | None
     ) -> int:
