@@ -180,11 +180,18 @@ class PersonalAccount(Strict):
     excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
 
 
+def _month_day(value: tuple[int, int] | None, what: str) -> None:
+    if value is not None and not (1 <= value[0] <= 12 and 1 <= value[1] <= 31):
+        raise ValueError(f"{what} must be [month, day] with month 1-12 and day 1-31, got {list(value)}")
+
+
 class Waiting(Strict):
     """Enrolment and waiting-period rules (000 五, 001 2 and 8)."""
 
     collection_start: tuple[int, int] = (9, 1)  # month, day in the year before cover
-    migrant_deadline: tuple[int, int] = (2, 29)  # in the cover year: end of February (clamped)
+    # In the cover year, until when migrant workers still count as on time; None (the default):
+    # no extension. Only a region's own document gives one (001: Anhui, for its 2024 cover year).
+    migrant_deadline: tuple[int, int] | None = None
     fixed_months: int = Field(default=3, ge=0)
     variable_months_per_break_year: int = Field(default=1, ge=0)
     long_break_years: int = Field(default=4, ge=1)
@@ -193,6 +200,12 @@ class Waiting(Strict):
     rejoin_grace_months: int = Field(default=3, ge=0)
     rejoin_late_wait_months: int = Field(default=3, ge=0)
     newborn_grace_days: int = Field(default=90, ge=0)
+
+    @model_validator(mode="after")
+    def _dates_exist(self) -> Waiting:
+        _month_day(self.collection_start, "collection_start")
+        _month_day(self.migrant_deadline, "migrant_deadline")
+        return self
 
 
 NationalCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,8}$")]

@@ -41,6 +41,7 @@ from engine.payer_registry import Physician as PayerPhysician
 from engine.person import PersonYear, apply, replay, stream_id
 from engine.policy import Policy
 from engine.policy_book import PolicyBook, PricedPolicy
+from engine.policy_files import load_policy_file
 from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, settle_claim
 from engine.totals import Totals
@@ -65,6 +66,11 @@ def fen(yuan: str | int) -> int:
 def resident_policy_dict() -> dict[str, Any]:
     """The Ningxia residents' 2025 policy as plain data (a fresh copy each call)."""
     return tomllib.loads(RESIDENT_TOML.read_text(encoding="utf-8"), parse_float=Decimal)
+
+
+def shipped(name: str) -> Policy:
+    """A policy file as shipped in policies/ (e.g. "650000-390-2025.toml")."""
+    return load_policy_file(ROOT / "policies" / name)
 
 
 def resident_policy(**changes: Any) -> Policy:

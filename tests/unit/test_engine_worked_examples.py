@@ -631,29 +631,29 @@ def test_aid_recipients_and_resettled_veterans_wait_no_period_000(exempt: dict[s
     )
 
 
+def _with_migrant_deadline() -> Policy:
+    """The Ningxia file with Anhui's kind of extension ([001] 2: until the end of February);
+    Ningxia's own file gives none (test_seed_rules_pays_wrongly)."""
+    data = resident_policy_dict()
+    data["waiting"]["migrant_deadline"] = [2, 29]
+    return Policy.model_validate(data)
+
+
 def test_migrant_worker_paying_by_the_end_of_february_is_covered_all_year_001() -> None:
-    """[001] 外出务工人员 … 筹资时间可延长到 … 2月底."""
-    assert covered_from(enrol_date=date(2025, 2, 28), in_collection_period=False, migrant_worker=True) == date(
-        2025, 1, 1
-    )
+    """[001] 外出务工人员 … 筹资时间可延长到 … 2月底 (where a region's file says so)."""
+    policy = _with_migrant_deadline()
+    e = enrolment("R1", enrol_date=date(2025, 2, 28), in_collection_period=False, migrant_worker=True)
+    assert enrolled(e, policy).coverage_from == date(2025, 1, 1)
     # a day later: outside, 3-month wait
-    assert covered_from(enrol_date=date(2025, 3, 1), in_collection_period=False, migrant_worker=True) == date(
-        2025, 6, 1
-    )
+    e = enrolment("R1", enrol_date=date(2025, 3, 1), in_collection_period=False, migrant_worker=True)
+    assert enrolled(e, policy).coverage_from == date(2025, 6, 1)
 
 
 def test_migrant_worker_paying_on_29_february_of_a_leap_year_is_on_time_001() -> None:
-    """[001] 2月底 is the end of February, the 29th in a leap year (2024 itself was one)."""
+    """[001] 2月底 is the end of February, the 29th in a leap year (2024 itself was one); the
+    file's [2, 29] is clamped to 28 February in other years."""
     e = enrolment("R1", year=2028, enrol_date=date(2028, 2, 29), in_collection_period=False, migrant_worker=True)
-    assert enrolled(e, RESIDENT).coverage_from == date(2028, 1, 1)
-
-
-def test_the_default_migrant_deadline_is_the_end_of_february_in_a_leap_year_too() -> None:
-    data = resident_policy_dict()
-    del data["waiting"]["migrant_deadline"]
-    policy = Policy.model_validate(data)
-    e = enrolment("R1", year=2028, enrol_date=date(2028, 2, 29), in_collection_period=False, migrant_worker=True)
-    assert enrolled(e, policy).coverage_from == date(2028, 1, 1)
+    assert enrolled(e, _with_migrant_deadline()).coverage_from == date(2028, 1, 1)
 
 
 @pytest.mark.parametrize(

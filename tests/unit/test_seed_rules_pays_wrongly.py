@@ -1,0 +1,78 @@
+"""Issue 12, items 1-5: what the engine paid wrongly against the seeds, each test naming the
+seed sentence it enforces and pricing the shipped policy file of the region the sentence
+belongs to. Seeds (/work/shared/seeds/): [000] 新疆 实施意见(征求意见稿) 2024-09-05, [001] 安徽
+关于做好2023年城乡居民基本医疗保障工作的通知 2023-09, [002] 四平市 市级统筹实施方案 2020-12-22,
+[003] 内蒙古 职工医保门诊共济 2021-12-15, [004] 宁夏医保局 工作简报 2021.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from engine_builders import enrolled, enrolment, resident_policy_dict, shipped
+
+from engine.policy import Policy
+
+XJ_RES, NX_RES, SP_RES, AH_RES = (
+    "650000-390-2025.toml",
+    "640000-390-2025.toml",
+    "220300-390-2025.toml",
+    "340000-390-2024.toml",
+)
+REGION = {XJ_RES: "650100", NX_RES: "640100", SP_RES: "220302", AH_RES: "341222"}
+
+
+def _cover_from(name: str, policy: Policy | None = None, **kw: object) -> date:
+    e = enrolment("R1", insuplc_admdvs=REGION[name], **kw)
+    return enrolled(e, policy or shipped(name)).coverage_from
+
+
+# =========================================================================== item 1: migrants
+
+
+@pytest.mark.parametrize("name", [XJ_RES, NX_RES, SP_RES])
+def test_a_migrant_paying_in_february_2025_waits_3_months_like_anyone_late_000(name: str) -> None:
+    """[000] (五) 「2025年起,除新生儿、医疗救助对象、当年接收安置的退役军人及其随调随迁的配偶和子女等特殊
+    群体外,对未在居民医保集中缴费期内参保或未连续参保的人员,设置参保后固定待遇等待期3个月」: migrant workers
+    (外出务工人员) are not among the exempt, and the collection period is 1 September – 31 December
+    ([000] (七) 「每年91-1231日为居民医保集中征缴期」). Ningxia's and Siping's seeds say nothing of
+    migrants, so the national rule of which [000] is Xinjiang's draft applies to them too."""
+    # paid 2025-02-28, outside 2024-09-01 … 2024-12-31, no break: 3-month fixed wait,
+    # 2025-02-28 + 3 months = 2025-05-28
+    late = _cover_from(name, year=2025, enrol_date=date(2025, 2, 28), in_collection_period=False, migrant_worker=True)
+    assert late == date(2025, 5, 28)
+
+
+def test_anhui_2024_migrants_paying_by_29_february_are_covered_from_1_january_001() -> None:
+    """[001] 2 「鉴于外出务工人员春节集中返乡的实际,该群体的筹资时间可延长到2024年2月底。」 — Anhui's
+    rule for its 2024 cover year; 2024 is a leap year, so 2月底 is 29 February."""
+    on_time = _cover_from(
+        AH_RES, year=2024, enrol_date=date(2024, 2, 29), in_collection_period=False, migrant_worker=True
+    )
+    assert on_time == date(2024, 1, 1)
+    # 1 March is after 2月底: late, and Anhui's file waits 3 months: 2024-03-01 + 3 months
+    late = _cover_from(AH_RES, year=2024, enrol_date=date(2024, 3, 1), in_collection_period=False, migrant_worker=True)
+    assert late == date(2024, 6, 1)
+    # the extension is for migrants only: anyone else paying on 29 February waits 3 months
+    other = _cover_from(AH_RES, year=2024, enrol_date=date(2024, 2, 29), in_collection_period=False)
+    assert other == date(2024, 5, 29)
+
+
+def test_a_policy_that_says_nothing_of_migrants_gives_them_no_extension() -> None:
+    """The schema's default is "no migrant extension": only a region's own document gives one."""
+    data = resident_policy_dict()
+    data["waiting"].pop("migrant_deadline", None)
+    policy = Policy.model_validate(data)
+    assert policy.waiting.migrant_deadline is None
+    late = _cover_from(
+        NX_RES, policy, year=2025, enrol_date=date(2025, 2, 1), in_collection_period=False, migrant_worker=True
+    )
+    assert late == date(2025, 5, 1)  # 2025-02-01 + 3 months
+
+
+def test_a_migrant_deadline_that_is_no_date_is_refused() -> None:
+    data = resident_policy_dict()
+    data["waiting"]["migrant_deadline"] = [2, 30 + 2]
+    with pytest.raises(ValueError, match="migrant_deadline must be"):
+        Policy.model_validate(data)
