@@ -78,7 +78,7 @@ class Enrolment(TolerantModel):
     aid_category: Annotated[AidCategory | None, Optional] = None
     veteran_resettled: Flag = False  # 当年接收安置的退役军人及随迁家属: no waiting period
     prior_cover: PriorCover | None = None
-    registered_diseases: tuple[Code, ...] = Field(default=(), max_length=50)  # 门诊慢特病 / 两病 认定
+    registered_diseases: tuple[Code, ...] = Field(default=(), max_length=50)  # 门诊慢特病 认定 (两病: by diagnosis)
     family_members: tuple[FamilyMember, ...] = Field(default=(), max_length=20)
     acct_opening_balance: Yuan = Field(default=0, ge=0)  # personal account carried from last year
     contribution_base: Annotated[Yuan | None, Optional] = Field(default=None, ge=0)  # in-service staff: monthly

@@ -49,7 +49,7 @@ class EnrolmentFacts:
     aid_category: AidCategory | None
     veteran_resettled: bool
     prior_cover: PriorCover | None
-    registered_diseases: tuple[str, ...]  # 门诊慢特病 / 两病 认定
+    registered_diseases: tuple[str, ...]  # 门诊慢特病 认定 (the “两病” cover goes by diagnosis)
     family_members: tuple[Relative, ...]
     acct_opening_balance: int  # fen carried over from last year
     contribution_base: int | None  # fen a month (in-service staff)

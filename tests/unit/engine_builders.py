@@ -406,6 +406,7 @@ class Book:
     policy: Policy
     policies: dict[str, Policy] = field(default_factory=dict)
     streams: dict[str, list[Event]] = field(default_factory=dict)
+    year: int = YEAR  # the person-year a claim is priced against (a test of other years says so)
 
     def policy_of(self, psn_no: str) -> Policy:
         return self.policies.get(psn_no, self.policy)
@@ -437,10 +438,10 @@ class Book:
         """Price without recording (pre-settlement)."""
         payer = None
         if c.acct_payer_psn_no is not None:
-            relative = self.state(c.acct_payer_psn_no)
+            relative = self.state(c.acct_payer_psn_no, self.year)
             if relative.enrolment is not None:
                 payer = PayerAccount(relative, self.policy_of(c.acct_payer_psn_no))
-        return settle(c, self.state(c.psn_no), self.policy_of(c.psn_no), payer=payer)
+        return settle(c, self.state(c.psn_no, self.year), self.policy_of(c.psn_no), payer=payer)
 
     def settle(self, c: Claim) -> Settled:
         settled = self.price(c)

@@ -240,11 +240,11 @@ def test_pharmacy_purchase_pays_from_no_fund_without_a_prescription_and_as_outpa
 # =========================================================================== 两病 and chronic
 
 
-@pytest.mark.parametrize("med_type", ["14", "11"])
-def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000(med_type: str) -> None:
-    """[000] “两病”报销比例提升到60%; policy: two_diseases has no deductible."""
-    book = resident_book(registered_diseases=("I10",))
-    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type=med_type, level="2", dise_codg="I10")
+def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000() -> None:
+    """[000] “两病”报销比例提升到60%; policy: two_diseases has no deductible. The cover goes by the
+    diagnosis of a resident not registered for it as a 门诊慢特病 (医保发〔2019〕54号)."""
+    book = resident_book()
+    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type="11", level="2", dise_codg="I10")
     s = book.settle(c)
     # 200 × 0.60 = 120
     assert (s.result.setlinfo.act_pay_dedc, s.result.setlinfo.hifp_pay) == (0, fen(120))
@@ -252,13 +252,13 @@ def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000(m
     assert s.delta.mi_base == 0  # the policy keeps 两病 out of major illness
 
 
-@pytest.mark.parametrize("med_type", ["14", "11"])
-def test_two_diseases_for_an_unregistered_disease_is_rejected(med_type: str) -> None:
+def test_a_chronic_visit_for_hypertension_not_registered_as_chronic_is_rejected_pointing_to_two_diseases() -> None:
     book = resident_book(registered_diseases=("E11",))
-    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type=med_type, level="2", dise_codg="I10")
+    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type="14", level="2", dise_codg="I10")
     with pytest.raises(Rejected) as refused:
         book.settle(c)
     assert refused.value.code is RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED
+    assert "settled as a general-outpatient visit with dise_codg I10" in refused.value.message
 
 
 def test_chronic_outpatient_yearly_600_deductible_then_65_percent() -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from engine_builders import enrolled, enrolment, resident_policy_dict, shipped
+from engine_builders import Book, claim, enrolled, enrolment, fen, item, resident_policy_dict, shipped
 
+from engine.benefit_name import BenefitName
 from engine.policy import Policy
 
 XJ_RES, NX_RES, SP_RES, AH_RES = (
@@ -76,3 +77,59 @@ def test_a_migrant_deadline_that_is_no_date_is_refused() -> None:
     data["waiting"]["migrant_deadline"] = [2, 30 + 2]
     with pytest.raises(ValueError, match="migrant_deadline must be"):
         Policy.model_validate(data)
+
+
+# =========================================================================== item 2: 门诊慢特病 I10/E11
+
+
+def _chronic_hypertension_visit(name: str, year: int) -> int:
+    """A registered chronic I10 patient's med_type 14 visit of 3,000 (one 甲类 line) at a level-2
+    hospital, the first of the year: what the basic fund pays, in fen."""
+    book = Book(shipped(name), year=year)
+    book.enrol(
+        enrolment(
+            "R1", insuplc_admdvs=REGION[name], year=year, enrol_date=date(year - 1, 11, 1), registered_diseases=("I10",)
+        )
+    )
+    c = claim(
+        "R1", [item("1", 3000)], mdtrt_id="V1", med_type="14", level="2", dise_codg="I10", begndate=date(year, 3, 1)
+    )
+    settled = book.settle(c)
+    assert {split.benefit for split in settled.facts.items} == {BenefitName.CHRONIC_OUTPATIENT}
+    return settled.result.setlinfo.hifp_pay
+
+
+@pytest.mark.parametrize(
+    ("name", "year", "expected"),
+    [
+        (NX_RES, 2025, "1560.00"),  # (3,000 − 600) × 0.65 = 2,400 × 0.65 = 1,560.00 (was the 两病 cap, 400.00)
+        (XJ_RES, 2025, "1755.00"),  # (3,000 − 300) × 0.65 = 2,700 × 0.65 = 1,755.00 (was 400.00)
+        (SP_RES, 2025, "1560.00"),  # (3,000 − 400) × 0.60 = 2,600 × 0.60 = 1,560.00 (was 300.00)
+        (AH_RES, 2024, "1625.00"),  # (3,000 − 500) × 0.65 = 2,500 × 0.65 = 1,625.00 (was 300.00)
+    ],
+)
+def test_a_registered_chronic_hypertension_patient_gets_the_chronic_benefit_not_the_two_diseases_cover_004(
+    name: str, year: int, expected: str
+) -> None:
+    """[004] (中卫) 「将高血压、糖尿病等30种慢性病列入门诊大病报销范围…政策范围内支付比例达到60%以上」:
+    hypertension and diabetes registered as 门诊大病 take the chronic benefit; [001] 6 「做好普通门诊、
+    “两病”门诊用药专项保障与慢特病门诊保障的政策衔接,避免重复报销、重复享受待遇」. Each file's chronic
+    deductible and ratio are its own (ASSUMPTIONs, see the file)."""
+    assert _chronic_hypertension_visit(name, year) == fen(expected)
+
+
+def test_a_registered_chronic_diabetes_patient_gets_no_two_diseases_cover_on_a_general_outpatient_visit_001() -> None:
+    """[001] 6 「避免重复报销、重复享受待遇」; 医保发〔2019〕54号: 已纳入门诊慢性病…保障范围“两病”患者的待遇,
+    继续按现行政策执行. A general-outpatient visit of a registered chronic E11 patient is general
+    outpatient, not “两病”; an unregistered resident treated for E11 gets the “两病” cover."""
+    book = Book(shipped(NX_RES))
+    book.enrol(enrolment("C1", registered_diseases=("E11",)))
+    book.enrol(enrolment("T1"))
+    chronic = book.settle(claim("C1", [item("1", 300)], mdtrt_id="V1", med_type="11", level="2", dise_codg="E11"))
+    # general outpatient, level 2: (300 − 100 yearly deductible) × 0.50 = 100.00
+    assert {s.benefit for s in chronic.facts.items} == {BenefitName.GENERAL_OUTPATIENT}
+    assert chronic.result.setlinfo.hifp_pay == fen("100.00")
+    two = book.settle(claim("T1", [item("1", 300)], mdtrt_id="V2", med_type="11", level="2", dise_codg="E11"))
+    # “两病”: no deductible, 300 × 0.60 = 180.00
+    assert {s.benefit for s in two.facts.items} == {BenefitName.TWO_DISEASES}
+    assert two.result.setlinfo.hifp_pay == fen("180.00")
