@@ -58,6 +58,7 @@ def book() -> PolicyBook:
 def test_the_folder_ships_one_file_per_region_scheme_and_year_the_seeds_describe() -> None:
     assert SHIPPED == [
         "150000-310-2025.toml",  # [003] Inner Mongolia staff
+        "220300-310-2025.toml",  # [002] Siping staff
         "220300-390-2025.toml",  # [002] Siping residents
         "340000-390-2024.toml",  # [001] Anhui residents, cover year 2024
         "640000-310-2025.toml",  # [004] Ningxia staff
@@ -101,6 +102,7 @@ def test_chronic_and_two_disease_codes_are_consistent(name: str) -> None:
 NX_RES, NX_STAFF = "640000-390-2025.toml", "640000-310-2025.toml"
 XJ_RES, XJ_STAFF = "650000-390-2025.toml", "650000-310-2025.toml"
 IM_STAFF, AH_RES, SP_RES = "150000-310-2025.toml", "340000-390-2024.toml", "220300-390-2025.toml"
+SP_STAFF = "220300-310-2025.toml"
 
 Getter = Callable[[Policy], Any]
 
@@ -247,6 +249,14 @@ SPOT_CHECKS: list[Any] = [
     pytest.param(SP_RES, lambda p: p.major_illness.fund, FundPayType.RESIDENT_MAJOR_ILLNESS, id="002 城乡居民大病保险"),
     pytest.param(SP_RES, lambda p: p.case_payment.dip_point_value, None, id="002 DRG, not DIP"),
     pytest.param(SP_RES, lambda p: bool(p.case_payment.drg_base_rate), True, id="002 DRG base rates"),
+    # Siping staff [002]
+    pytest.param(
+        SP_STAFF, lambda p: (p.policy.region, p.policy.scheme), ("220300", Insutype.STAFF), id="002 staff city"
+    ),
+    pytest.param(
+        SP_STAFF, lambda p: p.major_illness.fund, FundPayType.STAFF_LARGE_AMOUNT, id="002 职工大额补充医疗保险"
+    ),
+    pytest.param(SP_STAFF, lambda p: p.case_payment.dip_point_value, None, id="002 staff DRG, not DIP"),
 ]
 
 
@@ -343,6 +353,7 @@ def test_a_level_missing_from_a_table_falls_back_to_default() -> None:
         ("640104", Insutype.RESIDENT, date(2025, 6, 1), "ningxia-resident-2025"),  # county → province
         ("640100", Insutype.STAFF, date(2025, 6, 1), "ningxia-staff-2025"),  # city → province
         ("220382", Insutype.RESIDENT, date(2025, 3, 1), "siping-resident-2025"),  # 双辽市 → 四平市 [002]
+        ("220322", Insutype.STAFF, date(2025, 3, 1), "siping-staff-2025"),  # 梨树县 → 四平市 [002] staff
         ("341222", Insutype.RESIDENT, date(2024, 7, 1), "anhui-resident-2024"),  # 太和县 → 安徽省 [001]
         ("150102", Insutype.STAFF, date(2025, 12, 31), "inner-mongolia-staff-2025"),
         ("650000", Insutype.STAFF, date(2025, 1, 1), "xinjiang-staff-2025"),
@@ -358,7 +369,7 @@ def test_the_policy_in_force_falls_back_from_county_to_city_to_province(
     ("region", "scheme", "on"),
     [
         ("341222", Insutype.RESIDENT, date(2025, 1, 1)),  # Anhui ships only the 2024 cover year
-        ("220300", Insutype.STAFF, date(2025, 1, 1)),  # no Siping staff policy
+        ("220300", Insutype.STAFF, date(2026, 1, 1)),  # Siping ships staff cover for 2025 only
         ("110000", Insutype.RESIDENT, date(2025, 1, 1)),  # no Beijing policy at all
     ],
 )

@@ -8,12 +8,17 @@ belongs to. Seeds (/work/shared/seeds/): [000] 新疆 实施意见(征求意见�
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from engine_builders import Book, claim, enrolled, enrolment, fen, item, resident_policy_dict, shipped
 
+from contracts.codes import FundPayType, Insutype
 from engine.benefit_name import BenefitName
 from engine.policy import Policy
+from engine.policy_files import load_policy_book
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 XJ_RES, NX_RES, SP_RES, AH_RES = (
     "650000-390-2025.toml",
@@ -133,3 +138,29 @@ def test_a_registered_chronic_diabetes_patient_gets_no_two_diseases_cover_on_a_g
     # “两病”: no deductible, 300 × 0.60 = 180.00
     assert {s.benefit for s in two.facts.items} == {BenefitName.TWO_DISEASES}
     assert two.result.setlinfo.hifp_pay == fen("180.00")
+
+
+# =========================================================================== item 4: Siping staff
+
+SP_STAFF = "220300-310-2025.toml"
+
+
+def test_siping_staff_are_insured_under_the_city_policy_and_a_stay_is_paid_002() -> None:
+    """[002] 一(二) 「2022年底前,城镇职工基本医疗保险和补充保险在市级统筹区域内政策制度统一、经办服务统一的
+    基础上,实现基金市级统收统支」: a staff member insured in 梨树县 (220322) is priced under the
+    city's staff policy, whose amounts are the file's ASSUMPTIONs."""
+    book_of_policies = load_policy_book(POLICIES)
+    in_force = book_of_policies.in_force("220322", Insutype.STAFF, date(2025, 5, 1))
+    assert (in_force.ref.policy_id, in_force.policy.major_illness.fund) == (
+        "siping-staff-2025",
+        FundPayType.STAFF_LARGE_AMOUNT,
+    )
+    book = Book(in_force.policy)
+    book.enrol(enrolment("S1", insutype="310", insuplc_admdvs="220322"))
+    book.enrol(enrolment("S2", insutype="310", psn_type="retired", insuplc_admdvs="220322"))
+    # in service, level 3, first stay of 20,000: deductible 800; (20,000 − 800) × 0.85 = 16,320.00
+    s1 = book.settle(claim("S1", [item("1", 20000)], mdtrt_id="V1", insutype="310", level="3")).result.setlinfo
+    assert (s1.act_pay_dedc, s1.hifp_pay) == (fen(800), fen("16320.00"))
+    # retired, level 2, first stay of 10,000: deductible 500; (10,000 − 500) × 0.90 = 8,550.00
+    s2 = book.settle(claim("S2", [item("1", 10000)], mdtrt_id="V2", insutype="310", level="2")).result.setlinfo
+    assert (s2.act_pay_dedc, s2.hifp_pay) == (fen(500), fen("8550.00"))
