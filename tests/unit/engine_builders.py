@@ -86,7 +86,7 @@ def staff_policy_dict() -> dict[str, Any]:
     data["policy"].update(id="test-ningxia-staff-2025", scheme="310", sources=["004", "000", "003"])
     data["annual_cap"] = "400000"  # [004] 谈判药品…职工医保 40万元 (bundled with the fund's cap)
     benefits = data["benefits"]
-    benefits["general_outpatient"]["yearly_cap"] = "1200"  # [004] 职工普通门诊最高限额1200元/人
+    benefits["general_outpatient"]["yearly_cap"] = "1200"  # [004] 中卫市 职工普通门诊最高限额1200元/人 (Zhongwei)
     # test assumption: staff general outpatient 70% at primary care, 60% elsewhere
     benefits["general_outpatient"]["ratio"] = {"default": {"primary": "0.70", "default": "0.60"}}
     # test assumption: staff inpatient 90/85/80% by level, retirees 5 points more at level 3

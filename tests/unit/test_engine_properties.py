@@ -294,7 +294,8 @@ def check_year(book: Book, e: Enrolment) -> None:
     t = state.totals
     staff = e.insutype == "310"
     assert t.hifp_in_annual_cap <= fen(400000 if staff else 130000)  # [004]
-    assert t.hifp[BenefitName.GENERAL_OUTPATIENT] <= fen(1200 if staff else 330)  # [004]
+    # staff: the test policy's 1,200 ([004] 中卫); residents: the Ningxia file's ASSUMPTION 400
+    assert t.hifp[BenefitName.GENERAL_OUTPATIENT] <= fen(1200 if staff else 400)
     assert t.hifp[BenefitName.TWO_DISEASES] <= fen(400)  # policy (ASSUMPTION)
     # the cumulative rounding rule: the year's payments are the rounded banded figure on the year
     assert t.mi_paid == min(major_illness_due(t.mi_base), major_illness_cap(e))

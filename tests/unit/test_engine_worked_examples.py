@@ -6,7 +6,8 @@ checked against the engine. Seeds: [000] 000_1302d70b50620e88.txt, [001] 001_4db
 Policy figures used below (residents, 390):
   inpatient deductible per stay: level 3: 900 / 450 / 225; level 2: 600 / 300 / 150
   inpatient ratio: primary 90%, level 1 85%, level 2 75%, level 3 65%
-  general outpatient: yearly deductible 100 (0 at primary care), 50% (60% primary), cap 330 [004]
+  general outpatient: yearly deductible 100 (0 at primary care), 50% (60% primary), cap 400 (ASSUMPTION;
+  [004]'s 330 is Zhongwei's, tests/unit/test_zhongwei.py)
   chronic outpatient: yearly deductible 600, 65% (N18, C50 at inpatient ratios)
   两病 I10/E11: no deductible, 60% [000], yearly cap 400
   dual-channel outpatient: yearly deductible 500, 60% [004]
@@ -14,7 +15,7 @@ Policy figures used below (residents, 390):
   medical aid: destitute 100%, min_living 90%, returned 85% above 500, monitored 80% above
   1,000, shared limit 50,000 [004]; impoverished by illness from 20,000, 70% above 5,000 [004]
 Staff figures come from engine_builders.staff_policy_dict (annual cap 400,000 [004],
-general outpatient cap 1,200 [004], dual channel 75% [004], large-amount cap 700,000 [000],
+general outpatient cap 1,200 ([004], Zhongwei's figure), dual channel 75% [004], large-amount cap 700,000 [000],
 account 2% of the base / 60 a month for retirees [003]).
 """
 
@@ -153,7 +154,7 @@ def test_item_split_full_ownpay_over_limit_preselfpay_and_policy_range_docs_doma
     assert info.overlmt_selfpay == fen(100)
     assert info.preselfpay_amt == fen(112)
     assert info.inscp_scp_amt == fen(708)
-    # general outpatient: (708 − 100) × 0.50 = 304 (under the 330 cap)
+    # general outpatient: (708 − 100) × 0.50 = 304 (under the 400 cap)
     assert (info.act_pay_dedc, info.hifp_pay) == (fen(100), fen(304))
     assert info.psn_part_amt == fen(696)
     split = {i.feedetl_sn: i for i in s.result.items}
@@ -197,20 +198,20 @@ def test_a_line_amount_that_is_not_price_times_quantity_is_rejected() -> None:
 # =========================================================================== general outpatient
 
 
-def test_general_outpatient_stops_at_its_330_yearly_cap_004() -> None:
-    """[004] 城乡居民普通门诊最高支付限额330元/人."""
+def test_general_outpatient_stops_at_its_yearly_cap() -> None:
+    """The Ningxia-wide cap is the file's ASSUMPTION 400 ([004]'s 330 is Zhongwei's: test_zhongwei)."""
     book = resident_book()
     # visit 1, level 2: (500 − 100) × 0.50 = 200
     v1 = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V1", med_type="11", level="2")).result.setlinfo
     assert (v1.act_pay_dedc, v1.hifp_pay) == (fen(100), fen(200))
-    # visit 2: deductible met; 500 × 0.50 = 250, but only 330 − 200 = 130 is left
+    # visit 2: deductible met; 500 × 0.50 = 250, but only 400 − 200 = 200 is left
     v2 = book.price(claim("R1", [item("1", 500)], mdtrt_id="V2", med_type="11", level="2"))
-    assert (v2.result.setlinfo.act_pay_dedc, v2.result.setlinfo.hifp_pay) == (0, fen(130))
+    assert (v2.result.setlinfo.act_pay_dedc, v2.result.setlinfo.hifp_pay) == (0, fen(200))
     book.append(v2.events)
     # visit 3: nothing left
     v3 = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V3", med_type="11", level="2")).result.setlinfo
     assert v3.hifp_pay == 0
-    assert book.state("R1").totals.hifp[BenefitName.GENERAL_OUTPATIENT] == fen(330)
+    assert book.state("R1").totals.hifp[BenefitName.GENERAL_OUTPATIENT] == fen(400)
 
 
 def test_general_outpatient_at_primary_care_has_no_deductible_and_pays_60_percent() -> None:
@@ -816,7 +817,7 @@ def test_staff_account_pays_the_self_pay_left_after_the_pooled_fund() -> None:
     assert (s.hifp_pay, s.acct_pay, s.psn_cash_pay, s.balc) == (fen(240), fen(260), 0, fen(940))
 
 
-def test_staff_general_outpatient_yearly_cap_is_1200_004() -> None:
+def test_staff_general_outpatient_yearly_cap_is_1200_in_the_test_staff_policy_004() -> None:
     book = staff_book()
     c = claim("S1", [item("1", 3000)], mdtrt_id="V1", med_type="11", level="2", insutype="310")
     # (3,000 − 100) × 0.60 = 1,740 → the staff general outpatient cap 1,200
@@ -1034,7 +1035,7 @@ def test_a_benefit_outside_the_annual_cap_still_pays_when_the_annual_cap_is_spen
     book.enrol(enrolment("R1"))
     book.settle(stay("R1", 700000, "V1"))  # spends the 130,000
     s = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V2", med_type="11", level="2"))
-    # its own 330 cap is untouched: (500 − 100) × 0.50 = 200
+    # its own 400 cap is untouched: (500 − 100) × 0.50 = 200
     assert s.result.setlinfo.hifp_pay == fen(200)
     basic = row(s, FundPayType.RESIDENT_POOLED)
     assert basic.fund_payamt == fen(200) <= basic.crt_payb_lmt_amt

@@ -63,6 +63,8 @@ def test_the_folder_ships_one_file_per_region_scheme_and_year_the_seeds_describe
         "340000-390-2024.toml",  # [001] Anhui residents, cover year 2024
         "640000-310-2025.toml",  # [004] Ningxia staff
         "640000-390-2025.toml",  # [004] Ningxia residents
+        "640500-310-2025.toml",  # [004] Zhongwei staff
+        "640500-390-2025.toml",  # [004] Zhongwei residents
         "650000-310-2025.toml",  # [000] Xinjiang staff
         "650000-390-2025.toml",  # [000] Xinjiang residents
     ]
@@ -103,6 +105,7 @@ NX_RES, NX_STAFF = "640000-390-2025.toml", "640000-310-2025.toml"
 XJ_RES, XJ_STAFF = "650000-390-2025.toml", "650000-310-2025.toml"
 IM_STAFF, AH_RES, SP_RES = "150000-310-2025.toml", "340000-390-2024.toml", "220300-390-2025.toml"
 SP_STAFF = "220300-310-2025.toml"
+ZW_RES, ZW_STAFF = "640500-390-2025.toml", "640500-310-2025.toml"
 
 Getter = Callable[[Policy], Any]
 
@@ -145,7 +148,9 @@ def _two(p: Policy) -> Any:
 SPOT_CHECKS: list[Any] = [
     # Ningxia residents [004], [000]
     pytest.param(NX_RES, lambda p: p.annual_cap, fen(130_000), id="004 Ningxia residents annual cap 13万"),
-    pytest.param(NX_RES, lambda p: _general(p).yearly_cap, fen(330), id="004 Ningxia residents general outpatient 330"),
+    pytest.param(
+        ZW_RES, lambda p: _general(p).yearly_cap, fen(330), id="004 Zhongwei residents general outpatient 330"
+    ),
     pytest.param(NX_RES, lambda p: _dual(p).deductible["default"], (fen(500),), id="004 dual channel 500 a year"),
     pytest.param(NX_RES, lambda p: _dual(p).ratio["default"]["default"], Decimal("0.60"), id="004 residents dual 60%"),
     pytest.param(NX_RES, lambda p: _two(p).ratio["default"]["default"], Decimal("0.60"), id="000 两病 60% Ningxia"),
@@ -160,7 +165,9 @@ SPOT_CHECKS: list[Any] = [
     pytest.param(NX_STAFF, lambda p: _dual(p).ratio["default"]["default"], Decimal("0.75"), id="004 staff dual 75%"),
     pytest.param(NX_STAFF, lambda p: _dual(p).deductible["default"], (fen(500),), id="004 staff dual 500 a year"),
     pytest.param(NX_STAFF, lambda p: _dual(p).counts_in_annual_cap, True, id="004 dual bundled with fund cap"),
-    pytest.param(NX_STAFF, lambda p: _general(p).yearly_cap, fen(1_200), id="004 staff general outpatient 1200"),
+    pytest.param(
+        ZW_STAFF, lambda p: _general(p).yearly_cap, fen(1_200), id="004 Zhongwei staff general outpatient 1200"
+    ),
     pytest.param(NX_STAFF, lambda p: p.major_illness.fund, FundPayType.STAFF_LARGE_AMOUNT, id="staff large 330100"),
     pytest.param(NX_STAFF, lambda p: p.major_illness.cap, fen(700_000), id="000 staff major illness cap 70万"),
     pytest.param(NX_STAFF, lambda p: p.major_illness.incentives, None, id="000 incentives are residents only"),
@@ -351,6 +358,8 @@ def test_a_level_missing_from_a_table_falls_back_to_default() -> None:
     ("region", "scheme", "on", "policy_id"),
     [
         ("640104", Insutype.RESIDENT, date(2025, 6, 1), "ningxia-resident-2025"),  # county → province
+        ("640521", Insutype.RESIDENT, date(2025, 6, 1), "zhongwei-resident-2025"),  # 中宁县 → 中卫市 [004]
+        ("640500", Insutype.STAFF, date(2025, 6, 1), "zhongwei-staff-2025"),
         ("640100", Insutype.STAFF, date(2025, 6, 1), "ningxia-staff-2025"),  # city → province
         ("220382", Insutype.RESIDENT, date(2025, 3, 1), "siping-resident-2025"),  # 双辽市 → 四平市 [002]
         ("220322", Insutype.STAFF, date(2025, 3, 1), "siping-staff-2025"),  # 梨树县 → 四平市 [002] staff
