@@ -197,11 +197,13 @@ def scenarios(draw: st.DrawFn, max_claims: int = 6) -> Scenario:
     else:
         kw.update(
             psn_type=draw(st.sampled_from(["adult", "student", "child", "elderly"])),
-            continuous_years=draw(st.integers(0, 20)),
             zero_claim_years=draw(st.integers(0, 6)),
-            rejoined_after_break=draw(st.booleans()),
             aid_category=draw(st.sampled_from([None, None, *AID_RULES, "impoverished_by_illness"])),
         )
+        # a break restarts the continuous count and carries the rejoin penalty (000 四)
+        break_years = draw(st.sampled_from([0, 0, 0, 1, 3]))
+        continuous = 1 if break_years else draw(st.integers(0, 20))
+        kw.update(continuous_years=continuous, break_years=break_years, rejoined_after_break=break_years > 0)
         book = Book(RESIDENT)
     person = enrolment("P1", **kw)
     payer = not staff and draw(st.booleans())

@@ -457,15 +457,21 @@ def test_major_illness_a_later_visit_triggers_what_an_earlier_did_not_and_bands_
         (12, 4, False, 360000),  # 40,000 + 20,000 = 60,000 = 20% of 300,000
         (20, 0, False, 360000),  # 16 × 5,000 = 80,000, at most 20% × 300,000 = 60,000
         (13, 4, False, 360000),  # 45,000 + 20,000 = 65,000 → 60,000
-        (1, 0, True, 295000),  # 断保人员再参保的 … 降低5000元
+        (1, 0, True, 295000),  # 断保人员再参保的 … 降低5000元 (a 1-year break)
+        (1, 2, True, 305000),  # the zero-claim reward outlives a break: 300,000 + 10,000 − 5,000
     ],
 )
 def test_major_illness_cap_with_resident_incentives_000(
     continuous: int, zero_claim: int, rejoined: bool, cap: int
 ) -> None:
     """[000] 四、完善两个激励机制."""
-    book = resident_book(continuous_years=continuous, zero_claim_years=zero_claim, rejoined_after_break=rejoined)
-    s = book.settle(stay("R1", 700000, "V1"))
+    book = resident_book(
+        continuous_years=continuous,
+        zero_claim_years=zero_claim,
+        rejoined_after_break=rejoined,
+        break_years=int(rejoined),
+    )
+    s = book.settle(stay("R1", 700000, "V1", month=6))  # June: after a 1-year break's 4-month wait
     # basic fund: (700,000 − 900) × 0.65 > 130,000 → 130,000; self-pay 570,000
     # bands: 0.60 × 85,000 + 0.70 × 470,000 = 51,000 + 329,000 = 380,000 > every cap here
     assert s.result.setlinfo.hifp_pay == fen(130000)

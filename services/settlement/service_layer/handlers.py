@@ -35,7 +35,7 @@ from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, Settled, settle_claim
 from engine.visit import Visit
 from settlement.senders import Registry, Sender
-from settlement.service_layer.people import Loaded, appends_for, load
+from settlement.service_layer.people import Loaded, appends_for, load, prior_years
 from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import (
     Answered,
@@ -363,7 +363,8 @@ class SettlementService:
             )
         priced = self.policies.in_force(enrolment.insuplc_admdvs, scheme, first_day)
         facts = enrolment_facts_of(enrolment, scheme, priced.policy, codes)
-        event = record_enrolment(facts, priced.policy, person.state)
+        prior = await prior_years(self.store, self.policies, enrolment.psn_no, enrolment.year)
+        event = record_enrolment(facts, priced.policy, person.state, prior)
         stream = stream_id(enrolment.psn_no, enrolment.year)
         reply = EnrolmentAccepted(
             event_id=event_id(enrolment.idempotency_key, 0),
