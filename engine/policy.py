@@ -176,7 +176,8 @@ class PersonalAccount(Strict):
     in_service_rate: Ratio  # share of the person's monthly contribution base credited
     retired_monthly: Yuan = Field(ge=0)  # fixed monthly credit for retirees
     flexible_rate: Ratio = Decimal(0)  # flexible-employment staff, share of their base
-    family_relations: tuple[FamilyRelation, ...] = tuple(FamilyRelation)
+    # 配偶、父母、子女 (003, the national 14号 design); a region that allows 近亲属 (000) lists them
+    family_relations: tuple[FamilyRelation, ...] = (FamilyRelation.SPOUSE, FamilyRelation.PARENT, FamilyRelation.CHILD)
     excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
 
 

@@ -1,0 +1,77 @@
+"""Issue 12, items 6-13: mechanisms the seeds name that the engine lacked, each priced on the
+shipped policy file of the region whose rule it is (or on a file with the parameter set, where no
+shipped region uses it). Seeds (/work/shared/seeds/): [000] 新疆 实施意见(征求意见稿) 2024-09-05,
+[001] 安徽 2023-09, [002] 四平市 2020-12-22, [003] 内蒙古 2021-12-15, [004] 宁夏医保局 工作简报 2021.
+"""
+
+from __future__ import annotations
+
+import pytest
+from engine_builders import Book, claim, enrolment, family, fen, item, shipped
+
+from contracts.codes import RejectionCode
+from engine.errors import Rejected
+
+NX_RES, NX_STAFF = "640000-390-2025.toml", "640000-310-2025.toml"
+XJ_RES, XJ_STAFF = "650000-390-2025.toml", "650000-310-2025.toml"
+IM_STAFF, SP_RES, SP_STAFF = "150000-310-2025.toml", "220300-390-2025.toml", "220300-310-2025.toml"
+AH_RES = "340000-390-2024.toml"
+
+
+# =========================================================================== item 10: other channels
+
+
+@pytest.mark.parametrize("name", [NX_RES, NX_STAFF])
+def test_an_expense_another_scheme_or_budget_pays_is_all_own_pay_004(name: str) -> None:
+    """[004] 「以及有其他保障制度和经费渠道安排解决的医疗费用均属基金不予支付范围」 (Ningxia)."""
+    staff = "310" in name
+    book = Book(shipped(name))
+    book.enrol(enrolment("P1", insutype="310" if staff else "390"))
+    lines = [item("1", 10000), item("2", 2000, excluded="other_channel")]
+    s = book.settle(claim("P1", lines, mdtrt_id="V1", level="2", insutype="310" if staff else "390"))
+    info = s.result.setlinfo
+    # the 2,000 line is 全自费 even as a 甲类 item; only the 10,000 line is policy-range
+    assert (info.fulamt_ownpay_amt, info.inscp_scp_amt) == (fen(2000), fen(10000))
+    # residents level 2: (10,000 − 600) × 0.75 = 7,050; staff in service: (10,000 − 500) × 0.88 = 8,360
+    assert info.hifp_pay == fen(8360 if staff else 7050)
+
+
+# =========================================================================== item 11: 近亲属
+
+
+def _relative_pays(name: str, relation: str) -> Book:
+    book = Book(shipped(name))
+    payer = {"family_members": (family("R9", relation),), "acct_opening_balance": 1000}
+    book.enrol(enrolment("S1", insutype="310", **payer))
+    book.enrol(enrolment("R9", insutype="310"))
+    c = claim(
+        "R9",
+        [item("1", 500)],
+        mdtrt_id="V1",
+        med_type="11",
+        level="2",
+        insutype="310",
+        acct_used_flag=True,
+        acct_payer_psn_no="S1",
+        acct_payer_relation=relation,
+    )
+    book.settle(c)
+    return book
+
+
+@pytest.mark.parametrize("relation", ["sibling", "grandparent", "grandchild"])
+def test_xinjiang_staff_accounts_pay_for_close_relatives_beyond_spouse_parents_children_000(relation: str) -> None:
+    """[000] (二) 「支持职工医保个人账户用于支付…已参保的近亲属在定点医药机构就医购药发生的个人自付医药费用」:
+    近亲属 as 民法典 第一千零四十五条 defines it. R9 (staff, no balance of its own) visits a level-2
+    hospital for 500: general outpatient (500 − 200 yearly deductible) × 0.55 = 165.00 (XJ-S, in
+    service); R9 owes 335.00, and S1's account (1,000) pays all of it."""
+    book = _relative_pays(XJ_STAFF, relation)
+    assert book.state("S1").account_balance == fen("665.00")
+    assert book.state("R9").totals.acct_mulaid_received == fen("335.00")
+
+
+def test_inner_mongolia_staff_accounts_pay_only_for_spouse_parents_and_children_003() -> None:
+    """[003] 三 「本人及其配偶、父母、子女」: a sibling's care is refused."""
+    with pytest.raises(Rejected) as refused:
+        _relative_pays(IM_STAFF, "sibling")
+    assert refused.value.code is RejectionCode.FAMILY_ACCOUNT_NOT_ALLOWED
