@@ -17,7 +17,7 @@ from contracts.codes import PersonType
 from contracts.money import format_yuan
 from engine.benefit_name import BenefitName
 from engine.benefits import Routing, configured
-from engine.deductible import deductible_left
+from engine.deductible import deductible_left, special_treatment_deductible
 from engine.errors import PolicyGap
 from engine.items import SplitItem
 from engine.money import times
@@ -113,6 +113,13 @@ class BasicOutcome:
         return self.shares[0].ratio if self.shares else None
 
 
+def _special_caps(benefit: Benefit, policy: Policy) -> Benefit:
+    """A special treatment 参照住院 (003) under the inpatient caps: the fund's annual cap only."""
+    if policy.chronic.special_treatment.caps == "chronic":
+        return benefit
+    return benefit.model_copy(update={"yearly_cap": None, "counts_in_annual_cap": True})
+
+
 def pay_basic_benefits(given: BasicInput) -> BasicOutcome:
     """Stage 3 of settle_claim: deductible and basic fund, benefit by benefit."""
     running = given.totals
@@ -145,15 +152,18 @@ def _one_benefit(
         return None, ((TrailLine("basic_fund", policy_key(file, "benefits"), why),) if amount else ())
     if not given.covered:
         return None, ()
-    # a 门诊特殊治疗 priced with inpatient ratios (003) keeps its own deductible and caps
-    ratio_name = (
-        BenefitName.INPATIENT if given.routing.inpatient_rules and name is BenefitName.CHRONIC_OUTPATIENT else name
+    special = given.routing.inpatient_rules and name is BenefitName.CHRONIC_OUTPATIENT
+    ratio_name = BenefitName.INPATIENT if special else name
+    ratio_source = policy.benefits.inpatient if special else benefit
+    due, why = (
+        special_treatment_deductible(benefit, given.level, running, policy)
+        if special
+        else deductible_left(benefit, name, given.level, running, policy)
     )
-    ratio_source = policy.benefits.inpatient if ratio_name is BenefitName.INPATIENT else benefit
-    due, why = deductible_left(benefit, name, given.level, running, policy)
     dedc = min(amount, due)
     ratio = ratio_for(ratio_source, name, given.psn_type, given.level)
-    pay = pay_basic(benefit, name, amount - dedc, ratio, running, policy)
+    capped = _special_caps(benefit, policy) if special else benefit
+    pay = pay_basic(capped, name, amount - dedc, ratio, running, policy)
     selfpay = amount - pay.paid
     if policy.major_illness.include_preselfpay:
         selfpay += sum(s.preselfpay_amt for s in given.splits if s.benefit is name)
@@ -167,11 +177,13 @@ def _one_benefit(
         mi_selfpay=selfpay if benefit.major_illness else 0,
         aid_selfpay=selfpay if benefit.medical_aid else 0,
     )
-    dedc_key = "deductible" if benefit.deductible_basis != "none" else "deductible_basis"
+    dedc_key = f"benefits.{name.value}." + ("deductible" if benefit.deductible_basis != "none" else "deductible_basis")
+    if special and policy.chronic.special_treatment.deductible != "chronic":
+        dedc_key = "chronic.special_treatment"
     lines = (
         TrailLine(
             "deductible",
-            policy_key(file, f"benefits.{name.value}.{dedc_key}"),
+            policy_key(file, dedc_key),
             f"{name.value}: {why}; {format_yuan(dedc)} taken from {format_yuan(amount)}",
         ),
         TrailLine("basic_fund", policy_key(file, f"benefits.{ratio_name.value}.ratio"), f"{name.value}: {pay.why}"),

@@ -88,9 +88,21 @@ class Benefits(Strict):
     dual_channel_outpatient: Benefit | None = None  # 谈判药品 in outpatient care (004)
 
 
+class SpecialTreatment(Strict):
+    """门诊特殊治疗 参照住院管理 (003 「可参照统筹地区住院政策进行管理」): which inpatient rules a special
+    treatment takes besides the inpatient ratio. Each choice is the region's; the seeds give none."""
+
+    # "chronic": the chronic benefit's yearly deductible; "inpatient_once_a_year": the deductible of
+    # a first stay at the visit's level, met once a year by the person's chronic-outpatient care
+    deductible: Literal["chronic", "inpatient_once_a_year"] = "chronic"
+    # "chronic": the chronic benefit's own yearly cap too; "inpatient": only the fund's annual cap
+    caps: Literal["chronic", "inpatient"] = "chronic"
+
+
 class ChronicRules(Strict):
     diseases: dict[str, str] = Field(default_factory=dict)  # code → name of covered 慢特病
     inpatient_rule_diseases: tuple[str, ...] = ()  # 门诊特殊治疗 priced with inpatient ratios (003)
+    special_treatment: SpecialTreatment = SpecialTreatment()
 
 
 class DualChannelRules(Strict):

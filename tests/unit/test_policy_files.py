@@ -302,12 +302,15 @@ def _lookup_gaps(policy: Policy) -> list[str]:
         except PolicyGap as gap:
             gaps.append(str(gap.args[0]))
 
+    # a special treatment on the inpatient deductible (chronic.special_treatment) may be dispensed at a pharmacy
+    special = policy.chronic.special_treatment.deductible == "inpatient_once_a_year"
+    special_deductible = special and bool(policy.chronic.inpatient_rule_diseases)
     wanted: list[tuple[BenefitName, tuple[str, ...], tuple[str, ...]]] = [
         # inpatient stays happen at primary care and hospitals; a 门诊特殊治疗 priced with inpatient
         # ratios may also be dispensed at a pharmacy (med_type 14 at a pharmacy).
         (
             BenefitName.INPATIENT,
-            HOSPITAL_LEVELS,
+            HOSPITAL_LEVELS + (("pharmacy",) if special_deductible else ()),
             HOSPITAL_LEVELS + (("pharmacy",) if policy.chronic.inpatient_rule_diseases else ()),
         ),
         *((name, LEVEL_KEYS, LEVEL_KEYS) for name in OUTPATIENT),

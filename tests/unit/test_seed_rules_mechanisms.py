@@ -75,3 +75,34 @@ def test_inner_mongolia_staff_accounts_pay_only_for_spouse_parents_and_children_
     with pytest.raises(Rejected) as refused:
         _relative_pays(IM_STAFF, "sibling")
     assert refused.value.code is RejectionCode.FAMILY_ACCOUNT_NOT_ALLOWED
+
+
+# =========================================================================== item 13: 参照住院
+
+
+def _im_chronic_visits(code: str, amounts: list[int]) -> list[tuple[int, int]]:
+    """An in-service Inner Mongolia staff member's med_type 14 visits at a level-3 hospital:
+    (deductible, basic fund) of each, in fen."""
+    book = Book(shipped(IM_STAFF))
+    book.enrol(enrolment("S1", insutype="310", registered_diseases=(code,)))
+    out = []
+    for n, amount in enumerate(amounts, start=1):
+        c = claim("S1", [item("1", amount)], mdtrt_id=f"V{n}", med_type="14", level="3", insutype="310", dise_codg=code)
+        info = book.settle(c).result.setlinfo
+        out.append((info.act_pay_dedc, info.hifp_pay))
+    return out
+
+
+def test_a_special_treatment_takes_the_inpatient_deductible_ratio_and_caps_in_inner_mongolia_003() -> None:
+    """[003] 一(二)1 「對部分適合在門診開展、比住院更經濟方便的特殊治療門診費用,納入統籌基金支付范圍,可參照
+    統籌地區住院政策進行管理」. The file: dialysis (N18) takes a first stay's deductible at the level,
+    once a year (1,000 at level 3), the inpatient ratio (85% in service at level 3) and only the
+    fund's annual cap, not the 8,000 yearly cap of 门诊慢性病."""
+    # visit 1: (20,000 − 1,000) × 0.85 = 19,000 × 0.85 = 16,150 (above 8,000: the chronic cap does not apply)
+    # visit 2: deductible met: 20,000 × 0.85 = 17,000
+    assert _im_chronic_visits("N18", [20000, 20000]) == [(fen(1000), fen(16150)), (0, fen(17000))]
+
+
+def test_an_ordinary_chronic_disease_keeps_the_chronic_deductible_ratio_and_yearly_cap_in_inner_mongolia() -> None:
+    # diabetes (E11), 门诊慢性病: (20,000 − 300) × 0.75 = 14,775 → the 8,000 yearly cap; then nothing
+    assert _im_chronic_visits("E11", [20000, 5000]) == [(fen(300), fen(8000)), (0, 0)]
