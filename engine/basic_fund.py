@@ -20,7 +20,7 @@ from engine.benefits import Routing, configured
 from engine.deductible import deductible_left, special_treatment_deductible
 from engine.errors import PolicyGap
 from engine.items import SplitItem
-from engine.money import times
+from engine.money import half_up, times
 from engine.policy import DEFAULT, Benefit, Policy, by_level
 from engine.totals import ByBenefit, Totals
 from engine.trail import TrailLine, policy_key
@@ -39,6 +39,15 @@ class BasicPayment:
     paid: int
     could_pay: int  # crt_payb_lmt_amt: what the caps left before this visit
     why: str
+    above_annual_cap: int = 0  # of the base (after the deductible), what the fund's annual cap left unpaid
+
+
+def _above_annual_cap(base: int, ratio: Decimal, paid: int) -> int:
+    """The part of the base the fund's annual cap kept from being paid: the base less what the
+    payment stands for (paid ÷ ratio, to the fen)."""
+    if ratio == 0:
+        return 0
+    return max(0, base - half_up(Decimal(paid) / ratio))
 
 
 def pay_basic(
@@ -53,9 +62,11 @@ def pay_basic(
     could_pay, binding = min(limits, default=(payable, ""))
     paid = min(payable, could_pay)
     why = f"({format_yuan(base)}) × {ratio} = {format_yuan(payable)}"
+    above = 0
     if paid < payable:
         why += f", limited to {format_yuan(paid)} by what is left of the {binding}"
-    return BasicPayment(payable, paid, could_pay, why)
+        above = _above_annual_cap(base, ratio, paid) if binding == "fund annual cap" else 0
+    return BasicPayment(payable, paid, could_pay, why, above)
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,7 @@ def _one_benefit(
     selfpay = amount - pay.paid
     if policy.major_illness.include_preselfpay:
         selfpay += sum(s.preselfpay_amt for s in given.splits if s.benefit is name)
+    mi_base = pay.above_annual_cap if policy.major_illness.basis == "above_basic_cap" else selfpay
     share = BenefitShare(
         name,
         dedc,
@@ -174,7 +186,7 @@ def _one_benefit(
         pay.could_pay,
         benefit.counts_in_annual_cap,
         ratio,
-        mi_selfpay=selfpay if benefit.major_illness else 0,
+        mi_selfpay=mi_base if benefit.major_illness else 0,
         aid_selfpay=selfpay if benefit.medical_aid else 0,
     )
     dedc_key = f"benefits.{name.value}." + ("deductible" if benefit.deductible_basis != "none" else "deductible_basis")

@@ -141,6 +141,10 @@ class MajorIllness(Strict):
     """居民大病保险 / 职工大额医疗费用补助 on the year's accumulated policy-range self-pay."""
 
     fund: FundPayType
+    # What the bands work on: "self_pay" — the year's policy-range self-pay after the basic fund
+    # (大病保险); "above_basic_cap" — the policy-range cost the basic fund could not pay because its
+    # annual cap was spent (职工大额医疗费用补助 pays the part above the cap, by its own bands and cap).
+    basis: Literal["self_pay", "above_basic_cap"] = "self_pay"
     bands: tuple[Band, ...] = Field(min_length=1)
     cap: Yuan = Field(ge=0)
     include_preselfpay: bool = False  # whether 先行自付 counts as qualifying self-pay

@@ -106,3 +106,32 @@ def test_a_special_treatment_takes_the_inpatient_deductible_ratio_and_caps_in_in
 def test_an_ordinary_chronic_disease_keeps_the_chronic_deductible_ratio_and_yearly_cap_in_inner_mongolia() -> None:
     # diabetes (E11), 门诊慢性病: (20,000 − 300) × 0.75 = 14,775 → the 8,000 yearly cap; then nothing
     assert _im_chronic_visits("E11", [20000, 5000]) == [(fen(300), fen(8000)), (0, 0)]
+
+
+# =========================================================================== item 7: 职工大额 above the cap
+
+
+def test_staff_large_amount_pays_the_part_above_the_basic_funds_annual_cap() -> None:
+    """职工大额医疗费用补助 (330100) pays the policy-range cost above the basic fund's annual cap, by its
+    own bands and cap ([002] 城镇职工大额补充医疗保险, [003] 职工大额医疗费用补助 name it; its terms are
+    the Ningxia staff file's ASSUMPTIONs: 90% of the part above the 400,000 cap [004], up to 700,000)."""
+    book = Book(shipped(NX_STAFF))
+    book.enrol(enrolment("S1", insutype="310"))
+    first = book.settle(claim("S1", [item("1", 600000)], mdtrt_id="V1", level="3", insutype="310")).result.setlinfo
+    # deductible 800; base 599,200.00; × 0.85 = 509,320.00 > the annual cap: the fund pays 400,000.00,
+    # which stands for 400,000 ÷ 0.85 = 470,588.2352… → 470,588.24 of the base; above the cap:
+    # 599,200.00 − 470,588.24 = 128,611.76; 大额 90%: 115,750.584 → 115,750.58
+    assert (first.act_pay_dedc, first.hifp_pay, first.hifob_pay) == (fen(800), fen(400000), fen("115750.58"))
+    second = book.settle(claim("S1", [item("1", 100000)], mdtrt_id="V2", level="3", insutype="310")).result.setlinfo
+    # 2nd stay deductible 400; base 99,600.00, the cap is spent: all of it is above; 90% = 89,640.00
+    assert (second.act_pay_dedc, second.hifp_pay, second.hifob_pay) == (fen(400), 0, fen("89640.00"))
+
+
+def test_xinjiang_staff_major_illness_works_on_the_years_self_pay_000() -> None:
+    """[000] 「职工大病保险年度最高支付限额确定为70万元」: Xinjiang's file keeps the self-pay design."""
+    book = Book(shipped(XJ_STAFF))
+    book.enrol(enrolment("S1", insutype="310"))
+    info = book.settle(claim("S1", [item("1", 100000)], mdtrt_id="V1", level="3", insutype="310")).result.setlinfo
+    # XJ-S level 3: deductible 900, 84%: (100,000 − 900) × 0.84 = 83,244.00; self-pay 16,756.00 < 20,000:
+    # nothing from the bands yet
+    assert (info.act_pay_dedc, info.hifp_pay, info.hifob_pay) == (fen(900), fen("83244.00"), 0)
