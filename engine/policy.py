@@ -137,6 +137,15 @@ class Incentives(Strict):
     rejoin_penalty: Yuan = Field(ge=0)
 
 
+class HardshipTilt(Strict):
+    """困难群众 in major illness: for 特困人员、低保对象、返贫致贫人口 the threshold halved, +5 points, no
+    cap (national rule: 医保发〔2021〕19号, kept by 国办发〔2021〕42号; [000] 困难群众大病保险政策按相关规定执行)."""
+
+    deductible_factor: Ratio = Decimal("0.5")  # the first band's threshold is multiplied by it
+    ratio_bonus: Ratio = Decimal("0.05")  # added to every band's ratio (at most 1)
+    cap_removed: bool = True
+
+
 class MajorIllness(Strict):
     """居民大病保险 / 职工大额医疗费用补助 on the year's accumulated policy-range self-pay."""
 
@@ -149,6 +158,7 @@ class MajorIllness(Strict):
     cap: Yuan = Field(ge=0)
     include_preselfpay: bool = False  # whether 先行自付 counts as qualifying self-pay
     incentives: Incentives | None = None
+    hardship: dict[AidCategory, HardshipTilt] = Field(default_factory=dict)  # per aid category
 
     @field_validator("bands")
     @classmethod
@@ -159,8 +169,20 @@ class MajorIllness(Strict):
 
 
 class AidRule(Strict):
+    """One aid category: a yearly deductible, then one ratio — or segments (分段, 002 优化分类分段救助政策):
+    ``{ above, ratio }`` on the year's remaining compliant cost above the deductible."""
+
     deductible: Yuan = Field(ge=0)
-    ratio: Ratio
+    ratio: Ratio | None = None
+    segments: tuple[Band, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AidRule:
+        if (self.ratio is None) == (not self.segments):
+            raise ValueError("give either ratio or segments")
+        if any(b.above >= c.above for b, c in pairwise(self.segments)):
+            raise ValueError("segments must be in ascending order of 'above'")
+        return self
 
 
 class IllnessPovertyRule(Strict):

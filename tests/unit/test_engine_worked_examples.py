@@ -514,20 +514,21 @@ def test_medical_aid_by_category_on_what_basic_and_major_illness_left_004(catego
 
 
 def test_medical_aid_shared_yearly_limit_50000_004() -> None:
-    """[004] 门诊慢特病和住院救助共用5万元的年度救助限额."""
+    """[004] 门诊慢特病和住院救助共用5万元的年度救助限额. A destitute person also gets the 困难群众 tilt
+    in major illness (national rule: threshold 15,000 → 7,500, +5 points, no cap)."""
     book = resident_book(aid_category="destitute")
     v1 = book.settle(stay("R1", 200000, "V1")).result.setlinfo
     # basic (200,000 − 900) × 0.65 = 129,415; self-pay 70,585
-    # major illness (70,585 − 15,000) × 0.60 = 33,351; aid 70,585 − 33,351 = 37,234 (100%)
-    assert (v1.hifp_pay, v1.hifmi_pay, v1.maf_pay) == (fen(129415), fen(33351), fen(37234))
-    v2 = book.settle(stay("R1", 50000, "V2", month=4))
+    # major illness (70,585 − 7,500) × 0.65 = 41,005.25; aid 70,585 − 41,005.25 = 29,579.75 (100%)
+    assert (v1.hifp_pay, v1.hifmi_pay, v1.maf_pay) == (fen(129415), fen("41005.25"), fen("29579.75"))
+    v2 = book.settle(stay("R1", 100000, "V2", month=4))
     info = v2.result.setlinfo
-    # basic: only 130,000 − 129,415 = 585 left; self-pay 49,415; year base 120,000
-    # major illness 51,000 + 0.70 × 20,000 = 65,000 − 33,351 = 31,649
-    # aid would be 49,415 − 31,649 = 17,766, but only 50,000 − 37,234 = 12,766 is left
-    assert (info.hifp_pay, info.hifmi_pay, info.maf_pay) == (fen(585), fen(31649), fen(12766))
-    assert row(v2, FundPayType.MEDICAL_AID).crt_payb_lmt_amt == fen(12766)
-    assert info.psn_cash_pay == fen(5000)  # 50,000 − 585 − 31,649 − 12,766
+    # basic: only 130,000 − 129,415 = 585 left; self-pay 99,415; year base 170,000
+    # major illness 0.65 × 92,500 + 0.75 × 70,000 = 60,125 + 52,500 = 112,625 − 41,005.25 = 71,619.75
+    # aid would be 99,415 − 71,619.75 = 27,795.25, but only 50,000 − 29,579.75 = 20,420.25 is left
+    assert (info.hifp_pay, info.hifmi_pay, info.maf_pay) == (fen(585), fen("71619.75"), fen("20420.25"))
+    assert row(v2, FundPayType.MEDICAL_AID).crt_payb_lmt_amt == fen("20420.25")
+    assert info.psn_cash_pay == fen(7375)  # 100,000 − 585 − 71,619.75 − 20,420.25
 
 
 def test_medical_aid_does_not_apply_to_general_outpatient() -> None:

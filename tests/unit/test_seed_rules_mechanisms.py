@@ -135,3 +135,44 @@ def test_xinjiang_staff_major_illness_works_on_the_years_self_pay_000() -> None:
     # XJ-S level 3: deductible 900, 84%: (100,000 − 900) × 0.84 = 83,244.00; self-pay 16,756.00 < 20,000:
     # nothing from the bands yet
     assert (info.act_pay_dedc, info.hifp_pay, info.hifob_pay) == (fen(900), fen("83244.00"), 0)
+
+
+# =========================================================================== item 8: 困难群众, 分段救助
+
+
+def test_major_illness_tilts_toward_the_poor_in_xinjiang_000() -> None:
+    """[000] (三) 「困难群众大病保险政策按相关规定执行」: the national rule (医保发〔2021〕19号, kept by
+    国办发〔2021〕42号) — for 特困、低保、返贫致贫 the threshold halved, ratios +5 points, no cap; each a
+    parameter of the file. A 1,000,000 stay at level 3 (XJ-R: deductible 800, 60%, annual cap 180,000;
+    major illness 60% above 15,000, 70% above 100,000, cap 300,000)."""
+    book = Book(shipped(XJ_RES))
+    book.enrol(enrolment("A1", insuplc_admdvs="650102", aid_category="min_living"))
+    book.enrol(enrolment("N1", insuplc_admdvs="650102"))
+    tilted = book.settle(claim("A1", [item("1", 1000000)], mdtrt_id="V1", level="3")).result.setlinfo
+    plain = book.settle(claim("N1", [item("1", 1000000)], mdtrt_id="V2", level="3")).result.setlinfo
+    # basic: (1,000,000 − 800) × 0.60 = 599,520 → the cap 180,000; self-pay 820,000
+    assert tilted.hifp_pay == plain.hifp_pay == fen(180000)
+    # plain: 0.60 × 85,000 + 0.70 × 720,000 = 51,000 + 504,000 = 555,000 → cap 300,000
+    assert plain.hifmi_pay == fen(300000)
+    # tilted: threshold 7,500; 0.65 × 92,500 + 0.75 × 720,000 = 60,125 + 540,000 = 600,125, no cap
+    assert tilted.hifmi_pay == fen(600125)
+    # aid (min_living 90%, XJ-R shared limit 60,000): (820,000 − 600,125) × 0.90 = 197,887.50 → 60,000
+    assert tilted.maf_pay == fen(60000)
+
+
+def test_siping_aid_is_by_category_and_by_segment_002() -> None:
+    """[002] 「健全完善重特大疾病医疗救助制度,优化分类分段救助政策」. SP-R, a 低保 resident (segments of the
+    year's remaining compliant cost: 75% to 10,000, 80% to 30,000, 85% above; ASSUMPTIONs), two
+    stays at level 2 (deductible 400 then 200, 70%; major illness tilted: 65% above 7,000)."""
+    book = Book(shipped(SP_RES))
+    book.enrol(enrolment("A1", insuplc_admdvs="220302", aid_category="min_living"))
+    v1 = book.settle(claim("A1", [item("1", 50000)], mdtrt_id="V1", level="2")).result.setlinfo
+    # basic (50,000 − 400) × 0.70 = 34,720; self-pay 15,280; major illness (15,280 − 7,000) × 0.65 = 5,382
+    # aid base 15,280 − 5,382 = 9,898, all in the first segment: 9,898 × 0.75 = 7,423.50
+    assert (v1.hifp_pay, v1.hifmi_pay, v1.maf_pay) == (fen(34720), fen(5382), fen("7423.50"))
+    v2 = book.settle(claim("A1", [item("1", 100000)], mdtrt_id="V2", level="2")).result.setlinfo
+    # basic (100,000 − 200) × 0.70 = 69,860 (115,280 left of 150,000); self-pay 30,140
+    # major illness on 45,420: (45,420 − 7,000) × 0.65 = 24,973 − 5,382 = 19,591
+    # aid base 9,898 + (30,140 − 19,591) = 9,898 + 10,549 = 20,447:
+    # 10,000 × 0.75 + 10,447 × 0.80 = 7,500 + 8,357.60 = 15,857.60 − 7,423.50 = 8,434.10
+    assert (v2.hifp_pay, v2.hifmi_pay, v2.maf_pay) == (fen(69860), fen(19591), fen("8434.10"))
