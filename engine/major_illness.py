@@ -38,7 +38,8 @@ def banded(accumulated: int, rules: MajorIllness, tilt: HardshipTilt | None = No
 
 
 def tilted_bands(bands: tuple[Band, ...], tilt: HardshipTilt | None) -> tuple[Band, ...]:
-    """困难群众 (national rule, 医保发〔2021〕19号 / 国办发〔2021〕42号): the threshold lowered, every ratio raised (at most 1)."""
+    """困难群众 (national rule, 医保发〔2021〕19号 / 国办发〔2021〕42号): the threshold lowered, every
+    ratio raised (at most 1)."""
     if tilt is None:
         return bands
     first = bands[0].above
