@@ -124,6 +124,7 @@ class RejectionCode(StrEnum):
     ACCOUNT_MONTH_ALREADY_CREDITED = "account_month_already_credited"
     OUTSIDE_POLICY_YEAR = "outside_policy_year"
     OPENING_BALANCE_ALREADY_SPENT = "opening_balance_already_spent"  # an enrolment correction would overdraw
+    CONTRIBUTION_ALREADY_RECORDED = "contribution_already_recorded"  # the year's / month's is in the ledger
     NOT_AUTHORISED = "not_authorised"  # the sender's principal may not send this (another institution's claim)
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"  # claims.v1 / enrolments.v1: migrate to v2
     UNMAPPED_CODE = "unmapped_code"  # a national or local code the region's policy does not map

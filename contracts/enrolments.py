@@ -102,3 +102,34 @@ class AccountCredit(TolerantModel):
     @property
     def idempotency_key(self) -> str:
         return f"account_credit:{self.request_id}"
+
+
+class Contribution(TolerantModel):
+    """A contribution paid (筹资): a resident's for the year, or a staff member's for a month.
+
+    Sent by the enrolment system (fed by the tax bureau's collection), after the person-year's
+    enrolment. ``insutype`` is the national code of the scheme paid into; mapped by the region's
+    policy ([codes.insutype]) it must be the scheme the person is enrolled in. Checked against the
+    policy's [contributions] and the enrolment: a resident's individual + aid_subsidy is the
+    individual standard (001: 380 in Anhui 2024), aid_subsidy within the share of the person's aid
+    category (001 3), back_payment the years the enrolment repairs at this year's standard
+    (000 五); a staff member's employer part goes to the pooled fund, the employee's to the
+    accounts (003 二), large_amount once a year (002)."""
+
+    msg_type: Literal["contribution"] = "contribution"
+    schema_version: Literal["enrolments.v2"]
+    request_id: RequestId
+    sent_at: NationalTime
+    psn_no: PsnNo
+    insutype: SetCode = Field(description="National insutype code of the scheme paid into (310 staff, 390 residents).")
+    year: int = Field(ge=2000, le=2100)
+    month: Annotated[int | None, Optional] = Field(default=None, ge=1, le=12)  # staff: the month paid for
+    individual: Yuan = Field(default=0, ge=0)  # residents: 个人缴费; staff: the employee's part
+    aid_subsidy: Yuan = Field(default=0, ge=0)  # residents: 医疗救助基金资助 of the individual part
+    back_payment: Yuan = Field(default=0, ge=0)  # residents: years of break repaired (000 五)
+    employer: Yuan = Field(default=0, ge=0)  # staff: 单位缴费
+    large_amount: Yuan = Field(default=0, ge=0)  # staff: 大额补充 individual yearly contribution (002)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"contribution:{self.request_id}"

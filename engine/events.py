@@ -14,6 +14,7 @@ from datetime import date
 
 from contracts.codes import FundPayType
 from engine.clearing.valuation import CaseFacts
+from engine.contributions import ContributionRecorded
 from engine.enrolment import EnrolmentFacts
 from engine.items import SplitItem
 from engine.policy_book import PolicyStamp
@@ -107,5 +108,11 @@ class FamilyAccountRefunded:
 
 
 Event = (
-    PersonEnrolled | AccountCredited | ClaimSettled | FamilyAccountDebited | SettlementReversed | FamilyAccountRefunded
+    PersonEnrolled
+    | AccountCredited
+    | ClaimSettled
+    | FamilyAccountDebited
+    | SettlementReversed
+    | FamilyAccountRefunded
+    | ContributionRecorded  # in contrib/<psn_no>/<year> streams only (engine.contributions)
 )

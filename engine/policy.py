@@ -247,6 +247,29 @@ class Waiting(Strict):
         return self
 
 
+class SubsidyBound(Strict):
+    """A share of the individual standard the medical-aid fund pays for an aid category (001 3)."""
+
+    low: Ratio
+    high: Ratio
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SubsidyBound:
+        if self.low > self.high:
+            raise ValueError("low must not exceed high")
+        return self
+
+
+class Contributions(Strict):
+    """筹资: what a person's contribution is and brings to the fund books (docs/domain.md#fund-books)."""
+
+    individual: Yuan | None = None  # residents: 个人缴费标准, a person a year (001: 380)
+    fiscal_subsidy: Yuan | None = None  # residents: 人均财政补助, booked with each contribution (001: ≥ 640)
+    aid_subsidy: dict[AidCategory, SubsidyBound] = Field(default_factory=dict)  # 分类资助 (001 3)
+    major_illness_per_person: Yuan | None = None  # residents: moved from 390100 to 390200 per person
+    large_amount_yearly: Yuan | None = None  # staff: 大额 individual yearly contribution (002)
+
+
 NationalCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,8}$")]
 
 
@@ -307,6 +330,7 @@ class Policy(Strict):
     clearing: ClearingRules = ClearingRules()
     codes: CodeMaps = CodeMaps()
     payer_data: PayerDataRef | None = None
+    contributions: Contributions | None = None
 
     @model_validator(mode="after")
     def _scheme_rules(self) -> Policy:

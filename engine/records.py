@@ -16,6 +16,7 @@ from typing import Any
 from engine.codec import Json, day, exact, fen, integer, text, visit_from_json, visit_to_json
 from engine.codec import enrolment_from_json as enrolment_in
 from engine.codec import enrolment_to_json as enrolment_out
+from engine.codec_contribution import CONTRIBUTION_RECORDED, contribution_in, contribution_out
 from engine.codec_settlement import (
     amounts_from_json,
     amounts_to_json,
@@ -33,6 +34,7 @@ from engine.codec_settlement import (
     trail_to_json,
 )
 from engine.codec_visit import VISIT_CODECS
+from engine.contributions import ContributionRecorded
 from engine.errors import UnreadableEvent
 from engine.events import (
     AccountCredited,
@@ -203,6 +205,11 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
     FamilyAccountRefunded: (
         "FamilyAccountRefunded",
         Codec(2, frozenset({"setl_id", "reversed_setl_id", "amount", "delta"}), _refunded_out, _refunded_in),
+    ),
+    # a stream of its own (contrib/<psn_no>/<year>), version 1 from the start (ADR 0004)
+    ContributionRecorded: (
+        "ContributionRecorded",
+        Codec(1, CONTRIBUTION_RECORDED, contribution_out, contribution_in),
     ),
 }
 # The visit stream's events (engine.visit_events), all at version 1.

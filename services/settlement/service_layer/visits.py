@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from contracts.claims import Claim, FeeLine, Reversal
 from contracts.codes import STAFF_PERSON_TYPES, Insutype, PersonType, RejectionCode
-from contracts.enrolments import Enrolment
-from engine.code_mapping import person_type_of
+from contracts.enrolments import Contribution, Enrolment
+from engine.code_mapping import person_type_of, scheme_of
+from engine.contributions import ContributionFacts
 from engine.enrolment import EnrolmentFacts, PriorCover, Relative
 from engine.errors import Rejected
 from engine.national_codes import NationalCodes
@@ -120,4 +121,29 @@ def reversal_request_of(reversal: Reversal) -> ReversalRequest:
         psn_no=reversal.psn_no,
         fixmedins_code=reversal.fixmedins_code,
         setl_id=reversal.setl_id,
+    )
+
+
+def contribution_facts_of(
+    c: Contribution, enrolled: Insutype, policy: Policy, codes: NationalCodes
+) -> ContributionFacts:
+    """``enrolled``: the scheme of the person-year's enrolment; ``policy``: the region's policy of
+    it, whose [codes.insutype] reads the contribution's national ``insutype``."""
+    paid_into = scheme_of(policy, c.insutype, codes)
+    if paid_into is not enrolled:
+        raise Rejected(
+            RejectionCode.SCHEME_MISMATCH,
+            f"the contribution is for insutype {codes.describe('insutype', c.insutype)}, but person {c.psn_no} "
+            f"is enrolled under {enrolled.value} in {c.year}",
+            field="insutype",
+        )
+    return ContributionFacts(
+        psn_no=c.psn_no,
+        year=c.year,
+        month=c.month,
+        individual=c.individual,
+        aid_subsidy=c.aid_subsidy,
+        back_payment=c.back_payment,
+        employer=c.employer,
+        large_amount=c.large_amount,
     )
