@@ -80,6 +80,7 @@ class BasicInput:
     inpatient: bool
     policy: Policy
     policy_file: str
+    ratio_reduction: Decimal = Decimal(0)  # 异地就医 without the local standard (engine.out_of_region)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def _one_benefit(
         else deductible_left(benefit, name, given.level, running, policy)
     )
     dedc = min(amount, due)
-    ratio = ratio_for(ratio_source, name, given.psn_type, given.level)
+    ratio = max(Decimal(0), ratio_for(ratio_source, name, given.psn_type, given.level) - given.ratio_reduction)
     capped = _special_caps(benefit, policy) if special else benefit
     pay = pay_basic(capped, name, amount - dedc, ratio, running, policy)
     selfpay = amount - pay.paid

@@ -270,6 +270,15 @@ class Contributions(Strict):
     large_amount_yearly: Yuan | None = None  # staff: 大额 individual yearly contribution (002)
 
 
+class OutOfRegion(Strict):
+    """异地就医 (engine/out_of_region.py): how the insured region's ratios change for care elsewhere."""
+
+    same_pool_is_local: bool = True  # care anywhere inside the pool is local (002)
+    students_as_local: bool = False  # students paid as local where they study (001 8)
+    ratio_reduction_temporary: Ratio = Decimal("0.10")  # 临时外出就医 (医保发〔2022〕22号: at most 10 points)
+    ratio_reduction_unfiled: Ratio = Decimal("0.20")  # 未备案: the region's choice
+
+
 NationalCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,8}$")]
 
 
@@ -331,6 +340,7 @@ class Policy(Strict):
     codes: CodeMaps = CodeMaps()
     payer_data: PayerDataRef | None = None
     contributions: Contributions | None = None
+    out_of_region: OutOfRegion = OutOfRegion()
 
     @model_validator(mode="after")
     def _scheme_rules(self) -> Policy:

@@ -28,6 +28,7 @@ from engine.items import ItemsInput, LineContext, NetLine, check_amount, net_lin
 from engine.major_illness import MajorIllnessInput, pay_major_illness_stage
 from engine.medical_aid import MedicalAidInput, pay_medical_aid_stage
 from engine.national_codes import MedCategory, NationalCodes
+from engine.out_of_region import CareLocation, out_of_region_stage
 from engine.payer_catalogue import CatalogueTerms, terms_on
 from engine.payer_registry import Institution
 from engine.person import PersonYear
@@ -152,7 +153,7 @@ def _setting(visit: Visit, enrolment: EnrolmentFacts, priced: PricedPolicy) -> _
 
 
 def _stages(
-    visit: Visit, person: PersonYear, priced: PricedPolicy, payer: PayerAccount | None
+    visit: Visit, person: PersonYear, priced: PricedPolicy, payer: PayerAccount | None, care: CareLocation | None
 ) -> tuple[StageResults, _Setting]:
     policy, file, year = priced.policy, priced.file, person.totals
     enrolment, coverage_from = _enrolled(visit, person)
@@ -163,13 +164,25 @@ def _stages(
     registry, level = priced.payer.registry, setting.place.level_key
     routing = route(visit, setting.category, setting.place, registry, enrolment, policy, negotiated)
     cover = cover_for(visit.begndate, person.year, coverage_from, person.coverage_reason)
+    away = out_of_region_stage(care, policy.policy.region, enrolment.psn_type, policy.out_of_region, file)
     excluded = frozenset(policy.excluded_categories)
     items = price_items(
         ItemsInput(setting.lines, setting.terms, routing, excluded, _account_exclusions(policy, payer), setting.context)
     )
     inpatient = setting.category is MedCategory.INPATIENT
     basic = pay_basic_benefits(
-        BasicInput(items.splits, routing, level, enrolment.psn_type, year, cover.covered, inpatient, policy, file)
+        BasicInput(
+            items.splits,
+            routing,
+            level,
+            enrolment.psn_type,
+            year,
+            cover.covered,
+            inpatient,
+            policy,
+            file,
+            away.reduction,
+        )
     )
     mi_added = sum(share.mi_selfpay for share in basic.shares)
     major = pay_major_illness_stage(
@@ -194,7 +207,8 @@ def _stages(
             _relative(payer),
         )
     )
-    trail = routing.trail + cover.trail + items.trail + basic.trail + major.trail + aid.trail + accounts.trail
+    trail = routing.trail + cover.trail + away.trail + items.trail + basic.trail + major.trail + aid.trail
+    trail += accounts.trail
     return StageResults(items, basic, major, aid, accounts, cover.covered, level, trail), setting
 
 
@@ -207,10 +221,13 @@ def settle_claim(
     setl_id: str,
     request_key: str,
     request_id: str,
+    care: CareLocation | None = None,
 ) -> Settled:
+    """``care``: where the visit took place, when outside the insured region (异地就医); None:
+    local care (claims.v1 carries no treating region)."""
     policy = priced.policy
     _check_claimable(visit, person, payer, policy, priced.codes)
-    r, setting = _stages(visit, person, priced, payer)
+    r, setting = _stages(visit, person, priced, payer, care)
     amounts = setl_amounts(r, staff=policy.basic_fund is FundPayType.STAFF_POOLED)
     aid_category = person.enrolment.aid_category if person.enrolment else None
     funds = fund_payments(r, policy.basic_fund, policy.major_illness.fund, aid_category)
