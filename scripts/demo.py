@@ -132,8 +132,11 @@ def with_contributions(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         out.append(line)
-        message = json.loads(line)
-        if message.get("msg_type") != "enrolment":
+        try:
+            message = json.loads(line)
+        except ValueError:  # the day's deliberately broken lines
+            continue
+        if not isinstance(message, dict) or message.get("msg_type") != "enrolment":
             continue
         base = {
             "msg_type": "contribution",
