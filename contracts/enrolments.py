@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from contracts.claims import Code, Optional, PsnNo, RequestId, SetCode
+from contracts.claims import Admdvs, Code, Optional, PsnNo, RequestId, SetCode
 from contracts.codes import AidCategory, FamilyRelation
 from contracts.money import Yuan
 from contracts.national import Flag, NationalDay, NationalTime, TolerantModel
@@ -39,6 +39,26 @@ class FamilyMember(TolerantModel):
 
     psn_no: PsnNo
     relation: FamilyRelation
+
+
+class OutOfRegionFiling(TolerantModel):
+    """异地就医备案 recorded by the insured region's agency: care in ``mdtrtarea_admvs`` (a county, a
+    city xxxx00 or a province xx0000, holding the places under it) from ``begndate`` until
+    ``enddate`` (open when not given). A claim carries no filing; the agency's record decides."""
+
+    filing_type: Literal["resident", "referral", "temporary"] = Field(
+        description="resident: 异地长期居住 (异地安置退休、常驻异地工作); referral: 转诊转院; "
+        "temporary: 临时外出就医 (docs/integrating.md, enrolment)."
+    )
+    mdtrtarea_admvs: Admdvs  # 就医地 filed for
+    begndate: NationalDay
+    enddate: Annotated[NationalDay | None, Optional] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OutOfRegionFiling:
+        if self.enddate is not None and self.enddate < self.begndate:
+            raise ValueError("enddate is before begndate")
+        return self
 
 
 class Enrolment(TolerantModel):
@@ -80,6 +100,7 @@ class Enrolment(TolerantModel):
     prior_cover: PriorCover | None = None
     registered_diseases: tuple[Code, ...] = Field(default=(), max_length=50)  # 门诊慢特病 认定 (两病: by diagnosis)
     family_members: tuple[FamilyMember, ...] = Field(default=(), max_length=20)
+    out_of_region_filings: tuple[OutOfRegionFiling, ...] = Field(default=(), max_length=20)  # 异地就医备案
     acct_opening_balance: Yuan = Field(default=0, ge=0)  # personal account carried from last year
     contribution_base: Annotated[Yuan | None, Optional] = Field(default=None, ge=0)  # in-service staff: monthly
 

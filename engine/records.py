@@ -75,11 +75,12 @@ def _claim_out(e: ClaimSettled) -> Json:
         "trail": trail_to_json(e.trail),
         "payer_psn_no": e.payer_psn_no,
         "delta": e.delta.to_json(),
+        "payer_policy": None if e.payer_policy is None else stamp_to_json(e.payer_policy),
     }
 
 
 def _claim_in(d: Mapping[str, Any]) -> ClaimSettled:
-    payer = d["payer_psn_no"]
+    payer, payer_policy = d["payer_psn_no"], d["payer_policy"]
     return ClaimSettled(
         setl_id=text(d["setl_id"]),
         request_key=text(d["request_key"]),
@@ -94,6 +95,7 @@ def _claim_in(d: Mapping[str, Any]) -> ClaimSettled:
         trail=trail_from_json(d["trail"]),
         payer_psn_no=None if payer is None else text(payer),
         delta=Totals.from_json(d["delta"]),
+        payer_policy=None if payer_policy is None else stamp_from_json(payer_policy),
     )
 
 
@@ -181,7 +183,7 @@ def _refunded_in(d: Mapping[str, Any]) -> FamilyAccountRefunded:
 
 CLAIM_SETTLED = frozenset(
     {"setl_id", "request_key", "request_id", "year", "visit", "policy", "amounts", "funds", "items"}
-    | {"case", "trail", "payer_psn_no", "delta"}
+    | {"case", "trail", "payer_psn_no", "delta", "payer_policy"}
 )
 SETTLEMENT_REVERSED = frozenset(
     {"setl_id", "reversed_setl_id", "request_key", "request_id", "psn_no", "year", "fixmedins_code", "policy"}
@@ -190,13 +192,13 @@ SETTLEMENT_REVERSED = frozenset(
 CODECS: Mapping[type[Any], tuple[str, Codec]] = {
     PersonEnrolled: (
         "PersonEnrolled",
-        Codec(2, frozenset({"enrolment", "coverage_from", "coverage_reason"}), _enrolled_out, _enrolled_in),
+        Codec(3, frozenset({"enrolment", "coverage_from", "coverage_reason"}), _enrolled_out, _enrolled_in),
     ),
     AccountCredited: (
         "AccountCredited",
         Codec(2, frozenset({"month", "amount", "delta"}), _credited_out, _credited_in),
     ),
-    ClaimSettled: ("ClaimSettled", Codec(4, CLAIM_SETTLED, _claim_out, _claim_in)),
+    ClaimSettled: ("ClaimSettled", Codec(5, CLAIM_SETTLED, _claim_out, _claim_in)),
     FamilyAccountDebited: (
         "FamilyAccountDebited",
         Codec(2, frozenset({"setl_id", "beneficiary_psn_no", "amount", "delta"}), _debited_out, _debited_in),

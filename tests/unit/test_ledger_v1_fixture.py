@@ -158,5 +158,5 @@ def test_a_projection_stored_by_version_1_code_upcasts_to_the_json_a_rebuild_wri
 
 def test_a_projection_of_a_schema_version_this_code_does_not_know_is_refused() -> None:
     stored = next(iter(fixture_json("projections.json").values()))
-    with pytest.raises(ValueError, match="schema_version 3"):
-        from_json({**stored, "schema_version": 3})
+    with pytest.raises(ValueError, match="schema_version 4"):
+        from_json({**stored, "schema_version": 4})

@@ -13,7 +13,6 @@ from engine_builders import Book, claim, enrolment, family, fen, item, shipped
 
 from contracts.codes import RejectionCode
 from engine.errors import Rejected
-from engine.out_of_region import CareLocation
 
 NX_RES, NX_STAFF = "640000-390-2025.toml", "640000-310-2025.toml"
 XJ_RES, XJ_STAFF = "650000-390-2025.toml", "650000-310-2025.toml"
@@ -184,35 +183,26 @@ def test_siping_aid_is_by_category_and_by_segment_002() -> None:
 # =========================================================================== item 12: 异地就医
 
 
-def _away(name: str, year: int, care: CareLocation | None, **person: object) -> int:
-    """A first stay of 10,000 at a level-2 hospital, priced with the place of care; the basic fund."""
-    from engine_builders import priced
-    from settlement.service_layer.visits import visit_of
-
-    from engine.settle import settle_claim
-
-    policy = shipped(name)
-    book = Book(policy, year=year)
-    book.enrol(enrolment("P1", year=year, enrol_date=date(year - 1, 11, 1), **person))
-    c = claim("P1", [item("1", 10000)], mdtrt_id="V1", level="2", begndate=date(year, 5, 1))
-    done = settle_claim(
-        visit_of(c),
-        book.state("P1", year),
-        priced(policy),
-        payer=None,
-        setl_id="S",
-        request_key="K",
-        request_id="R",
-        care=care,
+def _away(name: str, year: int, treating: str | None, filing: str = "none", **person: object) -> int:
+    """A first stay of 10,000 at a level-2 hospital in ``treating`` (the claim's mdtrtarea_admvs;
+    None: not sent, local care), the person holding a filing of type ``filing`` for the treating
+    province from 1 January ("none": no filing); the basic fund."""
+    filings = []
+    if filing != "none" and treating is not None:
+        filings = [{"filing_type": filing, "mdtrtarea_admvs": treating[:2] + "0000", "begndate": date(year, 1, 1)}]
+    book = Book(shipped(name), year=year)
+    book.enrol(enrolment("P1", year=year, enrol_date=date(year - 1, 11, 1), out_of_region_filings=filings, **person))
+    stay = claim(
+        "P1", [item("1", 10000)], mdtrt_id="V1", level="2", begndate=date(year, 5, 1), mdtrtarea_admvs=treating
     )
-    return done.facts.amounts.hifp_pay
+    return book.settle(stay).result.setlinfo.hifp_pay
 
 
 def test_an_anhui_student_treated_where_they_study_is_paid_as_local_001() -> None:
     """[001] 8 「对大中小学学生在学籍地与户籍地、就业见习地、实习地发生的医疗费用,享受参保地规定的本地就医时的
     标准」. AH-R level 2: deductible 600, 75% → (10,000 − 600) × 0.75 = 7,050.00, in Nanjing too."""
     local = _away(AH_RES, 2024, None, psn_type="student", insuplc_admdvs="341222")
-    nanjing = _away(AH_RES, 2024, CareLocation("320102", "none"), psn_type="student", insuplc_admdvs="341222")
+    nanjing = _away(AH_RES, 2024, "320102", psn_type="student", insuplc_admdvs="341222")
     assert local == nanjing == fen("7050.00")
 
 
@@ -230,14 +220,14 @@ def test_an_anhui_adult_treated_in_another_province_keeps_the_insured_regions_ru
 ) -> None:
     """参保地政策 (the insured region's deductible and ratios), lower without a filing (医保发〔2022〕22号:
     at most 10 points for a temporary stay; 20 without any filing is the file's ASSUMPTION)."""
-    away = _away(AH_RES, 2024, CareLocation("320102", filing), insuplc_admdvs="341222")  # type: ignore[arg-type]
+    away = _away(AH_RES, 2024, "320102", filing, insuplc_admdvs="341222")
     assert away == fen(expected)
 
 
 def test_care_in_another_county_of_siping_is_local_care_002() -> None:
     """[002] 「市级统筹区域内可自主就医,实现医疗费用直接结算」: a 双辽市 resident in a 四平 city hospital,
     without any filing. SP-R level 2: deductible 400, 70% → (10,000 − 400) × 0.70 = 6,720.00."""
-    county = _away(SP_RES, 2025, CareLocation("220302", "none"), insuplc_admdvs="220382")
+    county = _away(SP_RES, 2025, "220302", insuplc_admdvs="220382")
     assert county == fen("6720.00")
     # in Changchun (吉林省 220100), outside the city pool, without a filing: 70% − 20 = 50% → 4,800.00
-    assert _away(SP_RES, 2025, CareLocation("220102", "none"), insuplc_admdvs="220382") == fen("4800.00")
+    assert _away(SP_RES, 2025, "220102", insuplc_admdvs="220382") == fen("4800.00")

@@ -30,6 +30,7 @@ from engine.contributions import ContributionRecorded, contribution_stream, paid
 from engine.enrol import credit_account, record_enrolment
 from engine.errors import PolicyGap, Rejected, UnknownPolicy
 from engine.ids import event_id, settlement_id, year_of
+from engine.out_of_region import treating_policy
 from engine.person import stream_id
 from engine.policy_book import PolicyBook, PricedPolicy
 from engine.records import from_record, to_record
@@ -317,7 +318,14 @@ class SettlementService:
             if relative.state.enrolment is not None:
                 payer = PayerAccount(relative.state, self._policy(relative, visit.enddate).policy)
         settled = settle_claim(
-            visit, person.state, priced, payer=payer, setl_id=setl_id, request_key=key, request_id=request_id
+            visit,
+            person.state,
+            priced,
+            payer=payer,
+            setl_id=setl_id,
+            request_key=key,
+            request_id=request_id,
+            treating=treating_policy(self.policies, priced, visit),  # 异地就医: the treating region's payer data
         )
         enrolment = person.state.enrolment
         assert enrolment is not None  # _policy refused a person without one

@@ -14,7 +14,7 @@ from contracts.codes import STAFF_PERSON_TYPES, Insutype, PersonType, RejectionC
 from contracts.enrolments import Contribution, Enrolment
 from engine.code_mapping import person_type_of, scheme_of
 from engine.contributions import ContributionFacts
-from engine.enrolment import EnrolmentFacts, PriorCover, Relative
+from engine.enrolment import EnrolmentFacts, OutOfRegionFiling, PriorCover, Relative
 from engine.errors import Rejected
 from engine.national_codes import NationalCodes
 from engine.policy import Policy
@@ -64,6 +64,7 @@ def visit_of(claim: Claim) -> Visit:
         items=tuple(_item(line) for line in claim.feedetail),
         gend=claim.gend,
         brdy=claim.brdy,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
         extra=extra,
     )
 
@@ -109,6 +110,9 @@ def enrolment_facts_of(e: Enrolment, scheme: Insutype, policy: Policy, codes: Na
         prior_cover=None if prior is None else PriorCover(prior.left_scheme, prior.left_on),
         registered_diseases=tuple(e.registered_diseases),
         family_members=tuple(Relative(m.psn_no, m.relation) for m in e.family_members),
+        out_of_region_filings=tuple(
+            OutOfRegionFiling(f.filing_type, f.mdtrtarea_admvs, f.begndate, f.enddate) for f in e.out_of_region_filings
+        ),
         acct_opening_balance=e.acct_opening_balance,
         contribution_base=e.contribution_base,
     )
