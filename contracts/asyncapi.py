@@ -23,9 +23,9 @@ CHANNELS: dict[str, tuple[str, list[str]]] = {
         ["claims.v2.claim", "claims.v2.reversal", "claims.v2.reconciliation"],
     ),
     "enrolments.v1": (
-        "Enrolment facts per person and year, and monthly personal-account credits, as enrolments.v2 "
-        "(the topic keeps its name). Key: psn_no.",
-        ["enrolments.v2.enrolment", "enrolments.v2.account_credit"],
+        "Enrolment facts per person and year, monthly personal-account credits and contributions paid, "
+        "as enrolments.v2 (the topic keeps its name). Key: psn_no.",
+        ["enrolments.v2.enrolment", "enrolments.v2.account_credit", "enrolments.v2.contribution"],
     ),
     "settlements.v1": (
         "Answers: settlement results, reversal results, accepted enrolments. Key: psn_no. "

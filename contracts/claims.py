@@ -43,6 +43,8 @@ Code = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[!-~]+$")]
 FixmedinsCode = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z._-]+$")]
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._:-]+$")]
 Ratio = NationalRatio
+# An admin division code (医保区划): six digits, as the national envelope carries them.
+Admdvs = Annotated[str, Field(pattern=r"^\d{6}$")]
 
 
 def _serial_text(value: Any) -> Any:
@@ -138,6 +140,11 @@ class Claim(TolerantModel):
     resp_physician: Physician | None = None
     gend: Annotated[Literal["1", "2"] | None, Optional] = None  # the patient's national gend (restrictions)
     brdy: Annotated[NationalDay | None, Optional] = None  # the patient's birth date (restrictions)
+    # 就医地医保区划: where the care took place (the national envelope's mdtrtarea_admvs, repeated in
+    # 2303/2304). Outside the insured region's pool it is 异地就医: the insured region's policy, the
+    # treating region's catalogue, the ratios of the person's filing (engine/out_of_region.py).
+    # Not sent: the insured region (local care).
+    mdtrtarea_admvs: Annotated[Admdvs | None, Optional] = None
     acct_used_flag: Flag = False  # the person asks the personal account to pay
     acct_payer_psn_no: Annotated[PsnNo | None, Optional] = None  # 家庭共济: a relative's account pays
     acct_payer_relation: Annotated[FamilyRelation | None, Optional] = None

@@ -61,6 +61,7 @@ class ExcludedCategory(StrEnum):
     FITNESS = "fitness"  # 体育健身
     WELLNESS = "wellness"  # 养生保健消费
     HEALTH_CHECKUP = "health_checkup"  # 健康体检
+    OTHER_CHANNEL = "other_channel"  # 有其他保障制度和经费渠道安排解决的医疗费用 (004)
 
 
 class AidCategory(StrEnum):
@@ -81,11 +82,15 @@ class PhysicianTitle(StrEnum):
 
 
 class FamilyRelation(StrEnum):
-    """家庭共济: whose account may pay (003)."""
+    """家庭共济: whose account may pay — 配偶、父母、子女 (003); 近亲属 (000) adds 兄弟姐妹、祖父母、外祖父母、
+    孙子女、外孙子女 (民法典 第一千零四十五条). Each policy lists the relations it allows."""
 
-    SPOUSE = "spouse"
-    PARENT = "parent"
-    CHILD = "child"
+    SPOUSE = "spouse"  # 配偶
+    PARENT = "parent"  # 父母
+    CHILD = "child"  # 子女
+    SIBLING = "sibling"  # 兄弟姐妹
+    GRANDPARENT = "grandparent"  # 祖父母、外祖父母
+    GRANDCHILD = "grandchild"  # 孙子女、外孙子女
 
 
 class FundPayType(StrEnum):
@@ -119,6 +124,7 @@ class RejectionCode(StrEnum):
     ACCOUNT_MONTH_ALREADY_CREDITED = "account_month_already_credited"
     OUTSIDE_POLICY_YEAR = "outside_policy_year"
     OPENING_BALANCE_ALREADY_SPENT = "opening_balance_already_spent"  # an enrolment correction would overdraw
+    CONTRIBUTION_ALREADY_RECORDED = "contribution_already_recorded"  # the year's / month's is in the ledger
     NOT_AUTHORISED = "not_authorised"  # the sender's principal may not send this (another institution's claim)
     UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"  # claims.v1 / enrolments.v1: migrate to v2
     UNMAPPED_CODE = "unmapped_code"  # a national or local code the region's policy does not map

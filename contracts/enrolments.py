@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from contracts.claims import Code, Optional, PsnNo, RequestId, SetCode
+from contracts.claims import Admdvs, Code, Optional, PsnNo, RequestId, SetCode
 from contracts.codes import AidCategory, FamilyRelation
 from contracts.money import Yuan
 from contracts.national import Flag, NationalDay, NationalTime, TolerantModel
@@ -39,6 +39,26 @@ class FamilyMember(TolerantModel):
 
     psn_no: PsnNo
     relation: FamilyRelation
+
+
+class OutOfRegionFiling(TolerantModel):
+    """异地就医备案 recorded by the insured region's agency: care in ``mdtrtarea_admvs`` (a county, a
+    city xxxx00 or a province xx0000, holding the places under it) from ``begndate`` until
+    ``enddate`` (open when not given). A claim carries no filing; the agency's record decides."""
+
+    filing_type: Literal["resident", "referral", "temporary"] = Field(
+        description="resident: 异地长期居住 (异地安置退休、常驻异地工作); referral: 转诊转院; "
+        "temporary: 临时外出就医 (docs/integrating.md, enrolment)."
+    )
+    mdtrtarea_admvs: Admdvs  # 就医地 filed for
+    begndate: NationalDay
+    enddate: Annotated[NationalDay | None, Optional] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OutOfRegionFiling:
+        if self.enddate is not None and self.enddate < self.begndate:
+            raise ValueError("enddate is before begndate")
+        return self
 
 
 class Enrolment(TolerantModel):
@@ -78,8 +98,9 @@ class Enrolment(TolerantModel):
     aid_category: Annotated[AidCategory | None, Optional] = None
     veteran_resettled: Flag = False  # 当年接收安置的退役军人及随迁家属: no waiting period
     prior_cover: PriorCover | None = None
-    registered_diseases: tuple[Code, ...] = Field(default=(), max_length=50)  # 门诊慢特病 / 两病 认定
+    registered_diseases: tuple[Code, ...] = Field(default=(), max_length=50)  # 门诊慢特病 认定 (两病: by diagnosis)
     family_members: tuple[FamilyMember, ...] = Field(default=(), max_length=20)
+    out_of_region_filings: tuple[OutOfRegionFiling, ...] = Field(default=(), max_length=20)  # 异地就医备案
     acct_opening_balance: Yuan = Field(default=0, ge=0)  # personal account carried from last year
     contribution_base: Annotated[Yuan | None, Optional] = Field(default=None, ge=0)  # in-service staff: monthly
 
@@ -102,3 +123,34 @@ class AccountCredit(TolerantModel):
     @property
     def idempotency_key(self) -> str:
         return f"account_credit:{self.request_id}"
+
+
+class Contribution(TolerantModel):
+    """A contribution paid (筹资): a resident's for the year, or a staff member's for a month.
+
+    Sent by the enrolment system (fed by the tax bureau's collection), after the person-year's
+    enrolment. ``insutype`` is the national code of the scheme paid into; mapped by the region's
+    policy ([codes.insutype]) it must be the scheme the person is enrolled in. Checked against the
+    policy's [contributions] and the enrolment: a resident's individual + aid_subsidy is the
+    individual standard (001: 380 in Anhui 2024), aid_subsidy within the share of the person's aid
+    category (001 3), back_payment the years the enrolment repairs at this year's standard
+    (000 五); a staff member's employer part goes to the pooled fund, the employee's to the
+    accounts (003 二), large_amount once a year (002)."""
+
+    msg_type: Literal["contribution"] = "contribution"
+    schema_version: Literal["enrolments.v2"]
+    request_id: RequestId
+    sent_at: NationalTime
+    psn_no: PsnNo
+    insutype: SetCode = Field(description="National insutype code of the scheme paid into (310 staff, 390 residents).")
+    year: int = Field(ge=2000, le=2100)
+    month: Annotated[int | None, Optional] = Field(default=None, ge=1, le=12)  # staff: the month paid for
+    individual: Yuan = Field(default=0, ge=0)  # residents: 个人缴费; staff: the employee's part
+    aid_subsidy: Yuan = Field(default=0, ge=0)  # residents: 医疗救助基金资助 of the individual part
+    back_payment: Yuan = Field(default=0, ge=0)  # residents: years of break repaired (000 五)
+    employer: Yuan = Field(default=0, ge=0)  # staff: 单位缴费
+    large_amount: Yuan = Field(default=0, ge=0)  # staff: 大额补充 individual yearly contribution (002)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"contribution:{self.request_id}"

@@ -10,14 +10,14 @@ from pydantic import Field, TypeAdapter, ValidationError
 from contracts import claims, enrolments
 from contracts.claims import Claim, Reversal
 from contracts.codes import RejectionCode
-from contracts.enrolments import AccountCredit, Enrolment
+from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.reconciliation import Reconciliation
 from contracts.wire import UndecodableMessage, decode_json
 
-Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation
+Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation | Contribution
 Inbound = Annotated[Message, Field(discriminator="msg_type")]
 _INBOUND: TypeAdapter[Message] = TypeAdapter(Inbound)
-MSG_TYPES = ("claim", "reversal", "enrolment", "account_credit", "reconciliation")
+MSG_TYPES = ("claim", "reversal", "enrolment", "account_credit", "reconciliation", "contribution")
 # The schema version each message type is read in; an older one is refused with the migration.
 VERSIONS = {
     "claim": claims.V2,
@@ -25,6 +25,7 @@ VERSIONS = {
     "enrolment": enrolments.V2,
     "account_credit": enrolments.V2,
     "reconciliation": claims.V2,  # 对账 (docs/clearing.md#reconciliation): new with claims.v2
+    "contribution": enrolments.V2,
 }
 MIGRATION = "docs/integrating.md#migrating-from-v1"
 

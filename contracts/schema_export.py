@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from contracts.claims import Claim, Reversal
-from contracts.enrolments import AccountCredit, Enrolment
+from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.reconciliation import Reconciliation, ReconciliationResult
 from contracts.results import AnnualTotals, EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
 
@@ -25,6 +25,7 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "claims.v2.reconciliation": Reconciliation,
     "enrolments.v2.enrolment": Enrolment,
     "enrolments.v2.account_credit": AccountCredit,
+    "enrolments.v2.contribution": Contribution,
     "settlements.v1.settlement": SettlementResult,
     "settlements.v1.reversal_result": ReversalResult,
     "settlements.v1.enrolment_accepted": EnrolmentAccepted,

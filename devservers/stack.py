@@ -290,7 +290,7 @@ def principal_of(line: bytes, registry: Any) -> str:
         return str(hospitals[0])
     if not isinstance(message, dict):
         return str(hospitals[0])
-    if message.get("msg_type") in ("enrolment", "account_credit"):
+    if message.get("msg_type") in ("enrolment", "account_credit", "contribution"):
         return str(registry.enrolment_system.name)
     code = message.get("fixmedins_code")
     found = registry.principal_for(code) if isinstance(code, str) else None

@@ -17,10 +17,10 @@ from contracts.codes import PersonType
 from contracts.money import format_yuan
 from engine.benefit_name import BenefitName
 from engine.benefits import Routing, configured
-from engine.deductible import deductible_left
+from engine.deductible import deductible_left, special_treatment_deductible
 from engine.errors import PolicyGap
 from engine.items import SplitItem
-from engine.money import times
+from engine.money import half_up, times
 from engine.policy import DEFAULT, Benefit, Policy, by_level
 from engine.totals import ByBenefit, Totals
 from engine.trail import TrailLine, policy_key
@@ -39,6 +39,15 @@ class BasicPayment:
     paid: int
     could_pay: int  # crt_payb_lmt_amt: what the caps left before this visit
     why: str
+    above_annual_cap: int = 0  # of the base (after the deductible), what the fund's annual cap left unpaid
+
+
+def _above_annual_cap(base: int, ratio: Decimal, paid: int) -> int:
+    """The part of the base the fund's annual cap kept from being paid: the base less what the
+    payment stands for (paid ÷ ratio, to the fen)."""
+    if ratio == 0:
+        return 0
+    return max(0, base - half_up(Decimal(paid) / ratio))
 
 
 def pay_basic(
@@ -53,9 +62,11 @@ def pay_basic(
     could_pay, binding = min(limits, default=(payable, ""))
     paid = min(payable, could_pay)
     why = f"({format_yuan(base)}) × {ratio} = {format_yuan(payable)}"
+    above = 0
     if paid < payable:
         why += f", limited to {format_yuan(paid)} by what is left of the {binding}"
-    return BasicPayment(payable, paid, could_pay, why)
+        above = _above_annual_cap(base, ratio, paid) if binding == "fund annual cap" else 0
+    return BasicPayment(payable, paid, could_pay, why, above)
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class BasicInput:
     inpatient: bool
     policy: Policy
     policy_file: str
+    ratio_reduction: Decimal = Decimal(0)  # 异地就医 without the local standard (engine.out_of_region)
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,13 @@ class BasicOutcome:
         return self.shares[0].ratio if self.shares else None
 
 
+def _special_caps(benefit: Benefit, policy: Policy) -> Benefit:
+    """A special treatment 参照住院 (003) under the inpatient caps: the fund's annual cap only."""
+    if policy.chronic.special_treatment.caps == "chronic":
+        return benefit
+    return benefit.model_copy(update={"yearly_cap": None, "counts_in_annual_cap": True})
+
+
 def pay_basic_benefits(given: BasicInput) -> BasicOutcome:
     """Stage 3 of settle_claim: deductible and basic fund, benefit by benefit."""
     running = given.totals
@@ -145,18 +164,22 @@ def _one_benefit(
         return None, ((TrailLine("basic_fund", policy_key(file, "benefits"), why),) if amount else ())
     if not given.covered:
         return None, ()
-    # a 门诊特殊治疗 priced with inpatient ratios (003) keeps its own deductible and caps
-    ratio_name = (
-        BenefitName.INPATIENT if given.routing.inpatient_rules and name is BenefitName.CHRONIC_OUTPATIENT else name
+    special = given.routing.inpatient_rules and name is BenefitName.CHRONIC_OUTPATIENT
+    ratio_name = BenefitName.INPATIENT if special else name
+    ratio_source = policy.benefits.inpatient if special else benefit
+    due, why = (
+        special_treatment_deductible(benefit, given.level, running, policy)
+        if special
+        else deductible_left(benefit, name, given.level, running, policy)
     )
-    ratio_source = policy.benefits.inpatient if ratio_name is BenefitName.INPATIENT else benefit
-    due, why = deductible_left(benefit, name, given.level, running, policy)
     dedc = min(amount, due)
-    ratio = ratio_for(ratio_source, name, given.psn_type, given.level)
-    pay = pay_basic(benefit, name, amount - dedc, ratio, running, policy)
+    ratio = max(Decimal(0), ratio_for(ratio_source, name, given.psn_type, given.level) - given.ratio_reduction)
+    capped = _special_caps(benefit, policy) if special else benefit
+    pay = pay_basic(capped, name, amount - dedc, ratio, running, policy)
     selfpay = amount - pay.paid
     if policy.major_illness.include_preselfpay:
         selfpay += sum(s.preselfpay_amt for s in given.splits if s.benefit is name)
+    mi_base = pay.above_annual_cap if policy.major_illness.basis == "above_basic_cap" else selfpay
     share = BenefitShare(
         name,
         dedc,
@@ -164,14 +187,16 @@ def _one_benefit(
         pay.could_pay,
         benefit.counts_in_annual_cap,
         ratio,
-        mi_selfpay=selfpay if benefit.major_illness else 0,
+        mi_selfpay=mi_base if benefit.major_illness else 0,
         aid_selfpay=selfpay if benefit.medical_aid else 0,
     )
-    dedc_key = "deductible" if benefit.deductible_basis != "none" else "deductible_basis"
+    dedc_key = f"benefits.{name.value}." + ("deductible" if benefit.deductible_basis != "none" else "deductible_basis")
+    if special and policy.chronic.special_treatment.deductible != "chronic":
+        dedc_key = "chronic.special_treatment"
     lines = (
         TrailLine(
             "deductible",
-            policy_key(file, f"benefits.{name.value}.{dedc_key}"),
+            policy_key(file, dedc_key),
             f"{name.value}: {why}; {format_yuan(dedc)} taken from {format_yuan(amount)}",
         ),
         TrailLine("basic_fund", policy_key(file, f"benefits.{ratio_name.value}.ratio"), f"{name.value}: {pay.why}"),

@@ -69,22 +69,27 @@ class Routing:
         return (self.main, self.negotiated)
 
 
-def _registered(claim: Visit, enrolment: EnrolmentFacts) -> str:
+def _registered(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> str:
+    """The 门诊慢特病 a chronic-outpatient visit treats, registered (认定) for the person (001 18)."""
     code = claim.dise_codg
     if code is None or code not in enrolment.registered_diseases:
+        hint = "register it (认定) or settle the visit as general outpatient"
+        if code is not None and code in policy.two_diseases:
+            name = policy.two_diseases[code]
+            hint = f"“两病” drugs for {name} are settled as a general-outpatient visit with dise_codg {code}"
         raise Rejected(
             RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED,
-            f"disease {code or '(none given)'} is not registered (认定) for person {claim.psn_no}; "
-            "register it or settle the visit as general outpatient",
+            f"disease {code or '(none given)'} is not registered (认定) as an outpatient chronic/special disease "
+            f"for person {claim.psn_no}; {hint}",
             field="dise_codg",
         )
     return code
 
 
 def _chronic(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> tuple[BenefitName, str, bool]:
-    code = _registered(claim, enrolment)
-    if policy.benefits.two_diseases is not None and code in policy.two_diseases:
-        return BenefitName.TWO_DISEASES, f"“两病” drugs for {policy.two_diseases[code]} (000: 60%)", False
+    """门诊慢特病: a registered chronic patient gets the chronic benefit, hypertension and
+    diabetes included (004 中卫: 高血压、糖尿病等30种慢性病列入门诊大病…60%以上), never the “两病” cover."""
+    code = _registered(claim, enrolment, policy)
     if code not in policy.chronic.diseases or policy.benefits.chronic_outpatient is None:
         raise Rejected(
             RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED,
@@ -96,6 +101,27 @@ def _chronic(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> tuple[B
     return BenefitName.CHRONIC_OUTPATIENT, why + (" priced with inpatient ratios (003)" if special else ""), special
 
 
+def _two_diseases(claim: Visit, enrolment: EnrolmentFacts, policy: Policy) -> str | None:
+    """Why a general-outpatient visit gets the “两病” drug cover, or None. The cover is for
+    residents treated for hypertension or diabetes (000: 60%); one registered for that disease as a
+    门诊慢特病 keeps the chronic benefit and gets no “两病” cover on top (001 6: 避免重复报销; the
+    national 医保发〔2019〕54号: 已纳入门诊慢性病…保障范围“两病”患者的待遇,继续按现行政策执行)."""
+    code = claim.dise_codg
+    if code is None or code not in policy.two_diseases or policy.benefits.two_diseases is None:
+        return None
+    if code in enrolment.registered_diseases and code in policy.chronic.diseases:
+        return None
+    return f"“两病” drugs for {policy.two_diseases[code]} (000: 60%)"
+
+
+def _general(claim: Visit, coded: str, place: Institution, enrolment: EnrolmentFacts, policy: Policy) -> str:
+    online = " at an internet hospital (004)" if place.kind is InstitutionKind.INTERNET_HOSPITAL else ""
+    code, two_benefit = claim.dise_codg, policy.benefits.two_diseases is not None
+    chronic = two_benefit and code in policy.two_diseases and code in enrolment.registered_diseases
+    registered = "; registered 门诊慢特病: no “两病” cover on top (001 6)" if chronic else ""
+    return f"{coded}: general outpatient pooling{online}{registered}"
+
+
 def _main(
     claim: Visit, category: MedCategory, place: Institution, enrolment: EnrolmentFacts, policy: Policy
 ) -> tuple[BenefitName, str, bool]:
@@ -105,12 +131,10 @@ def _main(
     if category is MedCategory.CHRONIC_OUTPATIENT:
         return _chronic(claim, enrolment, policy)
     if category is MedCategory.GENERAL_OUTPATIENT:
-        code = claim.dise_codg
-        if code is not None and policy.benefits.two_diseases is not None and code in policy.two_diseases:
-            _registered(claim, enrolment)
-            return BenefitName.TWO_DISEASES, f"“两病” drugs for {policy.two_diseases[code]} (000: 60%)", False
-        online = " at an internet hospital (004)" if place.kind is InstitutionKind.INTERNET_HOSPITAL else ""
-        return BenefitName.GENERAL_OUTPATIENT, f"{coded}: general outpatient pooling{online}", False
+        two = _two_diseases(claim, enrolment, policy)
+        if two is not None:
+            return BenefitName.TWO_DISEASES, two, False
+        return BenefitName.GENERAL_OUTPATIENT, _general(claim, coded, place, enrolment, policy), False
     if claim.extn_rx_flag:
         return BenefitName.GENERAL_OUTPATIENT, "pharmacy purchase on a designated hospital's prescription (003)", False
     return BenefitName.NONE, "pharmacy purchase without prescription: personal account or cash only", False

@@ -24,7 +24,7 @@ from contracts.codes import (
     PersonType,
     PhysicianTitle,
 )
-from engine.enrolment import EnrolmentFacts, PriorCover, Relative
+from engine.enrolment import EnrolmentFacts, FilingType, OutOfRegionFiling, PriorCover, Relative
 from engine.visit import DeclaredTerms, Diagnosis, Prescriber, Procedure, Visit, VisitItem
 
 Json = dict[str, Any]
@@ -129,6 +129,7 @@ _VISIT = (
     "acct_payer_relation",
     "gend",
     "brdy",
+    "mdtrtarea_admvs",
 )
 VISIT_FIELDS = frozenset({*_VISIT, "diagnoses", "procedures", "resp_physician", "items", "extra"})
 ITEM_FIELDS = frozenset({*_ITEM, "declared", "extra"})
@@ -241,6 +242,7 @@ def visit_from_json(data: Mapping[str, Any]) -> Visit:
         items=tuple(_item(i) for i in d["items"]),
         gend=opt_text(d["gend"]),
         brdy=opt_day(d["brdy"]),
+        mdtrtarea_admvs=opt_text(d["mdtrtarea_admvs"]),
         extra=_extra(d["extra"]),
     )
 
@@ -277,11 +279,28 @@ def enrolment_to_json(e: EnrolmentFacts) -> Json:
         else {"left_scheme": prior.left_scheme, "left_on": prior.left_on.isoformat()},
         "registered_diseases": list(e.registered_diseases),
         "family_members": [{"psn_no": m.psn_no, "relation": m.relation.value} for m in e.family_members],
+        "out_of_region_filings": [_filing_to_json(f) for f in e.out_of_region_filings],
     }
 
 
+_FILING = ("filing_type", "mdtrtarea_admvs", "begndate", "enddate")
+
+
+def _filing_to_json(f: OutOfRegionFiling) -> Json:
+    return flat(f, _FILING)
+
+
+def _filing(data: Mapping[str, Any]) -> OutOfRegionFiling:
+    d = exact(data, set(_FILING))
+    kinds: dict[str, FilingType] = {"resident": "resident", "referral": "referral", "temporary": "temporary"}
+    kind = kinds.get(text(d["filing_type"]))
+    if kind is None:
+        raise ValueError(f"filing_type {d['filing_type']!r}")
+    return OutOfRegionFiling(kind, text(d["mdtrtarea_admvs"]), day(d["begndate"]), opt_day(d["enddate"]))
+
+
 def enrolment_from_json(data: Mapping[str, Any]) -> EnrolmentFacts:
-    d = exact(data, {*_ENROLMENT, "prior_cover", "registered_diseases", "family_members"})
+    d = exact(data, {*_ENROLMENT, "prior_cover", "registered_diseases", "family_members", "out_of_region_filings"})
     prior, aid, stated = d["prior_cover"], d["aid_category"], d["in_collection_period"]
     if prior is not None:
         exact(prior, {"left_scheme", "left_on"})
@@ -313,4 +332,5 @@ def enrolment_from_json(data: Mapping[str, Any]) -> EnrolmentFacts:
         ),
         acct_opening_balance=fen(d["acct_opening_balance"]),
         contribution_base=opt_fen(d["contribution_base"]),
+        out_of_region_filings=tuple(_filing(f) for f in d["out_of_region_filings"]),
     )

@@ -32,3 +32,24 @@ def deductible_left(benefit: Benefit, name: BenefitName, level: str, totals: Tot
         if room < due:
             due, why = room, why + f"; limited by the year's deductible cap {format_yuan(policy.deductible_yearly_cap)}"
     return due, why
+
+
+def special_treatment_deductible(benefit: Benefit, level: str, totals: Totals, policy: Policy) -> tuple[int, str]:
+    """A 门诊特殊治疗 参照住院 (003): the chronic benefit's yearly deductible, or — where the policy
+    says "inpatient_once_a_year" — a first stay's deductible at this level, met once a year by the
+    person's chronic-outpatient care (what the chronic benefit's deductible already took counts:
+    one yearly outpatient-chronic deductible, project rule)."""
+    if policy.chronic.special_treatment.deductible == "chronic":
+        return deductible_left(benefit, BenefitName.CHRONIC_OUTPATIENT, level, totals, policy)
+    first_stay = by_level(policy.benefits.inpatient.deductible, level, "inpatient deductible")[0]
+    used = totals.dedc[BenefitName.CHRONIC_OUTPATIENT]
+    due = max(0, first_stay - used)
+    why = (
+        f"special treatment on inpatient rules (003): a first stay's deductible at level {level}, "
+        f"{format_yuan(first_stay)} a year, {format_yuan(used)} already met"
+    )
+    if policy.deductible_yearly_cap is not None:
+        room = max(0, policy.deductible_yearly_cap - totals.deductibles_total)
+        if room < due:
+            due, why = room, why + f"; limited by the year's deductible cap {format_yuan(policy.deductible_yearly_cap)}"
+    return due, why

@@ -47,6 +47,8 @@ def in_collection_period(e: EnrolmentFacts, rules: Waiting) -> bool:
 def _on_time(e: EnrolmentFacts, rules: Waiting) -> bool:
     if in_collection_period(e, rules):
         return True
+    if rules.migrant_deadline is None:  # 000 (五) exempts no migrants; only a region's own rule does
+        return False
     month, day = rules.migrant_deadline
     deadline = date(e.year, month, min(day, calendar.monthrange(e.year, month)[1]))
     return e.migrant_worker and e.enrol_date <= deadline

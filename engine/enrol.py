@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from contracts.codes import Insutype, RejectionCode
@@ -11,6 +12,7 @@ from engine.eligibility import coverage_from, in_collection_period
 from engine.enrolment import EnrolmentFacts
 from engine.errors import Rejected
 from engine.events import AccountCredited, PersonEnrolled
+from engine.incentives import PriorYear, checked_history
 from engine.person import PersonYear
 from engine.personal_account import monthly_credit
 from engine.policy import Policy
@@ -53,8 +55,12 @@ def _check_account_not_overdrawn(enrolment: EnrolmentFacts, current: PersonYear)
     )
 
 
-def record_enrolment(enrolment: EnrolmentFacts, policy: Policy, current: PersonYear) -> PersonEnrolled:
-    """``current``: the person-year as recorded so far (a later enrolment corrects it)."""
+def record_enrolment(
+    enrolment: EnrolmentFacts, policy: Policy, current: PersonYear, prior: Sequence[PriorYear] = ()
+) -> PersonEnrolled:
+    """``current``: the person-year as recorded so far (a later enrolment corrects it);
+    ``prior``: the person's earlier years the ledger holds (the incentives are checked against them)."""
+    enrolment = checked_history(enrolment, prior)
     _check_collection_period(enrolment, policy)
     _check_account_not_overdrawn(enrolment, current)
     start, why = coverage_from(enrolment, policy.waiting)

@@ -29,6 +29,22 @@ class Relative:
     relation: FamilyRelation
 
 
+FilingType = Literal["resident", "referral", "temporary"]
+
+
+@dataclass(frozen=True)
+class OutOfRegionFiling:
+    """异地就医备案 as the insured region's agency records it: for care in ``mdtrtarea_admvs``
+    (a county, a city xxxx00 or a province xx0000, holding the places under it) from
+    ``begndate`` until ``enddate`` (None: open). ``resident``: 异地长期居住 (异地安置退休、常驻异地
+    工作); ``referral``: 转诊转院; ``temporary``: 临时外出就医 (docs/domain.md#out-of-region)."""
+
+    filing_type: FilingType
+    mdtrtarea_admvs: str
+    begndate: date
+    enddate: date | None
+
+
 @dataclass(frozen=True)
 class EnrolmentFacts:
     psn_no: str
@@ -49,7 +65,8 @@ class EnrolmentFacts:
     aid_category: AidCategory | None
     veteran_resettled: bool
     prior_cover: PriorCover | None
-    registered_diseases: tuple[str, ...]  # 门诊慢特病 / 两病 认定
+    registered_diseases: tuple[str, ...]  # 门诊慢特病 认定 (the “两病” cover goes by diagnosis)
     family_members: tuple[Relative, ...]
     acct_opening_balance: int  # fen carried over from last year
     contribution_base: int | None  # fen a month (in-service staff)
+    out_of_region_filings: tuple[OutOfRegionFiling, ...] = ()  # 异地就医备案 in force this year

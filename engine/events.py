@@ -14,6 +14,7 @@ from datetime import date
 
 from contracts.codes import FundPayType
 from engine.clearing.valuation import CaseFacts
+from engine.contributions import ContributionRecorded
 from engine.enrolment import EnrolmentFacts
 from engine.items import SplitItem
 from engine.policy_book import PolicyStamp
@@ -57,6 +58,9 @@ class ClaimSettled:
     trail: tuple[TrailLine, ...]
     payer_psn_no: str | None  # a relative whose account paid amounts.acct_mulaid_pay
     delta: Totals  # deductible and cap consumption: the change to the year's totals
+    # 异地就医: the policy whose payer data (catalogue, registry, case mix) priced the lines when
+    # it is the treating region's, not ``policy``'s (engine/out_of_region.py); None: ``policy``'s
+    payer_policy: PolicyStamp | None = None
 
     @property
     def mdtrt_id(self) -> str:
@@ -107,5 +111,11 @@ class FamilyAccountRefunded:
 
 
 Event = (
-    PersonEnrolled | AccountCredited | ClaimSettled | FamilyAccountDebited | SettlementReversed | FamilyAccountRefunded
+    PersonEnrolled
+    | AccountCredited
+    | ClaimSettled
+    | FamilyAccountDebited
+    | SettlementReversed
+    | FamilyAccountRefunded
+    | ContributionRecorded  # in contrib/<psn_no>/<year> streams only (engine.contributions)
 )

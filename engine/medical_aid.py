@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from contracts.codes import AidCategory
 from contracts.money import format_yuan
+from engine.major_illness import banded_exact
 from engine.money import half_up
 from engine.policy import MedicalAid
 from engine.totals import Totals
@@ -31,7 +32,10 @@ def _yearly_due(accumulated: int, category: AidCategory, rules: MedicalAid) -> i
     rule = rules.categories.get(category)
     if rule is None:
         return 0
-    return half_up(Decimal(max(0, accumulated - rule.deductible)) * rule.ratio)
+    above = max(0, accumulated - rule.deductible)
+    if rule.ratio is None:  # 分段 (002): each segment's ratio on the part of the cost inside it
+        return half_up(banded_exact(above, rule.segments))
+    return half_up(Decimal(above) * rule.ratio)
 
 
 def aid_cap(category: AidCategory, rules: MedicalAid) -> int:
@@ -58,8 +62,13 @@ def describe(category: AidCategory, rules: MedicalAid) -> str:
     rule = rules.categories.get(category)
     if rule is None:
         return f"no aid rule for {category.value} in this policy"
+    how = (
+        str(rule.ratio)
+        if rule.ratio is not None
+        else " then ".join(f"{b.ratio} from {format_yuan(b.above)}" for b in rule.segments) + " (分段, 002)"
+    )
     return (
-        f"{category.value}: {rule.ratio} above a yearly {format_yuan(rule.deductible)}, "
+        f"{category.value}: {how} above a yearly {format_yuan(rule.deductible)}, "
         f"shared limit {format_yuan(rules.shared_yearly_cap)} (004)"
     )
 

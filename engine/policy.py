@@ -88,9 +88,21 @@ class Benefits(Strict):
     dual_channel_outpatient: Benefit | None = None  # 谈判药品 in outpatient care (004)
 
 
+class SpecialTreatment(Strict):
+    """门诊特殊治疗 参照住院管理 (003 「可参照统筹地区住院政策进行管理」): which inpatient rules a special
+    treatment takes besides the inpatient ratio. Each choice is the region's; the seeds give none."""
+
+    # "chronic": the chronic benefit's yearly deductible; "inpatient_once_a_year": the deductible of
+    # a first stay at the visit's level, met once a year by the person's chronic-outpatient care
+    deductible: Literal["chronic", "inpatient_once_a_year"] = "chronic"
+    # "chronic": the chronic benefit's own yearly cap too; "inpatient": only the fund's annual cap
+    caps: Literal["chronic", "inpatient"] = "chronic"
+
+
 class ChronicRules(Strict):
     diseases: dict[str, str] = Field(default_factory=dict)  # code → name of covered 慢特病
     inpatient_rule_diseases: tuple[str, ...] = ()  # 门诊特殊治疗 priced with inpatient ratios (003)
+    special_treatment: SpecialTreatment = SpecialTreatment()
 
 
 class DualChannelRules(Strict):
@@ -125,14 +137,28 @@ class Incentives(Strict):
     rejoin_penalty: Yuan = Field(ge=0)
 
 
+class HardshipTilt(Strict):
+    """困难群众 in major illness: for 特困人员、低保对象、返贫致贫人口 the threshold halved, +5 points, no
+    cap (national rule: 医保发〔2021〕19号, kept by 国办发〔2021〕42号; [000] 困难群众大病保险政策按相关规定执行)."""
+
+    deductible_factor: Ratio = Decimal("0.5")  # the first band's threshold is multiplied by it
+    ratio_bonus: Ratio = Decimal("0.05")  # added to every band's ratio (at most 1)
+    cap_removed: bool = True
+
+
 class MajorIllness(Strict):
     """居民大病保险 / 职工大额医疗费用补助 on the year's accumulated policy-range self-pay."""
 
     fund: FundPayType
+    # What the bands work on: "self_pay" — the year's policy-range self-pay after the basic fund
+    # (大病保险); "above_basic_cap" — the policy-range cost the basic fund could not pay because its
+    # annual cap was spent (职工大额医疗费用补助 pays the part above the cap, by its own bands and cap).
+    basis: Literal["self_pay", "above_basic_cap"] = "self_pay"
     bands: tuple[Band, ...] = Field(min_length=1)
     cap: Yuan = Field(ge=0)
     include_preselfpay: bool = False  # whether 先行自付 counts as qualifying self-pay
     incentives: Incentives | None = None
+    hardship: dict[AidCategory, HardshipTilt] = Field(default_factory=dict)  # per aid category
 
     @field_validator("bands")
     @classmethod
@@ -143,8 +169,20 @@ class MajorIllness(Strict):
 
 
 class AidRule(Strict):
+    """One aid category: a yearly deductible, then one ratio — or segments (分段, 002 优化分类分段救助政策):
+    ``{ above, ratio }`` on the year's remaining compliant cost above the deductible."""
+
     deductible: Yuan = Field(ge=0)
-    ratio: Ratio
+    ratio: Ratio | None = None
+    segments: tuple[Band, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AidRule:
+        if (self.ratio is None) == (not self.segments):
+            raise ValueError("give either ratio or segments")
+        if any(b.above >= c.above for b, c in pairwise(self.segments)):
+            raise ValueError("segments must be in ascending order of 'above'")
+        return self
 
 
 class IllnessPovertyRule(Strict):
@@ -176,15 +214,23 @@ class PersonalAccount(Strict):
     in_service_rate: Ratio  # share of the person's monthly contribution base credited
     retired_monthly: Yuan = Field(ge=0)  # fixed monthly credit for retirees
     flexible_rate: Ratio = Decimal(0)  # flexible-employment staff, share of their base
-    family_relations: tuple[FamilyRelation, ...] = tuple(FamilyRelation)
+    # 配偶、父母、子女 (003, the national 14号 design); a region that allows 近亲属 (000) lists them
+    family_relations: tuple[FamilyRelation, ...] = (FamilyRelation.SPOUSE, FamilyRelation.PARENT, FamilyRelation.CHILD)
     excluded_categories: tuple[ExcludedCategory, ...] = tuple(ExcludedCategory)
+
+
+def _month_day(value: tuple[int, int] | None, what: str) -> None:
+    if value is not None and not (1 <= value[0] <= 12 and 1 <= value[1] <= 31):
+        raise ValueError(f"{what} must be [month, day] with month 1-12 and day 1-31, got {list(value)}")
 
 
 class Waiting(Strict):
     """Enrolment and waiting-period rules (000 五, 001 2 and 8)."""
 
     collection_start: tuple[int, int] = (9, 1)  # month, day in the year before cover
-    migrant_deadline: tuple[int, int] = (2, 29)  # in the cover year: end of February (clamped)
+    # In the cover year, until when migrant workers still count as on time; None (the default):
+    # no extension. Only a region's own document gives one (001: Anhui, for its 2024 cover year).
+    migrant_deadline: tuple[int, int] | None = None
     fixed_months: int = Field(default=3, ge=0)
     variable_months_per_break_year: int = Field(default=1, ge=0)
     long_break_years: int = Field(default=4, ge=1)
@@ -193,6 +239,44 @@ class Waiting(Strict):
     rejoin_grace_months: int = Field(default=3, ge=0)
     rejoin_late_wait_months: int = Field(default=3, ge=0)
     newborn_grace_days: int = Field(default=90, ge=0)
+
+    @model_validator(mode="after")
+    def _dates_exist(self) -> Waiting:
+        _month_day(self.collection_start, "collection_start")
+        _month_day(self.migrant_deadline, "migrant_deadline")
+        return self
+
+
+class SubsidyBound(Strict):
+    """A share of the individual standard the medical-aid fund pays for an aid category (001 3)."""
+
+    low: Ratio
+    high: Ratio
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SubsidyBound:
+        if self.low > self.high:
+            raise ValueError("low must not exceed high")
+        return self
+
+
+class Contributions(Strict):
+    """筹资: what a person's contribution is and brings to the fund books (docs/domain.md#fund-books)."""
+
+    individual: Yuan | None = None  # residents: 个人缴费标准, a person a year (001: 380)
+    fiscal_subsidy: Yuan | None = None  # residents: 人均财政补助, booked with each contribution (001: ≥ 640)
+    aid_subsidy: dict[AidCategory, SubsidyBound] = Field(default_factory=dict)  # 分类资助 (001 3)
+    major_illness_per_person: Yuan | None = None  # residents: moved from 390100 to 390200 per person
+    large_amount_yearly: Yuan | None = None  # staff: 大额 individual yearly contribution (002)
+
+
+class OutOfRegion(Strict):
+    """异地就医 (engine/out_of_region.py): how the insured region's ratios change for care elsewhere."""
+
+    same_pool_is_local: bool = True  # care anywhere inside the pool is local (002)
+    students_as_local: bool = False  # students paid as local where they study (001 8)
+    ratio_reduction_temporary: Ratio = Decimal("0.10")  # 临时外出就医 (医保发〔2022〕22号: at most 10 points)
+    ratio_reduction_unfiled: Ratio = Decimal("0.20")  # 未备案: the region's choice
 
 
 NationalCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,8}$")]
@@ -255,6 +339,8 @@ class Policy(Strict):
     clearing: ClearingRules = ClearingRules()
     codes: CodeMaps = CodeMaps()
     payer_data: PayerDataRef | None = None
+    contributions: Contributions | None = None
+    out_of_region: OutOfRegion = OutOfRegion()
 
     @model_validator(mode="after")
     def _scheme_rules(self) -> Policy:

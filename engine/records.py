@@ -16,6 +16,7 @@ from typing import Any
 from engine.codec import Json, day, exact, fen, integer, text, visit_from_json, visit_to_json
 from engine.codec import enrolment_from_json as enrolment_in
 from engine.codec import enrolment_to_json as enrolment_out
+from engine.codec_contribution import CONTRIBUTION_RECORDED, contribution_in, contribution_out
 from engine.codec_settlement import (
     amounts_from_json,
     amounts_to_json,
@@ -33,6 +34,7 @@ from engine.codec_settlement import (
     trail_to_json,
 )
 from engine.codec_visit import VISIT_CODECS
+from engine.contributions import ContributionRecorded
 from engine.errors import UnreadableEvent
 from engine.events import (
     AccountCredited,
@@ -73,11 +75,12 @@ def _claim_out(e: ClaimSettled) -> Json:
         "trail": trail_to_json(e.trail),
         "payer_psn_no": e.payer_psn_no,
         "delta": e.delta.to_json(),
+        "payer_policy": None if e.payer_policy is None else stamp_to_json(e.payer_policy),
     }
 
 
 def _claim_in(d: Mapping[str, Any]) -> ClaimSettled:
-    payer = d["payer_psn_no"]
+    payer, payer_policy = d["payer_psn_no"], d["payer_policy"]
     return ClaimSettled(
         setl_id=text(d["setl_id"]),
         request_key=text(d["request_key"]),
@@ -92,6 +95,7 @@ def _claim_in(d: Mapping[str, Any]) -> ClaimSettled:
         trail=trail_from_json(d["trail"]),
         payer_psn_no=None if payer is None else text(payer),
         delta=Totals.from_json(d["delta"]),
+        payer_policy=None if payer_policy is None else stamp_from_json(payer_policy),
     )
 
 
@@ -179,7 +183,7 @@ def _refunded_in(d: Mapping[str, Any]) -> FamilyAccountRefunded:
 
 CLAIM_SETTLED = frozenset(
     {"setl_id", "request_key", "request_id", "year", "visit", "policy", "amounts", "funds", "items"}
-    | {"case", "trail", "payer_psn_no", "delta"}
+    | {"case", "trail", "payer_psn_no", "delta", "payer_policy"}
 )
 SETTLEMENT_REVERSED = frozenset(
     {"setl_id", "reversed_setl_id", "request_key", "request_id", "psn_no", "year", "fixmedins_code", "policy"}
@@ -188,13 +192,13 @@ SETTLEMENT_REVERSED = frozenset(
 CODECS: Mapping[type[Any], tuple[str, Codec]] = {
     PersonEnrolled: (
         "PersonEnrolled",
-        Codec(2, frozenset({"enrolment", "coverage_from", "coverage_reason"}), _enrolled_out, _enrolled_in),
+        Codec(3, frozenset({"enrolment", "coverage_from", "coverage_reason"}), _enrolled_out, _enrolled_in),
     ),
     AccountCredited: (
         "AccountCredited",
         Codec(2, frozenset({"month", "amount", "delta"}), _credited_out, _credited_in),
     ),
-    ClaimSettled: ("ClaimSettled", Codec(4, CLAIM_SETTLED, _claim_out, _claim_in)),
+    ClaimSettled: ("ClaimSettled", Codec(5, CLAIM_SETTLED, _claim_out, _claim_in)),
     FamilyAccountDebited: (
         "FamilyAccountDebited",
         Codec(2, frozenset({"setl_id", "beneficiary_psn_no", "amount", "delta"}), _debited_out, _debited_in),
@@ -203,6 +207,11 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
     FamilyAccountRefunded: (
         "FamilyAccountRefunded",
         Codec(2, frozenset({"setl_id", "reversed_setl_id", "amount", "delta"}), _refunded_out, _refunded_in),
+    ),
+    # a stream of its own (contrib/<psn_no>/<year>), version 1 from the start (ADR 0004)
+    ContributionRecorded: (
+        "ContributionRecorded",
+        Codec(1, CONTRIBUTION_RECORDED, contribution_out, contribution_in),
     ),
 }
 # The visit stream's events (engine.visit_events), all at version 1.

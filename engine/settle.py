@@ -28,7 +28,9 @@ from engine.items import ItemsInput, LineContext, NetLine, check_amount, net_lin
 from engine.major_illness import MajorIllnessInput, pay_major_illness_stage
 from engine.medical_aid import MedicalAidInput, pay_medical_aid_stage
 from engine.national_codes import MedCategory, NationalCodes
+from engine.out_of_region import care_of, out_of_region_stage, payer_trail
 from engine.payer_catalogue import CatalogueTerms, terms_on
+from engine.payer_data import PayerData
 from engine.payer_registry import Institution
 from engine.person import PersonYear
 from engine.personal_account import AccountsInput, PayingRelative, pay_from_accounts
@@ -137,8 +139,9 @@ class _Setting:
     context: LineContext
 
 
-def _setting(visit: Visit, enrolment: EnrolmentFacts, priced: PricedPolicy) -> _Setting:
-    policy, payer, day = priced.policy, priced.payer, visit.enddate
+def _setting(visit: Visit, enrolment: EnrolmentFacts, priced: PricedPolicy, payer: PayerData) -> _Setting:
+    """``payer``: the payer data that prices the visit (the treating region's for care elsewhere)."""
+    policy, day = priced.policy, visit.enddate
     place = designated_institution(payer.registry, visit)
     category = med_category(policy, visit.med_type, priced.codes)
     who = selfpay_candidates(policy, enrolment.psn_type, enrolment.insutype)
@@ -152,24 +155,39 @@ def _setting(visit: Visit, enrolment: EnrolmentFacts, priced: PricedPolicy) -> _
 
 
 def _stages(
-    visit: Visit, person: PersonYear, priced: PricedPolicy, payer: PayerAccount | None
+    visit: Visit, person: PersonYear, priced: PricedPolicy, payer: PayerAccount | None, treating: PricedPolicy | None
 ) -> tuple[StageResults, _Setting]:
     policy, file, year = priced.policy, priced.file, person.totals
     enrolment, coverage_from = _enrolled(visit, person)
     for index, item in enumerate(visit.items):
         check_amount(item, index)
-    setting = _setting(visit, enrolment, priced)
+    data = priced.payer if treating is None else treating.payer
+    setting = _setting(visit, enrolment, priced, data)
     negotiated = any(t is not None and t.hi_nego_drug_flag for t in setting.terms)
-    registry, level = priced.payer.registry, setting.place.level_key
+    registry, level = data.registry, setting.place.level_key
     routing = route(visit, setting.category, setting.place, registry, enrolment, policy, negotiated)
     cover = cover_for(visit.begndate, person.year, coverage_from, person.coverage_reason)
+    care = care_of(visit, enrolment)
+    away = out_of_region_stage(care, policy.policy.region, enrolment.psn_type, policy.out_of_region, file)
+    elsewhere = away.trail + ((payer_trail(treating),) if treating is not None else ())
     excluded = frozenset(policy.excluded_categories)
     items = price_items(
         ItemsInput(setting.lines, setting.terms, routing, excluded, _account_exclusions(policy, payer), setting.context)
     )
     inpatient = setting.category is MedCategory.INPATIENT
     basic = pay_basic_benefits(
-        BasicInput(items.splits, routing, level, enrolment.psn_type, year, cover.covered, inpatient, policy, file)
+        BasicInput(
+            items.splits,
+            routing,
+            level,
+            enrolment.psn_type,
+            year,
+            cover.covered,
+            inpatient,
+            policy,
+            file,
+            away.reduction,
+        )
     )
     mi_added = sum(share.mi_selfpay for share in basic.shares)
     major = pay_major_illness_stage(
@@ -194,7 +212,8 @@ def _stages(
             _relative(payer),
         )
     )
-    trail = routing.trail + cover.trail + items.trail + basic.trail + major.trail + aid.trail + accounts.trail
+    trail = routing.trail + cover.trail + elsewhere + items.trail + basic.trail + major.trail + aid.trail
+    trail += accounts.trail
     return StageResults(items, basic, major, aid, accounts, cover.covered, level, trail), setting
 
 
@@ -207,10 +226,14 @@ def settle_claim(
     setl_id: str,
     request_key: str,
     request_id: str,
+    treating: PricedPolicy | None = None,
 ) -> Settled:
+    """``priced``: the insured region's policy (参保地政策); ``treating``: for care outside its pool,
+    the treating region's policy whose payer data prices the lines and names the institution
+    (engine.out_of_region.treating_policy); None: ``priced``'s own payer data."""
     policy = priced.policy
     _check_claimable(visit, person, payer, policy, priced.codes)
-    r, setting = _stages(visit, person, priced, payer)
+    r, setting = _stages(visit, person, priced, payer, treating)
     amounts = setl_amounts(r, staff=policy.basic_fund is FundPayType.STAFF_POOLED)
     aid_category = person.enrolment.aid_category if person.enrolment else None
     funds = fund_payments(r, policy.basic_fund, policy.major_illness.fund, aid_category)
@@ -220,7 +243,7 @@ def settle_claim(
             r.covered,
             setting.category is MedCategory.INPATIENT,
             terms_of(setting.place),
-            catalogue_of(priced.payer.casemix),
+            catalogue_of((treating or priced).payer.casemix),  # 异地就医: the treating region's case mix
             policy.policy.region,
             policy.basic_fund,
             policy.case_payment,
@@ -244,6 +267,7 @@ def settle_claim(
         trail=r.trail + case_trail,
         payer_psn_no=visit.acct_payer_psn_no if mulaid else None,
         delta=visit_delta(r),
+        payer_policy=None if treating is None else treating.ref,
     )
     events: list[tuple[str, Event]] = [(person.stream_id, facts)]
     if mulaid and payer is not None:

@@ -24,9 +24,9 @@ from engine.codec_settlement import (
 )
 from engine.person import OpenSettlement, PersonYear
 from engine.totals import Totals
-from engine.upcasters import amounts_v1, enrolment_v1_to_facts
+from engine.upcasters import amounts_v1, enrolment_v1_to_facts, enrolment_v2_to_v3
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 
 
 def _settlement_to_json(s: OpenSettlement) -> dict[str, Any]:
@@ -73,20 +73,33 @@ def _settlement_v1(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def upcast(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored projection at the current shape (version 1 had no schema_version)."""
-    version = data.get("schema_version", 1)
-    if version == SNAPSHOT_VERSION:
-        return dict(data)
-    if version != 1:
-        raise ValueError(f"a person-year projection of schema_version {version!r}; this code reads 1 and 2")
+def _v1_to_v2(data: Mapping[str, Any]) -> dict[str, Any]:
     enrolment = data["enrolment"]
     return {
         **data,
-        "schema_version": SNAPSHOT_VERSION,
+        "schema_version": 2,
         "enrolment": enrolment_v1_to_facts(enrolment) if enrolment else None,
         "settlements": {key: _settlement_v1(s) for key, s in data["settlements"].items()},
     }
+
+
+def _v2_to_v3(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Version 3: the enrolment facts hold the person's out-of-region filings (none before)."""
+    enrolment = data["enrolment"]
+    return {**data, "schema_version": 3, "enrolment": enrolment_v2_to_v3(enrolment) if enrolment else None}
+
+
+def upcast(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored projection at the current shape (version 1 had no schema_version)."""
+    version = data.get("schema_version", 1)
+    if version not in (1, 2, SNAPSHOT_VERSION):
+        raise ValueError(f"a person-year projection of schema_version {version!r}; this code reads 1 to 3")
+    shaped = dict(data)
+    if version == 1:
+        shaped = _v1_to_v2(shaped)
+    if shaped["schema_version"] == 2:
+        shaped = _v2_to_v3(shaped)
+    return shaped
 
 
 def _settlement_from_json(key: str, s: Mapping[str, Any]) -> OpenSettlement:

@@ -270,12 +270,41 @@ def claim_settled_v3_to_v4(data: Data) -> Data:
     return {**rest, "schema_version": 4, "case": None}
 
 
+# Version 5 of ClaimSettled and version 3 of PersonEnrolled (issue 12 item 12, 异地就医): the visit
+# records the treating region it was sent with (mdtrtarea_admvs), the settlement which policy's
+# payer data priced it when that was the treating region's (payer_policy), and the enrolment the
+# person's out-of-region filings. Nothing older carried a treating region or a filing: every
+# earlier settlement was priced as local care, with its own policy's payer data, which is what
+# None and [] say.
+def claim_settled_v4_to_v5(data: Data) -> Data:
+    if data.get("schema_version") != 4:
+        raise ValueError(f"expected version 4, got {data.get('schema_version')!r}")
+    if "mdtrtarea_admvs" in data["visit"] or "payer_policy" in data:
+        raise ValueError("version 4 recorded no treating region and no payer policy")
+    return {**data, "schema_version": 5, "visit": {**data["visit"], "mdtrtarea_admvs": None}, "payer_policy": None}
+
+
+def enrolment_v2_to_v3(enrolment: Mapping[str, Any]) -> Data:
+    """The enrolment facts of version 2 (PersonEnrolled v2, projection v2) with no filing."""
+    if "out_of_region_filings" in enrolment:
+        raise ValueError("version 2 enrolment facts recorded no out-of-region filings")
+    return {**enrolment, "out_of_region_filings": []}
+
+
+def person_enrolled_v2_to_v3(data: Data) -> Data:
+    if data.get("schema_version") != 2:
+        raise ValueError(f"expected version 2, got {data.get('schema_version')!r}")
+    return {**data, "schema_version": 3, "enrolment": enrolment_v2_to_v3(data["enrolment"])}
+
+
 UPCASTERS: Mapping[tuple[str, int], Upcaster] = {
     ("PersonEnrolled", 1): person_enrolled_v1_to_v2,
+    ("PersonEnrolled", 2): person_enrolled_v2_to_v3,
     ("AccountCredited", 1): only_versioned,
     ("ClaimSettled", 1): claim_settled_v1_to_v2,
     ("ClaimSettled", 2): claim_settled_v2_to_v3,
     ("ClaimSettled", 3): claim_settled_v3_to_v4,
+    ("ClaimSettled", 4): claim_settled_v4_to_v5,
     ("FamilyAccountDebited", 1): only_versioned,
     ("SettlementReversed", 1): settlement_reversed_v1_to_v2,
     ("FamilyAccountRefunded", 1): only_versioned,

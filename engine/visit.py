@@ -104,6 +104,9 @@ class Visit:
     items: tuple[VisitItem, ...]
     gend: str | None = None  # the patient's national gend (1 male, 2 female), for restrictions
     brdy: date | None = None  # the patient's birth date, when the enrolment does not give one
+    # 就医地医保区划 as sent (the national envelope's mdtrtarea_admvs); None: the insured region
+    # (engine/out_of_region.py)
+    mdtrtarea_admvs: str | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: _NOTHING)  # national fields not used
 
     @property

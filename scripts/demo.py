@@ -5,10 +5,10 @@
 2. start the ledger service and the settlement service as real processes (SASL_SSL to Kafka,
    bearer tokens from the local issuer on HTTP);
 3. publish a generated day of messages (every scheme, person type, aid category and visit
-   kind; producer retries, reversals, broken messages) the way the HIS of each hospital and
+   kind, each person's contributions; producer retries, reversals, broken messages) the way the HIS of each hospital and
    the enrolment system would, each as its own SASL principal on its own topic;
 4. wait for every answer, then print a summary: settled, rejected by reason, paid per fund,
-   one person's annual totals, and `ledger verify`;
+   one person's annual totals, `ledger verify`, and each fund's book (`ledger funds`);
 5. stop both services gracefully (SIGTERM). The servers keep running: `make down` stops them.
 """
 
@@ -113,6 +113,70 @@ def summarise(answers: list[dict[str, Any]], elapsed: float) -> str:
     return "\n".join(lines)
 
 
+AID_SHARE = {"destitute": "1.00", "min_living": "0.85", "returned_to_poverty": "0.75", "monitored": "0.50"}  # [001] 3
+
+
+def with_contributions(lines: list[str]) -> list[str]:
+    """Each enrolment followed by the person's contribution, as the enrolment system (fed by the tax
+    bureau) would send it: residents the policy's individual standard, of which the aid fund pays
+    its category's share ([001] 3); in-service and flexible staff six months of employer 6% and
+    employee 2% of their base (the national 国发〔1998〕44号 rates — not in the seeds)."""
+    from datetime import date
+    from decimal import Decimal
+
+    from contracts.codes import Insutype
+    from contracts.money import format_yuan, parse_yuan
+    from engine.policy_files import load_policy_book
+
+    book = load_policy_book(ROOT / "policies")
+    out: list[str] = []
+    for line in lines:
+        out.append(line)
+        try:
+            message = json.loads(line)
+        except ValueError:  # the day's deliberately broken lines
+            continue
+        if not isinstance(message, dict) or message.get("msg_type") != "enrolment":
+            continue
+        base = {
+            "msg_type": "contribution",
+            "schema_version": "enrolments.v2",
+            "sent_at": message["sent_at"],
+            "psn_no": message["psn_no"],
+            "insutype": message["insutype"],  # the national code of the scheme enrolled in
+            "year": 2025,
+        }
+        if message["insutype"] == "390":
+            rules = book.in_force(message["insuplc_admdvs"], Insutype.RESIDENT, date(2025, 1, 1)).policy.contributions
+            standard = rules.individual if rules and rules.individual else 0
+            aid = int(Decimal(standard) * Decimal(AID_SHARE.get(message.get("aid_category", ""), "0")))
+            paid = {"individual": format_yuan(standard - aid), "aid_subsidy": format_yuan(aid)}
+            out.append(json.dumps(base | paid | {"request_id": f"C-{message['psn_no']}"}, ensure_ascii=False))
+        elif "contribution_base" in message:
+            base_fen = parse_yuan(message["contribution_base"])
+            for month in range(1, 7):
+                paid = {
+                    "month": month,
+                    "employer": format_yuan(base_fen * 6 // 100),
+                    "individual": format_yuan(base_fen * 2 // 100),
+                }
+                request = {"request_id": f"C-{message['psn_no']}-{month}"}
+                out.append(json.dumps(base | paid | request, ensure_ascii=False))
+    return out
+
+
+def fund_books(env: dict[str, str], region: str) -> str:
+    """`ledger funds` once the follower has caught up (its figures stop changing)."""
+    args = (str(BIN / "ledger"), "funds", "--region", region, "--year", "2025", "--policies", "policies")
+    previous, shown = "", sh(*args, env=env)
+    for _ in range(15):
+        if shown == previous:
+            break
+        time.sleep(2)
+        previous, shown = shown, sh(*args, env=env)
+    return shown
+
+
 async def publish(day: Path, access: KafkaAccess, topics: Topics, registry: Registry | None) -> list[dict[str, Any]]:
     """Each line sent as its sender would: the enrolment system's facts on enrolments.v1, each
     hospital system's claims on its own topic with its own credentials (SASL_SSL)."""
@@ -156,7 +220,7 @@ def main() -> int:
     asyncio.run(prepare_topics(access, topics, registry, PARTITIONS))
     sh(str(BIN / "ledger"), "migrate", env=env)
     day = logs / "day.jsonl"
-    lines = list(day_lines(args.people, seed))
+    lines = with_contributions(list(day_lines(args.people, seed)))
     day.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     services = env | access.env(service_user()) | {"KAFKA_TOPIC_PREFIX": topics.prefix}
     services["SETTLEMENT_PERSONS_FILE"] = str(person_register(lines, logs))
@@ -189,6 +253,8 @@ def main() -> int:
 
         print("\n".join(clearing_summary(lambda path, headers: call(ledger, path, headers), launcher.bearer,
                                           services, ROOT / "policies")))  # fmt: skip
+        # each fund's own book (基金分别建账 [002]): income, spending, balance, months payable
+        print(fund_books(env, "640000"), end="")
         return 0 if report["ok"] else 1
     except LaunchError as error:
         sys.exit(f"demo: {error}")

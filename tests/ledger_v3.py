@@ -20,6 +20,9 @@ from engine.visit_stream import VisitState
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "ledger-v3"
 ROOT_POLICIES = Path(__file__).resolve().parents[1] / "policies"
+# The policy files that priced the input (main at 0f49086, keys renamed since renamed here too,
+# numbers untouched): the annual-totals view reads caps and deductibles left from them.
+POLICIES_THEN = FIXTURE / "policies"
 RESTORED_AT = datetime.fromisoformat("2026-01-01T00:00:00+00:00")  # the generator's fixed clock
 
 

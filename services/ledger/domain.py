@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.clearing.events import fold_institution, fold_region, parse_clearing_stream
 from engine.clearing.records import from_record as clearing_record
+from engine.contributions import ContributionRecorded
 from engine.events import Event
 from engine.person import PersonYear, replay
 from engine.records import from_record, visit_event_from_record
@@ -18,6 +19,8 @@ from engine.snapshot import from_json, to_json, upcast
 from engine.visit_events import VISIT_STREAM_PREFIX
 from engine.visit_stream import replay_visit
 from ledger.store import LedgerStore, RecordedEvent
+
+CONTRIBUTION_PREFIX = "contrib/"
 
 
 def parse_stream_id(stream_id: str) -> tuple[str, int]:
@@ -47,9 +50,16 @@ def rebuild(stream_id: str, events: Sequence[RecordedEvent]) -> Mapping[str, Any
     """The inline projection a stream's events must have produced (for verify_projections).
     A visit stream keeps none: its events are still folded, so one that breaks the visit's
     rules (or cannot be read) is found. An institution or region stream of the clearing has
-    none either: its events are folded (so an unreadable one is found)."""
+    none either: its events are folded (so an unreadable one is found). A contribution stream
+    (contrib/<psn_no>/<year>) has none; its events are still read, so one this code cannot read
+    is reported."""
     if parse_clearing_stream(stream_id) is not None:
         fold_clearing_stream(stream_id, events)
+        return None
+    if stream_id.startswith(CONTRIBUTION_PREFIX):
+        facts = domain_events(events)
+        if not all(isinstance(e, ContributionRecorded) for e in facts):
+            raise ValueError(f"{stream_id}: a contribution stream holds only ContributionRecorded events")
         return None
     if is_visit_stream(stream_id):
         replay_visit(

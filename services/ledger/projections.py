@@ -203,8 +203,9 @@ class ClearingProjection:
 def all_projections() -> list[Projection]:
     """Every projection `ledger serve` follows, in the order they are caught up."""
     from ledger.clearing.casemix import CasemixProjection
+    from ledger.funds import FundBookProjection
 
-    return [ClearingProjection(), CasemixProjection()]
+    return [ClearingProjection(), CasemixProjection(), FundBookProjection()]
 
 
 INSTITUTIONS = "SELECT * FROM institution_period_totals"
@@ -247,4 +248,6 @@ async def verify_followers(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
         stored_amount, logged = funds.get(fund_key), fold.fund.get(fund_key, 0)
         if (stored_amount or 0) != logged:
             problems.append(f"fund_period_totals {' '.join(fund_key)}: stored {stored_amount}, the log says {logged}")
-    return problems
+    from ledger.funds import verify_fund_books
+
+    return problems + await verify_fund_books(pool, page)

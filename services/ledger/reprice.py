@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from engine.errors import PolicyGap, Rejected, UnknownPolicy
 from engine.events import AccountCredited, ClaimSettled, PersonEnrolled, SettlementReversed
+from engine.out_of_region import treating_policy
 from engine.person import PersonYear, apply
 from engine.policy_book import PolicyBook
 from engine.settle import settle_claim
@@ -89,6 +90,7 @@ def _again(event: ClaimSettled, state: PersonYear, book: PolicyBook, report: Rep
             setl_id=event.setl_id,
             request_key=event.request_key,
             request_id=event.request_id,
+            treating=treating_policy(book, priced, visit),
         )
     except (Rejected, UnknownPolicy, PolicyGap) as why:
         report.not_repriced.append(f"{event.setl_id}: {why}")

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.claims import Claim, Reversal
-from contracts.enrolments import AccountCredit, Enrolment
+from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.reconciliation import Reconciliation
 from contracts.topics import PRINCIPAL, Topics
 
-Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation  # a reconciliation: its own codes only
+# a reconciliation: its own codes only
+Message = Claim | Reversal | Enrolment | AccountCredit | Contribution | Reconciliation
 
 
 class RegistryError(Exception):
@@ -53,7 +54,7 @@ class Sender:
 
     def refusal(self, message: Message) -> str | None:
         """Why this sender may not send this message (None: it may)."""
-        if not isinstance(message, Enrolment | AccountCredit):
+        if not isinstance(message, Enrolment | AccountCredit | Contribution):
             return self.institution_refusal(message.fixmedins_code)
         if self.principal is None:
             return self._unknown()

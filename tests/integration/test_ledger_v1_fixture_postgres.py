@@ -16,7 +16,7 @@ from ledger.projections import ClearingProjection, verify_followers
 from ledger.store import NewEvent, StreamAppend
 from ledger.verify import verify_ledger
 from ledger_contract import migrated_pool
-from ledger_v1 import ROOT_POLICIES, fixture_events, fixture_json, restore_into_postgres, totals_figures
+from ledger_v1 import FIXTURE_POLICIES, fixture_events, fixture_json, restore_into_postgres, totals_figures
 
 from engine.events import AccountCredited
 from engine.person import apply
@@ -37,7 +37,7 @@ async def test_the_v1_ledger_in_postgresql_replays_to_the_figures_v1_code_comput
         recorded = await store.read_all(0, 10_000)
         assert [(e.prev_hash, e.hash) for e in recorded] == [(e["prev_hash"], e["hash"]) for e in fixture_events()]
 
-        book = load_policy_book(ROOT_POLICIES)
+        book = load_policy_book(FIXTURE_POLICIES)
         expected = fixture_json("totals.json")
         assert sorted(await store.list_streams()) == sorted(expected)
         for stream in expected:

@@ -24,7 +24,7 @@ from ledger.projections import ClearingProjection, verify_followers
 from ledger.verify import verify_ledger
 from ledger_contract import migrated_pool
 from ledger_v1 import totals_figures
-from ledger_v3 import ROOT_POLICIES, fixture_events, fixture_json, national_step, restore_into_postgres
+from ledger_v3 import POLICIES_THEN, ROOT_POLICIES, fixture_events, fixture_json, national_step, restore_into_postgres
 from national import parsed
 from settlement.gateway.context import Access, Deps
 from settlement.gateway.people import PersonDirectory
@@ -36,6 +36,7 @@ from engine.policy_files import load_policy_book
 pytestmark = pytest.mark.integration
 COLUMNS = ("settlements", "reversals", "medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")
 BOOK = load_policy_book(ROOT_POLICIES)
+BOOK_THEN = load_policy_book(POLICIES_THEN)
 
 
 def _envelope(of: str, infno: str, msgid: str, payload: dict[str, Any]) -> bytes:
@@ -62,7 +63,7 @@ async def test_the_v3_ledger_in_postgresql_replays_verifies_and_takes_todays_gat
         ]
         expected = fixture_json("totals.json")
         for stream in expected:
-            assert totals_figures(fold(stream, await store.read_stream(stream)), BOOK) == expected[stream], stream
+            assert totals_figures(fold(stream, await store.read_stream(stream)), BOOK_THEN) == expected[stream], stream
 
         await FollowerRunner(pool, ClearingProjection(), batch_size=10).catch_up()
         clearing = fixture_json("clearing.json")

@@ -41,6 +41,7 @@ from engine.payer_registry import Physician as PayerPhysician
 from engine.person import PersonYear, apply, replay, stream_id
 from engine.policy import Policy
 from engine.policy_book import PolicyBook, PricedPolicy
+from engine.policy_files import load_policy_file
 from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, settle_claim
 from engine.totals import Totals
@@ -67,6 +68,11 @@ def resident_policy_dict() -> dict[str, Any]:
     return tomllib.loads(RESIDENT_TOML.read_text(encoding="utf-8"), parse_float=Decimal)
 
 
+def shipped(name: str) -> Policy:
+    """A policy file as shipped in policies/ (e.g. "650000-390-2025.toml")."""
+    return load_policy_file(ROOT / "policies" / name)
+
+
 def resident_policy(**changes: Any) -> Policy:
     data = resident_policy_dict()
     data.update(copy.deepcopy(changes))
@@ -80,7 +86,7 @@ def staff_policy_dict() -> dict[str, Any]:
     data["policy"].update(id="test-ningxia-staff-2025", scheme="310", sources=["004", "000", "003"])
     data["annual_cap"] = "400000"  # [004] 谈判药品…职工医保 40万元 (bundled with the fund's cap)
     benefits = data["benefits"]
-    benefits["general_outpatient"]["yearly_cap"] = "1200"  # [004] 职工普通门诊最高限额1200元/人
+    benefits["general_outpatient"]["yearly_cap"] = "1200"  # [004] 中卫市 职工普通门诊最高限额1200元/人 (Zhongwei)
     # test assumption: staff general outpatient 70% at primary care, 60% elsewhere
     benefits["general_outpatient"]["ratio"] = {"default": {"primary": "0.70", "default": "0.60"}}
     # test assumption: staff inpatient 90/85/80% by level, retirees 5 points more at level 3
@@ -400,6 +406,7 @@ class Book:
     policy: Policy
     policies: dict[str, Policy] = field(default_factory=dict)
     streams: dict[str, list[Event]] = field(default_factory=dict)
+    year: int = YEAR  # the person-year a claim is priced against (a test of other years says so)
 
     def policy_of(self, psn_no: str) -> Policy:
         return self.policies.get(psn_no, self.policy)
@@ -431,10 +438,10 @@ class Book:
         """Price without recording (pre-settlement)."""
         payer = None
         if c.acct_payer_psn_no is not None:
-            relative = self.state(c.acct_payer_psn_no)
+            relative = self.state(c.acct_payer_psn_no, self.year)
             if relative.enrolment is not None:
                 payer = PayerAccount(relative, self.policy_of(c.acct_payer_psn_no))
-        return settle(c, self.state(c.psn_no), self.policy_of(c.psn_no), payer=payer)
+        return settle(c, self.state(c.psn_no, self.year), self.policy_of(c.psn_no), payer=payer)
 
     def settle(self, c: Claim) -> Settled:
         settled = self.price(c)

@@ -27,7 +27,8 @@ def test_a_version_3_settlement_reads_with_no_case_facts() -> None:
     v3 = a_version_3_settlement()
     assert v3["case_payment"] is not None  # what version 3 recorded (the hospital's word)
     data = upcast("ClaimSettled", v3)
-    assert data["schema_version"] == 4 and data["case"] is None and "case_payment" not in data
+    # through v4 (no case facts), then v5 (issue 12: local care, its own catalogue)
+    assert data["schema_version"] == 5 and data["case"] is None and "case_payment" not in data
     facts = from_record("ClaimSettled", v3)
     assert isinstance(facts, ClaimSettled) and facts.case is None
 
@@ -45,5 +46,5 @@ def test_a_version_4_settlement_with_case_facts_reads_back_as_written() -> None:
     facts = book.settle(c).facts
     assert facts.case is not None and facts.case.group_code == "K35.8-47.01"
     name, data = to_record(facts)
-    assert (name, data["schema_version"]) == ("ClaimSettled", 4)
+    assert (name, data["schema_version"]) == ("ClaimSettled", 5)  # v4's case facts, written by v5 code
     assert from_record(name, data) == facts

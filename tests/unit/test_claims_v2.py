@@ -267,10 +267,11 @@ async def test_national_types_are_read_as_hospital_systems_send_them() -> None:
 
 async def test_unknown_national_fields_are_kept_with_the_visit_facts() -> None:
     lines = [line("1", BED, "120.00", "1", **{"rxno ": "RX1", "bilg_dr_codg": "D9"})]
-    reply, store = await settle(claim(lines, ipt_otp_no="ZY001", mdtrtarea_admvs="640104"))
+    reply, store = await settle(claim(lines, ipt_otp_no="ZY001", insuplc_admdvs="640104", mdtrtarea_admvs="640104"))
     assert isinstance(reply, SettlementResult), reply
     visit = (await recorded_claim(store)).visit
-    assert visit.extra == {"ipt_otp_no": "ZY001", "mdtrtarea_admvs": "640104"}
+    assert visit.extra == {"ipt_otp_no": "ZY001", "insuplc_admdvs": "640104"}
+    assert visit.mdtrtarea_admvs == "640104"  # 就医地 is used (异地就医), so recorded as a fact of its own
     assert visit.items[0].extra == {"rxno ": "RX1", "bilg_dr_codg": "D9"}
 
 

@@ -62,16 +62,24 @@ def half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def major_illness_due(base_fen: int) -> int:
-    """[000]/policy: 60% of 15,000–100,000, 70% above 100,000, on the year's base, rounded once."""
-    lower = max(0, min(base_fen, fen(100000)) - fen(15000))
+TILTED = {"destitute", "min_living", "returned_to_poverty"}  # 国办发〔2021〕42号 / 医保发〔2021〕19号
+
+
+def major_illness_due(base_fen: int, category: str | None = None) -> int:
+    """[000]/policy: 60% of 15,000–100,000, 70% above 100,000, on the year's base, rounded once;
+    for 特困/低保/返贫致贫 (national rule) the threshold halved to 7,500 and 5 points more."""
+    tilted = category in TILTED
+    start, bonus = (fen(7500), Decimal("0.05")) if tilted else (fen(15000), Decimal(0))
+    lower = max(0, min(base_fen, fen(100000)) - start)
     upper = max(0, base_fen - fen(100000))
-    return half_up(Decimal(lower) * Decimal("0.60") + Decimal(upper) * Decimal("0.70"))
+    return half_up(Decimal(lower) * (Decimal("0.60") + bonus) + Decimal(upper) * (Decimal("0.70") + bonus))
 
 
 def major_illness_cap(e: Enrolment) -> int:
     if e.insutype == "310":
         return fen(700000)
+    if e.aid_category is not None and e.aid_category.value in TILTED:
+        return 10**15  # 取消封顶线
     reward = max(0, e.continuous_years - 4) * 5000 + e.zero_claim_years * 5000
     return fen(300000 + min(reward, 60000) - (5000 if e.rejoined_after_break else 0))
 
@@ -197,11 +205,13 @@ def scenarios(draw: st.DrawFn, max_claims: int = 6) -> Scenario:
     else:
         kw.update(
             psn_type=draw(st.sampled_from(["adult", "student", "child", "elderly"])),
-            continuous_years=draw(st.integers(0, 20)),
             zero_claim_years=draw(st.integers(0, 6)),
-            rejoined_after_break=draw(st.booleans()),
             aid_category=draw(st.sampled_from([None, None, *AID_RULES, "impoverished_by_illness"])),
         )
+        # a break restarts the continuous count and carries the rejoin penalty (000 四)
+        break_years = draw(st.sampled_from([0, 0, 0, 1, 3]))
+        continuous = 1 if break_years else draw(st.integers(0, 20))
+        kw.update(continuous_years=continuous, break_years=break_years, rejoined_after_break=break_years > 0)
         book = Book(RESIDENT)
     person = enrolment("P1", **kw)
     payer = not staff and draw(st.booleans())
@@ -294,10 +304,12 @@ def check_year(book: Book, e: Enrolment) -> None:
     t = state.totals
     staff = e.insutype == "310"
     assert t.hifp_in_annual_cap <= fen(400000 if staff else 130000)  # [004]
-    assert t.hifp[BenefitName.GENERAL_OUTPATIENT] <= fen(1200 if staff else 330)  # [004]
+    # staff: the test policy's 1,200 ([004] 中卫); residents: the Ningxia file's ASSUMPTION 400
+    assert t.hifp[BenefitName.GENERAL_OUTPATIENT] <= fen(1200 if staff else 400)
     assert t.hifp[BenefitName.TWO_DISEASES] <= fen(400)  # policy (ASSUMPTION)
     # the cumulative rounding rule: the year's payments are the rounded banded figure on the year
-    assert t.mi_paid == min(major_illness_due(t.mi_base), major_illness_cap(e))
+    category = e.aid_category.value if e.aid_category else None
+    assert t.mi_paid == min(major_illness_due(t.mi_base, category), major_illness_cap(e))
     if e.aid_category is not None and e.aid_category.value in AID_RULES:
         assert t.aid_paid == aid_due(e.aid_category.value, t.aid_base)
     if e.aid_category is not None and e.aid_category.value == "impoverished_by_illness":

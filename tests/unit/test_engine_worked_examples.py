@@ -6,7 +6,8 @@ checked against the engine. Seeds: [000] 000_1302d70b50620e88.txt, [001] 001_4db
 Policy figures used below (residents, 390):
   inpatient deductible per stay: level 3: 900 / 450 / 225; level 2: 600 / 300 / 150
   inpatient ratio: primary 90%, level 1 85%, level 2 75%, level 3 65%
-  general outpatient: yearly deductible 100 (0 at primary care), 50% (60% primary), cap 330 [004]
+  general outpatient: yearly deductible 100 (0 at primary care), 50% (60% primary), cap 400 (ASSUMPTION;
+  [004]'s 330 is Zhongwei's, tests/unit/test_zhongwei.py)
   chronic outpatient: yearly deductible 600, 65% (N18, C50 at inpatient ratios)
   两病 I10/E11: no deductible, 60% [000], yearly cap 400
   dual-channel outpatient: yearly deductible 500, 60% [004]
@@ -14,7 +15,7 @@ Policy figures used below (residents, 390):
   medical aid: destitute 100%, min_living 90%, returned 85% above 500, monitored 80% above
   1,000, shared limit 50,000 [004]; impoverished by illness from 20,000, 70% above 5,000 [004]
 Staff figures come from engine_builders.staff_policy_dict (annual cap 400,000 [004],
-general outpatient cap 1,200 [004], dual channel 75% [004], large-amount cap 700,000 [000],
+general outpatient cap 1,200 ([004], Zhongwei's figure), dual channel 75% [004], large-amount cap 700,000 [000],
 account 2% of the base / 60 a month for retirees [003]).
 """
 
@@ -153,7 +154,7 @@ def test_item_split_full_ownpay_over_limit_preselfpay_and_policy_range_docs_doma
     assert info.overlmt_selfpay == fen(100)
     assert info.preselfpay_amt == fen(112)
     assert info.inscp_scp_amt == fen(708)
-    # general outpatient: (708 − 100) × 0.50 = 304 (under the 330 cap)
+    # general outpatient: (708 − 100) × 0.50 = 304 (under the 400 cap)
     assert (info.act_pay_dedc, info.hifp_pay) == (fen(100), fen(304))
     assert info.psn_part_amt == fen(696)
     split = {i.feedetl_sn: i for i in s.result.items}
@@ -197,20 +198,20 @@ def test_a_line_amount_that_is_not_price_times_quantity_is_rejected() -> None:
 # =========================================================================== general outpatient
 
 
-def test_general_outpatient_stops_at_its_330_yearly_cap_004() -> None:
-    """[004] 城乡居民普通门诊最高支付限额330元/人."""
+def test_general_outpatient_stops_at_its_yearly_cap() -> None:
+    """The Ningxia-wide cap is the file's ASSUMPTION 400 ([004]'s 330 is Zhongwei's: test_zhongwei)."""
     book = resident_book()
     # visit 1, level 2: (500 − 100) × 0.50 = 200
     v1 = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V1", med_type="11", level="2")).result.setlinfo
     assert (v1.act_pay_dedc, v1.hifp_pay) == (fen(100), fen(200))
-    # visit 2: deductible met; 500 × 0.50 = 250, but only 330 − 200 = 130 is left
+    # visit 2: deductible met; 500 × 0.50 = 250, but only 400 − 200 = 200 is left
     v2 = book.price(claim("R1", [item("1", 500)], mdtrt_id="V2", med_type="11", level="2"))
-    assert (v2.result.setlinfo.act_pay_dedc, v2.result.setlinfo.hifp_pay) == (0, fen(130))
+    assert (v2.result.setlinfo.act_pay_dedc, v2.result.setlinfo.hifp_pay) == (0, fen(200))
     book.append(v2.events)
     # visit 3: nothing left
     v3 = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V3", med_type="11", level="2")).result.setlinfo
     assert v3.hifp_pay == 0
-    assert book.state("R1").totals.hifp[BenefitName.GENERAL_OUTPATIENT] == fen(330)
+    assert book.state("R1").totals.hifp[BenefitName.GENERAL_OUTPATIENT] == fen(400)
 
 
 def test_general_outpatient_at_primary_care_has_no_deductible_and_pays_60_percent() -> None:
@@ -240,11 +241,11 @@ def test_pharmacy_purchase_pays_from_no_fund_without_a_prescription_and_as_outpa
 # =========================================================================== 两病 and chronic
 
 
-@pytest.mark.parametrize("med_type", ["14", "11"])
-def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000(med_type: str) -> None:
-    """[000] “两病”报销比例提升到60%; policy: two_diseases has no deductible."""
-    book = resident_book(registered_diseases=("I10",))
-    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type=med_type, level="2", dise_codg="I10")
+def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000() -> None:
+    """[000] “两病”报销比例提升到60%; policy: two_diseases has no deductible. The cover goes by the
+    diagnosis of a resident not registered for it as a 门诊慢特病 (医保发〔2019〕54号)."""
+    book = resident_book()
+    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type="11", level="2", dise_codg="I10")
     s = book.settle(c)
     # 200 × 0.60 = 120
     assert (s.result.setlinfo.act_pay_dedc, s.result.setlinfo.hifp_pay) == (0, fen(120))
@@ -252,13 +253,13 @@ def test_two_diseases_hypertension_drugs_pay_60_percent_with_no_deductible_000(m
     assert s.delta.mi_base == 0  # the policy keeps 两病 out of major illness
 
 
-@pytest.mark.parametrize("med_type", ["14", "11"])
-def test_two_diseases_for_an_unregistered_disease_is_rejected(med_type: str) -> None:
+def test_a_chronic_visit_for_hypertension_not_registered_as_chronic_is_rejected_pointing_to_two_diseases() -> None:
     book = resident_book(registered_diseases=("E11",))
-    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type=med_type, level="2", dise_codg="I10")
+    c = claim("R1", [item("1", 200)], mdtrt_id="V1", med_type="14", level="2", dise_codg="I10")
     with pytest.raises(Rejected) as refused:
         book.settle(c)
     assert refused.value.code is RejectionCode.CHRONIC_DISEASE_NOT_REGISTERED
+    assert "settled as a general-outpatient visit with dise_codg I10" in refused.value.message
 
 
 def test_chronic_outpatient_yearly_600_deductible_then_65_percent() -> None:
@@ -456,15 +457,21 @@ def test_major_illness_a_later_visit_triggers_what_an_earlier_did_not_and_bands_
         (12, 4, False, 360000),  # 40,000 + 20,000 = 60,000 = 20% of 300,000
         (20, 0, False, 360000),  # 16 × 5,000 = 80,000, at most 20% × 300,000 = 60,000
         (13, 4, False, 360000),  # 45,000 + 20,000 = 65,000 → 60,000
-        (1, 0, True, 295000),  # 断保人员再参保的 … 降低5000元
+        (1, 0, True, 295000),  # 断保人员再参保的 … 降低5000元 (a 1-year break)
+        (1, 2, True, 305000),  # the zero-claim reward outlives a break: 300,000 + 10,000 − 5,000
     ],
 )
 def test_major_illness_cap_with_resident_incentives_000(
     continuous: int, zero_claim: int, rejoined: bool, cap: int
 ) -> None:
     """[000] 四、完善两个激励机制."""
-    book = resident_book(continuous_years=continuous, zero_claim_years=zero_claim, rejoined_after_break=rejoined)
-    s = book.settle(stay("R1", 700000, "V1"))
+    book = resident_book(
+        continuous_years=continuous,
+        zero_claim_years=zero_claim,
+        rejoined_after_break=rejoined,
+        break_years=int(rejoined),
+    )
+    s = book.settle(stay("R1", 700000, "V1", month=6))  # June: after a 1-year break's 4-month wait
     # basic fund: (700,000 − 900) × 0.65 > 130,000 → 130,000; self-pay 570,000
     # bands: 0.60 × 85,000 + 0.70 × 470,000 = 51,000 + 329,000 = 380,000 > every cap here
     assert s.result.setlinfo.hifp_pay == fen(130000)
@@ -507,20 +514,21 @@ def test_medical_aid_by_category_on_what_basic_and_major_illness_left_004(catego
 
 
 def test_medical_aid_shared_yearly_limit_50000_004() -> None:
-    """[004] 门诊慢特病和住院救助共用5万元的年度救助限额."""
+    """[004] 门诊慢特病和住院救助共用5万元的年度救助限额. A destitute person also gets the 困难群众 tilt
+    in major illness (national rule: threshold 15,000 → 7,500, +5 points, no cap)."""
     book = resident_book(aid_category="destitute")
     v1 = book.settle(stay("R1", 200000, "V1")).result.setlinfo
     # basic (200,000 − 900) × 0.65 = 129,415; self-pay 70,585
-    # major illness (70,585 − 15,000) × 0.60 = 33,351; aid 70,585 − 33,351 = 37,234 (100%)
-    assert (v1.hifp_pay, v1.hifmi_pay, v1.maf_pay) == (fen(129415), fen(33351), fen(37234))
-    v2 = book.settle(stay("R1", 50000, "V2", month=4))
+    # major illness (70,585 − 7,500) × 0.65 = 41,005.25; aid 70,585 − 41,005.25 = 29,579.75 (100%)
+    assert (v1.hifp_pay, v1.hifmi_pay, v1.maf_pay) == (fen(129415), fen("41005.25"), fen("29579.75"))
+    v2 = book.settle(stay("R1", 100000, "V2", month=4))
     info = v2.result.setlinfo
-    # basic: only 130,000 − 129,415 = 585 left; self-pay 49,415; year base 120,000
-    # major illness 51,000 + 0.70 × 20,000 = 65,000 − 33,351 = 31,649
-    # aid would be 49,415 − 31,649 = 17,766, but only 50,000 − 37,234 = 12,766 is left
-    assert (info.hifp_pay, info.hifmi_pay, info.maf_pay) == (fen(585), fen(31649), fen(12766))
-    assert row(v2, FundPayType.MEDICAL_AID).crt_payb_lmt_amt == fen(12766)
-    assert info.psn_cash_pay == fen(5000)  # 50,000 − 585 − 31,649 − 12,766
+    # basic: only 130,000 − 129,415 = 585 left; self-pay 99,415; year base 170,000
+    # major illness 0.65 × 92,500 + 0.75 × 70,000 = 60,125 + 52,500 = 112,625 − 41,005.25 = 71,619.75
+    # aid would be 99,415 − 71,619.75 = 27,795.25, but only 50,000 − 29,579.75 = 20,420.25 is left
+    assert (info.hifp_pay, info.hifmi_pay, info.maf_pay) == (fen(585), fen("71619.75"), fen("20420.25"))
+    assert row(v2, FundPayType.MEDICAL_AID).crt_payb_lmt_amt == fen("20420.25")
+    assert info.psn_cash_pay == fen(7375)  # 100,000 − 585 − 71,619.75 − 20,420.25
 
 
 def test_medical_aid_does_not_apply_to_general_outpatient() -> None:
@@ -631,29 +639,29 @@ def test_aid_recipients_and_resettled_veterans_wait_no_period_000(exempt: dict[s
     )
 
 
+def _with_migrant_deadline() -> Policy:
+    """The Ningxia file with Anhui's kind of extension ([001] 2: until the end of February);
+    Ningxia's own file gives none (test_seed_rules_pays_wrongly)."""
+    data = resident_policy_dict()
+    data["waiting"]["migrant_deadline"] = [2, 29]
+    return Policy.model_validate(data)
+
+
 def test_migrant_worker_paying_by_the_end_of_february_is_covered_all_year_001() -> None:
-    """[001] 外出务工人员 … 筹资时间可延长到 … 2月底."""
-    assert covered_from(enrol_date=date(2025, 2, 28), in_collection_period=False, migrant_worker=True) == date(
-        2025, 1, 1
-    )
+    """[001] 外出务工人员 … 筹资时间可延长到 … 2月底 (where a region's file says so)."""
+    policy = _with_migrant_deadline()
+    e = enrolment("R1", enrol_date=date(2025, 2, 28), in_collection_period=False, migrant_worker=True)
+    assert enrolled(e, policy).coverage_from == date(2025, 1, 1)
     # a day later: outside, 3-month wait
-    assert covered_from(enrol_date=date(2025, 3, 1), in_collection_period=False, migrant_worker=True) == date(
-        2025, 6, 1
-    )
+    e = enrolment("R1", enrol_date=date(2025, 3, 1), in_collection_period=False, migrant_worker=True)
+    assert enrolled(e, policy).coverage_from == date(2025, 6, 1)
 
 
 def test_migrant_worker_paying_on_29_february_of_a_leap_year_is_on_time_001() -> None:
-    """[001] 2月底 is the end of February, the 29th in a leap year (2024 itself was one)."""
+    """[001] 2月底 is the end of February, the 29th in a leap year (2024 itself was one); the
+    file's [2, 29] is clamped to 28 February in other years."""
     e = enrolment("R1", year=2028, enrol_date=date(2028, 2, 29), in_collection_period=False, migrant_worker=True)
-    assert enrolled(e, RESIDENT).coverage_from == date(2028, 1, 1)
-
-
-def test_the_default_migrant_deadline_is_the_end_of_february_in_a_leap_year_too() -> None:
-    data = resident_policy_dict()
-    del data["waiting"]["migrant_deadline"]
-    policy = Policy.model_validate(data)
-    e = enrolment("R1", year=2028, enrol_date=date(2028, 2, 29), in_collection_period=False, migrant_worker=True)
-    assert enrolled(e, policy).coverage_from == date(2028, 1, 1)
+    assert enrolled(e, _with_migrant_deadline()).coverage_from == date(2028, 1, 1)
 
 
 @pytest.mark.parametrize(
@@ -816,7 +824,7 @@ def test_staff_account_pays_the_self_pay_left_after_the_pooled_fund() -> None:
     assert (s.hifp_pay, s.acct_pay, s.psn_cash_pay, s.balc) == (fen(240), fen(260), 0, fen(940))
 
 
-def test_staff_general_outpatient_yearly_cap_is_1200_004() -> None:
+def test_staff_general_outpatient_yearly_cap_is_1200_in_the_test_staff_policy_004() -> None:
     book = staff_book()
     c = claim("S1", [item("1", 3000)], mdtrt_id="V1", med_type="11", level="2", insutype="310")
     # (3,000 − 100) × 0.60 = 1,740 → the staff general outpatient cap 1,200
@@ -1034,7 +1042,7 @@ def test_a_benefit_outside_the_annual_cap_still_pays_when_the_annual_cap_is_spen
     book.enrol(enrolment("R1"))
     book.settle(stay("R1", 700000, "V1"))  # spends the 130,000
     s = book.settle(claim("R1", [item("1", 500)], mdtrt_id="V2", med_type="11", level="2"))
-    # its own 330 cap is untouched: (500 − 100) × 0.50 = 200
+    # its own 400 cap is untouched: (500 − 100) × 0.50 = 200
     assert s.result.setlinfo.hifp_pay == fen(200)
     basic = row(s, FundPayType.RESIDENT_POOLED)
     assert basic.fund_payamt == fen(200) <= basic.crt_payb_lmt_amt

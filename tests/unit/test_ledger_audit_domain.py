@@ -42,7 +42,9 @@ async def test_replaying_a_person_year_gives_the_totals_the_service_kept() -> No
     rebuilt, stored = await replay_person_year(store, "P004", 2025)
     assert stored is not None
     assert rebuilt.totals == stored.totals
-    assert rebuilt.totals.settlements == 4  # the retry of the first stay did not settle twice
+    # CLM-0026, CLM-0027 (sent twice: the retry did not settle twice), CLM-0036, CLM-0046, and
+    # CLM-0049, the E11 visit now under the “两病” cover by diagnosis (issue 12 item 2)
+    assert rebuilt.totals.settlements == 5
 
 
 async def test_reprice_under_the_same_policies_finds_no_difference_and_writes_nothing() -> None:

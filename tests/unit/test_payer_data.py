@@ -219,7 +219,8 @@ def test_the_policy_content_hash_covers_every_payer_file_it_references(tmp_path:
     caps.write_text(caps.read_text(encoding="utf-8").replace("45.00", "46.00"), encoding="utf-8")
     after = {p.file: p.ref.content_hash for p in load_policy_book(tmp_path / "policies").policies}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"640000-390-2025.toml", "640000-310-2025.toml"}
+    # every file that names payer/640000: Ningxia's, and Zhongwei's, which price from the region's folder
+    assert changed == {"640000-390-2025.toml", "640000-310-2025.toml", "640500-390-2025.toml", "640500-310-2025.toml"}
 
 
 def test_a_real_sized_catalogue_of_100k_items_loads_in_seconds_and_looks_up_in_microseconds(tmp_path: Path) -> None:

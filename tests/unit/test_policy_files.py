@@ -58,10 +58,13 @@ def book() -> PolicyBook:
 def test_the_folder_ships_one_file_per_region_scheme_and_year_the_seeds_describe() -> None:
     assert SHIPPED == [
         "150000-310-2025.toml",  # [003] Inner Mongolia staff
+        "220300-310-2025.toml",  # [002] Siping staff
         "220300-390-2025.toml",  # [002] Siping residents
         "340000-390-2024.toml",  # [001] Anhui residents, cover year 2024
         "640000-310-2025.toml",  # [004] Ningxia staff
         "640000-390-2025.toml",  # [004] Ningxia residents
+        "640500-310-2025.toml",  # [004] Zhongwei staff
+        "640500-390-2025.toml",  # [004] Zhongwei residents
         "650000-310-2025.toml",  # [000] Xinjiang staff
         "650000-390-2025.toml",  # [000] Xinjiang residents
     ]
@@ -101,6 +104,8 @@ def test_chronic_and_two_disease_codes_are_consistent(name: str) -> None:
 NX_RES, NX_STAFF = "640000-390-2025.toml", "640000-310-2025.toml"
 XJ_RES, XJ_STAFF = "650000-390-2025.toml", "650000-310-2025.toml"
 IM_STAFF, AH_RES, SP_RES = "150000-310-2025.toml", "340000-390-2024.toml", "220300-390-2025.toml"
+SP_STAFF = "220300-310-2025.toml"
+ZW_RES, ZW_STAFF = "640500-390-2025.toml", "640500-310-2025.toml"
 
 Getter = Callable[[Policy], Any]
 
@@ -143,7 +148,9 @@ def _two(p: Policy) -> Any:
 SPOT_CHECKS: list[Any] = [
     # Ningxia residents [004], [000]
     pytest.param(NX_RES, lambda p: p.annual_cap, fen(130_000), id="004 Ningxia residents annual cap 13万"),
-    pytest.param(NX_RES, lambda p: _general(p).yearly_cap, fen(330), id="004 Ningxia residents general outpatient 330"),
+    pytest.param(
+        ZW_RES, lambda p: _general(p).yearly_cap, fen(330), id="004 Zhongwei residents general outpatient 330"
+    ),
     pytest.param(NX_RES, lambda p: _dual(p).deductible["default"], (fen(500),), id="004 dual channel 500 a year"),
     pytest.param(NX_RES, lambda p: _dual(p).ratio["default"]["default"], Decimal("0.60"), id="004 residents dual 60%"),
     pytest.param(NX_RES, lambda p: _two(p).ratio["default"]["default"], Decimal("0.60"), id="000 两病 60% Ningxia"),
@@ -158,7 +165,9 @@ SPOT_CHECKS: list[Any] = [
     pytest.param(NX_STAFF, lambda p: _dual(p).ratio["default"]["default"], Decimal("0.75"), id="004 staff dual 75%"),
     pytest.param(NX_STAFF, lambda p: _dual(p).deductible["default"], (fen(500),), id="004 staff dual 500 a year"),
     pytest.param(NX_STAFF, lambda p: _dual(p).counts_in_annual_cap, True, id="004 dual bundled with fund cap"),
-    pytest.param(NX_STAFF, lambda p: _general(p).yearly_cap, fen(1_200), id="004 staff general outpatient 1200"),
+    pytest.param(
+        ZW_STAFF, lambda p: _general(p).yearly_cap, fen(1_200), id="004 Zhongwei staff general outpatient 1200"
+    ),
     pytest.param(NX_STAFF, lambda p: p.major_illness.fund, FundPayType.STAFF_LARGE_AMOUNT, id="staff large 330100"),
     pytest.param(NX_STAFF, lambda p: p.major_illness.cap, fen(700_000), id="000 staff major illness cap 70万"),
     pytest.param(NX_STAFF, lambda p: p.major_illness.incentives, None, id="000 incentives are residents only"),
@@ -247,6 +256,14 @@ SPOT_CHECKS: list[Any] = [
     pytest.param(SP_RES, lambda p: p.major_illness.fund, FundPayType.RESIDENT_MAJOR_ILLNESS, id="002 城乡居民大病保险"),
     pytest.param(SP_RES, lambda p: p.case_payment.dip_point_value, None, id="002 DRG, not DIP"),
     pytest.param(SP_RES, lambda p: bool(p.case_payment.drg_base_rate), True, id="002 DRG base rates"),
+    # Siping staff [002]
+    pytest.param(
+        SP_STAFF, lambda p: (p.policy.region, p.policy.scheme), ("220300", Insutype.STAFF), id="002 staff city"
+    ),
+    pytest.param(
+        SP_STAFF, lambda p: p.major_illness.fund, FundPayType.STAFF_LARGE_AMOUNT, id="002 职工大额补充医疗保险"
+    ),
+    pytest.param(SP_STAFF, lambda p: p.case_payment.dip_point_value, None, id="002 staff DRG, not DIP"),
 ]
 
 
@@ -285,12 +302,15 @@ def _lookup_gaps(policy: Policy) -> list[str]:
         except PolicyGap as gap:
             gaps.append(str(gap.args[0]))
 
+    # a special treatment on the inpatient deductible (chronic.special_treatment) may be dispensed at a pharmacy
+    special = policy.chronic.special_treatment.deductible == "inpatient_once_a_year"
+    special_deductible = special and bool(policy.chronic.inpatient_rule_diseases)
     wanted: list[tuple[BenefitName, tuple[str, ...], tuple[str, ...]]] = [
         # inpatient stays happen at primary care and hospitals; a 门诊特殊治疗 priced with inpatient
         # ratios may also be dispensed at a pharmacy (med_type 14 at a pharmacy).
         (
             BenefitName.INPATIENT,
-            HOSPITAL_LEVELS,
+            HOSPITAL_LEVELS + (("pharmacy",) if special_deductible else ()),
             HOSPITAL_LEVELS + (("pharmacy",) if policy.chronic.inpatient_rule_diseases else ()),
         ),
         *((name, LEVEL_KEYS, LEVEL_KEYS) for name in OUTPATIENT),
@@ -341,8 +361,11 @@ def test_a_level_missing_from_a_table_falls_back_to_default() -> None:
     ("region", "scheme", "on", "policy_id"),
     [
         ("640104", Insutype.RESIDENT, date(2025, 6, 1), "ningxia-resident-2025"),  # county → province
+        ("640521", Insutype.RESIDENT, date(2025, 6, 1), "zhongwei-resident-2025"),  # 中宁县 → 中卫市 [004]
+        ("640500", Insutype.STAFF, date(2025, 6, 1), "zhongwei-staff-2025"),
         ("640100", Insutype.STAFF, date(2025, 6, 1), "ningxia-staff-2025"),  # city → province
         ("220382", Insutype.RESIDENT, date(2025, 3, 1), "siping-resident-2025"),  # 双辽市 → 四平市 [002]
+        ("220322", Insutype.STAFF, date(2025, 3, 1), "siping-staff-2025"),  # 梨树县 → 四平市 [002] staff
         ("341222", Insutype.RESIDENT, date(2024, 7, 1), "anhui-resident-2024"),  # 太和县 → 安徽省 [001]
         ("150102", Insutype.STAFF, date(2025, 12, 31), "inner-mongolia-staff-2025"),
         ("650000", Insutype.STAFF, date(2025, 1, 1), "xinjiang-staff-2025"),
@@ -358,7 +381,7 @@ def test_the_policy_in_force_falls_back_from_county_to_city_to_province(
     ("region", "scheme", "on"),
     [
         ("341222", Insutype.RESIDENT, date(2025, 1, 1)),  # Anhui ships only the 2024 cover year
-        ("220300", Insutype.STAFF, date(2025, 1, 1)),  # no Siping staff policy
+        ("220300", Insutype.STAFF, date(2026, 1, 1)),  # Siping ships staff cover for 2025 only
         ("110000", Insutype.RESIDENT, date(2025, 1, 1)),  # no Beijing policy at all
     ],
 )

@@ -21,8 +21,9 @@ def a_version_2_settlement() -> dict:
     return claim_settled_v1_to_v2(v1)
 
 
-def test_claim_settled_is_written_at_version_4_the_case_facts_of_issue_13_after_the_visit_of_3() -> None:
-    assert CURRENT_VERSIONS["ClaimSettled"] == 4  # v4: tests/unit/test_claim_settled_v4.py
+def test_claim_settled_is_written_at_version_5_the_place_of_care_after_the_case_facts_of_4() -> None:
+    # v4: tests/unit/test_claim_settled_v4.py; v5 (issue 12 item 12): tests/unit/test_out_of_region_care.py
+    assert CURRENT_VERSIONS["ClaimSettled"] == 5
 
 
 def test_a_version_2_visit_keeps_the_institutions_word_in_extra_and_its_prices_exact() -> None:
@@ -41,6 +42,7 @@ def test_a_version_2_visit_keeps_the_institutions_word_in_extra_and_its_prices_e
 
 def test_a_version_2_split_says_its_catalogue_terms_were_not_recorded_separately() -> None:
     upcast_data = upcast("ClaimSettled", a_version_2_settlement())
-    assert upcast_data["schema_version"] == 4  # through v3, then v4 (case facts)
+    assert upcast_data["schema_version"] == 5  # through v3, v4 (case facts), then v5: local care, its own catalogue
+    assert (upcast_data["visit"]["mdtrtarea_admvs"], upcast_data["payer_policy"]) == (None, None)
     for split in upcast_data["items"]:
         assert (split["chrgitm_lv"], split["reason"], split["disagreements"]) == (None, None, [])

@@ -7,6 +7,7 @@
     ledger reprice --clearing --region R --year Y --policies DIR [--dip-budget BOOK=YUAN ...] [--json]
     ledger verify [--prefix P] [--json] [--anchors FILE ... --anchor-public-key FILE]
     ledger reprice --policies DIR --year Y [--json]
+    ledger funds --region R --year Y [--policies DIR] [--json]
     ledger anchor [--out DIR] [--no-publish]      (signing key: $LEDGER_ANCHOR_KEY_FILE or $LEDGER_ANCHOR_KEY)
     ledger anchor-keygen --private-key FILE --public-key FILE
     ledger prune [--outbox-days N] [--idempotency-days N]
@@ -26,12 +27,14 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
 
+from contracts.codes import Insutype
 from contracts.money import format_yuan
+from engine.errors import UnknownPolicy
 from engine.policy_book import PolicyBook
 from engine.policy_files import PolicyFileError, load_policy_book
 from ledger.adapters.postgres import PostgresLedger
@@ -52,6 +55,7 @@ from ledger.clearing.audit import clearing_check
 from ledger.clearing.cli import ClearingUsage, replay_institution
 from ledger.clearing.cli import add_parsers as add_clearing_parsers
 from ledger.clearing.cli import reprice as reprice_clearing_cli
+from ledger.funds import BOOK_NAMES, PoolOf, fund_report, prefix_pool, read_entries
 from ledger.migrate import MigrationError, migrate
 from ledger.projections import verify_followers
 from ledger.prune import DEFAULT_IDEMPOTENCY_DAYS, DEFAULT_OUTBOX_DAYS, MIN_IDEMPOTENCY_DAYS, prune
@@ -279,6 +283,51 @@ async def _reprice(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pool_by_policies(book: PolicyBook) -> PoolOf:
+    """The pooling region an insured region belongs to, as the policy in force says."""
+
+    def pool_of(admdvs: str, fund: str, year: int) -> str | None:
+        schemes = [Insutype.STAFF] if fund.startswith(("310", "330")) else [Insutype.RESIDENT, Insutype.STAFF]
+        for scheme in schemes:  # medical aid is pooled like residents' insurance [002] [004]
+            try:
+                return book.in_force(admdvs, scheme, date(year, 12, 31)).policy.policy.region
+            except UnknownPolicy:
+                continue
+        return None
+
+    return pool_of
+
+
+async def _funds(args: argparse.Namespace) -> int:
+    book = _policies(args.policies)
+    pool_of = _pool_by_policies(book) if book is not None else prefix_pool(args.region)
+    async with asyncpg.create_pool(_dsn(args), min_size=1, max_size=2) as pool:
+        rows = await read_entries(pool)
+    lines = fund_report(rows, args.region, args.year, pool_of)
+    if args.json:
+        body = [
+            {
+                "fund_pay_type": line.fund,
+                "income": format_yuan(line.income),
+                "spending": format_yuan(line.spending),
+                "balance": format_yuan(line.balance),
+                "months_payable": None if line.months_payable is None else str(line.months_payable),
+                "items": {k: format_yuan(v) for k, v in sorted(line.items.items())},
+            }
+            for line in lines
+        ]
+        print(json.dumps({"region": args.region, "year": args.year, "books": body}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"fund books of {args.region}, {args.year} (yuan; balance over every year up to {args.year})")
+    print(f"  {'fund':<40} {'income':>16} {'spending':>16} {'balance':>16} {'基金可支付月数':>8}")
+    for line in lines:
+        months = "—" if line.months_payable is None else str(line.months_payable)
+        name = f"{line.fund} {BOOK_NAMES[line.fund]}"
+        amounts = f"{format_yuan(line.income):>16} {format_yuan(line.spending):>16} {format_yuan(line.balance):>16}"
+        print(f"  {name:<40} {amounts} {months:>8}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledger", description="Operate the settlement ledger's event store.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -324,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="the auditor's copy of the anchors' Ed25519 public key (PEM; default: $LEDGER_ANCHOR_PUBLIC_KEY_FILE)",
     )
     verify.set_defaults(handler=_verify)
+
+    funds = commands.add_parser(
+        "funds", parents=[database], help="each fund's income, spending, balance and months payable (基金可支付月数)"
+    )
+    funds.add_argument("--region", required=True, help="pooling region, e.g. 640000 (province) or 220300 (city)")
+    funds.add_argument("--year", required=True, type=int)
+    funds.add_argument("--policies", help="policy folder: place each insured region in its pool as the policies do")
+    funds.add_argument("--json", action="store_true", help="print the books as JSON, with their items")
+    funds.set_defaults(handler=_funds)
 
     reprice = commands.add_parser(
         "reprice", parents=[database], help="price a year's settlements again under other policies; writes nothing"

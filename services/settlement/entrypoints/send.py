@@ -41,7 +41,9 @@ def route(line: bytes, topics: Topics = Topics()) -> tuple[str, bytes, str | Non
         return topics.claims, b"unknown", None
     if not isinstance(obj, dict):
         return topics.claims, b"unknown", None
-    topic = topics.enrolments if obj.get("msg_type") in ("enrolment", "account_credit") else topics.claims
+    topic = (
+        topics.enrolments if obj.get("msg_type") in ("enrolment", "account_credit", "contribution") else topics.claims
+    )
     key = str(obj.get("psn_no") or "unknown").encode()
     request_id = obj.get("request_id") if isinstance(obj.get("request_id"), str) else None
     return topic, key, request_id

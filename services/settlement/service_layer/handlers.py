@@ -17,25 +17,28 @@ import structlog
 from ledger.clearing.reconciliation import answer
 from ledger.clearing.source import ClearingSource, LogSource
 from ledger.errors import DuplicateRequest, WrongExpectedVersion
-from ledger.store import IdempotentRequest, LedgerStore, StreamAppend
+from ledger.store import IdempotentRequest, LedgerStore, NewEvent, StreamAppend
 
 from contracts.claims import Claim, Reversal, visit_year
 from contracts.codes import RejectionCode
-from contracts.enrolments import AccountCredit, Enrolment
+from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.inbound import InvalidMessage, parse_inbound
 from contracts.reconciliation import Reconciliation
 from contracts.results import EnrolmentAccepted
 from contracts.topics import Topics
+from engine.contributions import ContributionRecorded, contribution_stream, paid_so_far, record_contribution
 from engine.enrol import credit_account, record_enrolment
 from engine.errors import PolicyGap, Rejected, UnknownPolicy
 from engine.ids import event_id, settlement_id, year_of
+from engine.out_of_region import treating_policy
 from engine.person import stream_id
 from engine.policy_book import PolicyBook, PricedPolicy
+from engine.records import from_record, to_record
 from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, Settled, settle_claim
 from engine.visit import Visit
 from settlement.senders import Registry, Sender
-from settlement.service_layer.people import Loaded, appends_for, load
+from settlement.service_layer.people import Loaded, appends_for, load, prior_years
 from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import (
     Answered,
@@ -47,10 +50,10 @@ from settlement.service_layer.replies import (
     rejection,
     reply_from_json,
 )
-from settlement.service_layer.visits import enrolment_facts_of, reversal_request_of, visit_of
+from settlement.service_layer.visits import contribution_facts_of, enrolment_facts_of, reversal_request_of, visit_of
 
 log = structlog.get_logger(__name__)
-Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation
+Message = Claim | Reversal | Enrolment | AccountCredit | Contribution | Reconciliation
 NationalTest = Callable[[bytes], bool]
 
 
@@ -266,6 +269,8 @@ class SettlementService:
                 return await self._enrolment(message, at)
             if isinstance(message, Reconciliation):
                 return await self._reconciliation(message, at)
+            if isinstance(message, Contribution):
+                return await self._contribution(message, at)
             return await self._credit(message, at)
         except Rejected as refused:
             code, text, field = refused.code, refused.message, refused.field
@@ -313,7 +318,14 @@ class SettlementService:
             if relative.state.enrolment is not None:
                 payer = PayerAccount(relative.state, self._policy(relative, visit.enddate).policy)
         settled = settle_claim(
-            visit, person.state, priced, payer=payer, setl_id=setl_id, request_key=key, request_id=request_id
+            visit,
+            person.state,
+            priced,
+            payer=payer,
+            setl_id=setl_id,
+            request_key=key,
+            request_id=request_id,
+            treating=treating_policy(self.policies, priced, visit),  # 异地就医: the treating region's payer data
         )
         enrolment = person.state.enrolment
         assert enrolment is not None  # _policy refused a person without one
@@ -363,7 +375,8 @@ class SettlementService:
             )
         priced = self.policies.in_force(enrolment.insuplc_admdvs, scheme, first_day)
         facts = enrolment_facts_of(enrolment, scheme, priced.policy, codes)
-        event = record_enrolment(facts, priced.policy, person.state)
+        prior = await prior_years(self.store, self.policies, enrolment.psn_no, enrolment.year)
+        event = record_enrolment(facts, priced.policy, person.state, prior)
         stream = stream_id(enrolment.psn_no, enrolment.year)
         reply = EnrolmentAccepted(
             event_id=event_id(enrolment.idempotency_key, 0),
@@ -390,3 +403,29 @@ class SettlementService:
             balc=person.state.account_balance + event.amount,
         )
         return Decision(reply, appends_for(credit.idempotency_key, [(stream, event)], {stream: person}, at))
+
+    async def _contribution(self, contribution: Contribution, at: datetime) -> Decision:
+        """Recorded in the person-year's contribution stream (contrib/<psn_no>/<year>), which has
+        no inline projection: its few events are read and folded here."""
+        person = await load(self.store, contribution.psn_no, contribution.year)
+        stream = contribution_stream(contribution.psn_no, contribution.year)
+        recorded = await self.store.read_stream(stream)
+        paid = paid_so_far(
+            e for e in (from_record(r.event_type, r.data) for r in recorded) if isinstance(e, ContributionRecorded)
+        )
+        policy = self._policy(person, date(contribution.year, 1, 1)).policy
+        enrolment = person.state.enrolment
+        assert enrolment is not None  # _policy refused a person-year without one
+        facts = contribution_facts_of(contribution, enrolment.insutype, policy, self.policies.codes)
+        event = record_contribution(facts, enrolment, policy, paid)
+        key = contribution.idempotency_key
+        event_type, data = to_record(event)
+        append = StreamAppend(stream, len(recorded), [NewEvent(event_id(key, 0), event_type, data, at)])
+        reply = EnrolmentAccepted(
+            event_id=event_id(key, 0),
+            occurred_at=at,
+            request_id=contribution.request_id,
+            psn_no=contribution.psn_no,
+            year=contribution.year,
+        )
+        return Decision(reply, [append])

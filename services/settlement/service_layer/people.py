@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from ledger.store import LedgerStore, NewEvent, StreamAppend
 
 from contracts.results import SettlementResult
+from engine.errors import UnknownPolicy
 from engine.events import ClaimSettled, Event
 from engine.ids import event_id
+from engine.incentives import LOOK_BACK_YEARS, PriorYear, cap_without_rewards, prior_year
 from engine.person import PersonYear, apply, stream_id
+from engine.policy_book import PolicyBook
 from engine.records import from_record, to_record
 from engine.snapshot import from_json, to_json
 from settlement.service_layer.render import settlement_answer
@@ -63,3 +66,34 @@ async def recorded_settlement(store: LedgerStore, psn_no: str, year: int, setl_i
                 facts, event_id=recorded.event_id, occurred_at=recorded.occurred_at, setl_mode="settle"
             )
     return None
+
+
+def _cap_without_rewards(policies: PolicyBook, state: PersonYear) -> int | None:
+    """That year's major-illness cap before rewards, from the policy that priced its settlements
+    (or the one in force at its end); None when no loaded policy says it."""
+    enrolment = state.enrolment
+    if enrolment is None or state.totals.mi_paid == 0:
+        return None
+    for settlement in state.settlements.values():
+        stamp = settlement.policy
+        priced = policies.by_id(stamp.policy_id, stamp.version)
+        if priced is not None:
+            return cap_without_rewards(priced.policy.major_illness, enrolment)
+    try:
+        priced = policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, date(state.year, 12, 31))
+    except UnknownPolicy:
+        return None
+    return cap_without_rewards(priced.policy.major_illness, enrolment)
+
+
+async def prior_years(store: LedgerStore, policies: PolicyBook, psn_no: str, year: int) -> list[PriorYear]:
+    """The person's earlier years the ledger holds, within the look-back the incentives need."""
+    earliest = year - LOOK_BACK_YEARS
+    prior = []
+    for stream in await store.list_streams(f"{psn_no}/"):
+        owner, _, held = stream.rpartition("/")
+        if owner != psn_no or not held.isdigit() or not earliest <= int(held) < year:
+            continue
+        state = (await load(store, psn_no, int(held))).state
+        prior.append(prior_year(state, _cap_without_rewards(policies, state)))
+    return prior

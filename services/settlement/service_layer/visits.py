@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from contracts.claims import Claim, FeeLine, Reversal
 from contracts.codes import STAFF_PERSON_TYPES, Insutype, PersonType, RejectionCode
-from contracts.enrolments import Enrolment
-from engine.code_mapping import person_type_of
-from engine.enrolment import EnrolmentFacts, PriorCover, Relative
+from contracts.enrolments import Contribution, Enrolment
+from engine.code_mapping import person_type_of, scheme_of
+from engine.contributions import ContributionFacts
+from engine.enrolment import EnrolmentFacts, OutOfRegionFiling, PriorCover, Relative
 from engine.errors import Rejected
 from engine.national_codes import NationalCodes
 from engine.policy import Policy
@@ -63,6 +64,7 @@ def visit_of(claim: Claim) -> Visit:
         items=tuple(_item(line) for line in claim.feedetail),
         gend=claim.gend,
         brdy=claim.brdy,
+        mdtrtarea_admvs=claim.mdtrtarea_admvs,
         extra=extra,
     )
 
@@ -108,6 +110,9 @@ def enrolment_facts_of(e: Enrolment, scheme: Insutype, policy: Policy, codes: Na
         prior_cover=None if prior is None else PriorCover(prior.left_scheme, prior.left_on),
         registered_diseases=tuple(e.registered_diseases),
         family_members=tuple(Relative(m.psn_no, m.relation) for m in e.family_members),
+        out_of_region_filings=tuple(
+            OutOfRegionFiling(f.filing_type, f.mdtrtarea_admvs, f.begndate, f.enddate) for f in e.out_of_region_filings
+        ),
         acct_opening_balance=e.acct_opening_balance,
         contribution_base=e.contribution_base,
     )
@@ -120,4 +125,29 @@ def reversal_request_of(reversal: Reversal) -> ReversalRequest:
         psn_no=reversal.psn_no,
         fixmedins_code=reversal.fixmedins_code,
         setl_id=reversal.setl_id,
+    )
+
+
+def contribution_facts_of(
+    c: Contribution, enrolled: Insutype, policy: Policy, codes: NationalCodes
+) -> ContributionFacts:
+    """``enrolled``: the scheme of the person-year's enrolment; ``policy``: the region's policy of
+    it, whose [codes.insutype] reads the contribution's national ``insutype``."""
+    paid_into = scheme_of(policy, c.insutype, codes)
+    if paid_into is not enrolled:
+        raise Rejected(
+            RejectionCode.SCHEME_MISMATCH,
+            f"the contribution is for insutype {codes.describe('insutype', c.insutype)}, but person {c.psn_no} "
+            f"is enrolled under {enrolled.value} in {c.year}",
+            field="insutype",
+        )
+    return ContributionFacts(
+        psn_no=c.psn_no,
+        year=c.year,
+        month=c.month,
+        individual=c.individual,
+        aid_subsidy=c.aid_subsidy,
+        back_payment=c.back_payment,
+        employer=c.employer,
+        large_amount=c.large_amount,
     )
