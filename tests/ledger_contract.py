@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 from ledger.audit import verify_chains
 from ledger.errors import (
+    BatchRefused,
     DuplicateRequest,
     EventIdConflict,
     IdempotencyConflict,
@@ -28,7 +29,17 @@ from ledger.errors import (
 from ledger.hashing import GENESIS, HASH_V1, HASH_V2, event_hash, recompute_hash
 from ledger.migrate import migrate
 from ledger.prepare import ForgedEvent
-from ledger.store import IdempotentRequest, LedgerStore, NewEvent, OutboxMessage, RecordedEvent, StreamAppend
+from ledger.store import (
+    MAX_EVENTS_PER_BATCH,
+    MAX_REQUESTS_PER_BATCH,
+    CommitRequest,
+    IdempotentRequest,
+    LedgerStore,
+    NewEvent,
+    OutboxMessage,
+    RecordedEvent,
+    StreamAppend,
+)
 
 T0 = datetime(2025, 3, 1, 8, 30, tzinfo=UTC)
 
@@ -313,3 +324,120 @@ class LedgerContract:
     async def test_a_stream_listed_twice_in_one_commit_is_refused(self, store) -> None:
         with pytest.raises(ValueError):
             await store.commit([append("P1/2025", 0), append("P1/2025", 1)])
+
+
+def claim(key: str, *appends: StreamAppend, result: str = "ok", body: str = "body-a") -> CommitRequest:
+    """One request of a batch: its appends, its idempotency row and its answer in the outbox."""
+    message = OutboxMessage(uuid.uuid4(), "settlements.v1", key, f'{{"answer": "{result}"}}'.encode())
+    return CommitRequest(appends, request(key, body, result), [message])
+
+
+class BatchContract:
+    """commit_batch: many requests in one transaction, refused request by request."""
+
+    @pytest.fixture
+    def store(self) -> LedgerStore:
+        raise NotImplementedError
+
+    async def test_a_batch_commits_every_request_with_its_request_row_and_outbox_rows(self, store) -> None:
+        batch = [claim("H1:r1", append("A/2025", 0, 2, {"paid": 1})), claim("H1:r2", append("B/2025", 0, 1))]
+        receipt = await store.commit_batch(batch)
+        assert [r.stream_versions for r in receipt.receipts] == [{"A/2025": 2}, {"B/2025": 1}]
+        logged = await everything(store)
+        assert [len(r.positions) for r in receipt.receipts] == [2, 1]
+        assert [p for r in receipt.receipts for p in r.positions] == [e.position for e in logged]
+        stored = await store.find_requests(["H1:r1", "H1:r2", "H1:unknown"])
+        assert sorted(stored) == ["H1:r1", "H1:r2"]
+        assert stored["H1:r2"].first_position == receipt.receipts[1].positions[0]
+        assert await store.read_projections(["A/2025", "B/2025", "C/2025"]) == {
+            "A/2025": (2, {"paid": 1}), "B/2025": (1, None), "C/2025": (0, None),
+        }  # fmt: skip
+
+    async def test_two_requests_of_one_stream_in_a_batch_chain_one_after_the_other(self, store) -> None:
+        await store.commit([append("A/2025", 0, 1, {"paid": 0})])
+        first, second = append("A/2025", 1, 2, {"paid": 1}), append("A/2025", 3, 1, {"paid": 2})
+        receipt = await store.commit_batch([claim("H1:r1", first), claim("H1:r2", second)])
+        assert [r.stream_versions for r in receipt.receipts] == [{"A/2025": 3}, {"A/2025": 4}]
+        events = await store.read_stream("A/2025")
+        assert [e.version for e in events] == [1, 2, 3, 4]
+        assert events[3].prev_hash == events[2].hash  # the second request links to the first one's last event
+        assert await verify_chains(store) == []
+        assert await store.read_projection("A/2025") == (4, {"paid": 2})  # the batch's last projection
+
+    async def test_a_stale_stream_refuses_its_request_and_the_ones_after_it_on_that_stream(self, store) -> None:
+        await store.commit([append("A/2025", 0, 2)])
+        batch = [
+            claim("H1:r1", append("B/2025", 0, 1)),
+            claim("H1:r2", append("A/2025", 0, 1)),  # stale: A is at 2
+            claim("H1:r3", append("A/2025", 1, 1)),  # expects r2's result (version 1), which is refused
+            claim("H1:r4", append("C/2025", 0, 1)),
+        ]
+        with pytest.raises(BatchRefused) as refused:
+            await store.commit_batch(batch)
+        wrong = refused.value.refusals
+        assert sorted(wrong) == [1, 2] and refused.value.accepted == (0, 3)
+        assert all(isinstance(r, WrongExpectedVersion) for r in wrong.values())
+        assert (wrong[1].expected, wrong[1].actual) == (0, 2)  # type: ignore[attr-defined]
+        assert refused.value.stale == {"A/2025": 2}
+        assert len(await everything(store)) == 2 and await store.find_requests(["H1:r1", "H1:r4"]) == {}
+        await store.commit_batch([batch[i] for i in refused.value.accepted])  # the caller retries the rest
+        assert await store.list_streams() == ["A/2025", "B/2025", "C/2025"]
+
+    async def test_a_stored_key_in_a_batch_is_reported_with_its_stored_answer(self, store) -> None:
+        await store.commit([append("A/2025", 0)], request=request("H1:r1", result="settled"))
+        batch = [
+            claim("H1:r1", append("A/2025", 1), result="again"),  # a retry of a stored request
+            claim("H1:r2", append("B/2025", 0), body="body-b"),
+            claim("H1:r3", append("C/2025", 0)),
+        ]
+        await store.commit([append("X/2025", 0)], request=request("H1:r2", body="body-a"))
+        with pytest.raises(BatchRefused) as refused:
+            await store.commit_batch(batch)
+        duplicate, conflict = refused.value.refusals[0], refused.value.refusals[1]
+        assert isinstance(duplicate, DuplicateRequest) and duplicate.stored.result["answer"] == "settled"
+        assert isinstance(conflict, IdempotencyConflict) and conflict.key == "H1:r2"
+        assert refused.value.accepted == (2,) and refused.value.stale == {}
+        assert await store.read_stream("C/2025") == []
+
+    async def test_an_append_without_projection_after_one_with_it_in_the_same_batch_is_refused(self, store) -> None:
+        batch = [claim("H1:r1", append("A/2025", 0, 1, {"paid": 1})), claim("H1:r2", append("A/2025", 1, 1))]
+        with pytest.raises(BatchRefused) as refused:
+            await store.commit_batch(batch)
+        assert isinstance(refused.value.refusals[1], MissingProjection) and refused.value.accepted == (0,)
+        assert await store.read_stream("A/2025") == []
+
+    async def test_an_event_id_already_recorded_refuses_only_its_request(self, store) -> None:
+        reused = event(n=1)
+        await store.commit([StreamAppend("A/2025", 0, [reused])])
+        batch = [claim("H1:r1", append("B/2025", 0)), claim("H1:r2", StreamAppend("C/2025", 0, [reused]))]
+        with pytest.raises(BatchRefused) as refused:
+            await store.commit_batch(batch)
+        conflict = refused.value.refusals[1]
+        assert isinstance(conflict, EventIdConflict) and conflict.ident == reused.event_id
+        assert refused.value.accepted == (0,)
+        assert await store.read_stream("B/2025") == []
+
+    async def test_a_key_or_an_event_id_twice_in_one_batch_is_a_caller_bug(self, store) -> None:
+        with pytest.raises(ValueError, match="request key may appear only once"):
+            await store.commit_batch([claim("H1:r1", append("A/2025", 0)), claim("H1:r1", append("B/2025", 0))])
+        shared = event()
+        twice = [
+            CommitRequest([StreamAppend("A/2025", 0, [shared])]),
+            CommitRequest([StreamAppend("B/2025", 0, [shared])]),
+        ]
+        with pytest.raises(ValueError, match="event ids must be unique within a batch"):
+            await store.commit_batch(twice)
+        assert await everything(store) == []
+
+    async def test_a_batch_beyond_its_limits_is_refused_before_anything_is_written(self, store) -> None:
+        with pytest.raises(ValueError, match="requests per batch"):
+            await store.commit_batch([CommitRequest() for _ in range(MAX_REQUESTS_PER_BATCH + 1)])
+        per_request = MAX_EVENTS_PER_BATCH // 10 + 1  # ten requests of 6,001 events: each within its own limit
+        huge = [CommitRequest([append(f"S{i}/2025", 0, per_request)]) for i in range(10)]
+        with pytest.raises(ValueError, match="events per batch"):
+            await store.commit_batch(huge)
+        assert await everything(store) == []
+
+    async def test_an_empty_batch_writes_nothing(self, store) -> None:
+        assert (await store.commit_batch([])).receipts == ()
+        assert await everything(store) == []

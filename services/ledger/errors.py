@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 
 from ledger.store import StoredRequest
 
@@ -49,3 +50,20 @@ class EventIdConflict(LedgerError):
     def __init__(self, ident: uuid.UUID | None) -> None:
         super().__init__(f"id {ident} is already recorded" if ident else "an event or message id is already recorded")
         self.ident = ident
+
+
+class BatchRefused(LedgerError):
+    """Some requests of a commit_batch were refused; nothing of the batch was written.
+
+    - ``refusals``: request index → the refusal ``commit`` would raise for that request alone,
+      applied after the batch's accepted requests before it (DuplicateRequest carries the
+      stored answer; WrongExpectedVersion the first stale stream in the request's order);
+    - ``stale``: every stream some request expected at another version → its committed version
+      (re-read these, re-decide the requests that touched them);
+    - ``accepted``: the requests that commit unchanged once the refused ones are left out.
+    """
+
+    def __init__(self, refusals: Mapping[int, LedgerError], stale: Mapping[str, int], accepted: Sequence[int]) -> None:
+        kinds = ", ".join(sorted({type(r).__name__ for r in refusals.values()}))
+        super().__init__(f"{len(refusals)} of {len(refusals) + len(accepted)} request(s) refused ({kinds})")
+        self.refusals, self.stale, self.accepted = dict(refusals), dict(stale), tuple(accepted)

@@ -22,10 +22,12 @@ from typing import Any
 
 from ledger import errors
 from ledger.hashing import CURRENT_HASH_ALG, canonical_json, jsonb_text
-from ledger.prepare import ChainedEvent, chain, check_commit, refuse_unproven
+from ledger.prepare import ChainedBatch, Head, chain_batch, check_batch, judge, refuse_unproven
 from ledger.store import (
     MAX_READ_LIMIT,
+    BatchReceipt,
     CommitReceipt,
+    CommitRequest,
     IdempotentRequest,
     OutboxMessage,
     OutboxRecord,
@@ -36,10 +38,6 @@ from ledger.store import (
     StreamHead,
     known_by,
 )
-
-_Appends = Sequence[StreamAppend]
-_Req = IdempotentRequest | None
-_Out = Sequence[OutboxMessage]
 
 
 @dataclass(frozen=True)
@@ -183,6 +181,13 @@ class MemoryLedger:
             self._outbox.append(message)
             self._message_ids.add(message.message_id)
 
+    async def read_projections(self, stream_ids: Sequence[str]) -> dict[str, tuple[int, Mapping[str, Any] | None]]:
+        return {stream_id: await self.read_projection(stream_id) for stream_id in stream_ids}
+
+    async def find_requests(self, keys: Sequence[str]) -> dict[str, StoredRequest]:
+        found = {key: await self.find_request(key) for key in keys}
+        return {key: stored for key, stored in found.items() if stored is not None}
+
     async def commit(
         self,
         appends: Sequence[StreamAppend],
@@ -190,39 +195,33 @@ class MemoryLedger:
         request: IdempotentRequest | None = None,
         outbox: Sequence[OutboxMessage] = (),
     ) -> CommitReceipt:
-        check_commit(appends, request, outbox)
+        try:
+            (receipt,) = (await self.commit_batch([CommitRequest(appends, request, outbox)])).receipts
+        except errors.BatchRefused as refused:
+            raise refused.refusals[0] from None
+        return receipt
+
+    async def commit_batch(self, requests: Sequence[CommitRequest]) -> BatchReceipt:
+        check_batch(requests)
         async with self._lock:
-            chained = self._refuse_or_chain(appends, request, outbox)
-            positions = self._write(appends, chained, request, outbox)
-        versions = {a.stream_id: a.expected_version + len(a.events) for a in appends}
-        return CommitReceipt(positions=positions, stream_versions=versions)
+            heads = {s: self._head(s) for s in {a.stream_id for one in requests for a in one.appends}}
+            keys = [one.request.key for one in requests if one.request is not None]
+            stored = {k: replace(self._requests[k][0], result=json.loads(self._requests[k][1]))
+                      for k in keys if k in self._requests}  # fmt: skip
+            judge(requests, heads, stored, self._event_ids, self._message_ids).enforce()
+            chained = chain_batch(requests, heads)
+            base = len(self._log) + 1
+            self._write(requests, chained, base)
+        return BatchReceipt(chained.receipts(requests, base))
 
-    def _refuse_or_chain(self, appends: _Appends, request: _Req, outbox: _Out) -> list[ChainedEvent]:
-        if request is not None and (stored := self._requests.get(request.key)) is not None:
-            if stored[0].body_hash != request.body_hash:
-                raise errors.IdempotencyConflict(request.key)
-            raise errors.DuplicateRequest(replace(stored[0], result=json.loads(stored[1])))
-        chained: list[ChainedEvent] = []
-        for append in appends:
-            indexes = self._streams.get(append.stream_id, [])
-            if len(indexes) != append.expected_version:
-                raise errors.WrongExpectedVersion(append.stream_id, append.expected_version, len(indexes))
-            if append.projection is None and append.stream_id in self._projections:
-                raise errors.MissingProjection(append.stream_id)
-            head = self._log[indexes[-1]].event.hash if indexes else None
-            chained += chain(append, head, len(chained))
-        for event in chained:
-            if event.event_id in self._event_ids:
-                raise errors.EventIdConflict(event.event_id)
-        for message in outbox:
-            if message.message_id in self._message_ids:
-                raise errors.EventIdConflict(message.message_id)
-        return chained
+    def _head(self, stream_id: str) -> Head:
+        indexes = self._streams.get(stream_id, [])
+        last = self._log[indexes[-1]].event.hash if indexes else None
+        return Head(len(indexes), last, stream_id in self._projections)
 
-    def _write(self, appends: _Appends, chained: list[ChainedEvent], request: _Req, outbox: _Out) -> tuple[int, ...]:
+    def _write(self, requests: Sequence[CommitRequest], chained: ChainedBatch, base: int) -> None:
         recorded_at = self._clock().astimezone(UTC)
-        first_position = len(self._log) + 1
-        for e in chained:
+        for e in chained.all_events():
             recorded = RecordedEvent(
                 e.stream_id, e.version, len(self._log) + 1, e.event_id, e.event_type, {},
                 e.occurred_at.astimezone(UTC), recorded_at, e.prev_hash, e.hash, e.hash_alg,
@@ -230,14 +229,12 @@ class MemoryLedger:
             self._streams.setdefault(e.stream_id, []).append(len(self._log))
             self._log.append(_Row(recorded, e.data_json))
             self._event_ids.add(e.event_id)
-        for append in appends:
-            if append.projection is not None:
-                version = append.expected_version + len(append.events)
-                self._projections[append.stream_id] = (version, canonical_json(append.projection))
-        if request is not None:
-            first = first_position if chained else None
-            stored = StoredRequest(request.key, request.body_hash, {}, first)
-            self._requests[request.key] = (stored, canonical_json(request.result))
-        self._outbox.extend(outbox)
-        self._message_ids.update(m.message_id for m in outbox)
-        return tuple(first_position + e.index for e in chained)
+        for stream_id, (version, projection) in chained.projections.items():
+            self._projections[stream_id] = (version, canonical_json(projection))
+        for one, events in zip(requests, chained.events, strict=True):
+            if one.request is not None:
+                first = base + events[0].index if events else None
+                stored = StoredRequest(one.request.key, one.request.body_hash, {}, first)
+                self._requests[one.request.key] = (stored, canonical_json(one.request.result))
+            self._outbox.extend(one.outbox)
+            self._message_ids.update(m.message_id for m in one.outbox)

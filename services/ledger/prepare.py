@@ -7,10 +7,12 @@ raise ValueError before any I/O; they are bugs in the caller, not races to retry
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from ledger import errors
 from ledger.hashing import (
     CURRENT_HASH_ALG,
     GENESIS,
@@ -23,12 +25,18 @@ from ledger.hashing import (
 )
 from ledger.store import (
     MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_BATCH,
     MAX_EVENTS_PER_COMMIT,
+    MAX_OUTBOX_PER_BATCH,
     MAX_OUTBOX_PER_COMMIT,
+    MAX_REQUESTS_PER_BATCH,
     MAX_STREAMS_PER_COMMIT,
+    CommitReceipt,
+    CommitRequest,
     IdempotentRequest,
     OutboxMessage,
     RecordedEvent,
+    StoredRequest,
     StreamAppend,
 )
 
@@ -153,3 +161,145 @@ def refuse_unproven(event: RecordedEvent, head: RecordedEvent | None, *, algorit
         raise ForgedEvent(f"{which}: {error}") from None
     if digest != event.hash:
         raise ForgedEvent(f"{which}: its hash does not match its content")
+
+
+# --- batches: many requests in one transaction (commit_batch; commit is a batch of one) -------
+
+
+def check_batch(requests: Sequence[CommitRequest]) -> None:
+    """Each request as ``commit`` checks it, and the batch's own limits: one transaction's
+    events and outbox rows share its 16 index bits of position, and a key, an event id or a
+    message id may appear once in a batch (two requests of one key are the caller's to merge)."""
+    if len(requests) > MAX_REQUESTS_PER_BATCH:
+        raise ValueError(f"at most {MAX_REQUESTS_PER_BATCH} requests per batch")
+    for one in requests:
+        check_commit(one.appends, one.request, one.outbox)
+    keys = [one.request.key for one in requests if one.request is not None]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a request key may appear only once per batch")
+    events = [event.event_id for one in requests for append in one.appends for event in append.events]
+    if len(events) > MAX_EVENTS_PER_BATCH:
+        raise ValueError(f"at most {MAX_EVENTS_PER_BATCH} events per batch")
+    if len(set(events)) != len(events):
+        raise ValueError("event ids must be unique within a batch")
+    messages = [message.message_id for one in requests for message in one.outbox]
+    if len(messages) > MAX_OUTBOX_PER_BATCH:
+        raise ValueError(f"at most {MAX_OUTBOX_PER_BATCH} outbox messages per batch")
+    if len(set(messages)) != len(messages):
+        raise ValueError("outbox message ids must be unique within a batch")
+
+
+@dataclass(frozen=True)
+class Head:
+    """A stream as a commit finds it: its last version, that event's hash, and whether it has
+    an inline projection."""
+
+    version: int = 0
+    hash: str | None = None
+    projected: bool = False
+
+
+@dataclass
+class Verdict:
+    """What a batch would do, request by request (``judge``)."""
+
+    refusals: dict[int, errors.LedgerError] = field(default_factory=dict)
+    stale: dict[str, int] = field(default_factory=dict)  # stream → committed version
+    accepted: list[int] = field(default_factory=list)
+
+    def enforce(self) -> None:
+        if self.refusals:
+            raise errors.BatchRefused(self.refusals, self.stale, self.accepted)
+
+
+def judge(
+    requests: Sequence[CommitRequest],
+    heads: Mapping[str, Head],
+    stored: Mapping[str, StoredRequest],
+    taken_events: Collection[uuid.UUID] = frozenset(),
+    taken_messages: Collection[uuid.UUID] = frozenset(),
+) -> Verdict:
+    """Decide each request in order against the committed ``heads`` (every stream the batch
+    names), the ``stored`` requests among its keys and the event and message ids already taken,
+    as if the accepted requests before it had been committed. A refused request moves nothing,
+    so a later request expecting its result is refused too (its stream is stale)."""
+    verdict, current = Verdict(), dict(heads)
+    for index, one in enumerate(requests):
+        refusal = _refusal(one, current, stored, (taken_events, taken_messages), heads, verdict.stale)
+        if refusal is not None:
+            verdict.refusals[index] = refusal
+            continue
+        verdict.accepted.append(index)
+        for append in one.appends:
+            head = current.get(append.stream_id, Head())
+            projected = head.projected or append.projection is not None
+            current[append.stream_id] = Head(append.expected_version + len(append.events), None, projected)
+    return verdict
+
+
+def _refusal(
+    one: CommitRequest,
+    current: Mapping[str, Head],
+    stored: Mapping[str, StoredRequest],
+    taken: tuple[Collection[uuid.UUID], Collection[uuid.UUID]],
+    committed: Mapping[str, Head],
+    stale: dict[str, int],
+) -> errors.LedgerError | None:
+    """The first refusal of one request, in the contract's order (docs/ledger.md)."""
+    if one.request is not None and (found := stored.get(one.request.key)) is not None:
+        if found.body_hash != one.request.body_hash:
+            return errors.IdempotencyConflict(one.request.key)
+        return errors.DuplicateRequest(found)
+    wrong = [a for a in one.appends if current.get(a.stream_id, Head()).version != a.expected_version]
+    for append in wrong:
+        stale[append.stream_id] = committed.get(append.stream_id, Head()).version
+    if wrong:
+        actual = current.get(wrong[0].stream_id, Head()).version
+        return errors.WrongExpectedVersion(wrong[0].stream_id, wrong[0].expected_version, actual)
+    for append in one.appends:
+        if append.projection is None and current.get(append.stream_id, Head()).projected:
+            return errors.MissingProjection(append.stream_id)
+    reused = [e.event_id for a in one.appends for e in a.events if e.event_id in taken[0]]
+    reused += [m.message_id for m in one.outbox if m.message_id in taken[1]]
+    return errors.EventIdConflict(reused[0]) if reused else None
+
+
+@dataclass(frozen=True)
+class ChainedBatch:
+    """A batch ready to write: each request's events numbered and chained (indexes run across
+    the whole batch), and each stream's last projection with the version it reflects."""
+
+    events: list[list[ChainedEvent]]  # per request
+    projections: dict[str, tuple[int, Mapping[str, Any]]]
+
+    def all_events(self) -> list[ChainedEvent]:
+        return [event for request in self.events for event in request]
+
+    def receipts(self, requests: Sequence[CommitRequest], base: int) -> tuple[CommitReceipt, ...]:
+        """Each request's receipt when event index i is written at position base + i."""
+        return tuple(
+            CommitReceipt(
+                positions=tuple(base + event.index for event in events),
+                stream_versions={a.stream_id: a.expected_version + len(a.events) for a in one.appends},
+            )
+            for one, events in zip(requests, self.events, strict=True)
+        )
+
+
+def chain_batch(requests: Sequence[CommitRequest], heads: Mapping[str, Head]) -> ChainedBatch:
+    """Chain an accepted batch: a stream's events continue from the hash the batch left it at."""
+    hashes = {stream: head.hash for stream, head in heads.items()}
+    events: list[list[ChainedEvent]] = []
+    projections: dict[str, tuple[int, Mapping[str, Any]]] = {}
+    index = 0
+    for one in requests:
+        chained: list[ChainedEvent] = []
+        for append in one.appends:
+            links = chain(append, hashes.get(append.stream_id), index)
+            index += len(links)
+            hashes[append.stream_id] = links[-1].hash
+            chained += links
+            if append.projection is not None:
+                projections[append.stream_id] = (append.expected_version + len(append.events), append.projection)
+        events.append(chained)
+    return ChainedBatch(events, projections)

@@ -21,6 +21,12 @@ MAX_STREAMS_PER_COMMIT = 1_000
 MAX_OUTBOX_PER_COMMIT = 1_000
 MAX_EVENT_BYTES = 1 << 20  # canonical JSON of one event's data
 MAX_READ_LIMIT = 10_000  # events per read_all page
+# A batch (commit_batch) is one transaction: its events share the transaction's 16 index bits of
+# position (xid << 16 | index), and so do its outbox rows, hence both stay below 2**16.
+MAX_REQUESTS_PER_BATCH = 5_000
+MAX_EVENTS_PER_BATCH = 60_000
+MAX_OUTBOX_PER_BATCH = 60_000
+MAX_LOOKUP = 20_000  # stream ids or request keys per read_projections / find_requests
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,20 @@ class CommitReceipt:
     stream_versions: Mapping[str, int]  # each appended stream's new last version
 
 
+@dataclass(frozen=True)
+class CommitRequest:
+    """One request's share of a batch: exactly what ``commit`` takes, as a value."""
+
+    appends: Sequence[StreamAppend] = ()
+    request: IdempotentRequest | None = None
+    outbox: Sequence[OutboxMessage] = ()
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    receipts: tuple[CommitReceipt, ...]  # one per request, in the order given
+
+
 def known_by(events: list[RecordedEvent], as_of: datetime) -> list[RecordedEvent]:
     """The stream as the ledger knew it at ``as_of``: the longest prefix recorded by then (a
     prefix even if a clock step made a later version look older)."""
@@ -144,6 +164,21 @@ class LedgerStore(Protocol):
     ) -> CommitReceipt:
         """All or nothing across streams. Raises DuplicateRequest, IdempotencyConflict,
         WrongExpectedVersion, MissingProjection or EventIdConflict, having written nothing."""
+        ...
+
+    async def commit_batch(self, requests: Sequence[CommitRequest]) -> BatchReceipt:
+        """Many requests in one transaction, all or nothing. Requests are applied in order: a
+        request appending to a stream an earlier one in the batch appended to expects that one's
+        new version, and its events chain onto that one's. Refused requests raise BatchRefused
+        naming each refused request and every stale stream, having written nothing."""
+        ...
+
+    async def read_projections(self, stream_ids: Sequence[str]) -> dict[str, tuple[int, Mapping[str, Any] | None]]:
+        """read_projection of many streams in one read (every stream asked for is in the answer)."""
+        ...
+
+    async def find_requests(self, keys: Sequence[str]) -> dict[str, StoredRequest]:
+        """The stored requests among these keys, in one read (absent keys are simply missing)."""
         ...
 
     async def read_all(self, after_position: int, limit: int) -> list[RecordedEvent]:

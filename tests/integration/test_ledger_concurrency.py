@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
-from ledger.errors import DuplicateRequest, WrongExpectedVersion
-from ledger_contract import append, migrated_pool, request
+from ledger.errors import BatchRefused, DuplicateRequest, WrongExpectedVersion
+from ledger_contract import append, claim, migrated_pool, request
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +95,24 @@ async def test_commits_touching_the_same_streams_in_opposite_order_do_not_deadlo
     backward = store.commit([append(s, 0) for s in reversed(streams)])
     outcomes = await asyncio.wait_for(race(database_url, [forward, backward]), timeout=10)
     assert sorted(type(o).__name__ for o in outcomes) == ["CommitReceipt", "WrongExpectedVersion"]
+
+
+async def test_two_batches_racing_for_one_stream_the_loser_names_it_and_what_else_would_commit(
+    store, database_url
+) -> None:
+    """Two instances after a rebalance: both priced A at version 1. The index decides; the loser
+    re-reads in a new transaction and reports the stale stream, its committed version, and the
+    requests that would still commit (its request on B)."""
+    await store.commit([append("A/2025", 0, 1)])
+    one = store.commit_batch([claim("H1:r1", append("A/2025", 1, 1))])
+    other = store.commit_batch([claim("H2:r1", append("B/2025", 0, 1)), claim("H2:r2", append("A/2025", 1, 2))])
+    outcomes = await race(database_url, [one, other])
+    lost = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(lost) == 1 and isinstance(lost[0], BatchRefused), outcomes
+    assert isinstance(lost[0].__cause__, asyncpg.UniqueViolationError)  # decided by the index, then re-read
+    if len(lost[0].refusals) == 1 and 0 in lost[0].refusals:  # the one-request batch lost
+        assert lost[0].stale == {"A/2025": 3} and lost[0].accepted == ()
+    else:  # the two-request batch lost: only its request on A
+        assert sorted(lost[0].refusals) == [1] and lost[0].stale == {"A/2025": 2} and lost[0].accepted == (0,)
+    events = await store.read_stream("A/2025")
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))

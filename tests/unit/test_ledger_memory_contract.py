@@ -9,10 +9,10 @@ import pytest
 from ledger.hashing import canonical_json
 from ledger.memory import MemoryLedger
 from ledger.store import LedgerStore, RecordedEvent
-from ledger_contract import LedgerContract
+from ledger_contract import BatchContract, LedgerContract
 
 
-class TestMemoryLedger(LedgerContract):
+class TestMemoryLedger(LedgerContract, BatchContract):
     @pytest.fixture
     def store(self) -> LedgerStore:
         return MemoryLedger()

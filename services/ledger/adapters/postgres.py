@@ -8,20 +8,25 @@ both read the same head — exactly one insert succeeds, the other gets WrongExp
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+import structlog
 
 from ledger import errors
 from ledger.adapters import postgres_sql as sql
 from ledger.adapters.postgres_sql import Connection
 from ledger.hashing import canonical_json
-from ledger.prepare import ChainedEvent, chain, check_commit
+from ledger.prepare import ChainedBatch, Head, chain_batch, check_batch, judge
 from ledger.store import (
+    MAX_LOOKUP,
     MAX_READ_LIMIT,
+    BatchReceipt,
     CommitReceipt,
+    CommitRequest,
     IdempotentRequest,
     OutboxMessage,
     OutboxRecord,
@@ -32,6 +37,9 @@ from ledger.store import (
     StreamHead,
     known_by,
 )
+
+log = structlog.get_logger(__name__)
+MAX_ATTEMPTS = 3  # a batch that keeps losing races this often is reported, not retried forever
 
 
 class PostgresLedger:
@@ -87,6 +95,21 @@ class PostgresLedger:
         rows = await self._pool.fetch(sql.STREAM_HEADS, before_position, after_stream, limit)
         return [StreamHead(row["stream_id"], row["version"], row["hash"]) for row in rows]
 
+    async def read_projections(self, stream_ids: Sequence[str]) -> dict[str, tuple[int, Mapping[str, Any] | None]]:
+        assert len(stream_ids) <= MAX_LOOKUP, f"at most {MAX_LOOKUP} streams per read"
+        found: dict[str, tuple[int, Mapping[str, Any] | None]] = {}
+        for row in await self._pool.fetch(sql.PROJECTIONS, list(dict.fromkeys(stream_ids))):
+            if row["totals"] is None:
+                found[row["stream_id"]] = (row["version"], None)
+                continue
+            assert row["projected"] == row["version"], f"projection of {row['stream_id']} behind its stream"
+            found[row["stream_id"]] = (row["version"], json.loads(row["totals"]))
+        return found
+
+    async def find_requests(self, keys: Sequence[str]) -> dict[str, StoredRequest]:
+        assert len(keys) <= MAX_LOOKUP, f"at most {MAX_LOOKUP} keys per read"
+        return {row["key"]: sql.stored_request(row) for row in await self._pool.fetch(sql.FIND_REQUESTS, list(keys))}
+
     async def commit(
         self,
         appends: Sequence[StreamAppend],
@@ -94,14 +117,31 @@ class PostgresLedger:
         request: IdempotentRequest | None = None,
         outbox: Sequence[OutboxMessage] = (),
     ) -> CommitReceipt:
-        async with self._pool.acquire() as connection:
-            try:
-                async with connection.transaction():
-                    positions = await self.write(connection, appends, request, outbox)
-            except asyncpg.UniqueViolationError as clash:
-                raise await self._explain(connection, clash, appends, request) from clash
-        versions = {a.stream_id: a.expected_version + len(a.events) for a in appends}
-        return CommitReceipt(positions=positions, stream_versions=versions)
+        try:
+            (receipt,) = (await self.commit_batch([CommitRequest(appends, request, outbox)])).receipts
+        except errors.BatchRefused as refused:
+            raise refused.refusals[0] from refused.__cause__
+        return receipt
+
+    async def commit_batch(self, requests: Sequence[CommitRequest]) -> BatchReceipt:
+        """One transaction. A unique violation means a concurrent writer committed first: the
+        batch is judged again in a new transaction (now also probing its ids), which either
+        names the refusals (BatchRefused, caused by the violation) or writes it after all."""
+        check_batch(requests)
+        clash: asyncpg.PostgresError | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            async with self._pool.acquire() as connection:
+                try:
+                    async with connection.transaction():
+                        receipts = await self._write_batch(connection, requests, probe=clash is not None)
+                    return BatchReceipt(receipts)
+                except errors.BatchRefused as refused:
+                    raise refused from clash
+                except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError) as error:
+                    clash = error
+                    log_race(attempt, error)
+        assert clash is not None
+        raise clash
 
     async def write(
         self,
@@ -112,60 +152,79 @@ class PostgresLedger:
     ) -> tuple[int, ...]:
         """commit's body inside a transaction the caller holds (tests and tools that must keep it
         open); raises the raw UniqueViolationError of a lost race. Returns the events' positions."""
-        check_commit(appends, request, outbox)
-        xid, chained = await self._check(connection, appends, request)
-        base = xid << 16
-        events = [(base + e.index, e.stream_id, e.version, e.event_id, e.event_type, e.data_json, e.occurred_at,
-                   e.prev_hash, e.hash) for e in chained]  # fmt: skip
-        algorithms = [e.hash_alg for e in chained]
-        projected = [(a.stream_id, a.expected_version + len(a.events), canonical_json(a.projection))
-                     for a in appends if a.projection is not None]  # fmt: skip
-        messages = [(m.message_id, base + j, m.topic, m.key, m.value, canonical_json(dict(m.headers)))
-                    for j, m in enumerate(outbox)]  # fmt: skip
-        first = base + chained[0].index if chained else None
-        key, body, result = (request.key, request.body_hash, canonical_json(request.result)) if request else (None,) * 3
-        written = await connection.fetchrow(
-            sql.WRITE_COMMIT, *_columns(events, 9), key, body, result, first, *_columns(projected, 3),
-            *_columns(messages, 6), algorithms,
-        )  # fmt: skip
-        assert written is not None
-        assert tuple(written) == (len(events), int(request is not None), len(projected), len(messages)), written
-        return tuple(row[0] for row in events)
-
-    async def _check(
-        self, connection: Connection, appends: Sequence[StreamAppend], request: IdempotentRequest | None
-    ) -> tuple[int, list[ChainedEvent]]:
-        """Refuse in contract order (request, then versions); else chain the events."""
-        streams = [a.stream_id for a in appends]
-        rows = await connection.fetch(sql.READ_FOR_COMMIT, streams, request.key if request else None)
-        if request is not None and rows[0]["key"] is not None:
-            if rows[0]["body_hash"] != request.body_hash:
-                raise errors.IdempotencyConflict(request.key)
-            raise errors.DuplicateRequest(sql.stored_request(rows[0]))
-        chained: list[ChainedEvent] = []
-        for append, head in zip(appends, rows, strict=False):
-            assert head["stream_id"] == append.stream_id
-            if head["version"] != append.expected_version:
-                raise errors.WrongExpectedVersion(append.stream_id, append.expected_version, head["version"])
-            if append.projection is None and head["projected"] is not None:
-                raise errors.MissingProjection(append.stream_id)
-            chained += chain(append, head["hash"], len(chained))
-        return int(rows[0]["xid"]), chained
-
-    async def _explain(
-        self,
-        connection: Connection,
-        clash: asyncpg.UniqueViolationError,
-        appends: Sequence[StreamAppend],
-        request: IdempotentRequest | None,
-    ) -> errors.LedgerError:
-        """A concurrent writer committed first; say which refusal that makes, in contract order."""
+        one = [CommitRequest(appends, request, outbox)]
+        check_batch(one)
         try:
-            async with connection.transaction():
-                await self._check(connection, appends, request)
-        except errors.LedgerError as refusal:
-            return refusal
-        return errors.EventIdConflict(sql.uuid_in(getattr(clash, "detail", None)))
+            (receipt,) = await self._write_batch(connection, one, probe=False)
+        except errors.BatchRefused as refused:
+            raise refused.refusals[0] from None
+        return receipt.positions
+
+    async def _write_batch(
+        self, connection: Connection, requests: Sequence[CommitRequest], *, probe: bool
+    ) -> tuple[CommitReceipt, ...]:
+        """Read every head and key, judge, chain, write: inside the caller's transaction."""
+        xid, heads, stored = await self._read_for_batch(connection, requests)
+        taken_events, taken_messages = await self._taken(connection, requests) if probe else (set(), set())
+        judge(requests, heads, stored, taken_events, taken_messages).enforce()
+        chained = chain_batch(requests, heads)
+        base = xid << 16
+        columns = _batch_columns(requests, chained, base)
+        written = await connection.fetchrow(sql.WRITE_BATCH, *columns)
+        assert written is not None
+        expected = (len(columns[0]), len(columns[10]), len(columns[14]), len(columns[17]))
+        assert tuple(written) == expected, (tuple(written), expected)
+        return chained.receipts(requests, base)
+
+    async def _read_for_batch(
+        self, connection: Connection, requests: Sequence[CommitRequest]
+    ) -> tuple[int, dict[str, Head], dict[str, StoredRequest]]:
+        streams = list(dict.fromkeys(a.stream_id for one in requests for a in one.appends))
+        keys = [one.request.key for one in requests if one.request is not None]
+        xid, heads, stored = 0, {}, {}
+        for row in await connection.fetch(sql.READ_FOR_BATCH, streams, keys):
+            if row["kind"] == 0:
+                xid = int(row["xid"])
+            elif row["kind"] == 1:
+                heads[row["name"]] = Head(row["version"], row["hash"], row["projected"] is not None)
+            else:
+                stored[row["name"]] = StoredRequest(
+                    row["name"], row["body_hash"], json.loads(row["result"]), row["first_position"]
+                )
+        assert xid > 0 and len(heads) == len(streams)
+        return xid, heads, stored
+
+    async def _taken(
+        self, connection: Connection, requests: Sequence[CommitRequest]
+    ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+        events = [e.event_id for one in requests for a in one.appends for e in a.events]
+        messages = [m.message_id for one in requests for m in one.outbox]
+        rows = await connection.fetch(sql.TAKEN_IDS, events, messages)
+        taken = [uuid.UUID(bytes=row["id"].bytes) for row in rows]
+        return (
+            {i for i, row in zip(taken, rows, strict=True) if row["kind"] == "event"},
+            {i for i, row in zip(taken, rows, strict=True) if row["kind"] == "message"},
+        )
+
+
+def log_race(attempt: int, error: asyncpg.PostgresError) -> None:
+    log.info("ledger_batch_race", attempt=attempt + 1, error=type(error).__name__)
+
+
+def _batch_columns(requests: Sequence[CommitRequest], chained: ChainedBatch, base: int) -> list[list[Any]]:
+    """WRITE_BATCH's 23 array parameters."""
+    events = [(base + e.index, e.stream_id, e.version, e.event_id, e.event_type, e.data_json, e.occurred_at,
+               e.prev_hash, e.hash, e.hash_alg) for e in chained.all_events()]  # fmt: skip
+    answered = [
+        (one.request.key, one.request.body_hash, canonical_json(one.request.result),
+         base + written[0].index if written else None)
+        for one, written in zip(requests, chained.events, strict=True) if one.request is not None
+    ]  # fmt: skip
+    projected = [(stream, version, canonical_json(projection))
+                 for stream, (version, projection) in chained.projections.items()]  # fmt: skip
+    messages = [(m.message_id, base + j, m.topic, m.key, m.value, canonical_json(dict(m.headers)))
+                for j, m in enumerate(m for one in requests for m in one.outbox)]  # fmt: skip
+    return [*_columns(events, 10), *_columns(answered, 4), *_columns(projected, 3), *_columns(messages, 6)]
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:

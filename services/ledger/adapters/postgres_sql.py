@@ -40,56 +40,83 @@ SELECT coalesce((SELECT version FROM events WHERE stream_id = $1 ORDER BY versio
 
 FIND_REQUEST = "SELECT key, body_hash, result::text AS result, first_position FROM idempotency WHERE key = $1"
 
-# Everything a commit must check, in one snapshot: the request key, and each stream's head
-# (version, hash) with its projection's version. The same statement then gives the transaction
-# its id — after the snapshot was taken, so a writer that saw version n committed always gets
-# a larger id, hence larger positions, than the writer of version n (log order = stream order).
-READ_FOR_COMMIT = """
-SELECT x.xid, r.key, r.body_hash, r.result::text AS result, r.first_position,
-       s.stream_id, coalesce(h.version, 0) AS version, h.hash, p.version AS projected
-  FROM (SELECT pg_current_xact_id()::text::bigint AS xid) AS x
-  LEFT JOIN idempotency r ON r.key = $2
-  LEFT JOIN LATERAL unnest($1::text[]) WITH ORDINALITY AS s(stream_id, n) ON true
+# Everything a batch must check, in one snapshot: each stream's head (version, hash) with its
+# projection's version, and the stored requests among its keys. The same statement then gives
+# the transaction its id — after the snapshot was taken, so a writer that saw version n
+# committed always gets a larger id, hence larger positions, than the writer of version n (log
+# order = stream order). Rows: kind 0 the xid (always one), 1 a stream, 2 a stored request.
+READ_FOR_BATCH = """
+SELECT 0 AS kind, pg_current_xact_id()::text::bigint AS xid, NULL::text AS name, NULL::int AS version,
+       NULL::text AS hash, NULL::int AS projected, NULL::text AS body_hash, NULL::text AS result,
+       NULL::bigint AS first_position
+UNION ALL
+SELECT 1, NULL, s.stream_id, coalesce(h.version, 0), h.hash, p.version, NULL, NULL, NULL
+  FROM unnest($1::text[]) AS s(stream_id)
   LEFT JOIN LATERAL (SELECT e.version, e.hash FROM events e
                       WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) h ON true
   LEFT JOIN person_year_totals p ON p.stream_id = s.stream_id
- ORDER BY s.n
+UNION ALL
+SELECT 2, NULL, r.key, NULL, NULL, NULL, r.body_hash, r.result::text, r.first_position
+  FROM idempotency r WHERE r.key = ANY($2::text[])
 """
 
-# Every write of a commit in one statement (one round trip). Events go in sorted by (stream,
-# version) so concurrent multi-stream commits take their unique-index locks in the same order
-# and cannot deadlock; projections likewise by stream.
-WRITE_COMMIT = """
+# After a unique violation: which of the batch's event and message ids are already recorded.
+TAKEN_IDS = """
+SELECT 'event' AS kind, event_id AS id FROM events WHERE event_id = ANY($1::uuid[])
+UNION ALL
+SELECT 'message', message_id FROM outbox WHERE message_id = ANY($2::uuid[])
+"""
+
+# Every write of a batch in one statement (one round trip), each table set-wise from arrays.
+# Events go in sorted by (stream, version), requests by key, messages by id, projections by
+# stream, so concurrent batches take their unique-index locks in the same order and cannot
+# deadlock.
+WRITE_BATCH = """
 WITH ev AS (
     INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash,
                         hash_alg)
     SELECT u.position, u.stream_id, u.version, u.event_id, u.event_type, u.data::jsonb, u.occurred_at,
            u.prev_hash, u.hash, u.hash_alg
       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::timestamptz[],
-                  $8::text[], $9::text[], $23::smallint[])
+                  $8::text[], $9::text[], $10::smallint[])
            AS u(position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash, hash_alg)
      ORDER BY u.stream_id, u.version
     RETURNING 1
 ), rq AS (
     INSERT INTO idempotency (key, body_hash, result, first_position)
-    SELECT $10::text, $11::text, $12::text::jsonb, $13::bigint WHERE $10::text IS NOT NULL
+    SELECT u.key, u.body_hash, u.result::jsonb, u.first_position
+      FROM unnest($11::text[], $12::text[], $13::text[], $14::bigint[]) AS u(key, body_hash, result, first_position)
+     ORDER BY u.key
     RETURNING 1
 ), pr AS (
     INSERT INTO person_year_totals AS p (stream_id, version, totals)
     SELECT u.stream_id, u.version, u.totals::jsonb
-      FROM unnest($14::text[], $15::int[], $16::text[]) AS u(stream_id, version, totals)
+      FROM unnest($15::text[], $16::int[], $17::text[]) AS u(stream_id, version, totals)
      ORDER BY u.stream_id
         ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, totals = excluded.totals, updated_at = now()
      WHERE p.version < excluded.version
     RETURNING 1
 ), ob AS (
     INSERT INTO outbox (message_id, position, topic, key, value, headers)
-    SELECT * FROM unnest($17::uuid[], $18::bigint[], $19::text[], $20::text[], $21::bytea[], $22::text[]::jsonb[])
+    SELECT u.message_id, u.position, u.topic, u.key, u.value, u.headers::jsonb
+      FROM unnest($18::uuid[], $19::bigint[], $20::text[], $21::text[], $22::bytea[], $23::text[])
+           AS u(message_id, position, topic, key, value, headers)
+     ORDER BY u.message_id
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM rq) AS requests,
        (SELECT count(*) FROM pr) AS projections, (SELECT count(*) FROM ob) AS messages
 """
+
+PROJECTIONS = """
+SELECT s.stream_id, coalesce(h.version, 0) AS version, p.version AS projected, p.totals::text AS totals
+  FROM unnest($1::text[]) AS s(stream_id)
+  LEFT JOIN LATERAL (SELECT e.version FROM events e
+                      WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) h ON true
+  LEFT JOIN person_year_totals p ON p.stream_id = s.stream_id
+"""
+
+FIND_REQUESTS = "SELECT key, body_hash, result::text AS result, first_position FROM idempotency WHERE key = ANY($1)"
 
 # A loose index scan: one index probe per stream, not a pass over every event.
 LIST_STREAMS = """
