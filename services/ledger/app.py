@@ -33,7 +33,7 @@ from ledger.clearing.http import clearing_endpoints
 from ledger.clearing.source import ProjectionSource
 from ledger.entrypoints.http import audit_endpoints
 from ledger.follower import FollowerRunner
-from ledger.outbox import OutboxRelay, idempotent_producer
+from ledger.outbox import CommitSignal, OutboxRelay, idempotent_producer
 from ledger.projections import all_projections, verify_followers
 from ledger.settings import LedgerSettings
 from ops.http import database_check, service_app
@@ -107,9 +107,11 @@ async def _loop(
     interval_s: float,
     full: int,
     on_failure: Callable[[], None],
+    idle: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run ``step`` until stopped: again at once while it does full batches, after the interval
-    when it is caught up, and after a growing backoff (capped) when it fails."""
+    (or ``idle``, e.g. until a commit wakes it) when it is caught up, and after a growing
+    backoff (capped) when it fails."""
     failures = 0
     while not stop.is_set():
         try:
@@ -123,7 +125,7 @@ async def _loop(
             await _sleep_or_stop(stop, delay)
             continue
         if done < full:
-            await _sleep_or_stop(stop, interval_s)
+            await (idle() if idle is not None else _sleep_or_stop(stop, interval_s))
 
 
 async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetrics, stop: asyncio.Event) -> None:
@@ -143,20 +145,25 @@ async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetr
         return
     await _ensure_clearing_topic(settings)
     relay = OutboxRelay(running.pool, running.producer, batch_size=settings.ledger_outbox_batch)
+    signal = CommitSignal(running.pool)  # wakes on commit (LISTEN); polls only as a fallback
 
     async def step() -> int:
         published = await relay.relay_once()
         metrics.relayed.inc(published)
         return published
 
-    await _loop(
-        "outbox_relay",
-        step,
-        stop,
-        interval_s=interval,
-        full=settings.ledger_outbox_batch,
-        on_failure=metrics.relay_failures.inc,
-    )
+    try:
+        await _loop(
+            "outbox_relay",
+            step,
+            stop,
+            interval_s=interval,
+            full=settings.ledger_outbox_batch,
+            on_failure=metrics.relay_failures.inc,
+            idle=lambda: signal.wait(stop, interval),
+        )
+    finally:
+        await signal.close()
 
 
 async def _ensure_clearing_topic(settings: LedgerSettings) -> None:

@@ -5,6 +5,11 @@ idempotent producer so the broker drops its own retries), and only then marked p
 the same transaction that read it. A crash between the two republishes the batch; consumers
 drop the repeat by the ``message_id`` header. One relay at a time (an advisory lock), reading
 in position order, so each key's messages reach their partition in commit order.
+
+The relay wakes on commit: migration 0008's statement trigger on outbox NOTIFYs
+``ledger_outbox`` when a transaction that wrote outbox rows commits, and ``CommitSignal``
+LISTENs on a connection of its own. Without that connection (lost, or the database down) it
+falls back to polling at the relay interval; with it, it polls only every FALLBACK_POLL_S.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from aiokafka import AIOKafkaProducer
 log = structlog.get_logger(__name__)
 RELAY_LOCK = (7_312_020, 1)  # pg_try_advisory_xact_lock pair: "ledger outbox relay"
 MAX_BATCH = 10_000
+CHANNEL = "ledger_outbox"  # NOTIFY'd by migration 0008's trigger when outbox rows commit
+FALLBACK_POLL_S = 1.0  # while listening, a poll this often still catches a notification lost in transit
 
 PENDING = """
 SELECT message_id, topic, key, value, headers::text AS headers FROM outbox
@@ -64,13 +71,71 @@ class OutboxRelay:
             return len(rows)
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
-        """Relay until ``stop`` is set; a failed batch is logged and retried after the interval."""
-        while not stop.is_set():
-            try:
-                published = await self.relay_once()
-            except Exception as error:  # the relay must outlive a broker or database outage
-                log.error("outbox_relay_failed", error=f"{type(error).__name__}: {error}")
-                published = 0
-            if published < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        """Relay until ``stop`` is set: again at once after a full batch, else when a commit
+        wakes it (or the poll comes due); a failed batch is logged and retried after the interval."""
+        signal = CommitSignal(self._pool)
+        try:
+            while not stop.is_set():
+                try:
+                    published = await self.relay_once()
+                except Exception as error:  # the relay must outlive a broker or database outage
+                    log.error("outbox_relay_failed", error=f"{type(error).__name__}: {error}")
+                    published = 0
+                if published < self._batch:
+                    await signal.wait(stop, interval_s)
+        finally:
+            await signal.close()
+
+
+class CommitSignal:
+    """LISTEN ledger_outbox on a pooled connection held for the purpose; ``wait`` returns when
+    a commit wrote outbox rows, ``stop`` is set, or the poll is due. A notification that arrives
+    while the relay is busy is kept, so the next wait returns at once: none is lost between a
+    relay pass and the wait after it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._connection: Any = None  # the pool's connection proxy, while listening
+        self._woken = asyncio.Event()
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed()
+
+    async def listen(self) -> bool:
+        """Start listening if not yet; False (and polling) while the database cannot be reached."""
+        if self.listening:
+            return True
+        await self.close()
+        try:
+            connection = await self._pool.acquire()
+            await connection.add_listener(CHANNEL, self._notified)
+        except (asyncpg.PostgresError, OSError) as error:
+            log.warning("outbox_listen_failed", error=f"{type(error).__name__}: {error}")
+            return False
+        self._connection = connection
+        self._woken.set()  # rows committed before the LISTEN took effect: look once
+        return True
+
+    def _notified(self, *_: object) -> None:
+        self._woken.set()
+
+    async def wait(self, stop: asyncio.Event, interval_s: float) -> None:
+        timeout = FALLBACK_POLL_S if await self.listen() else interval_s
+        stopping = asyncio.ensure_future(stop.wait())
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait((stopping, woken), timeout=max(timeout, interval_s), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            woken.cancel()
+        self._woken.clear()
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):  # a dropped connection is released all the same
+            await connection.remove_listener(CHANNEL, self._notified)
+        with contextlib.suppress(Exception):
+            await self._pool.release(connection)

@@ -97,3 +97,66 @@ async def test_a_batch_the_broker_did_not_fully_acknowledge_stays_unpublished(po
     with pytest.raises(ConnectionError):
         await OutboxRelay(pool, FailingProducer()).relay_once()
     assert await unpublished(pool) == 3  # all of it is sent again next time (consumers dedupe)
+
+
+class RecordingProducer:
+    """A hand-written fake broker that acknowledges at once and notes when each message came."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}  # message_id → loop time of its send
+        self.changed = asyncio.Event()
+
+    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, *, headers: Any = None):  # type: ignore[no-untyped-def]
+        self.arrived[dict(headers)["message_id"].decode()] = asyncio.get_running_loop().time()
+        self.changed.set()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(None)
+        return future
+
+    async def until(self, count: int) -> None:
+        while len(self.arrived) < count:
+            self.changed.clear()
+            await self.changed.wait()
+
+
+async def test_a_commit_wakes_the_relay_long_before_its_poll_is_due(pool) -> None:
+    """Poll interval 30 s: a message published within 2 s came by NOTIFY (migration 0008)."""
+    store, producer, stop = PostgresLedger(pool), RecordingProducer(), asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(pool, producer).run(stop, interval_s=30))
+    try:
+        for n in range(3):  # each commit after the relay has gone idle again
+            await asyncio.sleep(0.3)
+            message = reply("settlements.v1", "P1", n)
+            await store.commit([append(f"P1-{n}/2025", 0)], request=request(f"k{n}"), outbox=[message])
+            committed = asyncio.get_running_loop().time()
+            async with asyncio.timeout(2):
+                await producer.until(n + 1)
+            assert producer.arrived[str(message.message_id)] - committed < 2
+    finally:
+        stop.set()
+        await relay
+    assert await unpublished(pool) == 0
+
+
+async def test_any_writer_of_outbox_rows_wakes_the_relay_when_it_commits(pool, database_url: str) -> None:
+    """The NOTIFY comes from a trigger on the table, not from the store's code: a row inserted
+    by hand wakes the relay too, once its transaction commits."""
+    producer, stop = RecordingProducer(), asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(pool, producer).run(stop, interval_s=30))
+    writer = await asyncpg.connect(database_url)
+    try:
+        await asyncio.sleep(0.3)
+        async with writer.transaction():
+            xid = int(await writer.fetchval("SELECT pg_current_xact_id()::text::bigint"))
+            await writer.execute(
+                "INSERT INTO outbox (message_id, position, topic, key, value) VALUES ($1, $2, 't', 'k', '{}')",
+                uuid.uuid4(), xid << 16,
+            )  # fmt: skip
+            await asyncio.sleep(0.3)
+            assert not producer.arrived  # not committed yet: nothing to see, nobody woken
+        async with asyncio.timeout(2):
+            await producer.until(1)
+    finally:
+        stop.set()
+        await relay
+        await writer.close()
