@@ -164,8 +164,9 @@ async def main(args: Any) -> None:
             await kafka.start()
             try:
                 producer = TimedProducer(kafka)
-                print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start; "
-                      f"{args.messages} commits per mode at {args.rate}/s; {args.backlog:,} published rows in the outbox")  # fmt: skip
+                load = os.getloadavg()[0]
+                print(f"{os.cpu_count()} CPUs, load average {load:.2f} at start; {args.messages} commits per mode")
+                print(f"at {args.rate}/s; {args.backlog:,} published rows in the outbox")
                 print(f"{'mode':<8}{'round':>6}{'answers':>9}{'mean ms':>10}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}")
                 for round_ in range(1, args.rounds + 1):
                     for mode in ("poll", "notify"):
