@@ -26,7 +26,7 @@ from ledger.errors import (
     MissingProjection,
     WrongExpectedVersion,
 )
-from ledger.hashing import GENESIS, HASH_V1, HASH_V2, event_hash, recompute_hash
+from ledger.hashing import GENESIS, HASH_V1, HASH_V2, event_hash, jsonb_text, recompute_hash
 from ledger.migrate import migrate
 from ledger.prepare import ForgedEvent
 from ledger.store import (
@@ -441,3 +441,39 @@ class BatchContract:
     async def test_an_empty_batch_writes_nothing(self, store) -> None:
         assert (await store.commit_batch([])).receipts == ()
         assert await everything(store) == []
+
+
+class ScanContract:
+    """scan_streams: the whole log as an audit reads it."""
+
+    @pytest.fixture
+    def store(self) -> LedgerStore:
+        raise NotImplementedError
+
+    async def test_a_scan_yields_each_stream_of_a_prefix_with_its_events_and_projection(self, store) -> None:
+        await store.commit([append(s, 0, 2, {"s": s}) for s in ("a/2024", "a/2025", "a_/2025", "ab/2025")])
+        await store.commit([append("a/2025", 2, 1, {"s": "again"}), append("b/2025", 0, 1)])
+        scans = [s async for s in store.scan_streams("a/")]
+        assert [s.stream_id for s in scans] == ["a/2024", "a/2025"]
+        assert [e.version for e in scans[1].events] == [1, 2, 3]
+        assert (scans[1].state.stream_version, scans[1].state.projected_version) == (3, 3)
+        assert scans[1].state.projection == {"s": "again"}
+        every = [s async for s in store.scan_streams(projections=False)]
+        assert [s.stream_id for s in every] == ["a/2024", "a/2025", "a_/2025", "ab/2025", "b/2025"]
+        assert all(s.state.projection is None for s in every)
+
+    async def test_scanned_events_are_what_was_recorded_in_the_hashs_own_text(self, store) -> None:
+        awkward = 'tab\there, newline\n, back\\slash, "quote", 中文, \u2028, emoji 🙂, \x01'
+        sent = NewEvent(uuid.uuid4(), f"Odd\t{awkward}", {"k": awkward, awkward: [1, -(2**63), None, True]}, T0)
+        await store.commit([StreamAppend(f"P\t{awkward}/2025", 0, [sent])])
+        (scan,) = [s async for s in store.scan_streams()]
+        (read,) = await store.read_stream(scan.stream_id)
+        (event,) = scan.events
+        assert (scan.stream_id, event.event_type, event.event_id) == (
+            read.stream_id,
+            sent.event_type,
+            str(sent.event_id),
+        )
+        assert event.data == jsonb_text(sent.data) and event.occurred_at == "2025-03-01T08:30:00.000000+00:00"
+        assert (event.position, event.prev_hash, event.hash, event.hash_alg) == (read.position, GENESIS, read.hash, 2)
+        assert await verify_chains(store) == []  # the spliced v2 hash is the one the store wrote

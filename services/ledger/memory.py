@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ledger import errors
-from ledger.hashing import CURRENT_HASH_ALG, canonical_json, jsonb_text
+from ledger.hashing import CURRENT_HASH_ALG, canonical_json, canonical_time, jsonb_text
 from ledger.prepare import ChainedBatch, Head, chain_batch, check_batch, judge, refuse_unproven
+from ledger.scan import ScannedEvent, StreamScan
 from ledger.store import (
     MAX_READ_LIMIT,
     BatchReceipt,
@@ -129,6 +130,20 @@ class MemoryLedger:
             if len(heads) == limit:
                 break
         return heads
+
+    async def scan_streams(self, prefix: str | None = None, *, projections: bool = True) -> AsyncIterator[StreamScan]:
+        for stream_id in await self.list_streams(prefix):
+            events = [self._scanned(self._log[i]) for i in self._streams[stream_id]]
+            state = await self.projection_state(stream_id)
+            yield StreamScan(stream_id, events, state if projections else ProjectionState(len(events), None, None))
+
+    @staticmethod
+    def _scanned(row: _Row) -> ScannedEvent:
+        e = row.event
+        return ScannedEvent(
+            e.stream_id, e.version, e.position, str(e.event_id), e.event_type, row.data_json,
+            canonical_time(e.occurred_at), canonical_time(e.recorded_at), e.prev_hash, e.hash, e.hash_alg,
+        )  # fmt: skip
 
     # --- what a writer with raw INSERT could try ---------------------------------------------
 

@@ -11,9 +11,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ledger.hashing import CURRENT_HASH_ALG
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ledger.scan import StreamScan
 
 # Limits (TigerBeetle style: everything has one). Both stores refuse commits beyond them.
 MAX_EVENTS_PER_COMMIT = 10_000  # < 2**16: the Postgres position keeps the index in 16 bits
@@ -215,4 +220,10 @@ class AuditableStore(LedgerStore, Protocol):
     async def stream_heads(self, before_position: int, after_stream: str | None, limit: int) -> list[StreamHead]:
         """Each stream's last event among those at positions below ``before_position``: one page
         of streams after ``after_stream``, sorted bytewise (streams with no such event skipped)."""
+        ...
+
+    def scan_streams(self, prefix: str | None = None, *, projections: bool = True) -> AsyncIterator[StreamScan]:
+        """Every stream with events (sorted bytewise, only those starting with ``prefix``), each
+        with all its events as stored and its projection state (``projections=False``: none
+        read), all in one snapshot."""
         ...

@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.audit import ChainBreak, ProjectionMismatch, chain_breaks, plain
+from ledger.audit import ChainBreak, ProjectionMismatch, plain, scanned_chain_breaks
 from ledger.backing import unbacked_rows
 from ledger.domain import current_projection, rebuild
+from ledger.scan import StreamScan, as_recorded, decode_data
 from ledger.store import AuditableStore, RecordedEvent
 
 FollowerCheck = Callable[[], Awaitable[Sequence[str]]]
@@ -89,13 +90,28 @@ def _fold(stream_id: str, events: Sequence[RecordedEvent]) -> tuple[Any, str | N
         return None, f"{type(error).__name__}: {error}"
 
 
-async def _check_stream(store: AuditableStore, stream_id: str, report: VerifyReport) -> None:
-    events = await store.read_stream(stream_id)
-    for crack in chain_breaks(stream_id, events):
+def _decoded(scan: StreamScan) -> tuple[list[RecordedEvent], dict[int, str], str | None]:
+    """The events as the fold takes them, with the indexes of those whose data is not the
+    ledger's JSON (a float), or why they cannot be decoded at all (nesting beyond recursion)."""
+    events, not_canonical = [], {}
+    try:
+        for index, event in enumerate(scan.events):
+            data, refused = decode_data(event.data)
+            if refused is not None:
+                not_canonical[index] = refused
+            events.append(as_recorded(event, data))
+    except (ValueError, RecursionError) as error:
+        return [], not_canonical, f"{type(error).__name__}: {error}"
+    return events, not_canonical, None
+
+
+def _check_stream(scan: StreamScan, report: VerifyReport) -> None:
+    stream_id, state = scan.stream_id, scan.state
+    events, not_canonical, undecodable = _decoded(scan)
+    for crack in scanned_chain_breaks(stream_id, scan.events, not_canonical):
         report.chain_breaks.append(crack)
         sentence = f"{stream_id} v{crack.version} (position {crack.position}): {crack.reason}"
         report.findings.append(Finding(crack.kind, f"{stream_id} v{crack.version}", sentence))
-    state = await store.projection_state(stream_id)
     if state.projected_version is not None and state.projected_version != state.stream_version:
         sentence = (
             f"{stream_id}: the stored totals are at version {state.projected_version} but the stream is at "
@@ -103,7 +119,10 @@ async def _check_stream(store: AuditableStore, stream_id: str, report: VerifyRep
         )
         report.findings.append(Finding("projection_behind", stream_id, sentence))
     at = state.projected_version if state.projected_version is not None else state.stream_version
-    replayed, unreadable = _fold(stream_id, [e for e in events if e.version <= at])
+    if undecodable is None:
+        replayed, unreadable = _fold(stream_id, [e for e in events if e.version <= at])
+    else:
+        replayed, unreadable = None, undecodable
     if unreadable is not None:
         sentence = f"{stream_id}: its events cannot be replayed ({unreadable}); its totals were not checked"
         report.findings.append(Finding("unreadable", stream_id, sentence))
@@ -149,10 +168,10 @@ async def verify_ledger(
     (ledger.anchors.anchor_check). The idempotency, outbox and follower checks span the whole
     ledger and are skipped with a prefix."""
     began = time.perf_counter()
-    streams = await store.list_streams(prefix)
-    report = VerifyReport(streams=len(streams), checked=["hash chains", "totals"])
-    for stream_id in streams:
-        await _check_stream(store, stream_id, report)
+    report = VerifyReport(streams=0, checked=["hash chains", "totals"])
+    async for scan in store.scan_streams(prefix):
+        report.streams += 1
+        _check_stream(scan, report)
     if prefix is None:
         await _check_rows(store, report)
         report.checked.append("idempotency and outbox rows")

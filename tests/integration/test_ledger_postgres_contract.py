@@ -10,12 +10,12 @@ import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.store import LedgerStore, RecordedEvent
-from ledger_contract import BatchContract, LedgerContract, migrated_pool
+from ledger_contract import BatchContract, LedgerContract, ScanContract, migrated_pool
 
 pytestmark = pytest.mark.integration
 
 
-class TestPostgresLedger(LedgerContract, BatchContract):
+class TestPostgresLedger(LedgerContract, BatchContract, ScanContract):
     @pytest.fixture
     async def store(self, database_url: str) -> AsyncIterator[LedgerStore]:
         self.database_url = database_url

@@ -9,10 +9,10 @@ import pytest
 from ledger.hashing import canonical_json
 from ledger.memory import MemoryLedger
 from ledger.store import LedgerStore, RecordedEvent
-from ledger_contract import BatchContract, LedgerContract
+from ledger_contract import BatchContract, LedgerContract, ScanContract
 
 
-class TestMemoryLedger(LedgerContract, BatchContract):
+class TestMemoryLedger(LedgerContract, BatchContract, ScanContract):
     @pytest.fixture
     def store(self) -> LedgerStore:
         return MemoryLedger()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +17,12 @@ import asyncpg
 import structlog
 
 from ledger import errors
+from ledger.adapters import postgres_scan
 from ledger.adapters import postgres_sql as sql
 from ledger.adapters.postgres_sql import Connection
 from ledger.hashing import canonical_json
 from ledger.prepare import ChainedBatch, Head, chain_batch, check_batch, judge
+from ledger.scan import StreamScan
 from ledger.store import (
     MAX_LOOKUP,
     MAX_READ_LIMIT,
@@ -109,6 +111,10 @@ class PostgresLedger:
     async def find_requests(self, keys: Sequence[str]) -> dict[str, StoredRequest]:
         assert len(keys) <= MAX_LOOKUP, f"at most {MAX_LOOKUP} keys per read"
         return {row["key"]: sql.stored_request(row) for row in await self._pool.fetch(sql.FIND_REQUESTS, list(keys))}
+
+    def scan_streams(self, prefix: str | None = None, *, projections: bool = True) -> AsyncIterator[StreamScan]:
+        """The whole log in one COPY and one snapshot (ledger/adapters/postgres_scan.py)."""
+        return postgres_scan.scan(self._pool, prefix, projections=projections)
 
     async def commit(
         self,

@@ -213,3 +213,33 @@ def outbox_record(row: asyncpg.Record) -> OutboxRecord:
         headers=json.loads(row["headers"]),
         published_at=row["published_at"],
     )
+
+
+# --- the whole log for an audit (ledger/scan.py) ----------------------------------------------
+
+_UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+
+# Each stream's events in version order (the (stream_id, version) index), only what the hash
+# covers, data as jsonb's text; $1 ≤ stream_id < $2 bounds a prefix's streams ($2 NULL: no end).
+SCAN_EVENTS = f"""
+SELECT stream_id, version, position, event_id, event_type, data, {_UTC.format("occurred_at")},
+       {_UTC.format("recorded_at")}, prev_hash, hash, hash_alg
+  FROM events
+ WHERE stream_id >= $1 AND ($2::text IS NULL OR stream_id < $2) AND starts_with(stream_id, $1)
+ ORDER BY stream_id, version
+"""
+
+# One page of projections of the streams $1 ≤ stream_id < $2 after the last one read ($3).
+SCAN_PROJECTIONS = """
+SELECT stream_id, version, totals::text AS totals FROM person_year_totals
+ WHERE stream_id >= $1 AND ($2::text IS NULL OR stream_id < $2) AND ($3::text IS NULL OR stream_id > $3)
+ ORDER BY stream_id LIMIT $4
+"""
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (bytewise order of UTF-8 =
+    code point order), or None when there is none."""
+    while prefix and ord(prefix[-1]) == 0x10FFFF:
+        prefix = prefix[:-1]
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None

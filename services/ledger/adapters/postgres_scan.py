@@ -1,0 +1,131 @@
+"""PostgresLedger.scan_streams: the whole log in one COPY, projections alongside, one snapshot.
+
+The COPY runs as a task that parses its output into streams and hands them over through a
+bounded queue (so a slow audit pauses the COPY rather than buffering the log); the projections
+are read in keyset pages on a second connection that imported the COPY's snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+from ledger.adapters import postgres_sql as sql
+from ledger.adapters.postgres_sql import Connection
+from ledger.scan import CopyLines, ScannedEvent, StreamScan, scanned_from_copy
+from ledger.store import ProjectionState
+
+PROJECTION_PAGE = 2_000
+QUEUED_CHUNKS = 8  # parsed COPY chunks waiting for the audit: bounds the memory the scan holds
+
+_Streams = list[tuple[str, list[ScannedEvent]]]
+
+
+class _Grouper:
+    """COPY lines → whole streams (a stream is complete once the next one begins)."""
+
+    def __init__(self) -> None:
+        self.lines = CopyLines()
+        self.current: str | None = None
+        self.events: list[ScannedEvent] = []
+        self.complete: _Streams = []
+
+    def feed(self, chunk: bytes) -> _Streams:
+        for line in self.lines.feed(chunk):
+            event = scanned_from_copy(line)
+            if event.stream_id != self.current:
+                if self.current is not None:
+                    self.complete.append((self.current, self.events))
+                self.current, self.events = event.stream_id, []
+            self.events.append(event)
+        done, self.complete = self.complete, []
+        return done
+
+    def finish(self) -> _Streams:
+        self.lines.finish()
+        return [(self.current, self.events)] if self.current is not None else []
+
+
+class _Projections:
+    """The projection rows in stream order, paged, matched to the scanned streams as they come."""
+
+    def __init__(self, connection: Connection, start: str, end: str | None) -> None:
+        self._connection, self._start, self._end = connection, start, end
+        self._after: str | None = None
+        self._page: deque[asyncpg.Record] = deque()
+        self._exhausted = False
+
+    async def state(self, stream_id: str, version: int) -> ProjectionState:
+        while True:
+            while self._page and self._page[0]["stream_id"] < stream_id:
+                self._page.popleft()
+            if self._page or self._exhausted:
+                break
+            await self._fetch()
+        if self._page and self._page[0]["stream_id"] == stream_id:
+            row = self._page.popleft()
+            return ProjectionState(version, row["version"], json.loads(row["totals"]))
+        return ProjectionState(version, None, None)
+
+    async def _fetch(self) -> None:
+        rows = await self._connection.fetch(sql.SCAN_PROJECTIONS, self._start, self._end, self._after, PROJECTION_PAGE)
+        self._page.extend(rows)
+        self._exhausted = len(rows) < PROJECTION_PAGE
+        if rows:
+            self._after = rows[-1]["stream_id"]
+
+
+async def _copy(connection: Connection, start: str, end: str | None, queue: asyncio.Queue[Any]) -> None:
+    grouper = _Grouper()
+
+    async def output(chunk: bytes) -> None:
+        streams = grouper.feed(chunk)
+        if streams:
+            await queue.put(streams)
+
+    try:
+        await connection.copy_from_query(sql.SCAN_EVENTS, start, end, output=output, format="text")
+        await queue.put(grouper.finish())
+        await queue.put(None)
+    except Exception as error:  # handed to the reader, which raises it
+        await queue.put(error)
+
+
+async def scan(pool: asyncpg.Pool, prefix: str | None, *, projections: bool) -> AsyncIterator[StreamScan]:
+    start, end = prefix or "", sql.prefix_end(prefix) if prefix else None
+    async with (
+        pool.acquire() as copying,
+        pool.acquire() as paging,
+        copying.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        snapshot = await copying.fetchval("SELECT pg_export_snapshot()")
+        async with paging.transaction(isolation="repeatable_read", readonly=True):
+            await paging.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            states = _Projections(paging, start, end) if projections else None
+            async for scanned in _streams(copying, states, start, end):
+                yield scanned
+
+
+async def _streams(
+    copying: Connection, states: _Projections | None, start: str, end: str | None
+) -> AsyncIterator[StreamScan]:
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUED_CHUNKS)
+    task = asyncio.create_task(_copy(copying, start, end, queue))
+    try:
+        while (streams := await queue.get()) is not None:
+            if isinstance(streams, Exception):
+                raise streams
+            for stream_id, events in streams:
+                version = events[-1].version
+                state = await states.state(stream_id, version) if states else ProjectionState(version, None, None)
+                yield StreamScan(stream_id, events, state)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
