@@ -7,6 +7,7 @@ event's data behind the store's back, as an attacker with raw access would).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -477,3 +478,11 @@ class ScanContract:
         assert event.data == jsonb_text(sent.data) and event.occurred_at == "2025-03-01T08:30:00.000000+00:00"
         assert (event.position, event.prev_hash, event.hash, event.hash_alg) == (read.position, GENESIS, read.hash, 2)
         assert await verify_chains(store) == []  # the spliced v2 hash is the one the store wrote
+
+    async def test_a_scan_left_early_leaves_the_store_usable(self, store) -> None:
+        await store.commit([append(f"S{i:04d}/2025", 0, 3) for i in range(600)])  # more than one COPY chunk
+        async with contextlib.aclosing(store.scan_streams()) as scan:
+            first = await anext(scan)
+        assert first.stream_id == "S0000/2025"
+        await store.commit([append("S0000/2025", 3, 1)])
+        assert len([s async for s in store.scan_streams()]) == 600

@@ -6,12 +6,12 @@ given a stream's events it returns the projection they should have produced.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from json.encoder import encode_basestring as quote
 from typing import Any
 
@@ -76,7 +76,7 @@ def scanned_chain_breaks(
     recomputed by its algorithm — v2 by splicing the stored jsonb text into the v2 document.
     ``not_canonical``: event index → why its data is not the ledger's JSON (a float…), found by
     whoever decoded it; such content "cannot be hashed" (the ledger never writes it)."""
-    breaks, prev = [], GENESIS
+    breaks, prev, quoted = [], GENESIS, quote(stream_id)
     for expected_version, event in enumerate(events, start=1):
         if event.stream_id != stream_id or event.version != expected_version:
             reason = f"found {event.stream_id}#{event.version} where version {expected_version} belongs"
@@ -85,18 +85,21 @@ def scanned_chain_breaks(
             reason = "prev_hash does not match the previous event's hash"
             breaks.append(ChainBreak(stream_id, event.version, event.position, reason, "broken_link"))
         refused = (not_canonical or {}).get(expected_version - 1)
-        problem = f"content cannot be hashed: {refused}" if refused is not None else content_problem(event)
+        if refused is not None:
+            problem: str | None = f"content cannot be hashed: {refused}"
+        else:
+            problem = content_problem(event, quoted if event.stream_id == stream_id else None)
         if problem is not None:
             breaks.append(ChainBreak(stream_id, event.version, event.position, problem))
         prev = event.hash
     return breaks
 
 
-def content_problem(event: ScannedEvent) -> str | None:
+def content_problem(event: ScannedEvent, quoted_stream: str | None = None) -> str | None:
     """Why the event's hash is not its content's (None: it is)."""
     try:
         if event.hash_alg == HASH_V2:
-            digest = spliced_hash_v2(event)
+            digest = spliced_hash_v2(event, quoted_stream)
         else:
             digest = recompute_hash(
                 event.hash_alg, event.prev_hash, stream_id=event.stream_id, version=event.version,
@@ -110,15 +113,16 @@ def content_problem(event: ScannedEvent) -> str | None:
     return None
 
 
-def spliced_hash_v2(event: ScannedEvent) -> str:
+def spliced_hash_v2(event: ScannedEvent, quoted_stream: str | None = None) -> str:
     """The v2 hash with data as the database printed it: jsonb_build_object(…)::text is the
-    object's keys by length then bytes, ", " and ": ", so the stored text drops into place."""
+    object's keys by length then bytes, ", " and ": ", so the stored text drops into place.
+    ``quoted_stream``: the stream id already as a JSON string (once per stream, not per event)."""
     document = (
         f'{{"data": {event.data}, "version": {event.version}, "event_id": {quote(event.event_id)}, '
-        f'"prev_hash": {quote(event.prev_hash)}, "stream_id": {quote(event.stream_id)}, '
+        f'"prev_hash": {quote(event.prev_hash)}, "stream_id": {quoted_stream or quote(event.stream_id)}, '
         f'"event_type": {quote(event.event_type)}, "occurred_at": {quote(event.occurred_at)}}}'
     )
-    return hashlib.sha256(document.encode("utf-8")).hexdigest()
+    return sha256(document.encode("utf-8")).hexdigest()
 
 
 async def verify_chains(store: AuditableStore, prefix: str | None = None) -> list[ChainBreak]:

@@ -34,18 +34,19 @@ class _Grouper:
         self.lines = CopyLines()
         self.current: str | None = None
         self.events: list[ScannedEvent] = []
-        self.complete: _Streams = []
 
     def feed(self, chunk: bytes) -> _Streams:
+        complete: _Streams = []
+        current, events = self.current, self.events  # locals: this loop runs once per event
         for line in self.lines.feed(chunk):
             event = scanned_from_copy(line)
-            if event.stream_id != self.current:
-                if self.current is not None:
-                    self.complete.append((self.current, self.events))
-                self.current, self.events = event.stream_id, []
-            self.events.append(event)
-        done, self.complete = self.complete, []
-        return done
+            if event.stream_id != current:
+                if current is not None:
+                    complete.append((current, events))
+                current, events = event.stream_id, []
+            events.append(event)
+        self.current, self.events = current, events
+        return complete
 
     def finish(self) -> _Streams:
         self.lines.finish()
@@ -99,17 +100,21 @@ async def _copy(connection: Connection, start: str, end: str | None, queue: asyn
 
 async def scan(pool: asyncpg.Pool, prefix: str | None, *, projections: bool) -> AsyncIterator[StreamScan]:
     start, end = prefix or "", sql.prefix_end(prefix) if prefix else None
-    async with (
-        pool.acquire() as copying,
-        pool.acquire() as paging,
-        copying.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        snapshot = await copying.fetchval("SELECT pg_export_snapshot()")
-        async with paging.transaction(isolation="repeatable_read", readonly=True):
-            await paging.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            states = _Projections(paging, start, end) if projections else None
-            async for scanned in _streams(copying, states, start, end):
-                yield scanned
+    async with pool.acquire() as copying, pool.acquire() as paging:
+        # By hand, not copying.transaction(): a scan left early ends its COPY by closing the
+        # connection (asyncpg cannot cancel a COPY OUT and go on), and then nothing rolls back.
+        await copying.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            snapshot = await copying.fetchval("SELECT pg_export_snapshot()")
+            await copying.execute("SET LOCAL TimeZone = 'UTC'")  # recorded_at as UTC text
+            async with paging.transaction(isolation="repeatable_read", readonly=True):
+                await paging.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                states = _Projections(paging, start, end) if projections else None
+                async for scanned in _streams(copying, states, start, end):
+                    yield scanned
+        finally:
+            with contextlib.suppress(asyncpg.InterfaceError):  # closed (and so released) by _streams
+                await copying.execute("ROLLBACK")  # read only: nothing to keep
 
 
 async def _streams(
@@ -126,6 +131,8 @@ async def _streams(
                 state = await states.state(stream_id, version) if states else ProjectionState(version, None, None)
                 yield StreamScan(stream_id, events, state)
     finally:
-        task.cancel()
+        if not task.done():  # left early: the COPY is still streaming
+            copying.terminate()
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task

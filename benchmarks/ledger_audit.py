@@ -1,0 +1,138 @@
+"""How fast the whole log is audited and one person-year replayed, on a large ledger.
+
+    .venv/bin/python benchmarks/make_ledger.py --database-url DSN --events 1000000   # once
+    .venv/bin/python benchmarks/ledger_audit.py --database-url DSN [--replays 2000] [--chains-only]
+
+Prints, each with the machine's load average when it was measured (events/s unless named):
+
+- COPY floor: the scan's COPY with its output thrown away — what PostgreSQL and the wire cost;
+- scan: PostgresLedger.scan_streams (COPY parsed into streams, no checks);
+- verify-chains: audit.verify_chains (scan, then every link and v2 hash spliced from the text);
+- chain check alone: the same check over streams already in memory (the audit's Python cost);
+- per-stream baseline: the access pattern verify had before (read_stream and projection_state
+  per stream, each event decoded and its JSON re-encoded to hash it), over the first --sample
+  events' streams;
+- verify: verify_ledger without the follower and anchor checks (chains, the domain's replay of
+  every stream against its stored totals);
+- replay: ledger.replay.replay_report of --replays person-years picked at random (seeded), as
+  `ledger replay` runs it after connecting: p50/p95/p99/max in ms.
+With --chains-only the last two are skipped (the ``small`` shape's events are not the domain's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+from ledger.adapters import postgres_sql as sql
+from ledger.adapters.postgres import PostgresLedger
+from ledger.audit import chain_breaks, scanned_chain_breaks, verify_chains
+from ledger.replay import replay_report
+from ledger.scan import StreamScan
+from ledger.verify import verify_ledger
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+async def timed(work: Callable[[], Awaitable[Any]]) -> tuple[Any, float]:
+    began = time.perf_counter()
+    result = await work()
+    return result, time.perf_counter() - began
+
+
+async def copy_floor(pool: asyncpg.Pool) -> int:
+    received = 0
+
+    async def discard(chunk: bytes) -> None:
+        nonlocal received
+        received += len(chunk)
+
+    async with pool.acquire() as connection:
+        await connection.copy_from_query(sql.SCAN_EVENTS, "", None, output=discard, format="text")
+    return received
+
+
+async def scanned(store: PostgresLedger, limit: int | None = None) -> list[StreamScan]:
+    streams, events = [], 0
+    async with contextlib.aclosing(store.scan_streams(projections=False)) as scan:
+        async for stream in scan:
+            streams.append(stream)
+            events += len(stream.events)
+            if limit is not None and events >= limit:
+                break
+    return streams
+
+
+async def per_stream_baseline(store: PostgresLedger, streams: list[str]) -> int:
+    events = 0
+    for stream_id in streams:
+        recorded = await store.read_stream(stream_id)
+        await store.projection_state(stream_id)
+        chain_breaks(stream_id, recorded)
+        events += len(recorded)
+    return events
+
+
+def rate(events: int, seconds: float) -> str:
+    return f"{events / seconds:>12,.0f} events/s ({events:,} in {seconds:.1f} s)"
+
+
+async def replays(store: PostgresLedger, streams: list[str], count: int) -> list[float]:
+    picks = random.Random(42).sample(streams, min(count, len(streams)))
+    times = []
+    for stream_id in picks:
+        psn_no, _, year = stream_id.rpartition("/")
+        began = time.perf_counter()
+        report = await replay_report(store, psn_no, int(year))
+        times.append((time.perf_counter() - began) * 1000)
+        assert report is not None and report["differences"] == [], stream_id
+    return sorted(times)
+
+
+async def main(args: Any) -> None:
+    pool = await asyncpg.create_pool(args.database_url, min_size=2, max_size=4)
+    store = PostgresLedger(pool)
+    total = int(await pool.fetchval("SELECT count(*) FROM events"))
+    print(f"{total:,} events; {os.cpu_count()} CPUs; {load()} at start")
+    received, seconds = await timed(lambda: copy_floor(pool))
+    print(f"{'COPY floor (output discarded)':<34}{rate(total, seconds)}  {received / 1e6:,.0f} MB  {load()}")
+    streams, seconds = await timed(lambda: scanned(store))
+    print(f"{'scan (parsed into streams)':<34}{rate(total, seconds)}  {load()}")
+    breaks, seconds = await timed(lambda: verify_chains(store))
+    print(f"{'verify-chains':<34}{rate(total, seconds)}  {len(breaks)} break(s)  {load()}")
+    began = time.perf_counter()
+    for stream in streams:
+        scanned_chain_breaks(stream.stream_id, stream.events)
+    print(f"{'chain check alone (in memory)':<34}{rate(total, time.perf_counter() - began)}  {load()}")
+    sample = [s.stream_id for s in await scanned(store, args.sample)]
+    events, seconds = await timed(lambda: per_stream_baseline(store, sample))
+    print(f"{'per-stream baseline (sample)':<34}{rate(events, seconds)}  {load()}")
+    if args.chains_only:
+        await pool.close()
+        return
+    report, seconds = await timed(lambda: verify_ledger(store))
+    found = f"{len(report.findings)} finding(s)"
+    print(f"{'verify (chains + replay of totals)':<34}{rate(total, seconds)}  {found}  {load()}")
+    times = await replays(store, [s.stream_id for s in streams], args.replays)
+    p = {q: times[min(len(times) - 1, int(q / 100 * len(times)))] for q in (50, 95, 99)}
+    print(f"{'replay of one person-year (ms)':<34}p50 {p[50]:.2f}  p95 {p[95]:.2f}  p99 {p[99]:.2f}  "
+          f"max {times[-1]:.2f}  ({len(times)} replays)  {load()}")  # fmt: skip
+    await pool.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--replays", type=int, default=2_000)
+    parser.add_argument("--sample", type=int, default=50_000, help="events for the per-stream baseline")
+    parser.add_argument("--chains-only", action="store_true", help="no domain replays (the small shape)")
+    asyncio.run(main(parser.parse_args()))
