@@ -82,7 +82,9 @@ async def restore_into_postgres(pool: asyncpg.Pool) -> None:
     (session_replication_role = replica), with hash_alg 1 — exactly what migration 0006 leaves
     in a database written by version-1 code (its ADD COLUMN gives old rows algorithm 1)."""
     last, projections = _last_versions(), fixture_json("projections.json")
+    years = sorted({int(stream.rpartition("/")[2]) for stream in last})
     async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT ledger_add_year(y::smallint) FROM unnest($1::int[]) AS y", years)
         await connection.execute("SET LOCAL session_replication_role = replica")
         for index, record in enumerate(fixture_events()):
             await connection.execute(

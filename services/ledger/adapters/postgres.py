@@ -47,6 +47,7 @@ MAX_ATTEMPTS = 3  # a batch that keeps losing races this often is reported, not 
 class PostgresLedger:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._years: set[int] = set()  # years known to have their partition
 
     async def read_stream(self, stream_id: str, *, as_of: datetime | None = None) -> list[RecordedEvent]:
         events = [sql.recorded(row) for row in await self._pool.fetch(sql.READ_STREAM, stream_id, as_of)]
@@ -134,6 +135,7 @@ class PostgresLedger:
         batch is judged again in a new transaction (now also probing its ids), which either
         names the refusals (BatchRefused, caused by the violation) or writes it after all."""
         check_batch(requests)
+        await self._open_years(requests)
         clash: asyncpg.PostgresError | None = None
         for attempt in range(MAX_ATTEMPTS):
             async with self._pool.acquire() as connection:
@@ -149,6 +151,17 @@ class PostgresLedger:
         assert clash is not None
         raise clash
 
+    async def _open_years(self, requests: Sequence[CommitRequest]) -> None:
+        """Make sure each year the batch writes to has its partition (migration 0009): asked of
+        the database once per year and process, on a connection of its own, before the write
+        transaction begins (creating a partition locks the whole log until it commits)."""
+        years = {sql.stream_year(a.stream_id) for one in requests for a in one.appends} - self._years
+        if years:
+            async with self._pool.acquire() as connection:
+                for year in sorted(years):
+                    await connection.execute(sql.ADD_YEAR, year)
+            self._years |= years
+
     async def write(
         self,
         connection: Connection,
@@ -160,6 +173,7 @@ class PostgresLedger:
         open); raises the raw UniqueViolationError of a lost race. Returns the events' positions."""
         one = [CommitRequest(appends, request, outbox)]
         check_batch(one)
+        await self._open_years(one)
         try:
             (receipt,) = await self._write_batch(connection, one, probe=False)
         except errors.BatchRefused as refused:

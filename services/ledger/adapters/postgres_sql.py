@@ -15,6 +15,7 @@ from ledger.store import OutboxRecord, RecordedEvent, StoredRequest
 
 # A connection of one's own or one borrowed from a pool: the statements run on either.
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+_YEAR = re.compile(r"/([0-9]{4})\Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 EVENT_COLUMNS = (
@@ -26,14 +27,20 @@ EVENT_COLUMNS = (
 # follower never moves its cursor past an event that an open transaction will commit later.
 READ_ALL = f"SELECT {EVENT_COLUMNS} FROM ledger_read_all($1, $2)"
 
+# A stream lives in its year's partition (migration 0009): naming the year lets the planner
+# look in that partition only.
+IN_ITS_YEAR = "ledger_stream_year(e.stream_id) = ledger_stream_year({})"
+
 READ_STREAM = f"""
-SELECT {EVENT_COLUMNS} FROM events
- WHERE stream_id = $1 AND ($2::timestamptz IS NULL OR recorded_at <= $2)
- ORDER BY version
+SELECT {EVENT_COLUMNS} FROM events e
+ WHERE e.stream_id = $1 AND {IN_ITS_YEAR.format("$1")} AND ($2::timestamptz IS NULL OR e.recorded_at <= $2)
+ ORDER BY e.version
 """
 
-READ_PROJECTION = """
-SELECT coalesce((SELECT version FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version,
+HEAD_VERSION = f"SELECT e.version FROM events e WHERE e.stream_id = $1 AND {IN_ITS_YEAR.format('$1')}"
+
+READ_PROJECTION = f"""
+SELECT coalesce(({HEAD_VERSION} ORDER BY e.version DESC LIMIT 1), 0) AS version,
        p.version AS projected, p.totals::text AS totals
   FROM (SELECT) AS one LEFT JOIN person_year_totals p ON p.stream_id = $1
 """
@@ -45,7 +52,7 @@ FIND_REQUEST = "SELECT key, body_hash, result::text AS result, first_position FR
 # the transaction its id — after the snapshot was taken, so a writer that saw version n
 # committed always gets a larger id, hence larger positions, than the writer of version n (log
 # order = stream order). Rows: kind 0 the xid (always one), 1 a stream, 2 a stored request.
-READ_FOR_BATCH = """
+READ_FOR_BATCH = f"""
 SELECT 0 AS kind, pg_current_xact_id()::text::bigint AS xid, NULL::text AS name, NULL::int AS version,
        NULL::text AS hash, NULL::int AS projected, NULL::text AS body_hash, NULL::text AS result,
        NULL::bigint AS first_position
@@ -53,7 +60,8 @@ UNION ALL
 SELECT 1, NULL, s.stream_id, coalesce(h.version, 0), h.hash, p.version, NULL, NULL, NULL
   FROM unnest($1::text[]) AS s(stream_id)
   LEFT JOIN LATERAL (SELECT e.version, e.hash FROM events e
-                      WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) h ON true
+                      WHERE e.stream_id = s.stream_id AND {IN_ITS_YEAR.format("s.stream_id")}
+                      ORDER BY e.version DESC LIMIT 1) h ON true
   LEFT JOIN person_year_totals p ON p.stream_id = s.stream_id
 UNION ALL
 SELECT 2, NULL, r.key, NULL, NULL, NULL, r.body_hash, r.result::text, r.first_position
@@ -108,11 +116,12 @@ SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM rq) AS request
        (SELECT count(*) FROM pr) AS projections, (SELECT count(*) FROM ob) AS messages
 """
 
-PROJECTIONS = """
+PROJECTIONS = f"""
 SELECT s.stream_id, coalesce(h.version, 0) AS version, p.version AS projected, p.totals::text AS totals
   FROM unnest($1::text[]) AS s(stream_id)
   LEFT JOIN LATERAL (SELECT e.version FROM events e
-                      WHERE e.stream_id = s.stream_id ORDER BY e.version DESC LIMIT 1) h ON true
+                      WHERE e.stream_id = s.stream_id AND {IN_ITS_YEAR.format("s.stream_id")}
+                      ORDER BY e.version DESC LIMIT 1) h ON true
   LEFT JOIN person_year_totals p ON p.stream_id = s.stream_id
 """
 
@@ -128,6 +137,16 @@ WITH RECURSIVE s(stream_id) AS (
 )
 SELECT stream_id FROM s WHERE stream_id IS NOT NULL AND starts_with(stream_id, $1)
 """
+
+
+def stream_year(stream_id: str) -> int:
+    """The partition of a stream (migration 0009's ledger_stream_year): the year its id ends in,
+    "/<four digits>", else 0."""
+    found = _YEAR.search(stream_id)
+    return int(found.group(1)) if found else 0
+
+
+ADD_YEAR = "SELECT ledger_add_year($1::smallint)"
 
 
 def stored_request(row: asyncpg.Record) -> StoredRequest:
@@ -164,8 +183,8 @@ async def read_all_on(connection: Connection, after_position: int, limit: int) -
 
 # --- what an auditor reads (AuditableStore) -------------------------------------------------
 
-PROJECTION_STATE = """
-SELECT coalesce((SELECT version FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1), 0) AS version,
+PROJECTION_STATE = f"""
+SELECT coalesce(({HEAD_VERSION} ORDER BY e.version DESC LIMIT 1), 0) AS version,
        p.version AS projected, p.totals::text AS totals
   FROM (SELECT) AS one LEFT JOIN person_year_totals p ON p.stream_id = $1
 """
