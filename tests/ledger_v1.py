@@ -77,14 +77,16 @@ VALUES ((pg_current_xact_id()::text::bigint << 16) + $1, $2, $3, $4, $5, $6::jso
 RESTORE_PROJECTION = "INSERT INTO person_year_totals (stream_id, version, totals) VALUES ($1, $2, $3::jsonb)"
 
 
-async def restore_into_postgres(pool: asyncpg.Pool) -> None:
+async def restore_into_postgres(pool: asyncpg.Pool, *, open_years: bool = True) -> None:
     """The same, in PostgreSQL: rows inserted as a superuser with triggers off
     (session_replication_role = replica), with hash_alg 1 — exactly what migration 0006 leaves
-    in a database written by version-1 code (its ADD COLUMN gives old rows algorithm 1)."""
+    in a database written by version-1 code (its ADD COLUMN gives old rows algorithm 1).
+    ``open_years``: make the years' partitions first (a schema at migration 0009 or later)."""
     last, projections = _last_versions(), fixture_json("projections.json")
     years = sorted({int(stream.rpartition("/")[2]) for stream in last})
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT ledger_add_year(y::smallint) FROM unnest($1::int[]) AS y", years)
+        if open_years:
+            await connection.execute("SELECT ledger_add_year(y::smallint) FROM unnest($1::int[]) AS y", years)
         await connection.execute("SET LOCAL session_replication_role = replica")
         for index, record in enumerate(fixture_events()):
             await connection.execute(

@@ -28,12 +28,14 @@ from ledger.store import AuditableStore, RecordedEvent
 FollowerCheck = Callable[[], Awaitable[Sequence[str]]]
 AnchorCheck = Callable[[AuditableStore], Awaitable[Sequence["Finding"]]]
 ClearingCheck = Callable[[], Awaitable[Sequence["Finding"]]]
+ArchiveCheck = Callable[[], Awaitable[Sequence["Finding"]]]
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: str  # forged_hash, broken_link, unreadable, projection_behind, projection_differs,
-    #            request_unbacked, outbox_unbacked, follower, anchor, not_checked, casemix, close_differs
+    #            request_unbacked, outbox_unbacked, follower, anchor, not_checked, casemix, close_differs,
+    #            archive
     subject: str  # what it is about: "P002/2025 v8", "idempotency row \"H1:r1\"", "outbox message …"
     sentence: str  # one readable sentence, naming the subject
 
@@ -162,10 +164,12 @@ async def verify_ledger(
     followers: FollowerCheck | None = None,
     anchors: AnchorCheck | None = None,
     clearing: ClearingCheck | None = None,
+    archives: ArchiveCheck | None = None,
 ) -> VerifyReport:
     """The whole check. ``followers``: problems in the follower projections' tables
     (ledger.projections.verify_followers); ``anchors``: findings against anchored chain heads
-    (ledger.anchors.anchor_check). The idempotency, outbox and follower checks span the whole
+    (ledger.anchors.anchor_check); ``archives``: the years detached from the live log
+    (ledger.archive.archive_check). The idempotency, outbox and follower checks span the whole
     ledger and are skipped with a prefix."""
     began = time.perf_counter()
     report = VerifyReport(streams=0, checked=["hash chains", "totals"])
@@ -185,6 +189,9 @@ async def verify_ledger(
                 sentence = f"the institution side could not be checked ({type(error).__name__}: {error})"
                 report.findings.append(Finding("close_differs", "clearing", sentence))
             report.checked.append("casemix tables and closes")
+    if archives is not None:  # ledger.archive.archive_check: years taken out of the live log
+        report.findings += await archives()
+        report.checked.append("archived years")
     if anchors is not None:
         report.findings += await anchors(store)
         report.checked.append("anchors")

@@ -24,6 +24,11 @@ from ledger.store import ProjectionState
 PROJECTION_PAGE = 2_000
 QUEUED_CHUNKS = 8  # parsed COPY chunks waiting for the audit: bounds the memory the scan holds
 
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 _Streams = list[tuple[str, list[ScannedEvent]]]
 
 
@@ -82,7 +87,7 @@ class _Projections:
             self._after = rows[-1]["stream_id"]
 
 
-async def _copy(connection: Connection, start: str, end: str | None, queue: asyncio.Queue[Any]) -> None:
+async def _copy(connection: Connection, query: str, start: str, end: str | None, queue: asyncio.Queue[Any]) -> None:
     grouper = _Grouper()
 
     async def output(chunk: bytes) -> None:
@@ -91,15 +96,19 @@ async def _copy(connection: Connection, start: str, end: str | None, queue: asyn
             await queue.put(streams)
 
     try:
-        await connection.copy_from_query(sql.SCAN_EVENTS, start, end, output=output, format="text")
+        await connection.copy_from_query(query, start, end, output=output, format="text")
         await queue.put(grouper.finish())
         await queue.put(None)
     except Exception as error:  # handed to the reader, which raises it
         await queue.put(error)
 
 
-async def scan(pool: asyncpg.Pool, prefix: str | None, *, projections: bool) -> AsyncIterator[StreamScan]:
+async def scan(
+    pool: asyncpg.Pool, prefix: str | None, *, projections: bool, table: str = "events"
+) -> AsyncIterator[StreamScan]:
+    """``table``: the log, or a year taken out of it (ledger/archive.py) — same columns."""
     start, end = prefix or "", sql.prefix_end(prefix) if prefix else None
+    query = sql.SCAN_TABLE.format(table=quote_ident(table))
     async with pool.acquire() as copying, pool.acquire() as paging:
         # By hand, not copying.transaction(): a scan left early ends its COPY by closing the
         # connection (asyncpg cannot cancel a COPY OUT and go on), and then nothing rolls back.
@@ -110,7 +119,7 @@ async def scan(pool: asyncpg.Pool, prefix: str | None, *, projections: bool) -> 
             async with paging.transaction(isolation="repeatable_read", readonly=True):
                 await paging.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
                 states = _Projections(paging, start, end) if projections else None
-                async for scanned in _streams(copying, states, start, end):
+                async for scanned in _streams(copying, query, states, start, end):
                     yield scanned
         finally:
             with contextlib.suppress(asyncpg.InterfaceError):  # closed (and so released) by _streams
@@ -118,10 +127,10 @@ async def scan(pool: asyncpg.Pool, prefix: str | None, *, projections: bool) -> 
 
 
 async def _streams(
-    copying: Connection, states: _Projections | None, start: str, end: str | None
+    copying: Connection, query: str, states: _Projections | None, start: str, end: str | None
 ) -> AsyncIterator[StreamScan]:
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUED_CHUNKS)
-    task = asyncio.create_task(_copy(copying, start, end, queue))
+    task = asyncio.create_task(_copy(copying, query, start, end, queue))
     try:
         while (streams := await queue.get()) is not None:
             if isinstance(streams, Exception):

@@ -13,6 +13,7 @@
     ledger prune [--outbox-days N] [--idempotency-days N]
     ledger close-month | close-year | set-budget | decide-review | release-deposit | clearing
                      (the institution side: docs/clearing.md; ledger/clearing/cli.py)
+    ledger detach-year --year Y                   (the schema owner; docs/ledger.md, "Partitions")
     ledger serve     (settings from the environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, …)
 
 The DSN comes from --database-url or the DATABASE_URL environment variable. Exit codes:
@@ -49,6 +50,7 @@ from ledger.anchors import (
     publish_anchor,
     write_anchor,
 )
+from ledger.archive import archive_check, detach_year
 from ledger.audit import verify_chains
 from ledger.bootstrap import postgres_ledger, postgres_pool
 from ledger.clearing.audit import clearing_check
@@ -238,6 +240,7 @@ async def _verify(args: argparse.Namespace) -> int:
             followers=lambda: verify_followers(pool),
             anchors=anchors,
             clearing=None if args.prefix else clearing_check(store, pool, policies),
+            archives=archive_check(pool) if args.prefix is None else None,
         )
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -246,6 +249,15 @@ async def _verify(args: argparse.Namespace) -> int:
             print(problem)
         print(report.summary())
     return 0 if report.ok else 1
+
+
+async def _detach_year(args: argparse.Namespace) -> int:
+    async with postgres_pool(_dsn(args), max_size=1) as pool:
+        year = await detach_year(pool, args.year)
+    print(f"year {year.year} detached as table {year.partition}: {year.events} events in {year.streams} streams, "
+          f"heads digest {year.heads_digest}")  # fmt: skip
+    print(f"dump it (pg_dump --table {year.partition}), keep the dump with the anchors, then drop the table")
+    return 0
 
 
 async def _reprice(args: argparse.Namespace) -> int:
@@ -429,6 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     pruning.set_defaults(handler=_prune)
 
     add_clearing_parsers(commands, database)
+
+    detach = commands.add_parser(
+        "detach-year", parents=[database], help="take a closed year's partition out of the live log (schema owner)"
+    )
+    detach.add_argument("--year", required=True, type=int)
+    detach.set_defaults(handler=_detach_year)
 
     serve = commands.add_parser("serve", help="run the ledger service: outbox relay, projections, HTTP audits")
     serve.set_defaults(handler=None)

@@ -71,6 +71,9 @@ BEGIN
     IF year < 0 OR year > 9999 THEN
         RAISE EXCEPTION 'ledger: no partition for year %', year;
     END IF;
+    IF EXISTS (SELECT FROM archived_years a WHERE a.year = ledger_add_year.year) THEN
+        RAISE EXCEPTION 'ledger: year % is archived and takes no more events', year;
+    END IF;
     IF to_regclass(name) IS NOT NULL THEN
         RETURN;
     END IF;
@@ -79,9 +82,6 @@ BEGIN
     -- held the lock before us has committed the partition.
     IF EXISTS (SELECT FROM pg_class c WHERE c.relname = name AND c.relnamespace = current_schema()::regnamespace) THEN
         RETURN;
-    END IF;
-    IF EXISTS (SELECT FROM archived_years a WHERE a.year = ledger_add_year.year) THEN
-        RAISE EXCEPTION 'ledger: year % is archived and takes no more events', year;
     END IF;
     EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES IN (%s)', name, year);
     EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I UNIQUE (stream_id, version)', name, name || '_stream_version');
@@ -100,8 +100,8 @@ $$;
 REVOKE ALL ON FUNCTION ledger_add_year(smallint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_add_year(smallint) TO ledger_app;
 
--- The years already written, this year and the next (so the first commit of January finds its
--- partition made; ledger prune makes next year's every day, and the store makes one on demand).
+-- The years already written, this year and the next (the store makes any other on its first
+-- write to it, once per process: PostgresLedger._open_years).
 SELECT ledger_add_year(y::smallint) FROM (
     SELECT DISTINCT ledger_stream_year(stream_id) AS y FROM events_before_0009
     UNION SELECT extract(year FROM now())::smallint UNION SELECT extract(year FROM now())::smallint + 1
