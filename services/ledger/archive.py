@@ -17,7 +17,6 @@ restored table by running verify with the anchors on a database where it is atta
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,9 +24,8 @@ import asyncpg
 
 from ledger.adapters.postgres_scan import scan
 from ledger.audit import scanned_chain_breaks
-from ledger.verify import Finding
+from ledger.verify import ArchiveCheck, Finding
 
-ArchiveCheck = Callable[[], Awaitable[Sequence[Finding]]]
 ARCHIVED = "SELECT year, partition, events, streams, heads_digest, detached_at FROM archived_years ORDER BY year"
 DETACH = "SELECT year, partition, events, streams, heads_digest, detached_at FROM ledger_detach_year($1::smallint)"
 
@@ -97,14 +95,15 @@ async def check_year(pool: asyncpg.Pool, year: ArchivedYear) -> list[Finding]:
 def archive_check(pool: asyncpg.Pool) -> ArchiveCheck:
     """The verify hook: each archived year checked from its table, or named as not checked."""
 
-    async def check() -> list[Finding]:
+    async def check() -> tuple[int, list[Finding]]:
         findings: list[Finding] = []
-        for year in await archived_years(pool):
+        years = await archived_years(pool)
+        for year in years:
             try:
                 findings += await check_year(pool, year)
             except asyncpg.PostgresError as error:  # e.g. no privilege on the table: said, never a crash
                 sentence = f"archived year {year.year} could not be read ({type(error).__name__}: {error})"
                 findings.append(Finding("not_checked", f"archived year {year.year}", sentence))
-        return findings
+        return len(years), findings
 
     return check

@@ -28,7 +28,7 @@ from ledger.store import AuditableStore, RecordedEvent
 FollowerCheck = Callable[[], Awaitable[Sequence[str]]]
 AnchorCheck = Callable[[AuditableStore], Awaitable[Sequence["Finding"]]]
 ClearingCheck = Callable[[], Awaitable[Sequence["Finding"]]]
-ArchiveCheck = Callable[[], Awaitable[Sequence["Finding"]]]
+ArchiveCheck = Callable[[], Awaitable[tuple[int, Sequence["Finding"]]]]  # (archived years, findings)
 
 
 @dataclass(frozen=True)
@@ -190,8 +190,10 @@ async def verify_ledger(
                 report.findings.append(Finding("close_differs", "clearing", sentence))
             report.checked.append("casemix tables and closes")
     if archives is not None:  # ledger.archive.archive_check: years taken out of the live log
-        report.findings += await archives()
-        report.checked.append("archived years")
+        years, found = await archives()
+        report.findings += found
+        if years:
+            report.checked.append(f"{years} archived year(s)")
     if anchors is not None:
         report.findings += await anchors(store)
         report.checked.append("anchors")

@@ -191,19 +191,19 @@ async def test_a_closed_year_detached_is_still_checked_from_its_table_or_named_a
         assert await store.list_streams() == ["A/2025"]
         with pytest.raises(asyncpg.RaiseError, match="year 2024 is archived"):
             await PostgresLedger(pool).commit([append("D/2024", 0, 1)])
-        assert await archive_check(owner)() == []  # the table is still here: checked, intact
+        assert await archive_check(owner)() == (1, [])  # the table is still here: checked, intact
 
         async with owner.acquire() as connection, connection.transaction():  # a superuser edits the archive
             await connection.execute("SET LOCAL session_replication_role = replica")
             await connection.execute(
                 "UPDATE events_y2024 SET data = '{\"n\": 9}' WHERE stream_id = 'A/2024' AND version = 2"
             )
-        edited = await archive_check(owner)()
+        _, edited = await archive_check(owner)()
         assert [(f.kind, f.subject) for f in edited] == [("forged_hash", "A/2024 v2")]
         assert "(archived year 2024)" in edited[0].sentence
 
         await owner.execute("DROP TABLE events_y2024")  # dumped and dropped
-        (gone,) = await archive_check(owner)()
+        _, (gone,) = await archive_check(owner)()
         assert gone.kind == "not_checked" and "pg_restore --table events_y2024" in gone.sentence
         report = await verify_ledger(PostgresLedger(owner), archives=archive_check(owner))
-        assert "archived years" in report.checked and any(f.kind == "not_checked" for f in report.findings)
+        assert "1 archived year(s)" in report.checked and any(f.kind == "not_checked" for f in report.findings)
