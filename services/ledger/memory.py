@@ -22,7 +22,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.hashing import CURRENT_HASH_ALG, canonical_json, canonical_time, jsonb_text
-from ledger.prepare import ChainedBatch, Head, chain_batch, check_batch, judge, refuse_unproven
+from ledger.prepare import ChainedBatch, Encoded, Head, chain_batch, check_batch, judge, refuse_unproven
 from ledger.scan import ScannedEvent, StreamScan
 from ledger.store import (
     MAX_READ_LIMIT,
@@ -217,16 +217,16 @@ class MemoryLedger:
         return receipt
 
     async def commit_batch(self, requests: Sequence[CommitRequest]) -> BatchReceipt:
-        check_batch(requests)
+        encoded = check_batch(requests)
         async with self._lock:
             heads = {s: self._head(s) for s in {a.stream_id for one in requests for a in one.appends}}
             keys = [one.request.key for one in requests if one.request is not None]
             stored = {k: replace(self._requests[k][0], result=json.loads(self._requests[k][1]))
                       for k in keys if k in self._requests}  # fmt: skip
             judge(requests, heads, stored, self._event_ids, self._message_ids).enforce()
-            chained = chain_batch(requests, heads)
+            chained = chain_batch(requests, heads, encoded)
             base = len(self._log) + 1
-            self._write(requests, chained, base)
+            self._write(requests, chained, base, encoded)
         return BatchReceipt(chained.receipts(requests, base))
 
     def _head(self, stream_id: str) -> Head:
@@ -234,7 +234,9 @@ class MemoryLedger:
         last = self._log[indexes[-1]].event.hash if indexes else None
         return Head(len(indexes), last, stream_id in self._projections)
 
-    def _write(self, requests: Sequence[CommitRequest], chained: ChainedBatch, base: int) -> None:
+    def _write(
+        self, requests: Sequence[CommitRequest], chained: ChainedBatch, base: int, encoded: list[Encoded]
+    ) -> None:
         recorded_at = self._clock().astimezone(UTC)
         for e in chained.all_events():
             recorded = RecordedEvent(
@@ -244,12 +246,11 @@ class MemoryLedger:
             self._streams.setdefault(e.stream_id, []).append(len(self._log))
             self._log.append(_Row(recorded, e.data_json))
             self._event_ids.add(e.event_id)
-        for stream_id, (version, projection) in chained.projections.items():
-            self._projections[stream_id] = (version, canonical_json(projection))
-        for one, events in zip(requests, chained.events, strict=True):
-            if one.request is not None:
+        self._projections.update(chained.projections)
+        for one, events, json_of in zip(requests, chained.events, encoded, strict=True):
+            if one.request is not None and json_of.result is not None:
                 first = base + events[0].index if events else None
                 stored = StoredRequest(one.request.key, one.request.body_hash, {}, first)
-                self._requests[one.request.key] = (stored, canonical_json(one.request.result))
+                self._requests[one.request.key] = (stored, json_of.result)
             self._outbox.extend(one.outbox)
             self._message_ids.update(m.message_id for m in one.outbox)

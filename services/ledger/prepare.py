@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from ledger import errors
 from ledger.hashing import (
@@ -64,9 +63,18 @@ def _check_name(what: str, value: str) -> None:
         raise ValueError(f"{what} must be a non-empty string of at most {MAX_ID_CHARS} characters")
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A request's JSON as the store writes it, made once while checking it."""
+
+    projections: Mapping[str, str]  # stream → canonical JSON of the projection its append carries
+    result: str | None  # canonical JSON of the request's stored answer
+    headers: list[str]  # canonical JSON of each outbox message's headers
+
+
 def check_commit(
     appends: Sequence[StreamAppend], request: IdempotentRequest | None, outbox: Sequence[OutboxMessage]
-) -> None:
+) -> Encoded:
     if len(appends) > MAX_STREAMS_PER_COMMIT:
         raise ValueError(f"at most {MAX_STREAMS_PER_COMMIT} streams per commit")
     if len(outbox) > MAX_OUTBOX_PER_COMMIT:
@@ -81,6 +89,7 @@ def check_commit(
         raise ValueError("event ids must be unique within a commit")
     if len({message.message_id for message in outbox}) != len(outbox):
         raise ValueError("outbox message ids must be unique within a commit")
+    projections = {}
     for append in appends:
         _check_name("stream_id", append.stream_id)
         if append.expected_version < 0:
@@ -88,16 +97,19 @@ def check_commit(
         if not append.events:
             raise ValueError(f"append to {append.stream_id!r} carries no events")
         if append.projection is not None:
-            canonical_json(append.projection)
+            projections[append.stream_id] = canonical_json(append.projection)
     for event in events:
         _check_name("event_type", event.event_type)
         canonical_time(event.occurred_at)
+    result = None
     if request is not None:
         _check_name("request key", request.key)
-        canonical_json(request.result)
+        result = canonical_json(request.result)
+    headers = []
     for message in outbox:
         _check_name("topic", message.topic)
-        canonical_json(dict(message.headers))
+        headers.append(canonical_json(dict(message.headers)))
+    return Encoded(projections, result, headers)
 
 
 def chain(append: StreamAppend, head_hash: str | None, first_index: int) -> list[ChainedEvent]:
@@ -166,14 +178,13 @@ def refuse_unproven(event: RecordedEvent, head: RecordedEvent | None, *, algorit
 # --- batches: many requests in one transaction (commit_batch; commit is a batch of one) -------
 
 
-def check_batch(requests: Sequence[CommitRequest]) -> None:
+def check_batch(requests: Sequence[CommitRequest]) -> list[Encoded]:
     """Each request as ``commit`` checks it, and the batch's own limits: one transaction's
     events and outbox rows share its 16 index bits of position, and a key, an event id or a
     message id may appear once in a batch (two requests of one key are the caller's to merge)."""
     if len(requests) > MAX_REQUESTS_PER_BATCH:
         raise ValueError(f"at most {MAX_REQUESTS_PER_BATCH} requests per batch")
-    for one in requests:
-        check_commit(one.appends, one.request, one.outbox)
+    encoded = [check_commit(one.appends, one.request, one.outbox) for one in requests]
     keys = [one.request.key for one in requests if one.request is not None]
     if len(set(keys)) != len(keys):
         raise ValueError("a request key may appear only once per batch")
@@ -187,6 +198,7 @@ def check_batch(requests: Sequence[CommitRequest]) -> None:
         raise ValueError(f"at most {MAX_OUTBOX_PER_BATCH} outbox messages per batch")
     if len(set(messages)) != len(messages):
         raise ValueError("outbox message ids must be unique within a batch")
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -270,7 +282,7 @@ class ChainedBatch:
     the whole batch), and each stream's last projection with the version it reflects."""
 
     events: list[list[ChainedEvent]]  # per request
-    projections: dict[str, tuple[int, Mapping[str, Any]]]
+    projections: dict[str, tuple[int, str]]  # stream → (version, canonical JSON of its last projection)
 
     def all_events(self) -> list[ChainedEvent]:
         return [event for request in self.events for event in request]
@@ -286,13 +298,15 @@ class ChainedBatch:
         )
 
 
-def chain_batch(requests: Sequence[CommitRequest], heads: Mapping[str, Head]) -> ChainedBatch:
+def chain_batch(
+    requests: Sequence[CommitRequest], heads: Mapping[str, Head], encoded: Sequence[Encoded]
+) -> ChainedBatch:
     """Chain an accepted batch: a stream's events continue from the hash the batch left it at."""
     hashes = {stream: head.hash for stream, head in heads.items()}
     events: list[list[ChainedEvent]] = []
-    projections: dict[str, tuple[int, Mapping[str, Any]]] = {}
+    projections: dict[str, tuple[int, str]] = {}
     index = 0
-    for one in requests:
+    for one, json_of in zip(requests, encoded, strict=True):
         chained: list[ChainedEvent] = []
         for append in one.appends:
             links = chain(append, hashes.get(append.stream_id), index)
@@ -300,6 +314,7 @@ def chain_batch(requests: Sequence[CommitRequest], heads: Mapping[str, Head]) ->
             hashes[append.stream_id] = links[-1].hash
             chained += links
             if append.projection is not None:
-                projections[append.stream_id] = (append.expected_version + len(append.events), append.projection)
+                version = append.expected_version + len(append.events)
+                projections[append.stream_id] = (version, json_of.projections[append.stream_id])
         events.append(chained)
     return ChainedBatch(events, projections)

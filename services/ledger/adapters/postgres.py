@@ -20,8 +20,7 @@ from ledger import errors
 from ledger.adapters import postgres_scan
 from ledger.adapters import postgres_sql as sql
 from ledger.adapters.postgres_sql import Connection
-from ledger.hashing import canonical_json
-from ledger.prepare import ChainedBatch, Head, chain_batch, check_batch, judge
+from ledger.prepare import ChainedBatch, Encoded, Head, chain_batch, check_batch, judge
 from ledger.scan import StreamScan
 from ledger.store import (
     MAX_LOOKUP,
@@ -134,14 +133,14 @@ class PostgresLedger:
         """One transaction. A unique violation means a concurrent writer committed first: the
         batch is judged again in a new transaction (now also probing its ids), which either
         names the refusals (BatchRefused, caused by the violation) or writes it after all."""
-        check_batch(requests)
+        encoded = check_batch(requests)
         await self._open_years(requests)
         clash: asyncpg.PostgresError | None = None
         for attempt in range(MAX_ATTEMPTS):
             async with self._pool.acquire() as connection:
                 try:
                     async with connection.transaction():
-                        receipts = await self._write_batch(connection, requests, probe=clash is not None)
+                        receipts = await self._write_batch(connection, requests, encoded, probe=clash is not None)
                     return BatchReceipt(receipts)
                 except errors.BatchRefused as refused:
                     raise refused from clash
@@ -172,24 +171,24 @@ class PostgresLedger:
         """commit's body inside a transaction the caller holds (tests and tools that must keep it
         open); raises the raw UniqueViolationError of a lost race. Returns the events' positions."""
         one = [CommitRequest(appends, request, outbox)]
-        check_batch(one)
+        encoded = check_batch(one)
         await self._open_years(one)
         try:
-            (receipt,) = await self._write_batch(connection, one, probe=False)
+            (receipt,) = await self._write_batch(connection, one, encoded, probe=False)
         except errors.BatchRefused as refused:
             raise refused.refusals[0] from None
         return receipt.positions
 
     async def _write_batch(
-        self, connection: Connection, requests: Sequence[CommitRequest], *, probe: bool
+        self, connection: Connection, requests: Sequence[CommitRequest], encoded: list[Encoded], *, probe: bool
     ) -> tuple[CommitReceipt, ...]:
         """Read every head and key, judge, chain, write: inside the caller's transaction."""
         xid, heads, stored = await self._read_for_batch(connection, requests)
         taken_events, taken_messages = await self._taken(connection, requests) if probe else (set(), set())
         judge(requests, heads, stored, taken_events, taken_messages).enforce()
-        chained = chain_batch(requests, heads)
+        chained = chain_batch(requests, heads, encoded)
         base = xid << 16
-        columns = _batch_columns(requests, chained, base)
+        columns = _batch_columns(requests, chained, encoded, base)
         written = await connection.fetchrow(sql.WRITE_BATCH, *columns)
         assert written is not None
         expected = (len(columns[0]), len(columns[10]), len(columns[14]), len(columns[17]))
@@ -231,19 +230,20 @@ def log_race(attempt: int, error: asyncpg.PostgresError) -> None:
     log.info("ledger_batch_race", attempt=attempt + 1, error=type(error).__name__)
 
 
-def _batch_columns(requests: Sequence[CommitRequest], chained: ChainedBatch, base: int) -> list[list[Any]]:
-    """WRITE_BATCH's 23 array parameters."""
+def _batch_columns(
+    requests: Sequence[CommitRequest], chained: ChainedBatch, encoded: list[Encoded], base: int
+) -> list[list[Any]]:
+    """WRITE_BATCH's 23 array parameters (the JSON texts made once, while checking)."""
     events = [(base + e.index, e.stream_id, e.version, e.event_id, e.event_type, e.data_json, e.occurred_at,
                e.prev_hash, e.hash, e.hash_alg) for e in chained.all_events()]  # fmt: skip
     answered = [
-        (one.request.key, one.request.body_hash, canonical_json(one.request.result),
-         base + written[0].index if written else None)
-        for one, written in zip(requests, chained.events, strict=True) if one.request is not None
+        (one.request.key, one.request.body_hash, json_of.result, base + written[0].index if written else None)
+        for one, written, json_of in zip(requests, chained.events, encoded, strict=True) if one.request is not None
     ]  # fmt: skip
-    projected = [(stream, version, canonical_json(projection))
-                 for stream, (version, projection) in chained.projections.items()]  # fmt: skip
-    messages = [(m.message_id, base + j, m.topic, m.key, m.value, canonical_json(dict(m.headers)))
-                for j, m in enumerate(m for one in requests for m in one.outbox)]  # fmt: skip
+    projected = [(stream, version, text) for stream, (version, text) in chained.projections.items()]
+    outgoing = [(m, headers) for one, json_of in zip(requests, encoded, strict=True)
+                for m, headers in zip(one.outbox, json_of.headers, strict=True)]  # fmt: skip
+    messages = [(m.message_id, base + j, m.topic, m.key, m.value, headers) for j, (m, headers) in enumerate(outgoing)]
     return [*_columns(events, 10), *_columns(answered, 4), *_columns(projected, 3), *_columns(messages, 6)]
 
 
