@@ -29,7 +29,7 @@ $$;
 
 LOCK TABLE events IN ACCESS EXCLUSIVE MODE;
 DROP FUNCTION ledger_read_all(bigint, integer);  -- returns SETOF events: made again below
-ALTER TABLE events RENAME TO events_before_0009;
+ALTER TABLE events RENAME TO events_before_partitions;
 
 CREATE TABLE events (
     position    bigint      NOT NULL CHECK (position > 0),
@@ -103,18 +103,18 @@ GRANT EXECUTE ON FUNCTION ledger_add_year(smallint) TO ledger_app;
 -- The years already written, this year and the next (the store makes any other on its first
 -- write to it, once per process: PostgresLedger._open_years).
 SELECT ledger_add_year(y::smallint) FROM (
-    SELECT DISTINCT ledger_stream_year(stream_id) AS y FROM events_before_0009
+    SELECT DISTINCT ledger_stream_year(stream_id) AS y FROM events_before_partitions
     UNION SELECT extract(year FROM now())::smallint UNION SELECT extract(year FROM now())::smallint + 1
 ) AS years;
 
 INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, recorded_at, prev_hash,
                     hash, hash_alg)
 SELECT position, stream_id, version, event_id, event_type, data, occurred_at, recorded_at, prev_hash, hash, hash_alg
-  FROM events_before_0009;
+  FROM events_before_partitions;
 
 DO $$
 DECLARE
-    before bigint := (SELECT count(*) FROM events_before_0009);
+    before bigint := (SELECT count(*) FROM events_before_partitions);
     after bigint := (SELECT count(*) FROM events);
 BEGIN
     IF before <> after THEN
@@ -123,7 +123,7 @@ BEGIN
 END
 $$;
 
-DROP TABLE events_before_0009;
+DROP TABLE events_before_partitions;
 
 -- 0006's checks, the predecessor looked up in its own year's partition only.
 CREATE OR REPLACE FUNCTION ledger_check_event() RETURNS trigger LANGUAGE plpgsql AS $$
