@@ -103,6 +103,10 @@ async def main(args: Any) -> None:
     store = PostgresLedger(pool)
     total = int(await pool.fetchval("SELECT count(*) FROM events"))
     print(f"{total:,} events; {os.cpu_count()} CPUs; {load()} at start")
+    if args.replays_only:
+        await print_replays(store, [s.stream_id for s in await scanned(store)], args.replays)
+        await pool.close()
+        return
     received, seconds = await timed(lambda: copy_floor(pool))
     print(f"{'COPY floor (output discarded)':<34}{rate(total, seconds)}  {received / 1e6:,.0f} MB  {load()}")
     streams, seconds = await timed(lambda: scanned(store))
@@ -122,11 +126,15 @@ async def main(args: Any) -> None:
     report, seconds = await timed(lambda: verify_ledger(store))
     found = f"{len(report.findings)} finding(s)"
     print(f"{'verify (chains + replay of totals)':<34}{rate(total, seconds)}  {found}  {load()}")
-    times = await replays(store, [s.stream_id for s in streams], args.replays)
+    await print_replays(store, [s.stream_id for s in streams], args.replays)
+    await pool.close()
+
+
+async def print_replays(store: PostgresLedger, streams: list[str], count: int) -> None:
+    times = await replays(store, streams, count)
     p = {q: times[min(len(times) - 1, int(q / 100 * len(times)))] for q in (50, 95, 99)}
     print(f"{'replay of one person-year (ms)':<34}p50 {p[50]:.2f}  p95 {p[95]:.2f}  p99 {p[99]:.2f}  "
           f"max {times[-1]:.2f}  ({len(times)} replays)  {load()}")  # fmt: skip
-    await pool.close()
 
 
 if __name__ == "__main__":
@@ -135,4 +143,5 @@ if __name__ == "__main__":
     parser.add_argument("--replays", type=int, default=2_000)
     parser.add_argument("--sample", type=int, default=50_000, help="events for the per-stream baseline")
     parser.add_argument("--chains-only", action="store_true", help="no domain replays (the small shape)")
+    parser.add_argument("--replays-only", action="store_true", help="only the person-year replays")
     asyncio.run(main(parser.parse_args()))

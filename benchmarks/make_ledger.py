@@ -6,7 +6,7 @@ The DSN's database is migrated, then filled until it holds at least --events eve
 
 - ``settlement`` (default): a generated day (examples.generator, --people, --seed) is priced through
   the real settlement use case over an in-memory ledger; its person-year streams are the
-  templates. Clone k of stream ``P/2025`` is ``P.k/2025`` with the same events (new ids), chained
+  templates. Clone k of stream ``P/2025`` is ``P-k/2025`` (a psn_no the wire accepts) with the same events (new ids), chained
   afresh, and the template's inline projection with the clone's psn_no — exactly what folding
   the clone's events gives, so ``ledger verify`` finds it intact. Events ~1.2 kB on average
   (a ClaimSettled with its trail ~4 kB).
@@ -94,7 +94,7 @@ def small_templates(streams: int) -> list[Template]:
 
 def clone_rows(template: Template, k: int) -> tuple[list[tuple[Any, ...]], tuple[str, int, str] | None]:
     """Clone k's event rows (position filled in later) and its projection row."""
-    stream_id = f"{template.psn_no}.{k}/{template.year}"
+    stream_id = f"{template.psn_no}-{k}/{template.year}"
     rows, prev = [], GENESIS
     for version, (event_id, kind, data_text, occurred_at) in enumerate(template.events, start=1):
         ident = uuid.uuid5(CLONE_NAMESPACE, f"{event_id}:{k}")
@@ -106,7 +106,7 @@ def clone_rows(template: Template, k: int) -> tuple[list[tuple[Any, ...]], tuple
         prev = digest
     if template.projection is None:
         return rows, None
-    projection = {**template.projection, "psn_no": f"{template.psn_no}.{k}"}
+    projection = {**template.projection, "psn_no": f"{template.psn_no}-{k}"}
     return rows, (stream_id, len(rows), canonical_json(projection))
 
 
