@@ -8,8 +8,8 @@ The DSN's database is migrated, then filled until it holds at least --events eve
   the real settlement use case over an in-memory ledger; its person-year streams are the
   templates. Clone k of stream ``P/2025`` is ``P-k/2025`` (a psn_no the wire accepts) with the
   same events (new ids), chained afresh, and the template's inline projection with the clone's
-  psn_no — exactly what folding the clone's events gives, so ``ledger verify`` finds it intact. Events ~1.2 kB on average
-  (a ClaimSettled with its trail ~4 kB).
+  psn_no — exactly what folding the clone's events gives, so ``ledger verify`` finds it intact.
+  Events ~1.2 kB on average (a ClaimSettled with its trail ~4 kB).
 - ``small``: ten ~300-byte events per stream, no projection: benchmarks/ledger_append.py's rows.
   The domain cannot fold them (verify reports them unreadable); for the chain check alone.
 
