@@ -100,18 +100,29 @@ class CommitSignal:
 
     @property
     def listening(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed()
+        if self._connection is None:
+            return False
+        try:
+            return not self._connection.is_closed()
+        except asyncpg.InterfaceError:  # the pool took back a connection the server closed
+            return False
 
     async def listen(self) -> bool:
-        """Start listening if not yet; False (and polling) while the database cannot be reached."""
+        """Start listening if not yet; False (and polling) while the database cannot be reached.
+        Never raises: a relay that cannot listen still relays, by polling."""
         if self.listening:
             return True
         await self.close()
+        connection = None
         try:
             connection = await self._pool.acquire()
             await connection.add_listener(CHANNEL, self._notified)
-        except (asyncpg.PostgresError, OSError) as error:
+            connection.add_termination_listener(self._notified)  # a cut connection wakes the relay too
+        except Exception as error:  # a dead pooled connection raises InterfaceError, not PostgresError
             log.warning("outbox_listen_failed", error=f"{type(error).__name__}: {error}")
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._pool.release(connection)
             return False
         self._connection = connection
         self._woken.set()  # rows committed before the LISTEN took effect: look once
@@ -121,6 +132,7 @@ class CommitSignal:
         self._woken.set()
 
     async def wait(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Never raises: the relay loop must outlive the database (an outage means polling)."""
         timeout = FALLBACK_POLL_S if await self.listen() else interval_s
         stopping = asyncio.ensure_future(stop.wait())
         woken = asyncio.ensure_future(self._woken.wait())
@@ -136,6 +148,7 @@ class CommitSignal:
         if connection is None:
             return
         with contextlib.suppress(Exception):  # a dropped connection is released all the same
+            connection.remove_termination_listener(self._notified)
             await connection.remove_listener(CHANNEL, self._notified)
         with contextlib.suppress(Exception):
             await self._pool.release(connection)

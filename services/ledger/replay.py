@@ -3,15 +3,16 @@ inline projection, with the fields where they differ. Used by the CLI and the HT
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Any
 
 from engine.errors import UnknownPolicy
 from engine.person import PersonYear
 from engine.policy_book import PolicyBook
-from engine.snapshot import to_json
+from engine.snapshot import from_json, to_json
 from engine.views import annual_totals
-from ledger.domain import replay_person_year
+from ledger.domain import fold
 from ledger.store import LedgerStore
 
 
@@ -42,8 +43,14 @@ def differences(replayed: dict[str, Any], stored: dict[str, Any] | None) -> list
 async def replay_report(
     store: LedgerStore, psn_no: str, year: int, *, as_of: datetime | None = None, policies: PolicyBook | None = None
 ) -> dict[str, Any] | None:
-    """None when the ledger holds nothing for the person-year (as of that time)."""
-    rebuilt, stored = await replay_person_year(store, psn_no, year, as_of=as_of)
+    """None when the ledger holds nothing for the person-year (as of that time). The stream and
+    the stored totals are read at once (two statements in flight, one round trip's wait)."""
+    stream_id = f"{psn_no}/{year}"
+    events, (_, snapshot) = await asyncio.gather(
+        store.read_stream(stream_id, as_of=as_of), store.read_projection(stream_id)
+    )
+    rebuilt = fold(stream_id, events)
+    stored = from_json(dict(snapshot)) if snapshot is not None else None
     if rebuilt.enrolment is None and not rebuilt.settlements and (stored is None or as_of is not None):
         return None
     return {

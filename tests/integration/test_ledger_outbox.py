@@ -160,3 +160,32 @@ async def test_any_writer_of_outbox_rows_wakes_the_relay_when_it_commits(pool, d
         stop.set()
         await relay
         await writer.close()
+
+
+async def test_the_relay_outlives_its_listening_connection_being_cut(pool, postgres_admin_dsn: str) -> None:
+    """The server ends every connection (a restart, a failover): the relay listens again and
+    still publishes — it must not die with the connection it was listening on."""
+    store, producer, stop = PostgresLedger(pool), RecordingProducer(), asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(pool, producer).run(stop, interval_s=30))
+    admin = await asyncpg.connect(postgres_admin_dsn)
+    try:
+        await asyncio.sleep(0.3)
+        database = await pool.fetchval("SELECT current_database()")
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        await asyncio.sleep(0.3)
+        for attempt in range(20):  # the store's own pooled connections were cut too: retry as a caller would
+            try:
+                await store.commit([append("P1/2025", 0)], request=request("k1"), outbox=[reply("t", "P1", 1)])
+                break
+            except (asyncpg.InterfaceError, asyncpg.PostgresError, OSError):
+                await asyncio.sleep(0.1 * attempt)
+        async with asyncio.timeout(5):  # the cut woke it (poll 30 s): it listens again, and the commit wakes it
+            await producer.until(1)
+        assert not relay.done()
+    finally:
+        stop.set()
+        await relay
+        await admin.close()
