@@ -127,7 +127,7 @@ def clones(
 async def write(
     connection: asyncpg.Connection, chunk: list[tuple[Any, ...]], projections: list[tuple[str, int, str]]
 ) -> None:
-    years = sorted({int(row[0].rpartition("/")[2]) for row in chunk})  # each year's partition (migration 0010)
+    years = sorted({int(row[0].rpartition("/")[2]) for row in chunk})  # each year's partition (migration 0011)
     await connection.execute("SELECT ledger_add_year(y::smallint) FROM unnest($1::int[]) AS y", years)
     async with connection.transaction():
         base = int(await connection.fetchval("SELECT pg_current_xact_id()::text::bigint")) << 16

@@ -9,7 +9,7 @@ made per run. Prints one line per mode and round; nothing is asserted.
 - commit: one request with one answer in the outbox (PostgresLedger.commit), paced at --rate.
 - latency: from the moment commit returned to the broker's acknowledgement of that answer
   (acks=all, idempotent producer), both on the benchmark's clock.
-- poll: the relay as before migration 0009: a pass, then sleep the interval when caught up
+- poll: the relay as before migration 0010: a pass, then sleep the interval when caught up
   (100 ms, the shipped LEDGER_RELAY_INTERVAL_MS).
 - notify: OutboxRelay.run — wakes on the commit's NOTIFY.
 - the outbox first holds --backlog published rows (the week that `ledger prune` keeps), to show
@@ -100,7 +100,7 @@ def time_now() -> Any:
 
 
 async def poll_relay(relay: OutboxRelay, stop: asyncio.Event) -> None:
-    """The relay loop before migration 0009: a pass, then the interval when caught up."""
+    """The relay loop before migration 0010: a pass, then the interval when caught up."""
     while not stop.is_set():
         if await relay.relay_once() < 500:
             with contextlib.suppress(TimeoutError):

@@ -81,7 +81,7 @@ async def restore_into_postgres(pool: asyncpg.Pool, *, open_years: bool = True) 
     """The same, in PostgreSQL: rows inserted as a superuser with triggers off
     (session_replication_role = replica), with hash_alg 1 — exactly what migration 0006 leaves
     in a database written by version-1 code (its ADD COLUMN gives old rows algorithm 1).
-    ``open_years``: make the years' partitions first (a schema at migration 0010 or later)."""
+    ``open_years``: make the years' partitions first (a schema at migration 0011 or later)."""
     last, projections = _last_versions(), fixture_json("projections.json")
     years = sorted({int(stream.rpartition("/")[2]) for stream in last})
     async with pool.acquire() as connection, connection.transaction():

@@ -1,4 +1,4 @@
-"""Closed years out of the live log, and what verify still proves about them (migration 0010).
+"""Closed years out of the live log, and what verify still proves about them (migration 0011).
 
 ``ledger detach-year --year Y`` runs ledger_detach_year: the year's partition becomes a table of
 its own (``events_y<Y>``), its event and stream counts and its heads digest — sha256 over one

@@ -6,7 +6,7 @@ the same transaction that read it. A crash between the two republishes the batch
 drop the repeat by the ``message_id`` header. One relay at a time (an advisory lock), reading
 in position order, so each key's messages reach their partition in commit order.
 
-The relay wakes on commit: migration 0009's statement trigger on outbox NOTIFYs
+The relay wakes on commit: migration 0010's statement trigger on outbox NOTIFYs
 ``ledger_outbox`` when a transaction that wrote outbox rows commits, and ``CommitSignal``
 LISTENs on a connection of its own. Without that connection (lost, or the database down) it
 falls back to polling at the relay interval; with it, it polls only every FALLBACK_POLL_S.
@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 log = structlog.get_logger(__name__)
 RELAY_LOCK = (7_312_020, 1)  # pg_try_advisory_xact_lock pair: "ledger outbox relay"
 MAX_BATCH = 10_000
-CHANNEL = "ledger_outbox"  # NOTIFY'd by migration 0009's trigger when outbox rows commit
+CHANNEL = "ledger_outbox"  # NOTIFY'd by migration 0010's trigger when outbox rows commit
 FALLBACK_POLL_S = 1.0  # while listening, a poll this often still catches a notification lost in transit
 
 PENDING = """

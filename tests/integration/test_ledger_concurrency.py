@@ -19,7 +19,7 @@ from ledger.errors import BatchRefused, DuplicateRequest, WrongExpectedVersion
 from ledger_contract import append, claim, migrated_pool, request
 
 pytestmark = pytest.mark.integration
-OPEN_2025 = "SELECT ledger_add_year(2025::smallint)"  # the partition of the streams raced for (migration 0010)
+OPEN_2025 = "SELECT ledger_add_year(2025::smallint)"  # the partition of the streams raced for (migration 0011)
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ class RecordingProducer:
 
 
 async def test_a_commit_wakes_the_relay_long_before_its_poll_is_due(pool) -> None:
-    """Poll interval 30 s: a message published within 2 s came by NOTIFY (migration 0009)."""
+    """Poll interval 30 s: a message published within 2 s came by NOTIFY (migration 0010)."""
     store, producer, stop = PostgresLedger(pool), RecordingProducer(), asyncio.Event()
     relay = asyncio.create_task(OutboxRelay(pool, producer).run(stop, interval_s=30))
     try:

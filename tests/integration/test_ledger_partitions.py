@@ -1,4 +1,4 @@
-"""The log partitioned by its streams' years (migration 0010): an existing ledger migrates unchanged,
+"""The log partitioned by its streams' years (migration 0011): an existing ledger migrates unchanged,
 each stream lives in its year, a new year opens on its first write, a closed year can be
 detached and verify still accounts for it."""
 
@@ -97,18 +97,18 @@ def _as_append(event: RecordedEvent) -> StreamAppend:
 
 @pytest.fixture
 async def upgraded(database_url: str) -> AsyncIterator[list[asyncpg.Record]]:
-    """A database at 0009 holding the v1 fixture ledger and a v2 ledger, then migrated to 0010."""
-    await migrate_until(database_url, "0009_outbox_notify.sql")
+    """A database at 0010 holding the v1 fixture ledger and a v2 ledger, then migrated to 0011."""
+    await migrate_until(database_url, "0010_outbox_notify.sql")
     v2 = await a_v2_ledger()
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
     try:
-        await restore_into_postgres(pool, open_years=False)  # 0009 has no partitions to open
+        await restore_into_postgres(pool, open_years=False)  # 0010 has no partitions to open
         async with pool.acquire() as connection:
             await copy_in(connection, v2)
             before = await connection.fetch(ROWS)
     finally:
         await pool.close()
-    assert await migrate(database_url) == ["0010_events_by_year.sql"]
+    assert await migrate(database_url) == ["0011_events_by_year.sql"]
     yield before
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     async with migrated_pool(database_url, role="ledger_app", size=6) as pool:
-        await pool.execute("SELECT ledger_add_year(2025::smallint)")  # before the writers race (migration 0010)
+        await pool.execute("SELECT ledger_add_year(2025::smallint)")  # before the writers race (migration 0011)
         yield pool
 
 

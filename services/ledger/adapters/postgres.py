@@ -151,7 +151,7 @@ class PostgresLedger:
         raise clash
 
     async def _open_years(self, requests: Sequence[CommitRequest]) -> None:
-        """Make sure each year the batch writes to has its partition (migration 0010): asked of
+        """Make sure each year the batch writes to has its partition (migration 0011): asked of
         the database once per year and process, on a connection of its own, before the write
         transaction begins (creating a partition locks the whole log until it commits)."""
         years = {sql.stream_year(a.stream_id) for one in requests for a in one.appends} - self._years

@@ -27,7 +27,7 @@ EVENT_COLUMNS = (
 # follower never moves its cursor past an event that an open transaction will commit later.
 READ_ALL = f"SELECT {EVENT_COLUMNS} FROM ledger_read_all($1, $2)"
 
-# A stream lives in its year's partition (migration 0010): naming the year lets the planner
+# A stream lives in its year's partition (migration 0011): naming the year lets the planner
 # look in that partition only.
 IN_ITS_YEAR = "ledger_stream_year(e.stream_id) = ledger_stream_year({})"
 
@@ -140,7 +140,7 @@ SELECT stream_id FROM s WHERE stream_id IS NOT NULL AND starts_with(stream_id, $
 
 
 def stream_year(stream_id: str) -> int:
-    """The partition of a stream (migration 0010's ledger_stream_year): the year its id ends in,
+    """The partition of a stream (migration 0011's ledger_stream_year): the year its id ends in,
     "/<four digits>", else 0."""
     found = _YEAR.search(stream_id)
     return int(found.group(1)) if found else 0

@@ -1,4 +1,4 @@
--- The event log partitioned by the year its stream names (ADR 0007, docs/ledger.md "Partitions").
+-- The event log partitioned by the year its stream names (ADR 0008, docs/ledger.md "Partitions").
 --
 -- Every stream id of this service ends in its year: "<psn_no>/<year>", "inst/<code>/<year>",
 -- "region/<admdvs>/<year>". ledger_stream_year reads it; a stream id that does not end in
