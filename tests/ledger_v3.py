@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from ledger.adapters.postgres_sql import stream_year
 from ledger.memory import MemoryLedger
 from ledger.store import RecordedEvent
 
@@ -74,7 +75,9 @@ async def restore_into_postgres(pool: asyncpg.Pool) -> None:
     """The same in PostgreSQL, inserted as a superuser with triggers off (session_replication_role
     = replica) so the rows keep the hashes that code computed rather than being re-stamped."""
     last, projections = _last_versions(), fixture_json("projections.json")
+    years = sorted({stream_year(stream) for stream in last})  # each year's partition (migration 0011)
     async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT ledger_add_year(y::smallint) FROM unnest($1::int[]) AS y", years)
         await connection.execute("SET LOCAL session_replication_role = replica")
         for index, r in enumerate(fixture_events()):
             await connection.execute(
