@@ -1,7 +1,13 @@
 """The AsyncAPI 3.0 document of both services, generated from the wire models.
 
 Run `python -m contracts.asyncapi` after changing a model; a test fails while
-contracts/asyncapi/medins-settlement.json and the models disagree.
+contracts/asyncapi/medins-settlement.json and the models disagree, and another parses it with
+the AsyncAPI project's own parser (contracts/asyncapi/validate/).
+
+A JSON Schema from pydantic keeps its sub-schemas in ``$defs`` and points at them with
+``#/$defs/…``, which is relative to the document that holds it. Inside an AsyncAPI document
+that root is the AsyncAPI document itself, so every sub-schema is hoisted into
+``components/schemas`` and every ``$ref`` rewritten to point there.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts.schema_export import MESSAGES, render
+from contracts.schema_export import MESSAGES, schema_of
 
 OUT = Path(__file__).parent / "asyncapi" / "medins-settlement.json"
 
@@ -60,12 +66,44 @@ OPERATIONS = {
 }
 
 
+def _rewrite_refs(node: Any, renamed: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (_component_ref(value, renamed) if key == "$ref" else _rewrite_refs(value, renamed))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(item, renamed) for item in node]
+    return node
+
+
+def _component_ref(ref: str, renamed: dict[str, str]) -> str:
+    name = ref.removeprefix("#/$defs/")
+    return f"#/components/schemas/{renamed[name]}"
+
+
+def _hoist(name: str, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The message's payload with its ``$defs`` moved into ``schemas``: shared when another
+    message defined the same sub-schema identically, all prefixed with the message's name when
+    one of them would clash with a different sub-schema of the same name."""
+    payload = schema_of(MESSAGES[name], name)
+    definitions: dict[str, Any] = payload.pop("$defs", {})
+    renamed = {def_name: def_name for def_name in definitions}
+    hoisted = {renamed[k]: _rewrite_refs(v, renamed) for k, v in definitions.items()}
+    if any(schemas.get(k) not in (None, v) for k, v in hoisted.items()):
+        renamed = {def_name: f"{name.replace('.', '_')}_{def_name}" for def_name in definitions}
+        hoisted = {renamed[k]: _rewrite_refs(v, renamed) for k, v in definitions.items()}
+    schemas.update(hoisted)
+    return dict(_rewrite_refs(payload, renamed))
+
+
 def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
     messages = {
         name.replace(".", "_"): {
             "name": name,
             "contentType": "application/json",
-            "payload": json.loads(render(MESSAGES[name], name)),
+            "payload": _hoist(name, schemas),
         }
         for name in MESSAGES
         if name != "settlements.v1.annual_totals"
@@ -93,7 +131,7 @@ def document() -> dict[str, Any]:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": schemas},
     }
 
 

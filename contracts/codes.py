@@ -133,3 +133,7 @@ class RejectionCode(StrEnum):
     DUAL_CHANNEL_NOT_DESIGNATED = "dual_channel_not_designated"  # "三定" not met, and the policy rejects
     REFUND_LINE_UNMATCHED = "refund_line_unmatched"  # a refund line without its original line
     INVARIANT_BROKEN = "invariant_broken"  # a bug: nothing recorded, operators alerted
+    # The service failed on this message several times while its database and broker were
+    # healthy: answered so the partition moves on, copied to the dead-letter topic, re-driven
+    # after a fix (docs/operations.md, "Dead letters").
+    INTERNAL_ERROR = "internal_error"

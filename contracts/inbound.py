@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
 from contracts import claims, enrolments
-from contracts.claims import Claim, Reversal
+from contracts.claims import Claim, FixmedinsCode, PsnNo, RequestId, Reversal
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.reconciliation import Reconciliation
@@ -29,6 +30,26 @@ VERSIONS = {
 }
 MIGRATION = "docs/integrating.md#migrating-from-v1"
 
+# The ids a refusal is addressed with, checked by the contract's own types: an id that would be
+# refused in a valid message is not salvaged into a rejection either (NUL, blank, a lone
+# surrogate or 10 MB of text would otherwise travel into the ledger, Kafka keys and logs).
+_IDS: dict[str, TypeAdapter[str]] = {
+    "request_id": TypeAdapter(RequestId),
+    "fixmedins_code": TypeAdapter(FixmedinsCode),
+    "psn_no": TypeAdapter(PsnNo),
+}
+# What a refusal may quote of the message (a field path, a msg_type): visible text, bounded.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+QUOTE_LIMIT = 80
+SENTENCE_LIMIT = 500
+# pydantic says "String should match pattern '^…$'"; a sender needs the rule in words.
+_PATTERN_RULES = {
+    r"^[0-9A-Za-z_-]+$": "may hold only letters, digits, '_' and '-'",
+    r"^[0-9A-Za-z._-]+$": "may hold only letters, digits, '.', '_' and '-'",
+    r"^[0-9A-Za-z._:-]+$": "may hold only letters, digits, '.', '_', ':' and '-'",
+    r"^[!-~]+$": "may hold only visible ASCII characters: no spaces, control characters or other scripts",
+}
+
 
 @dataclass(frozen=True)
 class InvalidMessage(Exception):
@@ -45,18 +66,45 @@ class InvalidMessage(Exception):
         return self.message
 
 
-def _salvage(obj: dict[str, Any], name: str) -> str | None:
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Part of a hostile message made safe to repeat in an answer: invisible characters shown as
+    '?', cut to ``limit`` characters."""
+    shown = _UNPRINTABLE.sub("?", text[: limit + 1])
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def salvage_id(obj: dict[str, Any], name: str) -> str | None:
     value = obj.get(name)
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return _IDS[name].validate_python(value.strip())
+    except ValidationError:
+        return None
+
+
+def salvage_ids(obj: dict[str, Any]) -> dict[str, str | None]:
+    """request_id, fixmedins_code and psn_no of a message, each only if the contract accepts it."""
+    return {name: salvage_id(obj, name) for name in _IDS}
+
+
+def salvage_raw(raw: bytes | str) -> dict[str, str | None]:
+    """The same from raw bytes, for a message that failed later; never raises."""
+    try:
+        return salvage_ids(decode_json(raw))
+    except UndecodableMessage:
+        return dict.fromkeys(_IDS)
 
 
 def _describe(error: ValidationError) -> tuple[str, str]:
-    first = error.errors(include_url=False)[0]
+    first = error.errors(include_url=False, include_input=False)[0]
     # The discriminator adds the message type as the first path element; drop it.
     path = [str(p) for p in first["loc"] if str(p) not in MSG_TYPES]
-    field = ".".join(path)
-    reason = str(first["msg"]).removeprefix("Value error, ")
-    more = len(error.errors()) - 1
+    field = quote(".".join(path), limit=200)
+    reason = quote(str(first["msg"]).removeprefix("Value error, "), limit=SENTENCE_LIMIT)
+    if first["type"] == "string_pattern_mismatch":
+        reason = _PATTERN_RULES.get(str(first.get("ctx", {}).get("pattern")), reason)
+    more = error.error_count() - 1
     extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     where = f"field {field}: " if field else ""
     return field, f"{where}{reason}{extra}"
@@ -76,7 +124,7 @@ def _check_version(obj: dict[str, Any], msg_type: str, ids: dict[str, str | None
             f"(national codes and names; see {MIGRATION})."
         )
     else:
-        shown = repr(version)[:60]
+        shown = quote(repr(version), limit=60)
         sentence = f"schema_version {shown} is not one this service reads; a {msg_type} is {expected} ({MIGRATION})."
     raise InvalidMessage(RejectionCode.UNSUPPORTED_SCHEMA_VERSION, sentence, field="schema_version", **ids)
 
@@ -86,11 +134,13 @@ def parse_inbound(raw: bytes | str) -> Message:
         obj = decode_json(raw)
     except UndecodableMessage as exc:
         raise InvalidMessage(RejectionCode.MALFORMED_JSON, f"The message is not JSON: {exc}.") from None
-    ids = {k: _salvage(obj, k) for k in ("request_id", "fixmedins_code", "psn_no")}
-    if obj.get("msg_type") not in MSG_TYPES:
+    ids = salvage_ids(obj)
+    msg_type = obj.get("msg_type")
+    if not (isinstance(msg_type, str) and msg_type in MSG_TYPES):
+        got = repr(msg_type) if not isinstance(msg_type, str) else repr(quote(msg_type))
         raise InvalidMessage(
             RejectionCode.UNKNOWN_MESSAGE_TYPE,
-            f"msg_type must be one of {', '.join(MSG_TYPES)}; got {obj.get('msg_type')!r}.",
+            f"msg_type must be one of {', '.join(MSG_TYPES)}; got {quote(got)}.",
             field="msg_type",
             **ids,
         )

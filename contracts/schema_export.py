@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -35,12 +35,19 @@ MESSAGES: dict[str, type[BaseModel]] = {
 }
 
 
-def render(model: type[BaseModel], name: str) -> str:
+def schema_of(model: type[BaseModel], name: str) -> dict[str, Any]:
     # Inbound messages are validated (mode="validation"); outbound ones are what we serialise.
-    mode: Literal["validation", "serialization"] = (
-        "validation" if name.startswith(("claims", "enrolments")) else "serialization"
-    )
-    schema = model.model_json_schema(mode=mode)
+    inbound = name.startswith(("claims", "enrolments"))
+    schema = model.model_json_schema(mode="validation" if inbound else "serialization")
+    if inbound:
+        # The model gives msg_type a default, but the service reads it first to know which model
+        # to apply: a message without it is answered unknown_message_type, so it is required.
+        schema["required"] = ["msg_type", *(f for f in schema.get("required", []) if f != "msg_type")]
+    return schema
+
+
+def render(model: type[BaseModel], name: str) -> str:
+    schema = schema_of(model, name)
     schema["$id"] = f"https://medins-settlement.example/contracts/{name}.json"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -22,6 +22,8 @@ ENROLMENTS = "enrolments.v1"
 SETTLEMENTS = "settlements.v1"
 REJECTIONS = "rejections.v1"
 CLEARING = "clearing.v1"  # the ledger's clearing commands: closes, budgets, reviews (docs/clearing.md)
+# Messages the settlement service failed on while healthy, one dead-letter topic per input topic.
+DEAD_LETTERS = {CLAIMS: "claims.dlq.v1", ENROLMENTS: "enrolments.dlq.v1"}
 _LEGAL = re.compile(r"[A-Za-z0-9._-]*")
 PRINCIPAL = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a SCRAM user name that is also a topic suffix
 
@@ -83,3 +85,17 @@ class Topics:
         head = f"{self.prefix}{CLAIMS}."
         name = topic[len(head) :] if topic.startswith(head) else ""
         return name if PRINCIPAL.fullmatch(name) else None
+
+    @property
+    def dead_letters(self) -> tuple[str, str]:
+        """One dead-letter topic for the claims of every principal, one for enrolments.v1: only
+        the settlement service writes them and only operators read them."""
+        return self.prefix + DEAD_LETTERS[CLAIMS], self.prefix + DEAD_LETTERS[ENROLMENTS]
+
+    def dead_letters_of(self, inbound_topic: str) -> str:
+        """The dead-letter topic of one of our input topics (KeyError for any other topic)."""
+        if inbound_topic == self.prefix + CLAIMS or self.claims_principal(inbound_topic):
+            return self.prefix + DEAD_LETTERS[CLAIMS]
+        if inbound_topic == self.prefix + ENROLMENTS:
+            return self.prefix + DEAD_LETTERS[ENROLMENTS]
+        raise KeyError(inbound_topic)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+# No message of the contract nests deeper than 5 levels (claim → items → item); 64 leaves a wide
+# margin and keeps every later step (validation, hashing, logging) far from Python's recursion limit.
+MAX_DEPTH = 64
 
 
 class WireModel(BaseModel):
@@ -16,26 +21,79 @@ class WireModel(BaseModel):
 
 
 class UndecodableMessage(ValueError):
-    """The bytes are not a JSON object (bad UTF-8, bad JSON, or JSON of another shape)."""
+    """The bytes are not a JSON object (bad UTF-8, bad JSON, too deep, or JSON of another shape)."""
+
+
+# A JSON string token (escapes included), so brackets inside strings are not counted as nesting.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
+    """How deep the arrays and objects of a JSON text nest, counted without parsing (so without
+    recursion); stops counting once past ``limit``. Strings are skipped with a regular expression
+    and only brackets are walked, so a 10 MB string costs one scan."""
+    brackets = _NOT_BRACKETS.sub("", _STRING.sub("", text))
+    depth = deepest = 0
+    for char in brackets:
+        depth += _STEP[char]
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (key or value) that is not Unicode text: JSON's "\\ud800" escapes let a
+    message carry half a character, which no UTF-8 system downstream can store or print."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                return f"\\u{ord(item[error.start]):04x}"
+    return None
+
+
 def decode_json(raw: bytes | str) -> dict[str, Any]:
     """Raw bytes → a JSON object whose non-integer numbers are exact ``Decimal``s.
 
     Every consumer decodes through here so that an amount such as 0.1 never passes through a
-    binary float (pydantic's own JSON parser would hand validators a float).
+    binary float (pydantic's own JSON parser would hand validators a float). Whatever the bytes,
+    it returns an object or raises ``UndecodableMessage`` — never ``RecursionError`` or a
+    ``MemoryError`` of its own making: nesting is bounded before parsing starts, and text that
+    is not Unicode (a lone surrogate) is refused after.
     """
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise UndecodableMessage(f"not valid UTF-8: {exc}") from None
+    if nesting_depth(text) > MAX_DEPTH:
+        raise UndecodableMessage(f"arrays and objects nest deeper than {MAX_DEPTH} levels")
+    try:
         value = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise UndecodableMessage(f"not valid UTF-8 JSON: {exc}") from exc
+    except RecursionError:  # belt and braces: the depth check above should make this unreachable
+        raise UndecodableMessage(f"arrays and objects nest deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise UndecodableMessage(f"not valid UTF-8 JSON: {exc}") from None
     if not isinstance(value, dict):
         raise UndecodableMessage(f"expected a JSON object, got {type(value).__name__}")
+    surrogate = _lone_surrogate(value)
+    if surrogate is not None:
+        raise UndecodableMessage(f"a string holds the lone surrogate {surrogate}, which is not Unicode text")
     return value
 
 

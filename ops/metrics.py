@@ -36,7 +36,14 @@ class SettlementMetrics:
         )
         self.unhandled = Counter(
             "settlement_unhandled_errors_total",
-            "Messages answered invariant_broken because the service failed on them (a bug: alert)",
+            "Attempts that failed on a message while the database and broker were healthy (a bug or a hostile message)",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "settlement_dead_letters_total",
+            "Messages answered internal_error and copied to the dead-letter topic, by input topic (alert: re-drive "
+            "after a fix)",
+            ["topic"],
             registry=r,
         )
         self.pre_settlements = Counter(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -21,10 +24,11 @@ from starlette.applications import Starlette
 from contracts.topics import Topics
 from engine.policy_files import load_policy_book
 from ops.http import database_check, service_app
-from ops.kafka import faststream_security
+from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics, faststream_security
 from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.consumer import Backoff, handle_batch
+from settlement.entrypoints.dead_letters import DeadLetterPolicy
 from settlement.entrypoints.http import counter_endpoints
 from settlement.gateway.context import Deps
 from settlement.gateway.http import GatewayMetrics, gateway_endpoints
@@ -64,8 +68,29 @@ class Running:
         """Every settlement metric is counted as it happens; nothing to read at scrape time."""
 
 
+async def _tolerant_headers(records: Any, original: Any) -> Any:
+    """FastStream decodes every header value as UTF-8 before our handler runs; a header of other
+    bytes (or a null one) would fail the whole batch outside our control. Such a batch is parsed
+    from copies with readable headers, and the handler still gets the original records."""
+    try:
+        return await original(records)
+    except (UnicodeDecodeError, AttributeError):
+        batch = records if isinstance(records, tuple) else (records,)
+        readable = tuple(
+            dataclasses.replace(r, headers=[(k, (v or b"").decode("utf-8", "replace").encode()) for k, v in r.headers])
+            for r in batch
+        )
+        parsed = await original(readable if isinstance(records, tuple) else readable[0])
+        parsed.raw_message = records
+        return parsed
+
+
 def build_broker(
-    settings: SettlementSettings, service: SettlementService, metrics: SettlementMetrics, backoff: Backoff
+    settings: SettlementSettings,
+    service: SettlementService,
+    metrics: SettlementMetrics,
+    backoff: Backoff,
+    dead: DeadLetterPolicy,
 ) -> KafkaBroker:
     """The consumer of the inbound topics: with a registry of senders, every principal's claims
     topic and enrolments.v1 by one pattern (the sender is known from the topic); without one,
@@ -94,14 +119,33 @@ def build_broker(
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         decoder=_raw_body,
+        parser=_tolerant_headers,
     )
     async def settle_batch(body: Any, message: KafkaMessage) -> None:
         """Settle claims and reversals, record enrolments and account credits (claims.v1,
         enrolments.v1). Every message gets exactly one answer on settlements.v1 or
         rejections.v1, relayed from the ledger's outbox."""
-        await handle_batch(message, service, metrics, backoff)
+        await handle_batch(message, service, metrics, backoff, dead)
 
     return broker
+
+
+async def _dead_letters(settings: SettlementSettings) -> DeadLetterPolicy:
+    """The producer of dead-letter copies, and the dead-letter topics made to exist if they can be."""
+    topics, options = Topics(settings.kafka_topic_prefix), aiokafka_options(settings)
+    try:
+        async with asyncio.timeout(30):
+            await ensure_topics(options, list(topics.dead_letters))
+    except (TopicsMissing, TimeoutError) as error:  # a failing copy later holds its partition, so say it now
+        log.error("dead_letter_topics_missing", topics=list(topics.dead_letters), error=str(error))
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", client_id="settlement-dlq", **options)
+    await producer.start()
+    return DeadLetterPolicy(
+        producer,
+        topics,
+        max_attempts=settings.settlement_max_message_attempts,
+        retry_delay_s=settings.settlement_message_retry_seconds,
+    )
 
 
 def create_app(settings: SettlementSettings | None = None) -> Starlette:
@@ -130,7 +174,8 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         )
         gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))
-        broker = build_broker(settings, service, metrics, backoff)
+        dead = await _dead_letters(settings)
+        broker = build_broker(settings, service, metrics, backoff, dead)
         await broker.start()
         log.info(
             "started",
@@ -143,6 +188,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             await broker.stop()  # waits for the batch in hand to finish and commit
+            await dead.producer.stop()  # type: ignore[attr-defined]
             await pool.close()
             log.info("stopped")
 

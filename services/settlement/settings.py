@@ -24,3 +24,13 @@ class SettlementSettings(CommonSettings):
         description="The payer's person register (CSV, settlement.gateway.people) that 1101 answers from; "
         "without it 1101 finds no one",
     )
+    settlement_max_message_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Tries of one message that fails while the database and broker are healthy, before it is "
+        "answered internal_error and copied to its dead-letter topic",
+    )
+    settlement_message_retry_seconds: float = Field(
+        default=0.2, ge=0, le=30, description="Pause before the n-th retry of a failing message is n times this"
+    )

@@ -1,21 +1,119 @@
-"""No message holds a partition: broken bytes seen twice, and a message the service fails on.
+"""No message holds a partition: every record gets exactly one answer, whatever its bytes.
 
-Found by the demo: the same truncated message in two runs had the same key, the second
-recording raised DuplicateRequest, and the consumer rewound that batch forever.
+Each trigger of issue 10 item 1 once stalled a partition forever (the batch rewound without
+end); here each is a record between an enrolment and a canary claim, through the consumer's
+own batch code over the in-memory ledger, and must be answered once with the canary behind it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
 import pytest
-from settlement.entrypoints.consumer import process_batch
+from ledger.memory import MemoryLedger
+from settlement.entrypoints.consumer import process_batch, received_at
+from settlement.entrypoints.dead_letters import ATTEMPTS, ERROR, SOURCE, DeadLetterPolicy
 from test_settlement_service import H2, claim, enrolment, raw, service
 
 from contracts.results import Rejection
+from contracts.topics import Topics
 from ops.metrics import SettlementMetrics
 
 TRUNCATED = b'{"msg_type": "claim", "request_id": '
+DEEP = b"[" * 50_000 + b"]" * 50_000
+
+
+def with_diagnoses_nested_50000_deep() -> bytes:
+    body = raw(claim(request_id="C-DEEP"))
+    assert b'"feedetail":' in body
+    return body.replace(b'"feedetail":', b'"diseinfo": ' + DEEP + b', "feedetail":')
+
+
+TRIGGERS: dict[str, bytes] = {
+    "json nested 50,000 deep": DEEP,
+    "diagnoses nested 50,000 deep": with_diagnoses_nested_50000_deep(),
+    "NUL in psn_no of a valid claim": raw(claim(request_id="C-NUL1", psn="P\x001")),
+    "NUL in fixmedins_code of a valid claim": raw(claim(request_id="C-NUL2", fixmedins_code="H\x001")),
+    "blank fixmedins_code in an invalid message": b'{"msg_type": "claim", "schema_version": "claims.v2", '
+    b'"fixmedins_code": " "}',
+    "blank request_id in an invalid message": b'{"msg_type": "claim", "schema_version": "claims.v2", "request_id": " "}',
+    "blank psn_no in an invalid message": b'{"msg_type": "claim", "schema_version": "claims.v2", "psn_no": "  "}',
+    "lone surrogate request_id": b'{"msg_type": "claim", "request_id": "\\ud800"}',
+    "lone surrogate in a valid claim's name": raw(claim(request_id="C-SUR")).replace(
+        b'"fixmedins_code"', b'"fixmedins_name": "\\udfff", "fixmedins_code"'
+    ),
+    "10 MB request_id": b'{"msg_type": "claim", "schema_version": "claims.v2", "request_id": "'
+    + b"x" * 10_000_000
+    + b'"}',
+    "empty bytes": b"",
+}
+
+
+@dataclass
+class Record:
+    value: bytes | None
+    offset: int
+    topic: str = "claims.v1"
+    partition: int = 0
+    timestamp: int = 1_740_000_000_000
+    key: bytes | None = b"P1"
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Producer:
+    """Stands in for the broker: remembers what was published, or fails like the broker would."""
+
+    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = field(default_factory=list)
+    fails_with: Exception | None = None
+
+    async def send_and_wait(self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = ()):
+        if self.fails_with is not None:
+            raise self.fails_with
+        self.sent.append((topic, value, key, list(headers)))
+
+
+def policy(producer: Producer | None = None, attempts: int = 3) -> DeadLetterPolicy:
+    return DeadLetterPolicy(producer or Producer(), Topics(), max_attempts=attempts, retry_delay_s=0)
+
+
+def answers_by_source_or_request(store: MemoryLedger) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for message in store.outbox():
+        answer = json.loads(message.value)
+        found.setdefault(answer.get("request_id") or answer["source"], []).append(answer)
+    return found
+
+
+@pytest.mark.parametrize("trigger", sorted(TRIGGERS))
+async def test_each_poison_message_is_answered_once_and_the_canary_behind_it_settles(trigger: str) -> None:
+    svc, store = service()
+    records = (Record(raw(enrolment()), 0), Record(TRIGGERS[trigger], 1), Record(raw(claim(request_id="CANARY")), 2))
+    await process_batch(svc, records, SettlementMetrics(), policy())
+
+    answers = answers_by_source_or_request(store)
+    assert [a["msg_type"] for a in answers["CANARY"]] == ["settlement"]
+    poison = [a for key, found in answers.items() if key not in ("E-P1", "CANARY") for a in found]
+    assert len(poison) == 1 and poison[0]["msg_type"] == "rejection", poison
+    assert poison[0]["code"] in ("malformed_json", "invalid_message")  # the message's fault, not a bug
+
+
+async def test_a_record_timestamp_of_2_to_the_62_ms_is_answered_with_the_consumers_clock() -> None:
+    svc, store = service()
+    records = (Record(raw(enrolment()), 0, timestamp=2**62), Record(raw(claim(request_id="CANARY")), 1, timestamp=-5))
+    await process_batch(svc, records, SettlementMetrics(), policy())
+    answers = answers_by_source_or_request(store)
+    assert answers["E-P1"][0]["msg_type"] == "enrolment_accepted"
+    assert answers["CANARY"][0]["msg_type"] == "settlement"
+    assert received_at(Record(b"", 0, timestamp=2**62)).year == datetime.now(UTC).year
+
+
+def test_a_plausible_record_timestamp_is_kept_so_a_redelivery_is_answered_the_same() -> None:
+    assert received_at(Record(b"", 0, timestamp=1_740_000_000_000)) == datetime(2025, 2, 19, 21, 20, tzinfo=UTC)
 
 
 async def test_the_same_broken_bytes_at_two_offsets_get_two_answers_and_a_redelivery_gets_the_first() -> None:
@@ -30,55 +128,109 @@ async def test_the_same_broken_bytes_at_two_offsets_get_two_answers_and_a_redeli
     assert [m.message_id for m in store.outbox()] == [first.event_id, second.event_id]
 
 
-@dataclass
-class Record:
-    value: bytes
-    offset: int
-    topic: str = "claims.v1"
-    partition: int = 0
-    timestamp: int = 1_740_000_000_000
-
-
 class Failing:
-    """The real service, except that one request id makes it fail the way a bug or an outage would."""
+    """The real service, except that a message holding BOOM makes it fail the way a bug or an
+    outage would; counts the attempts."""
 
     def __init__(self, error: Exception) -> None:
         self.inner, self.store = service()
-        self.error = error
+        self.error, self.attempts, self.topics = error, 0, self.inner.topics
 
-    async def handle(self, value: bytes, **kwargs: object) -> object:
+    async def handle(self, value: bytes, **kwargs: Any) -> Any:
         if b"BOOM" in value:
+            self.attempts += 1
             raise self.error
-        return await self.inner.handle(value, **kwargs)  # type: ignore[arg-type]
+        return await self.inner.handle(value, **kwargs)
 
     async def ledger_reachable(self) -> bool:
         return await self.inner.ledger_reachable()
 
-    async def reject_unhandled(self, *args: object, **kwargs: object) -> object:
-        return await self.inner.reject_unhandled(*args, **kwargs)  # type: ignore[arg-type]
+    def answers_for(self, topic: str | None) -> Any:
+        return self.inner.answers_for(topic)
+
+    async def reject_unhandled(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.inner.reject_unhandled(*args, **kwargs)
 
 
-async def test_a_message_the_service_fails_on_is_rejected_and_the_batch_moves_on() -> None:
-    failing = Failing(ZeroDivisionError("a bug"))
-    metrics = SettlementMetrics()
-    records = (
-        Record(raw(enrolment()), 0),
-        Record(raw(claim(request_id="BOOM")), 1),
-        Record(raw(claim(request_id="C-AFTER")), 2),
-    )
-    await process_batch(failing, records, metrics)  # type: ignore[arg-type]
+async def test_a_message_the_service_keeps_failing_on_is_tried_three_times_answered_and_dead_lettered() -> None:
+    failing, producer, metrics = Failing(ZeroDivisionError("a bug")), Producer(), SettlementMetrics()
+    boom = Record(raw(claim(request_id="BOOM")), 1, headers=[("traceparent", b"00-abc"), ("odd", b"\xff")])
+    records = (Record(raw(enrolment()), 0), boom, Record(raw(claim(request_id="C-AFTER")), 2))
+    await process_batch(failing, records, metrics, policy(producer))  # type: ignore[arg-type]
 
-    answers = {m.headers.get("request_id"): m for m in failing.store.outbox()}
-    assert answers["BOOM"].headers["msg_type"] == "rejection"
-    assert b"invariant_broken" in answers["BOOM"].value and b"ZeroDivisionError" in answers["BOOM"].value
-    assert answers["C-AFTER"].headers["msg_type"] == "settlement"
-    assert metrics.unhandled._value.get() == 1
-    # Nothing was recorded under the claim's own key: a resend after the fix is priced afresh.
+    assert failing.attempts == 3
+    answers = answers_by_source_or_request(failing.store)
+    (failed,) = answers["BOOM"]
+    assert failed["code"] == "internal_error" and "ZeroDivisionError" in failed["message"]
+    assert failed["source"] == "claims.v1/0/1" and failed["psn_no"] == "P1" and failed["fixmedins_code"] == H2
+    assert [a["msg_type"] for a in answers["C-AFTER"]] == ["settlement"]
+    ((topic, value, key, headers),) = producer.sent
+    assert (topic, value, key) == ("claims.dlq.v1", boom.value, b"P1")
+    named = dict(headers)
+    assert headers[:2] == [("traceparent", b"00-abc"), ("odd", b"\xff")]  # the original headers, first, as sent
+    assert (named[SOURCE], named[ERROR], named[ATTEMPTS]) == (b"claims.v1/0/1", b"ZeroDivisionError", b"3")
+    assert metrics.dead_letters.labels("claims.v1")._value.get() == 1
+    assert metrics.unhandled._value.get() == 3
+    # Nothing was recorded under the claim's own key: a re-drive after the fix is priced afresh.
     assert await failing.store.find_request(f"{H2}:BOOM") is None
 
 
+async def test_a_redelivered_dead_letter_gets_the_same_answer_and_is_not_answered_twice() -> None:
+    failing = Failing(ZeroDivisionError("a bug"))
+    boom = Record(raw(claim(request_id="BOOM")), 4)
+    await process_batch(failing, (boom,), SettlementMetrics(), policy())  # type: ignore[arg-type]
+    await process_batch(failing, (boom,), SettlementMetrics(), policy())  # type: ignore[arg-type]
+    assert len(answers_by_source_or_request(failing.store)["BOOM"]) == 1
+
+
 async def test_an_outage_is_not_a_rejection_the_batch_is_left_for_a_retry() -> None:
-    failing = Failing(ConnectionRefusedError("database down"))
+    failing, producer = Failing(ConnectionRefusedError("database down")), Producer()
     with pytest.raises(ConnectionRefusedError):
-        await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 0),), SettlementMetrics())  # type: ignore[arg-type]
+        await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 0),), SettlementMetrics(), policy(producer))  # type: ignore[arg-type]
+    assert failing.store.outbox() == [] and producer.sent == [] and failing.attempts == 1
+
+
+async def test_asyncpg_internal_client_error_of_a_restarting_database_is_an_outage() -> None:
+    failing = Failing(asyncpg.exceptions.InternalClientError("got result for unknown protocol state 3"))
+    with pytest.raises(asyncpg.exceptions.InternalClientError):
+        await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 0),), SettlementMetrics(), policy())  # type: ignore[arg-type]
     assert failing.store.outbox() == []
+
+
+async def test_a_bug_while_the_ledger_does_not_answer_is_taken_for_an_outage() -> None:
+    failing = Failing(ZeroDivisionError("a bug"))
+
+    async def unreachable() -> bool:
+        return False
+
+    failing.ledger_reachable = unreachable  # type: ignore[method-assign]
+    with pytest.raises(ZeroDivisionError):
+        await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 0),), SettlementMetrics(), policy())  # type: ignore[arg-type]
+    assert failing.store.outbox() == []
+
+
+async def test_a_broker_outage_while_dead_lettering_rewinds_and_the_redelivery_is_answered_once() -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    failing, producer = Failing(ZeroDivisionError("a bug")), Producer(fails_with=KafkaConnectionError("broker gone"))
+    boom = Record(raw(claim(request_id="BOOM")), 3)
+    with pytest.raises(KafkaConnectionError):
+        await process_batch(failing, (boom,), SettlementMetrics(), policy(producer))  # type: ignore[arg-type]
+    producer.fails_with = None
+    await process_batch(failing, (boom,), SettlementMetrics(), policy(producer))  # type: ignore[arg-type]
+    assert len(answers_by_source_or_request(failing.store)["BOOM"]) == 1
+    assert len(producer.sent) == 1
+
+
+async def test_when_the_ledger_refuses_even_the_bare_answer_it_is_published_directly() -> None:
+    failing, producer = Failing(ZeroDivisionError("a bug")), Producer()
+
+    async def refuses(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("the ledger path is broken too")
+
+    failing.inner._record = refuses  # type: ignore[method-assign]
+    await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 5),), SettlementMetrics(), policy(producer))  # type: ignore[arg-type]
+    topics = [topic for topic, *_ in producer.sent]
+    assert topics == ["rejections.v1", "claims.dlq.v1"]
+    answer = json.loads(producer.sent[0][1] or b"")
+    assert answer["code"] == "internal_error" and answer["request_id"] == "BOOM"

@@ -1,9 +1,15 @@
 """The Kafka side: claims.v1 and enrolments.v1 in bounded batches, offsets committed only after
 every message of the batch has its answer committed in the ledger.
 
-A transient failure (database or broker unreachable) rewinds the batch — each partition to its
-earliest offset in it — and waits with exponential backoff; the redelivered messages that were
-already answered get their stored answers (idempotency), so nothing is lost or done twice.
+Two kinds of failure, told apart by ``failures.is_outage``:
+
+- an **outage** (database or broker unreachable, restarting, overloaded, a lost race) rewinds
+  the batch — each partition to its earliest offset in it — and waits with exponential backoff;
+  the redelivered messages that were already answered get their stored answers (idempotency),
+  so nothing is lost or done twice;
+- anything else is about **one message** (its content, or a bug it triggers). It is tried
+  ``max_attempts`` times; then it is answered ``internal_error``, copied to its dead-letter
+  topic and counted, and the partition moves on. Nothing a message holds can stop a partition.
 """
 
 from __future__ import annotations
@@ -14,15 +20,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import structlog
 from aiokafka import TopicPartition
 
 from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
-from settlement.service_layer.handlers import RetriesExhausted, SettlementService
+from settlement.entrypoints.dead_letters import DeadLetterPolicy
+from settlement.entrypoints.failures import is_outage
+from settlement.service_layer.handlers import SettlementService
+from settlement.service_layer.replies import Reply, outbox_message
 
 log = structlog.get_logger(__name__)
+
+# A record timestamp outside these bounds is not a time Kafka took the message: a producer in
+# CreateTime mode may write any 64-bit number (2**62 ms is 146 million years from now).
+EARLIEST_RECORD_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_RECORD_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -41,49 +54,94 @@ class Backoff:
         self.failures, self.healthy, self.last_error = 0, True, ""
 
 
-# Failures that pass: the database or broker unreachable, restarting or overloaded, a lost race.
-TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    RetriesExhausted,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.exceptions.TransactionRollbackError,
-)
-
-
 def received_at(record: Any) -> datetime:
     """When Kafka took the message (its record timestamp): the same on every redelivery, so a
-    message answered again after a crash gets the same answer, byte for byte."""
+    message answered again after a crash gets the same answer, byte for byte. A missing or
+    absurd timestamp (before 2000, after 2100, beyond what a datetime holds) is replaced by
+    the consumer's clock; this never raises."""
     timestamp = getattr(record, "timestamp", None)
-    if isinstance(timestamp, int) and timestamp > 0:
-        return datetime.fromtimestamp(timestamp / 1000, UTC)
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        try:
+            taken = datetime.fromtimestamp(timestamp / 1000, UTC)
+        except (OverflowError, OSError, ValueError):
+            taken = None
+        if taken is not None and EARLIEST_RECORD_TIME <= taken < LATEST_RECORD_TIME:
+            return taken
     return datetime.now(UTC)
 
 
-async def process_batch(service: SettlementService, records: tuple[Any, ...], metrics: SettlementMetrics) -> None:
-    """Answer every record in order; raises on a transient failure before anything is acked."""
+def describe(error: BaseException) -> str:
+    """An error for a log line: its type and at most 200 characters of its text."""
+    text = str(error)
+    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+
+
+async def answer(service: SettlementService, record: Any, metrics: SettlementMetrics, dead: DeadLetterPolicy) -> Reply:
+    """Exactly one answer for one record, or an exception that is an outage (the caller rewinds)."""
+    raw = record.value or b""
+    source = f"{record.topic}/{record.partition}/{record.offset}"
+    at = received_at(record)
+    failure: Exception | None = None
+    for attempt in range(1, dead.max_attempts + 1):
+        try:
+            return await service.handle(raw, source=source, received_at=at, topic=record.topic)
+        except Exception as error:
+            if is_outage(error) or not await service.ledger_reachable():
+                raise  # an outage in whatever form: retried with the batch, never answered
+            failure = error
+            metrics.unhandled.inc()
+            log.error("message_failed", attempt=attempt, of=dead.max_attempts, error=describe(error), exc_info=True)
+            if attempt < dead.max_attempts:
+                await asyncio.sleep(dead.retry_delay_s * attempt)
+    assert failure is not None
+    return await dead_letter(service, record, failure, metrics, dead, source=source, at=at)
+
+
+async def dead_letter(
+    service: SettlementService,
+    record: Any,
+    failure: Exception,
+    metrics: SettlementMetrics,
+    dead: DeadLetterPolicy,
+    *,
+    source: str,
+    at: datetime,
+) -> Reply:
+    """Answer ``internal_error`` (recorded in the ledger, relayed like every answer), then copy
+    the record to its dead-letter topic. If even the bare answer cannot be recorded while the
+    ledger answers, it is published straight to rejections.v1: the sender always hears."""
+    raw = record.value or b""
+    try:
+        reply = await service.reject_unhandled(raw, failure, source=source, at=at, topic=record.topic)
+    except Exception as error:
+        if is_outage(error) or not await service.ledger_reachable():
+            raise
+        log.error("internal_error_not_recorded", error=describe(error), exc_info=True)
+        reply = await service.reject_unhandled(raw, failure, source=source, at=at, record=False)
+        unrecorded = outbox_message(reply, service.answers_for(record.topic)[1])
+        await dead.producer.send_and_wait(
+            unrecorded.topic,
+            unrecorded.value,
+            key=unrecorded.key.encode(),
+            headers=[(k, v.encode()) for k, v in unrecorded.headers.items()],
+        )
+    topic = await dead.publish(record, failure, dead.max_attempts)
+    metrics.dead_letters.labels(record.topic).inc()
+    log.error("message_dead_lettered", dead_letter_topic=topic, error=describe(failure))
+    return reply
+
+
+async def process_batch(
+    service: SettlementService, records: tuple[Any, ...], metrics: SettlementMetrics, dead: DeadLetterPolicy
+) -> None:
+    """Answer every record in order; raises on an outage before anything is acked."""
     metrics.batch_size.observe(len(records))
     for record in records:
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(
             topic=record.topic, partition=record.partition, offset=record.offset
         ):
-            source, at = f"{record.topic}/{record.partition}/{record.offset}", received_at(record)
-            try:
-                reply = await service.handle(record.value or b"", source=source, received_at=at, topic=record.topic)
-            except TRANSIENT:
-                raise  # the batch is rewound and retried: nothing of it is acknowledged
-            except Exception as error:  # a bug must not hold the partition forever
-                if not await service.ledger_reachable():
-                    raise  # an outage in a form not listed in TRANSIENT: retried like one
-                log.error("message_failed", error=f"{type(error).__name__}: {error}", exc_info=True)
-                metrics.unhandled.inc()
-                reply = await service.reject_unhandled(
-                    record.value or b"", error, source=source, at=at, topic=record.topic
-                )
+            reply = await answer(service, record, metrics, dead)
         metrics.latency.observe(time.perf_counter() - started)
         outcome = reply.code.value if isinstance(reply, Rejection) else "ok"
         metrics.messages.labels(reply.msg_type, outcome).inc()
@@ -103,19 +161,23 @@ def rewind(consumer: Any, records: tuple[Any, ...]) -> None:
     for record in records:
         tp = TopicPartition(record.topic, record.partition)
         earliest[tp] = min(earliest.get(tp, record.offset), record.offset)
+    assigned = consumer.assignment()
     for tp, offset in earliest.items():
-        consumer.seek(tp, offset)
+        if tp in assigned:  # a partition lost in a rebalance is its new owner's to redeliver
+            consumer.seek(tp, offset)
 
 
-async def handle_batch(message: Any, service: SettlementService, metrics: SettlementMetrics, backoff: Backoff) -> None:
+async def handle_batch(
+    message: Any, service: SettlementService, metrics: SettlementMetrics, backoff: Backoff, dead: DeadLetterPolicy
+) -> None:
     """FastStream batch handler body (ack_policy MANUAL)."""
     raw = message.raw_message
     records = raw if isinstance(raw, tuple) else (raw,)
     try:
-        await process_batch(service, records, metrics)
-    except Exception as error:  # transient or not, nothing of the batch is acknowledged
+        await process_batch(service, records, metrics, dead)
+    except Exception as error:  # an outage: nothing of the batch is acknowledged
         delay = backoff.next_delay()
-        backoff.last_error = f"{type(error).__name__}: {error}"
+        backoff.last_error = describe(error)
         metrics.transient_failures.inc()
         log.warning(
             "batch_rewound",
@@ -127,6 +189,10 @@ async def handle_batch(message: Any, service: SettlementService, metrics: Settle
         rewind(message.consumer, records)
         await asyncio.sleep(delay)
         return
-    await message.ack()  # commits the consumer's positions: everything in this batch
+    try:
+        await message.ack()  # commits the consumer's positions: everything in this batch
+    except Exception as error:  # a rebalance or a broker gone: the next commit, or the next owner, covers it
+        log.warning("commit_failed", error=describe(error))
+        return
     backoff.reset()
     await record_lag(message.consumer, metrics)

@@ -22,7 +22,7 @@ from ledger.store import IdempotentRequest, LedgerStore, NewEvent, StreamAppend
 from contracts.claims import Claim, Reversal, visit_year
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Contribution, Enrolment
-from contracts.inbound import InvalidMessage, parse_inbound
+from contracts.inbound import InvalidMessage, parse_inbound, salvage_raw
 from contracts.reconciliation import Reconciliation
 from contracts.results import EnrolmentAccepted
 from contracts.topics import Topics
@@ -181,37 +181,42 @@ class SettlementService:
             return reply_from_json(dict(dup.stored.result))
 
     async def reject_unhandled(
-        self, raw: bytes, error: Exception, *, source: str | None, at: datetime, topic: str | None = None
+        self,
+        raw: bytes,
+        error: Exception,
+        *,
+        source: str | None,
+        at: datetime,
+        topic: str | None = None,
+        record: bool = True,
     ) -> Reply:
-        """A message the service failed on for a reason that is neither the message's fault nor
-        an outage (a bug): answer it with a rejection so the partition moves on, recorded under
-        this record's own key — a resend after the fix is priced afresh."""
+        """A message the service kept failing on for a reason that is neither the message's fault
+        nor an outage (a bug): answer it ``internal_error`` so the partition moves on, recorded
+        under this record's own key (``raw:…#failed``), never under the message's idempotency
+        key — a resend or a re-drive after the fix is priced afresh.
+
+        Nothing of the message is trusted here: the ids that address the answer are salvaged
+        only if the contract would accept them, and the sentence names only the error's type.
+        Only the ledger commit can raise; ``record=False`` skips it, for the caller's last resort
+        of publishing the answer itself."""
         key = raw_key(raw, source) + "#failed"
-        try:
-            fields = json.loads(raw)
-        except ValueError:
-            fields = {}
-        if not isinstance(fields, dict):
-            fields = {}
-
-        def text(name: str) -> str | None:
-            value = fields.get(name)
-            return value if isinstance(value, str) else None
-
+        reason = type(error).__name__
+        ids = salvage_raw(raw)
         reply = rejection(
             key,
-            RejectionCode.INVARIANT_BROKEN,
-            f"not settled: the service failed on this message ({type(error).__name__}); operators are "
-            "alerted; nothing was recorded, send it again later with the same request_id",
+            RejectionCode.INTERNAL_ERROR,
+            f"not settled: the service failed on this message ({reason}) while its database and broker "
+            "were healthy; nothing was recorded for it, operators are alerted and will re-drive it "
+            "after a fix, or send it again with the same request_id",
             at=at,
             source=source,
-            request_id=text("request_id"),
-            fixmedins_code=text("fixmedins_code"),
-            psn_no=text("psn_no"),
+            **ids,
         )
+        if not record:
+            return reply
         try:
             return await self._record(key, body_hash({"raw": key}), Decision(reply, []), self.answers_for(topic)[1])
-        except DuplicateRequest as dup:
+        except DuplicateRequest as dup:  # this record was dead-lettered before (a redelivery)
             return reply_from_json(dict(dup.stored.result))
 
     async def _record(self, key: str, digest: str, decision: Decision, answers: Topics | None = None) -> Reply:
