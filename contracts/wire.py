@@ -30,8 +30,32 @@ _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
+# No number of the contract needs more digits than this; Python's own limit (4,300) would answer
+# with advice about sys.set_int_max_str_digits.
+MAX_INTEGER_DIGITS = 40
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique: with {"psn_no": "A", "psn_no": "B"} a gateway that
+    reads the first and a service that reads the last would disagree about whose claim it is."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise ValueError(f"the name {name[:80]!r} appears twice in one object")
+            seen.add(name)
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise ValueError(f"an integer has more than {MAX_INTEGER_DIGITS} digits")
+    return int(text)
 
 
 def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
@@ -84,7 +108,13 @@ def decode_json(raw: bytes | str) -> dict[str, Any]:
     if nesting_depth(text) > MAX_DEPTH:
         raise UndecodableMessage(f"arrays and objects nest deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+        value = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=_bounded_int,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_object_without_duplicate_keys,
+        )
     except RecursionError:  # belt and braces: the depth check above should make this unreachable
         raise UndecodableMessage(f"arrays and objects nest deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:

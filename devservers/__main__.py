@@ -70,6 +70,7 @@ def env(where: Layout) -> int:
         return 1
     print(f"export DATABASE_URL={shlex.quote(postgres.dsn(APP_DATABASE))}")
     print(f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(kafka.bootstrap)}")
+    print("export MEDINS_ENV=local")  # the local servers are for local runs: the development log key is fine
     return 0
 
 

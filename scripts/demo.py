@@ -200,6 +200,8 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=300)
     parser.add_argument("--seed", type=int, help="same seed, same day (default: a new day every run)")
     args = parser.parse_args()
+    # The demo is a local run: the services may use the development pseudonym key (ops.settings).
+    os.environ.setdefault("MEDINS_ENV", "local")
     # Every run is a new day of new people on topics of its own, so runs never answer each
     # other's messages and the ledger keeps every run's history (ledger verify checks it all).
     seed = args.seed if args.seed is not None else int(time.time()) % 1_000_000

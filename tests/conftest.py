@@ -14,10 +14,15 @@ The database and topic helpers are plain (sync) fixtures that work for sync and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# Tests are local runs: the services they start may use the development pseudonym key
+# (ops.settings requires LOG_PSEUDONYM_KEY otherwise).
+os.environ.setdefault("MEDINS_ENV", "local")
 
 _TESTS = Path(__file__).resolve().parent
 _MARK_BY_FOLDER = {"integration": pytest.mark.integration, "e2e": pytest.mark.e2e}

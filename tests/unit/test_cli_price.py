@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import structlog
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
@@ -76,3 +80,55 @@ def test_standard_input_is_read_when_the_file_is_a_dash() -> None:
     first_two = "".join(EXAMPLE.read_text("utf-8").splitlines(keepends=True)[:2])
     done = run("price", "--policies", "policies", "-", stdin=first_two)
     assert [json.loads(ln)["msg_type"] for ln in done.stdout.splitlines()] == ["enrolment_accepted"] * 2
+
+
+async def test_a_line_the_service_fails_on_is_answered_internal_error_and_the_next_is_read() -> None:
+    from datetime import UTC, datetime
+
+    from ledger.memory import MemoryLedger
+    from settlement.entrypoints.offline import answer_line
+    from settlement.service_layer.handlers import SettlementService
+
+    from engine.policy_files import load_policy_book
+
+    class Broken(SettlementService):
+        async def handle(self, raw: bytes, **kwargs: object) -> object:  # type: ignore[override]
+            raise ZeroDivisionError("a bug")
+
+    service = Broken(MemoryLedger(), load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC))
+    answer = await answer_line(service, b'{"msg_type": "claim", "request_id": "R-1", "psn_no": "P\\u0000"}', "f:7")
+    assert answer.msg_type == "rejection" and answer.code.value == "internal_error"  # type: ignore[union-attr]
+    assert (answer.source, answer.request_id, answer.psn_no) == ("f:7", "R-1", None)  # type: ignore[union-attr]
+
+
+def test_a_line_over_4_mb_is_answered_malformed_json_and_the_next_line_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"msg_type": "claim", "x": "' + b"y" * (5 * 1024 * 1024) + b'"}\n{"msg_type": "nothing"}\n')
+    done = run("price", "--policies", "policies", str(path))
+    assert done.returncode == 0
+    assert [json.loads(line)["code"] for line in done.stdout.splitlines()] == ["malformed_json", "unknown_message_type"]
+
+
+def test_log_lines_go_to_stderr_pseudonymised_and_stdout_holds_only_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from settlement.entrypoints import cli
+    from settlement.service_layer.handlers import SettlementService
+
+    async def fails(self: SettlementService, raw: bytes, **kwargs: object) -> object:
+        raise KeyError("stream P7/2025")  # a bug whose text names a person-year stream
+
+    monkeypatch.setattr(SettlementService, "handle", fails)
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"msg_type": "claim", "psn_no": "P7"}\n', encoding="utf-8")
+    try:
+        assert cli.main(["price", "--policies", str(ROOT / "policies"), str(path)]) == 0
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers[:] = []
+    out, err = capsys.readouterr()
+    (answer,) = [json.loads(line) for line in out.splitlines()]
+    assert answer["code"] == "internal_error"
+    (line,) = [json.loads(line) for line in err.splitlines()]
+    assert line["message"] == "line_failed" and line["exception"][0]["exc_type"] == "KeyError"
+    assert "P7" not in err

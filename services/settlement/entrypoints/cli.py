@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import secrets
 import sys
 from collections.abc import Sequence
+from typing import ClassVar
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings
 
+from ops.logging import configure_logging
 from ops.settings import CommonSettings
 from settlement.entrypoints import offline
 from settlement.settings import SettlementSettings
 
 
 class CommonSendSettings(CommonSettings):
-    """A producer needs only the broker; the database is not its business."""
+    """A producer needs only the broker; the database is not its business, and it writes no
+    log about people (so no pseudonym key)."""
 
     database_url: SecretStr = SecretStr("")
+    needs_pseudonym_key: ClassVar[bool] = False
 
 
 EXIT_BAD_INPUT = 2
@@ -86,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "price":
+            # Answers alone on stdout; what goes wrong, on stderr, pseudonymised with a key of this
+            # run unless LOG_PSEUDONYM_KEY is given (an offline run has no logs to correlate).
+            key = os.environ.get("LOG_PSEUDONYM_KEY") or secrets.token_hex(16)
+            configure_logging("WARNING", key, "settlement-price", stream=sys.stderr)
             return asyncio.run(offline.price(args.input, args.policies, totals=args.totals, summary=args.summary))
         if args.command == "sample":
             return _sample(args.people, args.seed)

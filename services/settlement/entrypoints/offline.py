@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+import structlog
 from ledger.memory import MemoryLedger
 from pydantic import BaseModel
 
+from contracts.money import format_yuan
 from contracts.results import Rejection, SettlementResult
 from contracts.wire import encode_json
 from engine.errors import UnknownPolicy
@@ -20,6 +22,9 @@ from engine.policy_files import PolicyFileError, load_policy_book
 from engine.snapshot import from_json
 from engine.views import annual_totals
 from settlement.service_layer.handlers import SettlementService
+from settlement.service_layer.replies import Reply
+
+log = structlog.get_logger(__name__)
 
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -56,9 +61,10 @@ async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, ou
             continue
         if len(raw) > MAX_LINE_BYTES:
             raw = b"{...line too long...}"
-        reply = await service.handle(raw.rstrip(b"\r\n"), source=f"{name}:{number}")
+        reply = await answer_line(service, raw.rstrip(b"\r\n"), f"{name}:{number}")
         assert isinstance(reply, BaseModel)  # no national gateway offline: every answer is claims.v1's
         out.write(encode_json(reply).decode() + "\n")
+        out.flush()
         outcomes[reply.code.value if isinstance(reply, Rejection) else reply.msg_type] += 1
         if isinstance(reply, SettlementResult):
             for row in reply.setldetail:
@@ -71,6 +77,21 @@ async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, ou
     if summary:
         _print_summary(outcomes, funds)
     return 0
+
+
+async def answer_line(service: SettlementService, raw: bytes, source: str) -> Reply:
+    """One answer for one line, whatever it holds. The in-memory ledger has no outage, so a line
+    the service fails on (a bug it triggers) is answered internal_error naming the line, the
+    failure is logged (stderr, without the line's content), and the next line is read."""
+    try:
+        return await service.handle(raw, source=source)
+    except Exception as error:
+        log.error("line_failed", source=source, error=type(error).__name__, exc_info=True)
+        at = datetime.now(UTC)
+        try:
+            return await service.reject_unhandled(raw, error, source=source, at=at)
+        except Exception:  # the ledger refuses even the bare answer: print it unrecorded
+            return await service.reject_unhandled(raw, error, source=source, at=at, record=False)
 
 
 def _view(state, book: PolicyBook):  # type: ignore[no-untyped-def]
@@ -93,4 +114,4 @@ def _print_summary(outcomes: Counter[str], funds: Counter[str]) -> None:
         err.write(f"  {kind:<32} {count:>6}\n")
     err.write("paid per fund (yuan):\n")
     for fund, fen in sorted(funds.items()):
-        err.write(f"  {fund:<32} {fen / 100:>14,.2f}\n")
+        err.write(f"  {fund:<32} {format_yuan(fen):>14}\n")
