@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help="send as this principal, on its own topics (claims.v1.<principal>; default: KAFKA_SASL_USERNAME "
         "with SASL, else the shared topics); credentials from KAFKA_SASL_* (docs/integrating.md)",
     )
+    redrive = commands.add_parser(
+        "redrive",
+        help="publish the dead letters back to their topics after a fix (each once; see docs/operations.md)",
+        description="Read <prefix>claims.dlq.v1 and <prefix>enrolments.dlq.v1 from where the last redrive "
+        "stopped, publish every record back to its original topic and print one JSON line per record.",
+    )
+    redrive.add_argument("--dry-run", action="store_true", help="list the dead letters; publish and commit nothing")
     sample = commands.add_parser(
         "sample", help="write a generated day of messages (JSONL) to stdout (from a source checkout)"
     )
@@ -112,6 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 principal = args.principal or (common.kafka_sasl_username if sasl else None)
                 return asyncio.run(send(args.input, common, wait_s=args.wait, out=sys.stdout, principal=principal))
             except SendError as error:
+                raise offline.UserError(str(error)) from None
+        if args.command == "redrive":
+            from settlement.entrypoints.redrive import RedriveError, redrive
+
+            try:
+                common = _settings(CommonSendSettings)
+                return asyncio.run(redrive(common, dry_run=args.dry_run, out=sys.stdout))  # type: ignore[arg-type]
+            except RedriveError as error:
                 raise offline.UserError(str(error)) from None
         return EXIT_BAD_INPUT  # pragma: no cover - argparse requires a command
     except offline.UserError as error:

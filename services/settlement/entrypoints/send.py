@@ -24,7 +24,9 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
+from contracts.inbound import salvage_ids
 from contracts.topics import Topics
+from contracts.wire import UndecodableMessage, decode_json
 from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics
 from ops.settings import CommonSettings
 
@@ -34,19 +36,18 @@ class SendError(Exception):
 
 
 def route(line: bytes, topics: Topics = Topics()) -> tuple[str, bytes, str | None]:  # noqa: B008 (frozen)
-    """(topic, key, request id) of a line; unparseable lines still go to claims.v1."""
+    """(topic, key, request id) of a line; unparseable lines still go to claims.v1, keyed "unknown".
+    Read with the service's own decoder, so no line can crash the sender either (deep nesting)."""
     try:
-        obj = json.loads(line)
-    except ValueError:
-        return topics.claims, b"unknown", None
-    if not isinstance(obj, dict):
+        obj = decode_json(line)
+    except UndecodableMessage:
         return topics.claims, b"unknown", None
     topic = (
         topics.enrolments if obj.get("msg_type") in ("enrolment", "account_credit", "contribution") else topics.claims
     )
-    key = str(obj.get("psn_no") or "unknown").encode()
-    request_id = obj.get("request_id") if isinstance(obj.get("request_id"), str) else None
-    return topic, key, request_id
+    ids = salvage_ids(obj)
+    key = (ids["psn_no"] or "unknown").encode()
+    return topic, key, ids["request_id"]
 
 
 class Channel:
