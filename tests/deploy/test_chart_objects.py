@@ -12,6 +12,7 @@ from deploy_manifests import CHART, KUBE_VERSION, OLDEST_KUBE_VERSION, Rendered,
 # Custom resources are not in kubernetes-validate's schemas: their shape is checked below.
 CUSTOM = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("keda.sh/v1alpha1", "TriggerAuthentication"),
 }
