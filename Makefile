@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-from-pyproject
 SERVER_LOGS = $${DEVSERVERS_HOME:-$(CURDIR)/.devservers}/logs
 PYTEST_ARGS ?=
 
-.PHONY: venv up down status reset test lint demo
+.PHONY: venv up down status reset test lint demo chaos fuzz
 
 venv: $(STAMP)
 
@@ -53,3 +53,13 @@ lint: venv
 # claims published as a hospital system would, and a summary (scripts/demo.py).
 demo: venv
 	$(BIN)/python scripts/demo.py
+
+# Seeded SIGKILL campaigns and boundary fuzzing (docs/reliability.md); e.g. make chaos RUNS=200 SEED=1.
+RUNS ?= 8
+SEED ?= 1
+MESSAGES ?= 100000
+chaos: venv
+	$(BIN)/python scripts/chaos.py --runs $(RUNS) --seed $(SEED) --target all
+
+fuzz: venv
+	$(BIN)/python scripts/fuzz.py --messages $(MESSAGES) --seed $(SEED)

@@ -234,3 +234,15 @@ async def test_when_the_ledger_refuses_even_the_bare_answer_it_is_published_dire
     assert topics == ["rejections.v1", "claims.dlq.v1"]
     answer = json.loads(producer.sent[0][1] or b"")
     assert answer["code"] == "internal_error" and answer["request_id"] == "BOOM"
+
+
+async def test_a_dead_letter_copy_the_broker_refuses_as_too_large_does_not_hold_the_partition() -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    failing = Failing(ZeroDivisionError("a bug"))
+    producer, metrics = Producer(fails_with=MessageSizeTooLargeError()), SettlementMetrics()
+    records = (Record(raw(claim(request_id="BOOM")), 6), Record(raw(enrolment()), 7))
+    await process_batch(failing, records, metrics, policy(producer))  # type: ignore[arg-type]
+    answers = answers_by_source_or_request(failing.store)
+    assert answers["BOOM"][0]["code"] == "internal_error" and answers["E-P1"][0]["msg_type"] == "enrolment_accepted"
+    assert metrics.dead_letters.labels("claims.v1")._value.get() == 1

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from aiokafka import TopicPartition
 
+from contracts.inbound import salvage_raw
 from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.dead_letters import DeadLetterPolicy
@@ -90,7 +91,17 @@ async def answer(service: SettlementService, record: Any, metrics: SettlementMet
                 raise  # an outage in whatever form: retried with the batch, never answered
             failure = error
             metrics.unhandled.inc()
-            log.error("message_failed", attempt=attempt, of=dead.max_attempts, error=describe(error), exc_info=True)
+            # The person the message names is bound, so that the pseudonymiser also replaces
+            # it wherever the error's text repeats it (ops.logging).
+            person = salvage_raw(raw)["psn_no"]
+            log.error(
+                "message_failed",
+                attempt=attempt,
+                of=dead.max_attempts,
+                psn_no=person,
+                error=describe(error),
+                exc_info=True,
+            )
             if attempt < dead.max_attempts:
                 await asyncio.sleep(dead.retry_delay_s * attempt)
     assert failure is not None
@@ -125,7 +136,15 @@ async def dead_letter(
             key=unrecorded.key.encode(),
             headers=[(k, v.encode()) for k, v in unrecorded.headers.items()],
         )
-    topic = await dead.publish(record, failure, dead.max_attempts)
+    try:
+        topic = await dead.publish(record, failure, dead.max_attempts)
+    except Exception as error:
+        if is_outage(error):
+            raise  # the broker: rewound, and on redelivery the stored answer is found and the copy made again
+        # The copy itself is refused (a record at the broker's size limit has no room for our
+        # headers): the answer stands and the partition moves on; the log line says where it was.
+        log.error("dead_letter_not_copied", error=describe(error), dead_letter_topic=dead.topic_for(record.topic))
+        topic = ""
     metrics.dead_letters.labels(record.topic).inc()
     log.error("message_dead_lettered", dead_letter_topic=topic, error=describe(failure))
     return reply
