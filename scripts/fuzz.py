@@ -214,9 +214,29 @@ async def offline(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
 
 
+async def _reference(bodies: list[bytes], topic: str) -> set[str]:
+    """The answers the service publishes for these records, by event id: the same service over the
+    in-memory ledger, each record named by the topic/partition/offset it gets on a fresh
+    one-partition topic — so its keys, and so its answers' event ids, are the ones Kafka's get.
+    (A message repeated with the same content is a producer's retry: answered, not republished.)"""
+    from datetime import UTC, datetime
+
+    from ledger.memory import MemoryLedger
+    from settlement.entrypoints.offline import answer_line
+    from settlement.service_layer.handlers import SettlementService
+
+    from engine.policy_files import load_policy_book
+
+    store = MemoryLedger()
+    service = SettlementService(store, load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC))
+    for offset, raw in enumerate(bodies):
+        await answer_line(service, raw, f"{topic}/0/{offset}")
+    return {str(message.message_id) for message in store.outbox()}
+
+
 async def over_kafka(args: argparse.Namespace) -> dict[str, Any]:
     from aiokafka import AIOKafkaProducer
-    from chaos import Servers
+    from chaos import Servers, _sql
     from e2e_stack import Stack
     from ledger.migrate import migrate
 
@@ -225,13 +245,13 @@ async def over_kafka(args: argparse.Namespace) -> dict[str, Any]:
     servers = Servers(Path(args.home))
     await asyncio.to_thread(servers.up)
     database = f"fuzz_{args.seed}_{int(time.time())}"
-    from chaos import _sql
-
     await _sql(servers.admin_dsn, f'CREATE DATABASE "{database}"')
     dsn = with_database(servers.admin_dsn, database)
     folder = Path(args.home) / "fuzz"
     folder.mkdir(parents=True, exist_ok=True)
     stack = Stack(dsn, servers.bootstrap, folder)
+    bodies = [raw for raw in messages(args.messages, args.seed) if len(raw) < 900_000]  # Kafka's 1 MB limit
+    expected = await _reference(bodies, stack.topics.claims)
     began = time.monotonic()
     try:
         await migrate(dsn)
@@ -240,36 +260,33 @@ async def over_kafka(args: argparse.Namespace) -> dict[str, Any]:
         service = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="200", LOG_LEVEL="WARNING")
         producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, linger_ms=5)
         await producer.start()
-        sources: set[str] = set()
         try:
-            futures = [
+            for raw in bodies:  # in order, one partition: offset i is message i, as in the reference
                 await producer.send(stack.topics.claims, raw, key=b"fuzz")
-                for raw in messages(args.messages, args.seed)
-                if len(raw) < 900_000
-            ]
-            for future in futures:
-                sent = await future
-                sources.add(f"{sent.topic}/{sent.partition}/{sent.offset}")
+            await producer.flush()
         finally:
             await producer.stop()
-        produced = time.monotonic() - began
-        answers = await stack.all_answers(expected=len(sources), timeout=args.drain_timeout)
-        per_message = Counter(a.get("source") for a in answers if a.get("source") in sources)
-        settled = [a for a in answers if not a.get("source")]  # valid mutations: answered by request id
+        answers = await stack.all_answers(expected=len(expected), timeout=args.drain_timeout)
+        published = Counter(a["event_id"] for a in answers)
         outcomes = Counter(a.get("code") or a["msg_type"] for a in answers)
         return {
-            "path": "kafka", "messages": len(sources), "seed": args.seed,
-            "unanswered": len(sources) - len(per_message) - len(settled),
-            "answered_twice": sum(1 for n in per_message.values() if n > 1),
-            "crashes": sum(outcomes[f] for f in FAILURES),
+            "path": "kafka", "messages": len(bodies), "seed": args.seed, "answers_expected": len(expected),
+            "unanswered": len(expected - set(published)), "unexpected": len(set(published) - expected),
+            "redelivered": sum(n - 1 for n in published.values()), "crashes": sum(outcomes[f] for f in FAILURES),
             "dead_letters": await stack.metric(service, "settlement_dead_letters_total"),
-            "alive": service.process.poll() is None, "produce_s": round(produced, 1),
+            "alive": service.process.poll() is None, "ready": await _ready(stack),
             "seconds": round(time.monotonic() - began, 1), "answers": dict(outcomes.most_common()),
         }  # fmt: skip
     finally:
         await stack.close()
         if not args.keep_servers:
             await asyncio.to_thread(servers.down)
+
+
+async def _ready(stack: Any) -> bool:
+    from chaos import _ready as both_ready
+
+    return await both_ready(stack)
 
 
 def main() -> int:
@@ -291,8 +308,8 @@ def main() -> int:
     logging.getLogger().setLevel(logging.CRITICAL)
     result = asyncio.run(over_kafka(args) if args.kafka else offline(args))
     print(json.dumps(result, ensure_ascii=False))
-    bad = result["crashes"] or result["unanswered"] or result.get("stalls") or result.get("answered_twice")
-    return 1 if bad or result.get("alive") is False else 0
+    bad = result["crashes"] or result["unanswered"] or result.get("stalls") or result.get("unexpected")
+    return 1 if bad or result.get("alive") is False or result.get("ready") is False else 0
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def build_broker(
     return broker
 
 
-async def _dead_letters(settings: SettlementSettings) -> DeadLetterPolicy:
+async def _dead_letters(settings: SettlementSettings) -> tuple[AIOKafkaProducer, DeadLetterPolicy]:
     """The producer of dead-letter copies, and the dead-letter topics made to exist if they can be."""
     topics, options = Topics(settings.kafka_topic_prefix), aiokafka_options(settings)
     try:
@@ -140,7 +140,7 @@ async def _dead_letters(settings: SettlementSettings) -> DeadLetterPolicy:
         log.error("dead_letter_topics_missing", topics=list(topics.dead_letters), error=str(error))
     producer = AIOKafkaProducer(enable_idempotence=True, acks="all", client_id="settlement-dlq", **options)
     await producer.start()
-    return DeadLetterPolicy(
+    return producer, DeadLetterPolicy(
         producer,
         topics,
         max_attempts=settings.settlement_max_message_attempts,
@@ -174,7 +174,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         )
         gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))
-        dead = await _dead_letters(settings)
+        dead_letter_producer, dead = await _dead_letters(settings)
         broker = build_broker(settings, service, metrics, backoff, dead)
         await broker.start()
         log.info(
@@ -188,7 +188,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             await broker.stop()  # waits for the batch in hand to finish and commit
-            await dead.producer.stop()  # type: ignore[attr-defined]
+            await dead_letter_producer.stop()
             await pool.close()
             log.info("stopped")
 
