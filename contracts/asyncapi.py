@@ -47,6 +47,30 @@ CHANNELS: dict[str, tuple[str, list[str]]] = {
         "Messages that could not be settled, with a stable code and a sentence. Key: psn_no when known.",
         ["rejections.v1.rejection"],
     ),
+    "claims.dlq.v1": (
+        "Operators only: claims.v1 records the service failed on while healthy (answered internal_error), "
+        "value, key and headers as received plus medins.dlq.* headers; `settlement redrive` sends them back.",
+        ["dead_letter"],
+    ),
+    "enrolments.dlq.v1": ("Operators only: the same for enrolments.v1.", ["dead_letter"]),
+}
+# A dead letter is the original record, byte for byte: any bytes, described by its headers.
+DEAD_LETTER = {
+    "name": "dead_letter",
+    "contentType": "application/octet-stream",
+    "summary": "The failed record as received; why and where in its medins.dlq.* headers.",
+    "payload": {"description": "The original value, unchanged (it may not be JSON at all)."},
+    "headers": {
+        "type": "object",
+        "properties": {
+            "medins.dlq.source": {"type": "string", "description": "topic/partition/offset of the failed record"},
+            "medins.dlq.error": {"type": "string", "description": "the exception's type"},
+            "medins.dlq.reason": {"type": "string", "description": "its text, at most 500 characters"},
+            "medins.dlq.attempts": {"type": "string", "description": "how many times it was tried"},
+            "medins.dlq.failed_at": {"type": "string", "description": "ISO time the service gave up"},
+            "medins.dlq.record_timestamp": {"type": "string", "description": "the record's timestamp (ms)"},
+        },
+    },
 }
 OPERATIONS = {
     "settleClaims": (
@@ -63,6 +87,13 @@ OPERATIONS = {
         "once with an idempotent producer; deduplicate on event_id.",
     ),
     "publishRejections": ("send", "rejections.v1", "Rejections are relayed like results."),
+    "deadLetterClaims": (
+        "send",
+        "claims.dlq.v1",
+        "A claims.v1 record tried SETTLEMENT_MAX_MESSAGE_ATTEMPTS times while the database and "
+        "broker were healthy is copied here after its internal_error answer.",
+    ),
+    "deadLetterEnrolments": ("send", "enrolments.dlq.v1", "The same for enrolments.v1."),
 }
 
 
@@ -131,7 +162,7 @@ def document() -> dict[str, Any]:
         "defaultContentType": "application/json",
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas},
+        "components": {"messages": messages | {"dead_letter": DEAD_LETTER}, "schemas": schemas},
     }
 
 

@@ -58,4 +58,11 @@ def test_asyncapi_document_names_every_topic_both_services_use() -> None:
     from contracts.asyncapi import document
 
     addresses = {channel["address"] for channel in document()["channels"].values()}
-    assert addresses == {"claims.v1", "enrolments.v1", "settlements.v1", "rejections.v1"}
+    assert addresses == {
+        "claims.v1",
+        "enrolments.v1",
+        "settlements.v1",
+        "rejections.v1",
+        "claims.dlq.v1",
+        "enrolments.dlq.v1",
+    }
