@@ -7,6 +7,7 @@ own batch code over the in-memory ledger, and must be answered once with the can
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ledger.memory import MemoryLedger
 from settlement.entrypoints.consumer import process_batch, received_at
 from settlement.entrypoints.dead_letters import ATTEMPTS, ERROR, SOURCE, DeadLetterPolicy
@@ -246,3 +249,29 @@ async def test_a_dead_letter_copy_the_broker_refuses_as_too_large_does_not_hold_
     answers = answers_by_source_or_request(failing.store)
     assert answers["BOOM"][0]["code"] == "internal_error" and answers["E-P1"][0]["msg_type"] == "enrolment_accepted"
     assert metrics.dead_letters.labels("claims.v1")._value.get() == 1
+
+
+ID_TEXT = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["", " ", "\x00", "P\x001", "\ud800", "a" * 65, "H1:x", "\u202e", "\t\n"]),
+    st.integers(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(request_id=ID_TEXT, fixmedins_code=ID_TEXT, psn_no=ID_TEXT, as_text=st.booleans())
+def test_the_internal_error_answer_never_fails_on_the_messages_own_fields(
+    request_id: Any, fixmedins_code: Any, psn_no: Any, as_text: bool
+) -> None:
+    """Whatever the ids hold, the fallback answer is built and recorded (issue 10: it failed on
+    the same NUL, blank and surrogate ids as the message and was taken for an outage)."""
+    fields = {"msg_type": "claim", "request_id": request_id, "fixmedins_code": fixmedins_code, "psn_no": psn_no}
+    body = json.dumps(fields, ensure_ascii=not as_text).encode("utf-8", "surrogatepass")
+    svc, store = service()
+    reply = asyncio.run(
+        svc.reject_unhandled(body, ZeroDivisionError(), source="claims.v1/0/1", at=datetime(2025, 3, 1, tzinfo=UTC))
+    )
+    assert isinstance(reply, Rejection) and reply.code.value == "internal_error"
+    assert [m.message_id for m in store.outbox()] == [reply.event_id]
