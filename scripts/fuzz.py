@@ -6,8 +6,9 @@ service, counting crashes, unanswered messages and stalls.
 
 Messages are mutations of a generated day of valid ones (`settlement sample`'s generator): a
 field replaced by a hostile value (NUL, control and format characters, lone surrogates, blanks,
-huge numbers and strings, deep nesting, impossible dates, wrong types), a field dropped or
-added, bytes flipped, inserted or cut, keys duplicated, or bytes with no structure at all.
+huge numbers and strings, deep nesting, impossible dates, wrong types) or by a value the
+contract accepts at its edges (which reaches the engine), a field dropped or added, bytes
+flipped, inserted or cut, keys duplicated, or bytes with no structure at all.
 
 Offline, every message goes through the service layer over the in-memory ledger (what
 `settlement price` runs). A *crash* is an exception out of it or an answer that says the
@@ -131,6 +132,42 @@ def _duplicate_key(base: dict[str, Any], rng: random.Random) -> bytes:
     return (text[:-1] + f", {json.dumps(key)}: {json.dumps(_hostile_value(rng))}}}").encode()
 
 
+# Values the contract accepts, at its edges: they reach the engine instead of being refused.
+EDGE_VALUES: dict[str, list[Any]] = {
+    "pric": ["0", "0.01", "9999999999.99", "1234567.89"],
+    "det_item_fee_sumamt": ["0", "0.01", "9999999999.99"],
+    "cnt": ["0.0001", "1", "99999999.9999", "3.3333"],
+    "selfpay_prop": ["0", "1", "0.9999", "0.0001"],
+    "begndate": ["1900-01-01", "2024-12-31", "2025-01-01", "2025-12-31", "2100-12-31"],
+    "enddate": ["1900-01-01", "2025-01-01", "2025-12-31", "2026-01-01", "2100-12-31"],
+    "enrol_date": ["1900-01-01", "2024-09-01", "2025-02-28", "2025-12-31", "2100-12-31"],
+    "birth_date": ["1900-01-01", "2025-12-31", "2100-12-31"],
+    "year": [2000, 2024, 2025, 2026, 2100],
+    "month": [1, 12],
+    "continuous_years": [0, 100],
+    "break_years": [0, 100],
+    "paid_back_years": [0, 100],
+    "zero_claim_years": [0, 100],
+    "acct_opening_balance": ["0", "9999999999.99"],
+    "contribution_base": ["0", "0.01", "9999999999.99"],
+    "drg_weight": ["0.0001", "9999.9999"],
+    "dip_score": ["0.0001", "999999.9999"],
+    "sent_at": ["1900-01-01T00:00:00+14:00", "2100-12-31T23:59:59-12:00"],
+}
+
+
+def _edge(base: dict[str, Any], rng: random.Random) -> bytes:
+    message = json.loads(json.dumps(base))
+    paths = [p for p in _paths(message) if isinstance(p[-1], str) and p[-1] in EDGE_VALUES]
+    for path in rng.sample(paths, min(len(paths), rng.randint(1, 3))):
+        _set(message, path, rng.choice(EDGE_VALUES[path[-1]]))
+    fresh = f"FZ-{rng.randrange(10**9)}"  # a new request (and visit), so it is priced, not a conflicting retry
+    message["request_id"] = fresh
+    if "mdtrt_id" in message:
+        message["mdtrt_id"] = f"MD-{fresh}"
+    return json.dumps(message, ensure_ascii=False).encode()
+
+
 def _noise(_: dict[str, Any], rng: random.Random) -> bytes:
     kind = rng.randrange(5)
     if kind == 0:
@@ -146,11 +183,12 @@ def _noise(_: dict[str, Any], rng: random.Random) -> bytes:
 
 
 MUTATORS: list[tuple[Callable[[dict[str, Any], random.Random], bytes], int]] = [
-    (_replace_field, 45),
-    (_drop_or_add, 15),
-    (_bytes, 25),
+    (_replace_field, 35),
+    (_edge, 20),
+    (_drop_or_add, 12),
+    (_bytes, 20),
     (_duplicate_key, 5),
-    (_noise, 10),
+    (_noise, 8),
 ]
 
 
@@ -175,12 +213,15 @@ async def offline(args: argparse.Namespace) -> dict[str, Any]:
 
     from ledger.memory import MemoryLedger
     from settlement.entrypoints.offline import answer_line
+    from settlement.sample import day_lines
     from settlement.service_layer.handlers import SettlementService
 
     from contracts.wire import encode_json
     from engine.policy_files import load_policy_book
 
     book = load_policy_book(ROOT / "policies")
+    # Each fresh ledger first records the day's enrolments and credits, so claims reach the engine.
+    people = [line.encode() for line in day_lines(people=60, seed=args.seed) if '"msg_type": "claim"' not in line]
     outcomes: Counter[str] = Counter()
     crashes, answered, stalls, slowest = 0, 0, 0, 0.0
     service = None
@@ -188,6 +229,8 @@ async def offline(args: argparse.Namespace) -> dict[str, Any]:
     for number, raw in enumerate(messages(args.messages, args.seed), start=1):
         if number % 5_000 == 1:  # a fresh ledger now and then: memory stays flat over 100,000
             service = SettlementService(MemoryLedger(), book, clock=lambda: datetime.now(UTC))
+            for line in people:
+                await answer_line(service, line, "setup")
         assert service is not None
         started = time.perf_counter()
         try:
