@@ -281,14 +281,12 @@ async def prepare_topics(access: KafkaAccess, topics: Any, registry: Any, partit
 def principal_of(line: bytes, registry: Any) -> str:
     """Which registered principal sends this line: the enrolment system for enrolment facts,
     the hospital system of the claim's institution, else (a broken line) the first hospital's."""
-    import json
+    from contracts.wire import UndecodableMessage, decode_json
 
     hospitals = [p.name for p in registry.principals.values() if p.fixmedins_codes]
     try:
-        message = json.loads(line)
-    except ValueError:
-        return str(hospitals[0])
-    if not isinstance(message, dict):
+        message = decode_json(line)  # the service's own decoder: no line can crash the sender (deep nesting)
+    except UndecodableMessage:
         return str(hospitals[0])
     if message.get("msg_type") in ("enrolment", "account_credit", "contribution"):
         return str(registry.enrolment_system.name)

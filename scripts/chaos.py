@@ -43,6 +43,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the end-to-end harness: tests/e2e_stack.py
+sys.path.insert(0, str(ROOT))  # the examples package (examples/generator.py) is not installed
 
 TARGETS = ("settlement", "postgres", "kafka", "relay")
 
@@ -150,6 +151,10 @@ async def _settled(stack: Any) -> int:
         return -1
 
 
+def _running(stack: Any, name: str) -> list[Any]:
+    return [s for s in stack.launcher.services if s.name == name and s.process.poll() is None]
+
+
 async def _wait_settled(stack: Any, at_least: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     count = 0
@@ -166,7 +171,7 @@ async def _kill_and_restart(target: str, stack: Any, servers: Servers, rng: rand
     down_for = rng.uniform(0.0, 2.0)
     began = time.monotonic()
     if target == "settlement":
-        (service,) = [s for s in stack.services if s.process.poll() is None]
+        (service,) = _running(stack, "settlement")
         stack.kill(service)
         await asyncio.sleep(down_for)
         await stack.start_settlement(**_SETTLEMENT_ENV)
@@ -227,7 +232,7 @@ async def _ready(stack: Any) -> bool:
 
     async with httpx.AsyncClient(timeout=5) as client:
         for _ in range(150):
-            alive = [s for s in stack.services if s.process.poll() is None] + [stack.ledger]
+            alive = _running(stack, "settlement") + _running(stack, "ledger")
             codes = []
             for service in alive:
                 with contextlib.suppress(httpx.HTTPError):
@@ -252,9 +257,9 @@ def _verify(dsn: str) -> bool:
 async def one_run(run: int, target: str, seed: int, servers: Servers, args: argparse.Namespace) -> Outcome:
     from e2e_stack import Stack, offline_reference, topic_runs
     from ledger.migrate import migrate
-    from settlement.sample import day_lines
 
     from devservers.testing import with_database
+    from examples.generator import day_lines
 
     rng = random.Random(seed)
     outcome = Outcome(run, target, seed)
@@ -286,7 +291,7 @@ async def one_run(run: int, target: str, seed: int, servers: Servers, args: argp
         published = await stack.all_answers(expected=len(expected), timeout=args.drain_timeout)
         outcome.drain_s = round(time.monotonic() - drain, 2)
         _judge(outcome, expected, published, await stack.count_events("ClaimSettled"))
-        (service,) = [s for s in stack.services if s.process.poll() is None]
+        (service,) = _running(stack, "settlement")
         await _check_totals(outcome, stack, service, expected_totals)
         outcome.ready = await _ready(stack)
         outcome.verify = await asyncio.to_thread(_verify, dsn)

@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))  # the examples package (examples/generator.py) is not installed
 
 FAILURES = ("internal_error", "invariant_broken")
 HOSTILE_TEXT = [
@@ -193,7 +194,7 @@ MUTATORS: list[tuple[Callable[[dict[str, Any], random.Random], bytes], int]] = [
 
 
 def messages(count: int, seed: int) -> Iterator[bytes]:
-    from settlement.sample import day_lines
+    from examples.generator import day_lines
 
     rng = random.Random(seed)
     bases = [json.loads(line) for line in day_lines(people=60, seed=seed)]
@@ -213,11 +214,11 @@ async def offline(args: argparse.Namespace) -> dict[str, Any]:
 
     from ledger.memory import MemoryLedger
     from settlement.entrypoints.offline import answer_line
-    from settlement.sample import day_lines
     from settlement.service_layer.handlers import SettlementService
 
     from contracts.wire import encode_json
     from engine.policy_files import load_policy_book
+    from examples.generator import day_lines
 
     book = load_policy_book(ROOT / "policies")
     # Each fresh ledger first records the day's enrolments and credits, so claims reach the engine.

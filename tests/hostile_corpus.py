@@ -36,15 +36,20 @@ def corpus() -> list[Hostile]:
     return loaded
 
 
+H2 = "H64010100002"  # the SAMPLE registry's level-2 hospital of 银川 (policies/payer/640000)
+BED = "001102000010000"  # 甲类 in the SAMPLE catalogue
+
+
 def enrolment() -> bytes:
     return json.dumps(
         {
             "msg_type": "enrolment",
+            "schema_version": "enrolments.v2",
             "request_id": "CANARY-ENROLMENT",
             "sent_at": SENT,
             "psn_no": PERSON,
             "insutype": "390",
-            "psn_type": "adult",
+            "psn_type": "1501",
             "insuplc_admdvs": "640100",
             "year": 2025,
             "enrol_date": "2024-10-01",
@@ -58,26 +63,18 @@ def canary(number: int) -> bytes:
     return json.dumps(
         {
             "msg_type": "claim",
+            "schema_version": "claims.v2",
             "request_id": request_id,
             "sent_at": SENT,
             "psn_no": PERSON,
             "insutype": "390",
             "mdtrt_id": f"MD-{request_id}",
-            "fixmedins_code": "H1",
-            "fixmedins_kind": "hospital",
-            "fixmedins_level": "2",
+            "fixmedins_code": H2,
             "med_type": "11",
-            "begndate": "2025-03-01",
-            "enddate": "2025-03-01",
-            "items": [
-                {
-                    "feedetl_sn": "1",
-                    "hilist_code": "X",
-                    "chrgitm_lv": "01",
-                    "pric": "100.00",
-                    "cnt": "1",
-                    "det_item_fee_sumamt": "100.00",
-                }
+            "begntime": "2025-03-01 08:00:00",
+            "endtime": "2025-03-01 09:00:00",
+            "feedetail": [
+                {"feedetl_sn": "1", "med_list_codg": BED, "pric": "100.00", "cnt": "1", "det_item_fee_sumamt": "100.00"}
             ],
         }
     ).encode()

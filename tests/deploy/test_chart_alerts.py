@@ -41,6 +41,6 @@ def test_the_rules_are_off_by_default_and_carry_the_selector_labels(default_rele
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
-def test_every_pod_is_told_it_runs_in_production_so_the_log_key_is_required(full_release: Rendered) -> None:
+def test_by_default_every_pod_runs_in_production_so_the_log_key_is_required(full_release: Rendered) -> None:
     for workload in full_release.workloads():
         assert full_release.env_value(workload, "MEDINS_ENV") == "production"

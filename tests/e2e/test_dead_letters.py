@@ -11,19 +11,24 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from e2e_stack import BIN, ROOT
+from e2e_stack import ROOT
+
+from devservers.stack import BIN
+from ops.kafka import aiokafka_options
 
 SENT = "2025-03-01T09:00:00+08:00"
 
 
 def enrolment(psn_no: str) -> bytes:
     return json.dumps(
-        {"msg_type": "enrolment", "request_id": f"E-{psn_no}", "sent_at": SENT, "psn_no": psn_no, "insutype": "390",
-         "psn_type": "adult", "insuplc_admdvs": "640100", "year": 2025, "enrol_date": "2024-10-01"}
+        {"msg_type": "enrolment", "schema_version": "enrolments.v2", "request_id": f"E-{psn_no}", "sent_at": SENT,
+         "psn_no": psn_no, "insutype": "390", "psn_type": "1501", "insuplc_admdvs": "640100", "year": 2025,
+         "enrol_date": "2024-10-01"}
     ).encode()  # fmt: skip
 
 
@@ -37,8 +42,8 @@ CREATE TRIGGER refuse_poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTI
 """
 
 
-async def dead_letters(bootstrap: str, topic: str) -> list[object]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def dead_letters(stack: Any, topic: str) -> list[object]:
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, **aiokafka_options(stack.settings))
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)
@@ -51,7 +56,7 @@ async def dead_letters(bootstrap: str, topic: str) -> list[object]:
 
 
 def redrive(stack: object) -> list[dict[str, str]]:
-    env = stack.environment(8080)  # type: ignore[attr-defined]  (redrive serves nothing)
+    env = stack.launcher.environment(8080, {})  # type: ignore[attr-defined]  (the services' settings)
     done = subprocess.run(
         [str(BIN / "settlement"), "redrive"],
         env=env,
@@ -72,7 +77,9 @@ async def test_a_message_failing_while_healthy_is_dead_lettered_answered_and_red
     connection = await asyncpg.connect(stack.database_url)
     await connection.execute(REFUSE_POISON)
     service = await stack.start_settlement(SETTLEMENT_MAX_MESSAGE_ATTEMPTS="2", SETTLEMENT_MESSAGE_RETRY_SECONDS="0.1")
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True)
+    # Enrolment facts come from the enrolment system's principal (with a registry of senders).
+    sender = stack.as_principal(stack.registry.enrolment_system.name) if stack.registry else stack.settings
+    producer = AIOKafkaProducer(enable_idempotence=True, **aiokafka_options(sender))
     await producer.start()
     try:
         poison = await producer.send_and_wait(
@@ -87,7 +94,7 @@ async def test_a_message_failing_while_healthy_is_dead_lettered_answered_and_red
     assert failed["code"] == "internal_error" and "RaiseError" in failed["message"]
     assert failed["source"] == f"{poison.topic}/{poison.partition}/{poison.offset}"
     assert answers["E-CANARY1"]["msg_type"] == "enrolment_accepted"  # the partition moved on
-    (letter,) = await dead_letters(stack.bootstrap, stack.topics.prefix + "enrolments.dlq.v1")
+    (letter,) = await dead_letters(stack, stack.topics.prefix + "enrolments.dlq.v1")
     headers = dict(letter.headers)  # type: ignore[attr-defined]
     assert letter.value == enrolment("POISON1") and letter.key == b"POISON1"  # type: ignore[attr-defined]
     assert headers["traceparent"] == b"00-42" and headers["medins.dlq.attempts"] == b"2"

@@ -8,7 +8,10 @@ from collections import Counter
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from e2e_stack import PLATFORM
 from hostile_corpus import PERSON, canary, corpus, enrolment, request_id_of
+
+from ops.kafka import aiokafka_options
 
 BAD_ANSWERS = ("internal_error", "invariant_broken")
 
@@ -18,19 +21,23 @@ async def test_every_hostile_message_is_answered_once_and_every_canary_behind_on
     service = await stack.start_settlement(SETTLEMENT_MAX_RETRY_SECONDS="1")
     await stack.send([enrolment().decode()])
     entries = [entry for entry in corpus() if not entry.kafka.get("skip")]
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, max_request_size=2**21)
+    # Every message through one hospital system's own topic (the regional platform's, which
+    # speaks for every institution), as a hostile or buggy sender would send it.
+    claims = stack.topics.of(PLATFORM).claims if stack.registry else stack.topics.claims
+    options = aiokafka_options(stack.as_principal(PLATFORM) if stack.registry else stack.settings)
+    producer = AIOKafkaProducer(enable_idempotence=True, max_request_size=2**21, **options)
     await producer.start()
     sources: dict[str, str] = {}
     try:
         for number, entry in enumerate(entries, start=1):
-            options = entry.kafka
-            key = bytes.fromhex(options["key_hex"]) if "key_hex" in options else PERSON.encode()
-            headers = [(name, bytes.fromhex(value) if value else None) for name, value in options.get("headers", [])]
+            kafka = entry.kafka
+            key = bytes.fromhex(kafka["key_hex"]) if "key_hex" in kafka else PERSON.encode()
+            headers = [(name, bytes.fromhex(value) if value else None) for name, value in kafka.get("headers", [])]
             sent = await producer.send_and_wait(
-                stack.topics.claims, entry.body, key=key, headers=headers, timestamp_ms=options.get("timestamp_ms")
+                claims, entry.body, key=key, headers=headers, timestamp_ms=kafka.get("timestamp_ms")
             )
             sources[entry.name] = f"{sent.topic}/{sent.partition}/{sent.offset}"
-            await producer.send_and_wait(stack.topics.claims, canary(number), key=PERSON.encode())
+            await producer.send_and_wait(claims, canary(number), key=PERSON.encode())
     finally:
         await producer.stop()
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import asyncpg
 from e2e_stack import offline_reference, topic_runs
-from settlement.sample import day_lines
+
+from examples.generator import day_lines
 
 
 async def cut_database(admin_dsn: str, database: str, seconds: float) -> None:
@@ -50,7 +51,7 @@ async def test_no_log_line_of_either_service_names_a_person_through_a_database_o
     expected, _ = await offline_reference(enrolments + claims, tmp_path)
     await stack.all_answers(expected=len(expected), timeout=120)
 
-    logged = [line for s in [*stack.services, stack.ledger] for line in s.log.read_text("utf-8").splitlines()]
+    logged = [line for s in stack.launcher.services for line in s.log.read_text("utf-8").splitlines()]
     tracebacks = [line for line in logged if '"exception"' in line]
     assert tracebacks, "the outage should have been logged with a traceback"
     assert any('"batch_rewound"' in line for line in logged)

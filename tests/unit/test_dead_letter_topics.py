@@ -11,31 +11,43 @@ from settlement.entrypoints.redrive import plan, redriven_headers
 from contracts.topics import Topics
 
 
-def test_each_input_topic_has_its_own_dead_letter_topic_under_the_same_prefix() -> None:
+def test_every_principals_claims_share_one_dead_letter_topic_and_enrolments_have_theirs() -> None:
     topics = Topics("prod.")
     assert topics.dead_letters == ("prod.claims.dlq.v1", "prod.enrolments.dlq.v1")
-    assert topics.dead_letters_of("prod.claims.v1") == "prod.claims.dlq.v1"
-    assert topics.inbound_of("prod.enrolments.dlq.v1") == "prod.enrolments.v1"
+    assert topics.dead_letters_of("prod.claims.v1.hospital-7") == "prod.claims.dlq.v1"
+    assert topics.dead_letters_of("prod.claims.v1") == "prod.claims.dlq.v1"  # the shared topic (local mode)
+    assert topics.dead_letters_of("prod.enrolments.v1") == "prod.enrolments.dlq.v1"
     with pytest.raises(KeyError):
-        topics.dead_letters_of("prod.settlements.v1")  # answers are never dead-lettered
+        topics.dead_letters_of("prod.settlements.v1.hospital-7")  # answers are never dead-lettered
 
 
 @dataclass
 class Letter:
+    source: bytes
     topic: str = "prod.claims.dlq.v1"
     partition: int = 0
     offset: int = 9
-    headers: list[tuple[str, bytes | None]] = field(
-        default_factory=lambda: [
-            ("traceparent", b"00-1"),
-            (SOURCE, b"prod.enrolments.v1/2/40"),  # forged: the dead-letter topic decides, not a header
-            ("medins.dlq.error", b"KeyError"),
-        ]
-    )
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.headers = [("traceparent", b"00-1"), (SOURCE, self.source), ("medins.dlq.error", b"KeyError")]
 
 
-def test_a_dead_letter_goes_back_to_the_input_topic_of_its_dead_letter_topic_with_its_own_headers() -> None:
-    letter = Letter()
+def test_a_dead_letter_goes_back_to_the_principals_own_topic_with_its_own_headers() -> None:
+    letter = Letter(b"prod.claims.v1.hospital-7/2/40")
     where = plan(letter, Topics("prod."))
-    assert (where.topic, where.dead_letter, where.error) == ("prod.claims.v1", "prod.claims.dlq.v1/0/9", "KeyError")
+    assert where is not None
+    assert (where.topic, where.dead_letter, where.error) == (
+        "prod.claims.v1.hospital-7",
+        "prod.claims.dlq.v1/0/9",
+        "KeyError",
+    )
     assert redriven_headers(letter, where) == [("traceparent", b"00-1"), (REDRIVEN_FROM, b"prod.claims.dlq.v1/0/9")]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [b"prod.enrolments.v1/0/3", b"prod.settlements.v1.hospital-7/0/1", b"other.claims.v1.h/0/1", b"garbage", b""],
+)
+def test_a_dead_letter_naming_a_topic_that_does_not_belong_with_it_is_not_sent_anywhere(source: bytes) -> None:
+    assert plan(Letter(source), Topics("prod.")) is None

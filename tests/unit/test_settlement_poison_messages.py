@@ -28,6 +28,7 @@ from ops.metrics import SettlementMetrics
 
 TRUNCATED = b'{"msg_type": "claim", "request_id": '
 DEEP = b"[" * 50_000 + b"]" * 50_000
+V2_CLAIM = b'{"msg_type": "claim", "schema_version": "claims.v2"'  # the start of an invalid claim of today
 
 
 def with_diagnoses_nested_50000_deep() -> bytes:
@@ -41,17 +42,14 @@ TRIGGERS: dict[str, bytes] = {
     "diagnoses nested 50,000 deep": with_diagnoses_nested_50000_deep(),
     "NUL in psn_no of a valid claim": raw(claim(request_id="C-NUL1", psn="P\x001")),
     "NUL in fixmedins_code of a valid claim": raw(claim(request_id="C-NUL2", fixmedins_code="H\x001")),
-    "blank fixmedins_code in an invalid message": b'{"msg_type": "claim", "schema_version": "claims.v2", '
-    b'"fixmedins_code": " "}',
-    "blank request_id in an invalid message": b'{"msg_type": "claim", "schema_version": "claims.v2", "request_id": " "}',
-    "blank psn_no in an invalid message": b'{"msg_type": "claim", "schema_version": "claims.v2", "psn_no": "  "}',
+    "blank fixmedins_code in an invalid message": V2_CLAIM + b', "fixmedins_code": " "}',
+    "blank request_id in an invalid message": V2_CLAIM + b', "request_id": " "}',
+    "blank psn_no in an invalid message": V2_CLAIM + b', "psn_no": "  "}',
     "lone surrogate request_id": b'{"msg_type": "claim", "request_id": "\\ud800"}',
     "lone surrogate in a valid claim's name": raw(claim(request_id="C-SUR")).replace(
         b'"fixmedins_code"', b'"fixmedins_name": "\\udfff", "fixmedins_code"'
     ),
-    "10 MB request_id": b'{"msg_type": "claim", "schema_version": "claims.v2", "request_id": "'
-    + b"x" * 10_000_000
-    + b'"}',
+    "10 MB request_id": V2_CLAIM + b', "request_id": "' + b"x" * 10_000_000 + b'"}',
     "empty bytes": b"",
 }
 

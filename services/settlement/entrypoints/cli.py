@@ -124,8 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from settlement.entrypoints.redrive import RedriveError, redrive
 
             try:
-                common = _settings(CommonSendSettings)
-                return asyncio.run(redrive(common, dry_run=args.dry_run, out=sys.stdout))  # type: ignore[arg-type]
+                broker: CommonSettings = _settings(CommonSendSettings)  # type: ignore[assignment]
+                return asyncio.run(redrive(broker, dry_run=args.dry_run, out=sys.stdout))
             except RedriveError as error:
                 raise offline.UserError(str(error)) from None
         return EXIT_BAD_INPUT  # pragma: no cover - argparse requires a command

@@ -2,8 +2,9 @@
 
 Reads ``<prefix>claims.dlq.v1`` and ``<prefix>enrolments.dlq.v1`` from where the consumer group
 ``settlement-redrive`` last stopped up to their current end, publishes each record's original
-value, key and headers to its original topic (plus ``medins.redriven_from``), and then commits,
-so each dead letter is re-driven once. ``--dry-run`` lists them and commits nothing.
+value, key and headers to the topic it was first read from — the sending principal's own
+``claims.v1.<principal>``, or ``enrolments.v1`` — (plus ``medins.redriven_from``), and then
+commits, so each dead letter is re-driven once. ``--dry-run`` lists them and commits nothing.
 
 Why a re-driven copy is priced afresh, never answered from the stored ``internal_error``: that
 answer was recorded under the failed *record's* key (``raw:sha256(bytes, topic/partition/offset)
@@ -44,15 +45,22 @@ class Plan:
     topic: str  # where it goes back to
 
 
-def plan(record: Any, topics: Topics) -> Plan:
+def plan(record: Any, topics: Topics) -> Plan | None:
+    """Where a dead letter goes back to: the topic it was read from (``medins.dlq.source``), if
+    that is an input topic whose dead letters go to the topic it sits in — a principal's claims
+    topic for claims.dlq.v1, enrolments.v1 for enrolments.dlq.v1. None for anything else (only
+    the settlement service writes these topics; a record that says otherwise is not sent on)."""
     headers = {name: (value or b"").decode("utf-8", "replace") for name, value in record.headers or ()}
-    return Plan(
-        dead_letter=f"{record.topic}/{record.partition}/{record.offset}",
-        source=headers.get(SOURCE, "?"),
-        error=headers.get(ERROR, "?"),
-        # The dead-letter topic says where the message belongs; a header could be forged by
-        # whoever can write to the dead-letter topic, so it is not trusted for routing.
-        topic=topics.inbound_of(record.topic),
+    source = headers.get(SOURCE, "")
+    original = source.rsplit("/", 2)[0] if source.count("/") >= 2 else ""
+    try:
+        belongs = bool(original) and topics.dead_letters_of(original) == record.topic
+    except KeyError:
+        belongs = False
+    return (
+        Plan(f"{record.topic}/{record.partition}/{record.offset}", source, headers.get(ERROR, "?"), original)
+        if belongs
+        else None
     )
 
 
@@ -106,6 +114,12 @@ async def redrive(settings: CommonSettings, *, dry_run: bool, out: TextIO) -> in
         records = await _read_to_end(consumer, partitions)
         for record in records:
             where = plan(record, topics)
+            if where is None:
+                where_from = f"{record.topic}/{record.partition}/{record.offset}"
+                out.write(
+                    json.dumps({"dead_letter": where_from, "skipped": "no input topic of ours in its headers"}) + "\n"
+                )
+                continue
             line = {"dead_letter": where.dead_letter, "source": where.source, "error": where.error, "to": where.topic}
             if not dry_run:
                 sent = await producer.send_and_wait(

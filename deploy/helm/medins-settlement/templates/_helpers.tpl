@@ -127,8 +127,6 @@ limits to the remaining setting names).
 {{- $_ := set $s "AUTH_LEEWAY_SECONDS" (include "medins.settingString" $v.auth.leewaySeconds) -}}
 {{- $_ := set $s "AUTH_ROLES_CLAIM" $v.auth.rolesClaim -}}
 {{- $_ := set $s "SHUTDOWN_GRACE_SECONDS" (include "medins.settingString" $v.shutdownGraceSeconds) -}}
-{{- /* A cluster is never a local run: LOG_PSEUDONYM_KEY is required (ops/settings.py). */ -}}
-{{- $_ := set $s "MEDINS_ENV" "production" -}}
 {{- if eq .component "settlement" -}}
 {{- $_ := set $s "SETTLEMENT_POLICIES_DIR" (include "medins.policiesDir" .) -}}
 {{- $_ := set $s "SETTLEMENT_CONSUMER_GROUP" $v.settlement.consumerGroup -}}
