@@ -30,9 +30,11 @@ _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
-# No number of the contract needs more digits than this; Python's own limit (4,300) would answer
-# with advice about sys.set_int_max_str_digits.
-MAX_INTEGER_DIGITS = 40
+# No integer of the contract needs more than 64 bits, and the ledger's canonical JSON (the events'
+# hashes) refuses any that does: an unknown national field kept with a message may hold one.
+# Digits are counted first, so a 5,000-digit number is refused before Python converts it.
+MAX_INTEGER_DIGITS = 19
+INTEGER_RANGE = range(-(2**63), 2**63)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -53,9 +55,10 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
 
 
 def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise ValueError(f"an integer has more than {MAX_INTEGER_DIGITS} digits")
-    return int(text)
+    value = int(text) if len(text.lstrip("-")) <= MAX_INTEGER_DIGITS else None
+    if value is None or value not in INTEGER_RANGE:
+        raise ValueError(f"the integer {text[:24]}{'…' if len(text) > 24 else ''} does not fit in 64 bits")
+    return value
 
 
 def nesting_depth(text: str, limit: int = MAX_DEPTH) -> int:
@@ -118,7 +121,7 @@ def decode_json(raw: bytes | str) -> dict[str, Any]:
     except RecursionError:  # belt and braces: the depth check above should make this unreachable
         raise UndecodableMessage(f"arrays and objects nest deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        raise UndecodableMessage(f"not valid UTF-8 JSON: {exc}") from None
+        raise UndecodableMessage(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise UndecodableMessage(f"expected a JSON object, got {type(value).__name__}")
     surrogate = _lone_surrogate(value)
