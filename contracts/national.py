@@ -12,7 +12,15 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 CHINA = timezone(timedelta(hours=8), "CST")
 _NATIONAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
@@ -143,7 +151,10 @@ _DAY_SCHEMA = {
     "description": '"yyyy-MM-dd"; a time ("yyyy-MM-dd HH:mm:ss" or ISO) is accepted and its day kept',
     "examples": ["2025-03-14", "2025-03-14 00:00:00"],
 }
-NationalTime = Annotated[datetime, BeforeValidator(_time), WithJsonSchema(_TIME_SCHEMA)]
+# After pydantic's own parsing too: a time it reads in a form _time does not ("2025-02-01 08:00",
+# no seconds) came out naive, and a naive sent_at failed every answer built from it (found by
+# scripts/fuzz.py: the offline CLI answered such a line internal_error).
+NationalTime = Annotated[datetime, BeforeValidator(_time), AfterValidator(_time), WithJsonSchema(_TIME_SCHEMA)]
 NationalDay = Annotated[date, BeforeValidator(_day), WithJsonSchema(_DAY_SCHEMA)]
 
 

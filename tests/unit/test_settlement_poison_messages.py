@@ -273,3 +273,13 @@ def test_the_internal_error_answer_never_fails_on_the_messages_own_fields(
     )
     assert isinstance(reply, Rejection) and reply.code.value == "internal_error"
     assert [m.message_id for m in store.outbox()] == [reply.event_id]
+
+
+async def test_a_sent_at_without_seconds_or_zone_is_china_time_and_answered_not_failed() -> None:
+    """Found by scripts/fuzz.py: "2025-02-01 08:00" was read naive and every answer built from it
+    failed (an account credit offline: internal_error)."""
+    svc, _ = service()
+    await svc.handle(raw(enrolment()))
+    reply = await svc.handle(raw(claim(request_id="C-MIN", sent_at="2025-03-01 09:00")))
+    assert reply.msg_type == "settlement"
+    assert reply.occurred_at.utcoffset() is not None
