@@ -29,7 +29,7 @@ from ops.metrics import SettlementMetrics
 from settlement.entrypoints.dead_letters import DeadLetterPolicy
 from settlement.entrypoints.failures import is_outage
 from settlement.service_layer.handlers import SettlementService
-from settlement.service_layer.replies import Reply, outbox_message
+from settlement.service_layer.replies import Answered, Reply, outbox_message
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +77,9 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
 
 
-async def answer(service: SettlementService, record: Any, metrics: SettlementMetrics, dead: DeadLetterPolicy) -> Reply:
+async def answer(
+    service: SettlementService, record: Any, metrics: SettlementMetrics, dead: DeadLetterPolicy
+) -> Reply | Answered:
     """Exactly one answer for one record, or an exception that is an outage (the caller rewinds)."""
     raw = record.value or b""
     source = f"{record.topic}/{record.partition}/{record.offset}"

@@ -22,7 +22,7 @@ from engine.policy_files import PolicyFileError, load_policy_book
 from engine.snapshot import from_json
 from engine.views import annual_totals
 from settlement.service_layer.handlers import SettlementService
-from settlement.service_layer.replies import Reply
+from settlement.service_layer.replies import Answered, Reply
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +79,7 @@ async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, ou
     return 0
 
 
-async def answer_line(service: SettlementService, raw: bytes, source: str) -> Reply:
+async def answer_line(service: SettlementService, raw: bytes, source: str) -> Reply | Answered:
     """One answer for one line, whatever it holds. The in-memory ledger has no outage, so a line
     the service fails on (a bug it triggers) is answered internal_error naming the line, the
     failure is logged (stderr, without the line's content), and the next line is read."""

@@ -7,7 +7,6 @@ lost race re-reads and re-prices. Refusals become rejections stored and publishe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
