@@ -20,6 +20,7 @@ def serve(service: str, database_url: str, **settings: str) -> subprocess.Comple
         "AUTH_ISSUER": "https://issuer.example",
         "AUTH_AUDIENCE": "medins",
         "AUTH_JWKS_URL": "https://issuer.example/jwks",
+        "LOG_PSEUDONYM_KEY": "a-key-of-the-refusal-tests-only",  # required outside local mode
         **settings,
     }
     return subprocess.run([str(Path(BIN) / service), "serve"], env=env, capture_output=True, text=True, timeout=60)
@@ -37,6 +38,8 @@ LOCAL = {"MEDINS_ENV": "local"}
         ("settlement", {"SETTLEMENT_PRINCIPALS_FILE": str(REGISTRY)}, "PLAINTEXT is refused outside local mode"),
         ("ledger", {}, "PLAINTEXT is refused outside local mode"),
         ("settlement", {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "SETTLEMENT_PRINCIPALS_FILE is required"),
+        ("ledger", {"LOG_PSEUDONYM_KEY": ""}, "LOG_PSEUDONYM_KEY"),
+        ("settlement", {"LOG_PSEUDONYM_KEY": "local-development-only"}, "LOG_PSEUDONYM_KEY"),
         (
             "settlement",
             {"MEDINS_ENV": "local", "SETTLEMENT_PRINCIPALS_FILE": "/nowhere.toml"},

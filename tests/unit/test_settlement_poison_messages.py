@@ -283,3 +283,9 @@ async def test_a_sent_at_without_seconds_or_zone_is_china_time_and_answered_not_
     reply = await svc.handle(raw(claim(request_id="C-MIN", sent_at="2025-03-01 09:00")))
     assert reply.msg_type == "settlement"
     assert reply.occurred_at.utcoffset() is not None
+
+
+async def test_without_a_dead_letter_producer_a_failing_message_is_still_answered() -> None:
+    failing = Failing(ZeroDivisionError("a bug"))
+    await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 8),), SettlementMetrics())  # type: ignore[arg-type]
+    assert answers_by_source_or_request(failing.store)["BOOM"][0]["code"] == "internal_error"

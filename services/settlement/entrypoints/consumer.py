@@ -26,7 +26,7 @@ from aiokafka import TopicPartition
 from contracts.inbound import salvage_raw
 from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
-from settlement.entrypoints.dead_letters import DeadLetterPolicy
+from settlement.entrypoints.dead_letters import DeadLetterPolicy, NoDeadLetterTopic
 from settlement.entrypoints.failures import is_outage
 from settlement.service_layer.handlers import SettlementService
 from settlement.service_layer.replies import Answered, Reply, outbox_message
@@ -153,9 +153,14 @@ async def dead_letter(
 
 
 async def process_batch(
-    service: SettlementService, records: tuple[Any, ...], metrics: SettlementMetrics, dead: DeadLetterPolicy
+    service: SettlementService,
+    records: tuple[Any, ...],
+    metrics: SettlementMetrics,
+    dead: DeadLetterPolicy | None = None,
 ) -> None:
-    """Answer every record in order; raises on an outage before anything is acked."""
+    """Answer every record in order; raises on an outage before anything is acked. Without a
+    dead-letter policy (a test, a tool), a failing message is still answered, not copied."""
+    dead = dead or DeadLetterPolicy(NoDeadLetterTopic(), service.topics)
     metrics.batch_size.observe(len(records))
     for record in records:
         started = time.perf_counter()

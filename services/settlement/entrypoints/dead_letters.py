@@ -32,6 +32,20 @@ class Producer(Protocol):
     ) -> Any: ...
 
 
+class NoDeadLetterTopic:
+    """For a caller that wires no producer (a test, a tool): a copy is refused, which the consumer
+    logs (``dead_letter_not_copied``) and gets past; the internal_error answer still goes out."""
+
+    async def send_and_wait(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, headers: Any = ()
+    ) -> Any:
+        raise DeadLettersUnavailable(f"no producer for the dead-letter topic {topic}")
+
+
+class DeadLettersUnavailable(RuntimeError):
+    pass
+
+
 @dataclass(frozen=True)
 class DeadLetterPolicy:
     """How hard to try before giving up on one message, and where to put it then."""
