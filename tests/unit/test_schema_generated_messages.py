@@ -4,7 +4,7 @@ Issue 10 item 8: with msg_type optional in the schemas, 809 of 1,200 schema-gene
 were answered unknown_message_type, and NUL was allowed in codes. Here every message a
 hospital could build from contracts/schemas/ must reach its model (never unknown_message_type)
 and never make the service fail (never internal_error or invariant_broken, never an exception);
-being refused for a rule no schema can say (enddate before begndate) is fine.
+being refused for a rule no schema can say (a visit that ends before it begins) is fine.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from test_settlement_service import service
 
 from contracts.schema_export import SCHEMAS_DIR
 
-INBOUND = ["claims.v2.claim", "claims.v2.reversal", "enrolments.v2.enrolment", "enrolments.v2.account_credit"]
+INBOUND = [
+    "claims.v2.claim",
+    "claims.v2.reversal",
+    "claims.v2.reconciliation",
+    "enrolments.v2.enrolment",
+    "enrolments.v2.account_credit",
+    "enrolments.v2.contribution",
+]
 NEVER = ("unknown_message_type", "internal_error", "invariant_broken")
 
 
