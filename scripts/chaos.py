@@ -112,15 +112,35 @@ class Servers:
                 time.sleep(0.05)
 
     def restart(self, name: str) -> None:
+        """Start the killed server again on the ports it had: devservers would otherwise move to
+        free ones if the old ones still look taken, and every client would lose the broker (two
+        Kafka runs of the first campaign on today's devservers failed so: a harness fault)."""
+        from devservers.procs import read_state
+
         server = self.kafka if name == "kafka" else self.postgres
-        for attempt in range(20):  # a killed postmaster's backends may hold shared memory a moment
-            try:
-                server.up()
-                return
-            except Exception:
-                if attempt == 19:
-                    raise
-                time.sleep(0.5)
+        pinned = _port_variables(name, read_state(server.state_file))
+        os.environ.update(pinned)
+        try:
+            for attempt in range(20):  # a killed postmaster's backends may hold shared memory a moment
+                try:
+                    server.up()
+                    return
+                except Exception:
+                    if attempt == 19:
+                        raise
+                    time.sleep(0.5)
+        finally:
+            for variable in pinned:
+                os.environ.pop(variable, None)
+
+
+def _port_variables(name: str, state: dict[str, int]) -> dict[str, str]:
+    """DEVSERVERS_*_PORT variables that pin a server to the ports in its state file."""
+    if name == "postgres":
+        return {"DEVSERVERS_POSTGRES_PORT": str(state["port"])} if state.get("port") else {}
+    names = {"port": "DEVSERVERS_KAFKA_PORT", "controller_port": "DEVSERVERS_KAFKA_CONTROLLER_PORT"}
+    names["secure_port"] = "DEVSERVERS_KAFKA_SECURE_PORT"
+    return {variable: str(state[key]) for key, variable in names.items() if state.get(key)}
 
 
 def _alive(pid: int) -> bool:
