@@ -59,10 +59,27 @@ def test_asyncapi_document_names_every_topic_both_services_use() -> None:
 
     addresses = {channel["address"] for channel in document()["channels"].values()}
     assert addresses == {
+        "claims.v1.{principal}",
+        "settlements.v1.{principal}",
+        "rejections.v1.{principal}",
         "claims.v1",
         "enrolments.v1",
         "settlements.v1",
         "rejections.v1",
+        "clearing.v1",
         "claims.dlq.v1",
         "enrolments.dlq.v1",
     }
+
+
+def test_asyncapi_principal_channels_resolve_to_the_topics_a_registered_sender_uses() -> None:
+    """The per-principal addresses, with a principal filled in, are exactly the topics the
+    service reads from and answers to for that principal (contracts.topics)."""
+    from contracts.asyncapi import document
+    from contracts.topics import Topics
+
+    addresses = {channel["address"] for channel in document()["channels"].values()}
+    own = Topics().of("his-ningxia-people")
+    filled = {a.replace("{principal}", "his-ningxia-people") for a in addresses if "{principal}" in a}
+    assert filled == {own.claims, own.settlements, own.rejections}
+    assert all("principal" in c["parameters"] for c in document()["channels"].values() if "{" in c["address"])
