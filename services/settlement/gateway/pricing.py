@@ -21,7 +21,7 @@ from engine.visit_events import FeeLine, LinePricing
 from engine.visit_stream import VisitState
 from settlement.gateway.context import Context
 from settlement.gateway.lines import SentLine
-from settlement.gateway.transactions.settle import med_type_of, visit_for
+from settlement.gateway.transactions.settle import med_type_of, treating_region, visit_for
 from settlement.service_layer.handlers import PricedVisit
 
 UNPRICED = LinePricing("03", "", Decimal(0), None, False, False, 0, 0, 0, 0, "", ())  # before the catalogue
@@ -51,6 +51,7 @@ async def _priced(
         enddate=_day(state, lines),
         acct_used=False,
         person=person,
+        treating=treating_region(context.envelope),
     )
     e = context.envelope
     priced = await context.deps.service.price_visit(

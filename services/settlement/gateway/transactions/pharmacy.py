@@ -19,7 +19,7 @@ from settlement.gateway.lines import MAX_LINES, read_line
 from settlement.gateway.pricing import UNPRICED, line_pricing
 from settlement.gateway.setlinfo import Echo, setldetail, setlinfo
 from settlement.gateway.transactions.register import check_enrolled, new_visit_id
-from settlement.gateway.transactions.settle import visit_for
+from settlement.gateway.transactions.settle import treating_region, visit_for
 from settlement.gateway.visits import china_naive, source_of, visit_append
 
 PHARMACY_MED_TYPE = "41"  # 定点药店购药
@@ -52,6 +52,7 @@ async def _purchase(context: Context, *, record: bool) -> Done:
         enddate=begntime.date(),
         acct_used=flag(data, "acct_used_flag"),
         person=person,
+        treating=treating_region(context.envelope),
     )
     setl_id = context.deps.issuer.settlement_id(mdtrt_id, 0, e.idempotency_key) if record else ""
     priced = await context.deps.service.price_visit(

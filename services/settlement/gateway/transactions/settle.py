@@ -12,6 +12,7 @@ to the visit's, in one commit with the answer. What 2207 repeats of the 2206 ans
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -20,11 +21,13 @@ from engine.visit import DeclaredTerms, Diagnosis, Visit, VisitItem
 from engine.visit_events import FeeLine, VisitSettled
 from engine.visit_stream import VisitState
 from settlement.gateway.context import Context, Done
+from settlement.gateway.envelope import Envelope
 from settlement.gateway.fields import NationalRefusal, Obj, flag, identifier, required_fen, text
 from settlement.gateway.people import PersonRecord
 from settlement.gateway.setlinfo import Echo, setldetail, setlinfo
 from settlement.gateway.visits import open_visit, source_of, visit_append
 
+ADMDVS = re.compile(r"\d{6}")
 DEFAULT_OUTPATIENT_MED_TYPE = "11"  # 普通门诊, when neither 2201, 2203 nor the settlement said
 _LEVELS = {level.value for level in ChargeLevel}
 
@@ -51,6 +54,17 @@ def visit_item(line: FeeLine) -> VisitItem:
     )
 
 
+def treating_region(envelope: Envelope) -> str | None:
+    """就医地: the envelope's ``mdtrtarea_admvs`` (docs/national-interface.md §3), which the
+    engine compares with the insured region (异地就医). Blank: care in the insured region."""
+    area = envelope.mdtrtarea_admvs
+    if not area:
+        return None
+    if not ADMDVS.fullmatch(area):
+        raise NationalRefusal(f"mdtrtarea_admvs must be a 6-digit region code (医保区划), not {area[:20]!r}")
+    return area
+
+
 def visit_for(
     state: VisitState,
     lines: tuple[FeeLine, ...],
@@ -59,8 +73,10 @@ def visit_for(
     enddate: date,
     acct_used: bool,
     person: PersonRecord | None,
+    treating: str | None,
 ) -> Visit:
-    """The engine's ``Visit`` of the visit's stream and the lines being settled."""
+    """The engine's ``Visit`` of the visit's stream and the lines being settled, ``treating``
+    the region where the care took place (``treating_region``)."""
     registered = state.registered
     assert registered is not None
     return Visit(
@@ -84,6 +100,7 @@ def visit_for(
         items=tuple(visit_item(line) for line in lines),
         gend=person.gend if person else None,
         brdy=person.brdy if person else None,
+        mdtrtarea_admvs=treating,
     )
 
 
@@ -141,6 +158,7 @@ async def _settle(context: Context, *, record: bool) -> Done:
         enddate=_enddate(state, data),
         acct_used=flag(data, "acct_used_flag"),
         person=person,
+        treating=treating_region(context.envelope),
     )
     e = context.envelope
     setl_id = context.deps.issuer.settlement_id(state.mdtrt_id, state.ids_issued, e.idempotency_key)
