@@ -6,6 +6,13 @@ or from a file (the local issuer of devservers). A token is accepted only if its
 the allow-list (asymmetric ones only: an HMAC "secret" would be the public key), its signature
 verifies, and its issuer, audience, expiry and not-before hold (with a small clock leeway).
 
+A verified token is remembered by its exact text until it expires (at most `CACHE_SECONDS`,
+at most `CACHE_SIZE` tokens, the least recently used forgotten first): a counter sends the same
+token with every request, and checking an ES256 signature costs ~160 µs of CPU each time. Only
+tokens that passed every check are remembered, so a cached answer is the one a full check would
+give until the token's `exp` (after it the full check runs again, leeway included); the time bound
+caps how long a key withdrawn from a JWKS URL keeps vouching for tokens it already signed.
+
 Roles are a claim (`roles` by default): `hospital` (with `fixmedins_codes`, the institution
 codes it speaks for), `auditor`, `operator`. What each role may do is decided per route.
 """
@@ -13,6 +20,9 @@ codes it speaks for), `auditor`, `operator`. What each role may do is decided pe
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +33,8 @@ import jwt
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 MAX_TOKEN_CHARS = 8192  # a real token is a few hundred characters; more is an attack or a mistake
 INSTITUTIONS_CLAIM = "fixmedins_codes"
+CACHE_SIZE = 10_000  # tokens remembered; a few hundred counters hold one each
+CACHE_SECONDS = 60.0  # a remembered token is checked in full again after this long at most
 
 
 class Role(StrEnum):
@@ -84,14 +96,37 @@ def _why(error: jwt.InvalidTokenError) -> str:
 
 
 class TokenVerifier:
-    def __init__(self, config: AuthConfig) -> None:
+    def __init__(
+        self,
+        config: AuthConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = CACHE_SIZE,
+        cache_seconds: float = CACHE_SECONDS,
+    ) -> None:
         self.config = config
         self._client = jwt.PyJWKClient(config.jwks_url, timeout=5) if config.jwks_url else None
         self._file_keys = jwt.PyJWKSet.from_json(Path(config.jwks_file).read_text()) if config.jwks_file else None
+        self._clock, self._cache_size, self._cache_seconds = clock, cache_size, cache_seconds
+        self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()  # token: caller, good until
 
     async def verify(self, token: str) -> Caller:
         if len(token) > MAX_TOKEN_CHARS:
             raise TokenRejected("it is too long to be a token")
+        now = self._clock()
+        remembered = self._verified.get(token)
+        if remembered is not None and now < remembered[1]:
+            self._verified.move_to_end(token)
+            return remembered[0]
+        caller, expires = await self._check(token)
+        self._verified[token] = (caller, min(expires, now + self._cache_seconds))
+        self._verified.move_to_end(token)
+        while len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return caller
+
+    async def _check(self, token: str) -> tuple[Caller, float]:
+        """Every check, in full: the caller, and the token's expiry (seconds since the epoch)."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -111,7 +146,7 @@ class TokenVerifier:
             )
         except jwt.InvalidTokenError as error:
             raise TokenRejected(_why(error)) from None
-        return caller_of(claims, self.config.roles_claim)
+        return caller_of(claims, self.config.roles_claim), float(claims["exp"])
 
     async def _key(self, kid: Any) -> Any:
         if not isinstance(kid, str | None):
