@@ -19,7 +19,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -50,8 +50,10 @@ class Counter(Protocol):
 
 
 def _json(model: object, status: int = 200) -> Response:
-    body = model.model_dump(mode="json") if hasattr(model, "model_dump") else model
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type="application/json")
+    """UTF-8 JSON; a model is serialised by pydantic's own encoder (one pass, no dict between)."""
+    if isinstance(model, BaseModel):
+        return Response(model.model_dump_json(), status_code=status, media_type="application/json")
+    return Response(json.dumps(model, ensure_ascii=False), status_code=status, media_type="application/json")
 
 
 def _caller(request: Request) -> Caller:
