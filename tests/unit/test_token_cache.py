@@ -1,6 +1,7 @@
 """The verifier remembers tokens that passed every check, and only for as long as a full check
 would still pass them: until the token's expiry, within a time and a size bound. A counter sends
-the same token with every request; the signature is checked once, not hundreds of times."""
+the same token with every request; the signature is checked once, not hundreds of times. The
+guard's other rules (the route's roles, the per-caller rate limit) still hold on every request."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import jwt
 import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from devservers.issuer import AUDIENCE, ISSUER, LocalIssuer
 from ops import auth
 from ops.auth import AuthConfig, Role, TokenRejected, TokenVerifier
+from ops.http import Endpoint, Guard, HttpMetrics
+from ops.ratelimit import RateLimiter
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +111,43 @@ def test_a_refused_token_is_refused_every_time_and_never_remembered(
         with pytest.raises(TokenRejected, match="another audience"):
             asyncio.run(tokens.verify(wrong_audience))
     assert signature_checks == [wrong_audience] * 3
+
+
+def guarded_app(issuer: LocalIssuer, limiter: RateLimiter) -> Starlette:
+    """The shared guard in front of two routes, one for hospitals and one for auditors."""
+
+    async def ok(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    guard = Guard(verifier(issuer), limiter, HttpMetrics(CollectorRegistry()))
+    endpoints = [
+        Endpoint("/counter", ok, ("GET",), frozenset({Role.HOSPITAL})),
+        Endpoint("/audit", ok, ("GET",), frozenset({Role.AUDITOR})),
+    ]
+    return Starlette(routes=guard.routes(endpoints))
+
+
+def statuses(app: Starlette, token: str, paths: list[str]) -> list[int]:
+    """The status of a GET of each path in turn, all with the same bearer token."""
+
+    async def run() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://counter") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            return [(await client.get(path, headers=headers)).status_code for path in paths]
+
+    return asyncio.run(run())
+
+
+def test_a_remembered_token_still_gets_only_its_roles_routes(issuer: LocalIssuer, signature_checks: list[str]) -> None:
+    app = guarded_app(issuer, RateLimiter(rate=100, burst=100))
+    token = issuer.mint("counter-1", ["hospital"], ["H64010100001"])
+    assert statuses(app, token, ["/counter", "/audit", "/counter"]) == [200, 403, 200]
+    assert signature_checks == [token]
+
+
+def test_the_rate_limit_counts_requests_whose_token_was_remembered(issuer: LocalIssuer) -> None:
+    # A bucket of 2 refilled at one token per 1,000 s: the third request within a second waits.
+    app = guarded_app(issuer, RateLimiter(rate=0.001, burst=2))
+    token = issuer.mint("counter-2", ["hospital"], ["H64010100001"])
+    assert statuses(app, token, ["/counter"] * 3) == [200, 200, 429]
