@@ -299,7 +299,7 @@ def quantiles(values: list[float]) -> tuple[float, float, float, float]:
 
 HEADER = (
     f"{'route':<11}{'offered/s':>10}{'sent':>7}{'achieved/s':>11}{'bad':>5}"
-    f"{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+    f"{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}"
     f"{'client s':>9}{'service s':>10}{'pg s':>6}{'client µs/r':>12}{'service µs/r':>13}{'busy %':>7}{'load':>11}"
 )
 
@@ -312,7 +312,7 @@ def row(load: Load) -> str:
     client_us, service_us = (1e6 * s / sent if sent else float("nan") for s in (load.client_cpu_s, cpu["service"]))
     return (
         f"{load.name:<11}{load.rate:>10}{sent:>7}{achieved:>11,.1f}{load.unexpected:>5}"
-        f"{p50:>8.2f}{p95:>8.2f}{p99:>8.2f}{top:>8.1f}"
+        f"{p50:>10.2f}{p95:>10.2f}{p99:>10.2f}{top:>10.1f}"
         f"{load.client_cpu_s:>9.2f}{cpu['service']:>10.2f}{cpu['postgres']:>6.2f}{client_us:>12.0f}{service_us:>13.0f}"
         f"{cpu['machine']:>7.0f}{load.load_avg[0]:>6.1f}→{load.load_avg[1]:<4.1f}"
     )
