@@ -124,7 +124,9 @@ async def test_a_malformed_message_is_rejected_and_the_next_one_still_settles(ma
     assert service.process.poll() is None  # bad input never stops the service
 
 
-async def test_killed_mid_batch_and_restarted_every_claim_is_settled_exactly_once(make_stack, tmp_path: Path) -> None:
+async def test_killed_mid_group_commit_and_restarted_every_claim_is_settled_exactly_once(
+    make_stack, tmp_path: Path
+) -> None:
     lines = day_lines(people=150, seed=11)
     enrolments, claims = topic_runs(lines)
     stack = await make_stack()
@@ -132,15 +134,27 @@ async def test_killed_mid_batch_and_restarted_every_claim_is_settled_exactly_onc
     await stack.send(enrolments)
     await stack.produce(claims)
 
-    # Kill it while claims are still being settled: some answered, not all.
+    # Kill it while claims are still being settled (some answered, not all), inside a group
+    # commit: the outbox is locked against inserts, so the next group's one write statement
+    # waits inside its transaction (events, keys, projections and outbox rows all in it);
+    # once the service is seen waiting there it is killed, then the lock is let go.
     settled_before_kill = 0
     for _ in range(600):
         settled_before_kill = await stack.count_events("ClaimSettled")
         if settled_before_kill >= 5:
             break
         await asyncio.sleep(0.05)
-    stack.kill(first)
-    settled_at_kill = await stack.count_events("ClaimSettled")
+    holder = await asyncpg.connect(stack.database_url)
+    try:
+        lock = holder.transaction()
+        await lock.start()
+        await holder.execute("LOCK TABLE outbox IN SHARE MODE")
+        assert await group_commit_waiting(holder), "no group commit reached its write within 30 s"
+        settled_at_kill = await stack.count_events("ClaimSettled")
+        stack.kill(first)
+        await lock.rollback()
+    finally:
+        await holder.close()
     restarted = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="10")
 
     expected, expected_totals = await offline_reference(enrolments + claims, tmp_path)
@@ -159,6 +173,20 @@ async def test_killed_mid_batch_and_restarted_every_claim_is_settled_exactly_onc
         assert figures(answers[request_id]) == figures(expected[request_id]), request_id
     for psn_no, offline_totals in expected_totals.items():
         assert money_totals(await stack.totals(restarted, psn_no)) == money_totals(offline_totals), psn_no
+
+
+async def group_commit_waiting(connection: asyncpg.Connection, timeout: float = 30) -> bool:
+    """Whether a settlement instance's batch write (one INSERT … INSERT INTO outbox statement)
+    is waiting for the outbox lock, inside its transaction, within ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        waiting = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO events%' AND state = 'active'"
+        )
+        if waiting:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack, tmp_path: Path) -> None:

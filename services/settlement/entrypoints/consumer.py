@@ -10,6 +10,12 @@ Two kinds of failure, told apart by ``failures.is_outage``:
 - anything else is about **one message** (its content, or a bug it triggers). It is tried
   ``max_attempts`` times; then it is answered ``internal_error``, copied to its dead-letter
   topic and counted, and the partition moves on. Nothing a message holds can stop a partition.
+
+Group commit (settlement.service_layer.batch): the runs of messages a group takes are priced in
+order in memory and committed in one ledger transaction; a message it does not take is answered
+alone, by ``answer``, after the group before it is committed, so a partition keeps its order.
+A message that fails inside a group, or that the ledger refused in the group's commit (another
+writer came first), is answered alone after its group, by ``answer``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.dead_letters import DeadLetterPolicy, NoDeadLetterTopic
 from settlement.entrypoints.failures import is_outage
+from settlement.service_layer.batch import MAX_GROUP, GroupOutcome, Inbound, read_inbound, settle_group
 from settlement.service_layer.handlers import SettlementService
 from settlement.service_layer.replies import Answered, Reply, outbox_message
 
@@ -158,19 +165,84 @@ async def process_batch(
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy | None = None,
 ) -> None:
-    """Answer every record in order; raises on an outage before anything is acked. Without a
+    """Answer every record in order; raises on an outage before anything is acked. Runs of
+    records a group takes are committed together; the others are answered alone, in between.
+    A stand-in service (a test double of the service) answers every record alone. Without a
     dead-letter policy (a test, a tool), a failing message is still answered, not copied."""
     dead = dead or DeadLetterPolicy(NoDeadLetterTopic(), service.topics)
     metrics.batch_size.observe(len(records))
+    grouping = isinstance(service, SettlementService)
+    group: list[tuple[Any, Inbound]] = []
     for record in records:
-        started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(
-            topic=record.topic, partition=record.partition, offset=record.offset
-        ):
-            reply = await answer(service, record, metrics, dead)
-        metrics.latency.observe(time.perf_counter() - started)
-        outcome = reply.code.value if isinstance(reply, Rejection) else "ok"
-        metrics.messages.labels(reply.msg_type, outcome).inc()
+        inbound = read_record(service, record) if grouping else None
+        if inbound is not None and inbound.grouped:
+            group.append((record, inbound))
+            if len(group) == MAX_GROUP:
+                await answer_group(service, group, metrics, dead)
+                group = []
+            continue
+        await answer_group(service, group, metrics, dead)  # the group before it first: order kept
+        group = []
+        await answer_alone(service, record, metrics, dead)
+    await answer_group(service, group, metrics, dead)
+
+
+def read_record(service: SettlementService, record: Any) -> Inbound:
+    source = f"{record.topic}/{record.partition}/{record.offset}"
+    return read_inbound(service, record.value or b"", source=source, at=received_at(record), topic=record.topic)
+
+
+def count(metrics: SettlementMetrics, reply: Reply | Answered, seconds: float) -> None:
+    metrics.latency.observe(seconds)
+    outcome = reply.code.value if isinstance(reply, Rejection) else "ok"
+    metrics.messages.labels(reply.msg_type, outcome).inc()
+
+
+async def answer_alone(
+    service: SettlementService, record: Any, metrics: SettlementMetrics, dead: DeadLetterPolicy
+) -> None:
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(topic=record.topic, partition=record.partition, offset=record.offset):
+        reply = await answer(service, record, metrics, dead)
+    count(metrics, reply, time.perf_counter() - started)
+
+
+async def answer_group(
+    service: SettlementService, group: list[tuple[Any, Inbound]], metrics: SettlementMetrics, dead: DeadLetterPolicy
+) -> None:
+    """One transaction for the group's answers; then, in order, those it left to be answered
+    alone. Each member's latency is its group's (the answer exists once the group commits)."""
+    if not group:
+        return
+    started = time.perf_counter()
+
+    async def is_bug(error: Exception) -> bool:
+        return not is_outage(error) and await service.ledger_reachable()
+
+    outcome = await settle_group(service, [inbound for _, inbound in group], is_bug)
+    elapsed = time.perf_counter() - started
+    for reply in outcome.answered.values():
+        count(metrics, reply, elapsed)
+    if outcome.refused:
+        log.info("group_requests_refused", refused=outcome.refused, size=len(group))
+    for index in outcome.alone:
+        record = group[index][0]
+        if index in outcome.failures:
+            failed_in_group(record, outcome, index, metrics)
+        await answer_alone(service, record, metrics, dead)
+
+
+def failed_in_group(record: Any, outcome: GroupOutcome, index: int, metrics: SettlementMetrics) -> None:
+    """A message failed while its group was priced: logged like a failed attempt (the person
+    bound, so the pseudonymiser replaces it in the error's text too), then answered alone."""
+    metrics.unhandled.inc()
+    with structlog.contextvars.bound_contextvars(topic=record.topic, partition=record.partition, offset=record.offset):
+        log.error(
+            "message_failed_in_group",
+            psn_no=salvage_raw(record.value or b"")["psn_no"],
+            error=describe(outcome.failures[index]),
+            exc_info=outcome.failures[index],
+        )
 
 
 async def record_lag(consumer: Any, metrics: SettlementMetrics) -> None:

@@ -7,6 +7,7 @@ lost race re-reads and re-prices. Refusals become rejections stored and publishe
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,7 +24,7 @@ from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.inbound import InvalidMessage, parse_inbound, salvage_raw
 from contracts.reconciliation import Reconciliation
-from contracts.results import EnrolmentAccepted
+from contracts.results import EnrolmentAccepted, Rejection
 from contracts.topics import Topics
 from engine.contributions import ContributionRecorded, contribution_stream, paid_so_far, record_contribution
 from engine.enrol import credit_account, record_enrolment
@@ -83,6 +84,46 @@ class Decision:
     appends: list[StreamAppend]
 
 
+def not_authorised_reply(
+    raw: bytes, message: Message, why: str, *, at: datetime, source: str | None
+) -> tuple[str, Rejection]:
+    """The ``not_authorised`` answer to a record its sender may not send, and the key it is
+    stored under: the record's own (raw bytes and offset), never the message's."""
+    key = raw_key(raw, source) + "#not_authorised"
+    claimlike = isinstance(message, Claim | Reversal)
+    reply = rejection(
+        key,
+        RejectionCode.NOT_AUTHORISED,
+        why,
+        at=at,
+        field="fixmedins_code" if claimlike else "msg_type",
+        source=source,
+        request_id=message.request_id,
+        fixmedins_code=getattr(message, "fixmedins_code", None),
+        psn_no=message.psn_no,
+    )
+    return key, reply
+
+
+def conflict_reply(message: Message, digest: str, *, at: datetime, source: str | None) -> tuple[str, Rejection]:
+    """The ``idempotency_conflict`` answer to a known key sent with another body, and the key
+    of its own it is stored under (so a redelivery of that body gets it, once)."""
+    conflict_key = f"{message.idempotency_key}#conflict#{digest}"
+    conflict = rejection(
+        conflict_key,
+        RejectionCode.IDEMPOTENCY_CONFLICT,
+        f"request_id {message.request_id} was already used for a different message; "
+        "a retry must resend the same content, a new request needs a new request_id",
+        at=at,
+        field="request_id",
+        source=source,
+        request_id=message.request_id,
+        fixmedins_code=getattr(message, "fixmedins_code", None),
+        psn_no=message.psn_no,
+    )
+    return conflict_key, conflict
+
+
 class SettlementService:
     def __init__(
         self,
@@ -99,6 +140,13 @@ class SettlementService:
         self.senders = senders  # None: shared topics, every producer trusted (local mode)
         self.national: tuple[NationalTest, NationalHandler] | None = None  # set by bootstrap
         self.clearing = clearing or LogSource(store)  # what reconciliation compares with
+
+    def reading(self, store: LedgerStore) -> SettlementService:
+        """The same service deciding against another view of the ledger (a group's, in
+        settlement.service_layer.batch): ``decide`` reads through it and writes nothing."""
+        view = copy.copy(self)
+        view.store = store
+        return view
 
     def answers_for(self, topic: str | None) -> tuple[Sender | None, Topics]:
         """Who sent a record read from `topic` (bound senders only) and where its answers go."""
@@ -161,19 +209,7 @@ class SettlementService:
     ) -> Reply:
         """Refused because of who sent it: recorded under this record's own key (never the
         message's, which belongs to the institution it names) and answered to the sender."""
-        key = raw_key(raw, source) + "#not_authorised"
-        claimlike = isinstance(message, Claim | Reversal)
-        reply = rejection(
-            key,
-            RejectionCode.NOT_AUTHORISED,
-            why,
-            at=at,
-            field="fixmedins_code" if claimlike else "msg_type",
-            source=source,
-            request_id=message.request_id,
-            fixmedins_code=getattr(message, "fixmedins_code", None),
-            psn_no=message.psn_no,
-        )
+        key, reply = not_authorised_reply(raw, message, why, at=at, source=source)
         try:
             return await self._record(key, body_hash({"raw": key}), Decision(reply, []), answers)
         except DuplicateRequest as dup:
@@ -240,19 +276,7 @@ class SettlementService:
         of its own, so the sender hears of it and a redelivery does not repeat it."""
         if stored_hash == digest:
             return reply_from_json(dict(result))
-        conflict_key = f"{message.idempotency_key}#conflict#{digest}"
-        conflict = rejection(
-            conflict_key,
-            RejectionCode.IDEMPOTENCY_CONFLICT,
-            f"request_id {message.request_id} was already used for a different message; "
-            "a retry must resend the same content, a new request needs a new request_id",
-            at=at,
-            field="request_id",
-            source=source,
-            request_id=message.request_id,
-            fixmedins_code=getattr(message, "fixmedins_code", None),
-            psn_no=message.psn_no,
-        )
+        conflict_key, conflict = conflict_reply(message, digest, at=at, source=source)
         try:
             return await self._record(conflict_key, digest, Decision(conflict, []), answers)
         except DuplicateRequest as dup:
