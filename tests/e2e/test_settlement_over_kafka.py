@@ -176,12 +176,15 @@ async def test_killed_mid_group_commit_and_restarted_every_claim_is_settled_exac
 
 
 async def group_commit_waiting(connection: asyncpg.Connection, timeout: float = 30) -> bool:
-    """Whether a settlement instance's batch write (one INSERT … INSERT INTO outbox statement)
-    is waiting for the outbox lock, inside its transaction, within ``timeout`` seconds."""
+    """Whether a writer inside its transaction (it holds a transaction id: the batch read took
+    one) waits for this connection's outbox lock, within ``timeout`` seconds. Only the batch
+    write of a settlement instance does: the relay's update waits without a transaction id."""
     for _ in range(int(timeout / 0.05)):
+        await connection.execute("SELECT pg_stat_clear_snapshot()")  # else frozen for the transaction
         waiting = await connection.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO events%' AND state = 'active'"
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND backend_xid IS NOT NULL"
+            " AND pg_backend_pid() = ANY (pg_blocking_pids(pid))"
         )
         if waiting:
             return True
