@@ -647,8 +647,9 @@ def report_cpu(results: list[Result], engine_ms: float) -> None:
         shares = "".join(f"{r.cpu[role]:>13.0f}" if role in r.cpu else f"{'—':>13}" for role in roles)
         handle = f"{r.handle_ms:>11.2f}" if r.handle_ms is not None else f"{'—':>11}"
         print(f"{r.instances:>4} {load:>6} {r.mode:<13}{shares}{handle}")
-    print("handle ms: mean time `settlement serve` spent on one message (pricing + ledger transaction),")
-    print("from its settlement_settle_seconds histogram over the measurement; the same engine over an")
+    print("handle ms: mean of `settlement serve`'s settlement_settle_seconds over the measurement: the time")
+    print("to a message's answer in the ledger, which under group commit is its whole group's time (the")
+    print("batch priced in memory + one transaction), not one message's cost; the same engine over an")
     print(f"in-memory ledger (offline CLI, same claims) takes {engine_ms:.2f} ms per claim")
 
 

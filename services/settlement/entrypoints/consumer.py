@@ -223,8 +223,14 @@ async def answer_group(
     elapsed = time.perf_counter() - started
     for reply in outcome.answered.values():
         count(metrics, reply, elapsed)
-    if outcome.refused:
-        log.info("group_requests_refused", refused=outcome.refused, size=len(group))
+    (log.info if outcome.refused else log.debug)(  # a refusal: another writer came first (a rebalance)
+        "group_committed",
+        size=len(group),
+        alone=len(outcome.alone),
+        refused=outcome.refused,
+        priced_ms=round(outcome.priced_s * 1000, 1),
+        committed_ms=round(outcome.committed_s * 1000, 1),
+    )
     for index in outcome.alone:
         record = group[index][0]
         if index in outcome.failures:

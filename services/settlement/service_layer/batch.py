@@ -22,8 +22,9 @@ an answer is either in the committed group or given alone, never both.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -286,6 +287,8 @@ class GroupOutcome:
     alone: list[int]  # members to answer one by one, in order: failed in the group, or refused by the ledger
     failures: dict[int, Exception]  # the members that failed in the group, with what they raised
     refused: int = 0  # requests the ledger refused (another writer came first)
+    priced_s: float = 0.0  # reading and pricing, in memory
+    committed_s: float = 0.0  # the commit_batch (with its retries without refused members)
 
 
 def left_out(plans: Sequence[Plan], refused: set[int]) -> set[int]:
@@ -319,4 +322,8 @@ async def commit_group(store: LedgerStore, plans: Sequence[Plan]) -> GroupOutcom
 
 async def settle_group(service: SettlementService, members: Sequence[Inbound], is_bug: IsBug) -> GroupOutcome:
     """Price the members in order in memory, then commit them in one transaction."""
-    return await commit_group(service.store, await plan_group(service, members, is_bug))
+    started = time.perf_counter()
+    plans = await plan_group(service, members, is_bug)
+    priced = time.perf_counter()
+    outcome = await commit_group(service.store, plans)
+    return replace(outcome, priced_s=priced - started, committed_s=time.perf_counter() - priced)
