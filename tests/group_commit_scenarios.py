@@ -263,3 +263,23 @@ class GroupCommitScenarios:
         assert [len(got["C-1"]), len(got["C-2"])] == [1, 1]  # the stored answer is not published again
         # C-2 priced after C-1 either way: second stay (2,000 − 300) × 0.75 = 1,275.00
         assert pay(got["C-2"][0], "hifp_pay") == 1_275 * YUAN
+
+    async def test_a_group_whose_commit_fails_for_a_bug_is_answered_message_by_message(
+        self, store: LedgerStore, reference: LedgerStore
+    ) -> None:
+        batch = records(enrolment("P1"), claim("C-1", "P1", "1000.00", 3), claim("C-2", "P1", "2000.00", 5))
+        commits = Commits(store)
+
+        async def refuses_groups(requests: Sequence[CommitRequest]) -> BatchReceipt:
+            if len(requests) > 1:
+                raise ValueError("a bug in the group's commit")
+            return await commits.commit_batch(requests)
+
+        store.commit_batch = refuses_groups  # type: ignore[method-assign]
+        await process_batch(service(store), batch, SettlementMetrics(), policy())
+
+        assert commits.sizes == [1, 1, 1]  # the partition moves on: each message in its own transaction
+        got = by_request(await answers(store))
+        # (1,000 − 600) × 0.75 = 300.00, then the second stay (2,000 − 300) × 0.75 = 1,275.00
+        assert [pay(got["C-1"][0], "hifp_pay"), pay(got["C-2"][0], "hifp_pay")] == [300 * YUAN, 1_275 * YUAN]
+        assert await answers(store) == await one_by_one(reference, batch)

@@ -219,7 +219,17 @@ async def answer_group(
     async def is_bug(error: Exception) -> bool:
         return not is_outage(error) and await service.ledger_reachable()
 
-    outcome = await settle_group(service, [inbound for _, inbound in group], is_bug)
+    try:
+        outcome = await settle_group(service, [inbound for _, inbound in group], is_bug)
+    except Exception as error:
+        if not await is_bug(error):
+            raise  # an outage: the batch is rewound
+        # The group itself failed (its read or its commit, not one member's pricing): a bug
+        # must not hold the partition, so each member gets the per-message path's attempts.
+        log.error("group_failed", size=len(group), error=describe(error), exc_info=True)
+        for record, _ in group:
+            await answer_alone(service, record, metrics, dead)
+        return
     elapsed = time.perf_counter() - started
     for reply in outcome.answered.values():
         count(metrics, reply, elapsed)
