@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import structlog.testing
 from ledger.memory import MemoryLedger
 from ledger.store import AuditableStore, BatchReceipt, CommitRequest, LedgerStore
 from settlement.entrypoints import consumer
@@ -272,11 +273,15 @@ class GroupCommitScenarios:
 
         async def refuses_groups(requests: Sequence[CommitRequest]) -> BatchReceipt:
             if len(requests) > 1:
-                raise ValueError("a bug in the group's commit")
+                raise ValueError("a bug in the group's commit, on stream P1/2025")
             return await commits.commit_batch(requests)
 
         store.commit_batch = refuses_groups  # type: ignore[method-assign]
-        await process_batch(service(store), batch, SettlementMetrics(), policy())
+        with structlog.testing.capture_logs() as logged:
+            await process_batch(service(store), batch, SettlementMetrics(), policy())
+
+        (failed,) = [line for line in logged if line["event"] == "group_failed"]
+        assert failed["error"] == "ValueError" and "P1" not in str(failed)  # no person in the line
 
         assert commits.sizes == [1, 1, 1]  # the partition moves on: each message in its own transaction
         got = by_request(await answers(store))

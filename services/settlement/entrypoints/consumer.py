@@ -226,7 +226,9 @@ async def answer_group(
             raise  # an outage: the batch is rewound
         # The group itself failed (its read or its commit, not one member's pricing): a bug
         # must not hold the partition, so each member gets the per-message path's attempts.
-        log.error("group_failed", size=len(group), error=describe(error), exc_info=True)
+        # Only the error's type here: its text may name any member's person-year stream, and
+        # no person is bound for the pseudonymiser; each member's own attempts log it in full.
+        log.error("group_failed", size=len(group), error=type(error).__name__)
         for record, _ in group:
             await answer_alone(service, record, metrics, dead)
         return
