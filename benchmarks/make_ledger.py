@@ -51,7 +51,7 @@ async def settlement_templates(people: int, seed: int) -> list[Template]:
     """A priced day's person-years (the real engine, policies/ and examples.generator)."""
     from pathlib import Path
 
-    from ledger.memory import MemoryLedger
+    from ledger.adapters.memory import MemoryLedger
     from settlement.service_layer.handlers import SettlementService
 
     from engine.policy_files import load_policy_book

@@ -216,7 +216,7 @@ def _verdict(answer: Any) -> str:
 async def offline(args: argparse.Namespace) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from ledger.memory import MemoryLedger
+    from ledger.adapters.memory import MemoryLedger
     from settlement.entrypoints.offline import answer_line
     from settlement.service_layer.handlers import SettlementService
 
@@ -271,7 +271,7 @@ async def _reference(bodies: list[bytes], topic: str) -> set[str]:
     (A message repeated with the same content is a producer's retry: answered, not republished.)"""
     from datetime import UTC, datetime
 
-    from ledger.memory import MemoryLedger
+    from ledger.adapters.memory import MemoryLedger
     from settlement.entrypoints.offline import answer_line
     from settlement.service_layer.handlers import SettlementService
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from ledger.projections import ClearingFold
 from ledger.store import RecordedEvent
 

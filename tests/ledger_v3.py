@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from ledger.adapters.memory import MemoryLedger
 from ledger.adapters.postgres_sql import stream_year
-from ledger.memory import MemoryLedger
 from ledger.store import RecordedEvent
 
 from engine.visit_stream import VisitState

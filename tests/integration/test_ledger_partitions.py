@@ -12,11 +12,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from ledger.adapters.memory import MemoryLedger
 from ledger.adapters.postgres import PostgresLedger
 from ledger.adapters.postgres_sql import stream_year
 from ledger.archive import archive_check, detach_year
 from ledger.audit import verify_chains
-from ledger.memory import MemoryLedger
 from ledger.migrate import available, migrate
 from ledger.prepare import chain
 from ledger.store import NewEvent, RecordedEvent, StreamAppend

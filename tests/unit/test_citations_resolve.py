@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from contracts.wire import encode_json

@@ -12,9 +12,9 @@ import pytest
 from casemix_sample import REGION
 from clearing_run import Oracle, answers_of
 from clearing_year import enrolments, year_of_claims
+from ledger.adapters.memory import MemoryLedger
 from ledger.clearing.commands import ClearingCommands, CommandRefused
 from ledger.clearing.source import LogSource
-from ledger.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from contracts.codes import FundPayType

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from clearing_run import answers_of
 from clearing_year import CHINA, enrolments, year_of_claims
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from engine.policy_files import load_policy_book

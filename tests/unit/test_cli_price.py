@@ -85,7 +85,7 @@ def test_standard_input_is_read_when_the_file_is_a_dash() -> None:
 async def test_a_line_the_service_fails_on_is_answered_internal_error_and_the_next_is_read() -> None:
     from datetime import UTC, datetime
 
-    from ledger.memory import MemoryLedger
+    from ledger.adapters.memory import MemoryLedger
     from settlement.entrypoints.offline import answer_line
     from settlement.service_layer.handlers import SettlementService
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from engine_builders import PSN_TYPE_CODES
+from ledger.adapters.memory import MemoryLedger
 from ledger.funds import FundBookFold, fund_report, prefix_pool
-from ledger.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from contracts.codes import RejectionCode

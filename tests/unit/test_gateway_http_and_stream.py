@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from national import FixtureIds, requests, sample_gateway
 from prometheus_client import CollectorRegistry
 from settlement.gateway.context import Access

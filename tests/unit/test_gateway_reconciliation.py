@@ -9,7 +9,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from national import parsed, sample_gateway
 from settlement.gateway.context import Access
 from settlement.gateway.service import NationalGateway

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from ledger.verify import verify_ledger
 from national import FixtureIds, parsed, read_problems, requests, sample_gateway, steps
 from settlement.gateway.context import Access

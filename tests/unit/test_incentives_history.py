@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from engine_builders import CODES, list_in_catalogue, payer_data, register_place, resident_policy_dict
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from contracts.codes import Insutype

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from ledger.adapters.memory import MemoryLedger
 from ledger.anchor_check import check_anchor
 from ledger.anchors import Anchor, leaf_hash, make_anchor, merkle_root
-from ledger.memory import MemoryLedger
 from ledger.store import StreamHead
 from ledger_contract import append
 

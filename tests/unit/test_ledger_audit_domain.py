@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from ledger.adapters.memory import MemoryLedger
 from ledger.audit import verify_chains, verify_projections
 from ledger.domain import rebuild, replay_person_year
-from ledger.memory import MemoryLedger
 from ledger.reprice import reprice_year
 from settlement.service_layer.handlers import SettlementService
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ledger.adapters.memory import MemoryLedger
 from ledger.audit import chain_breaks, verify_projections
 from ledger.hashing import GENESIS, HASH_V1, HASH_V2, canonical_json, recompute_hash
-from ledger.memory import MemoryLedger
 from ledger.store import RecordedEvent
 from ledger_contract import append
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from ledger.adapters.memory import MemoryLedger
 from ledger.hashing import canonical_json
-from ledger.memory import MemoryLedger
 from ledger.store import LedgerStore, RecordedEvent
 from ledger_contract import BatchContract, LedgerContract, ScanContract
 

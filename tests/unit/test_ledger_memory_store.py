@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ledger.adapters.memory import MemoryLedger
 from ledger.errors import WrongExpectedVersion
-from ledger.memory import MemoryLedger
 from ledger.store import OutboxMessage
 from ledger_contract import append, request
 

@@ -10,10 +10,10 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from ledger.adapters.memory import MemoryLedger
 from ledger.audit import chain_breaks
 from ledger.domain import current_projection, fold, rebuild
 from ledger.hashing import json_value
-from ledger.memory import MemoryLedger
 from ledger.projections import ClearingFold
 from ledger_v1 import (
     FIXTURE,

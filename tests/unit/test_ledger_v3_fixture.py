@@ -11,10 +11,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger.adapters.memory import MemoryLedger
 from ledger.audit import chain_breaks
 from ledger.clearing.log import EntryFold
 from ledger.domain import fold
-from ledger.memory import MemoryLedger
 from ledger.projections import ClearingFold
 from ledger.verify import verify_ledger
 from ledger_v1 import clearing_figures, totals_figures

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from ledger.store import OutboxMessage, StoredRequest
 from ledger.verify import verify_ledger
 from settlement.service_layer.handlers import SettlementService

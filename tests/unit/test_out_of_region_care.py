@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from engine_builders import BEGIN, CODES, enrolment, facts_of, fen, resident_policy, resident_policy_dict
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from pydantic import ValidationError
 from settlement.service_layer.handlers import SettlementService
 from settlement.service_layer.visits import visit_of

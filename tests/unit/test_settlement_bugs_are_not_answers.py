@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from engine_builders import resident_policy_dict
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from ledger.reprice import reprice_year
 from settlement.service_layer.handlers import SettlementService
 from test_settlement_service import BOOK, H2, claim, enrolment, raw, service, totals

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from settlement.entrypoints.consumer import process_batch, received_at
 from settlement.entrypoints.dead_letters import ATTEMPTS, ERROR, SOURCE, DeadLetterPolicy
 from test_settlement_service import H2, claim, enrolment, raw, service

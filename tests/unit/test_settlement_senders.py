@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from settlement.senders import RegistryError, acls, load_registry
 from settlement.service_layer.handlers import SettlementService
 from test_settlement_service import BOOK, claim, enrolment, raw

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from settlement.service_layer.handlers import SettlementService
 
 from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 import structlog
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from pydantic import BaseModel
 
 from contracts.money import format_yuan
