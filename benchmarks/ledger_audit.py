@@ -7,7 +7,7 @@ Prints, each with the machine's load average when it was measured (events/s unle
 
 - COPY floor: the scan's COPY with its output thrown away — what PostgreSQL and the wire cost;
 - scan: PostgresLedger.scan_streams (COPY parsed into streams, no checks);
-- verify-chains: audit.verify_chains (scan, then every link and v2 hash spliced from the text);
+- verify_chains: audit.verify_chains (scan, then every link and v2 hash spliced from the text);
 - chain check alone: the same check over streams already in memory (the audit's Python cost);
 - per-stream baseline: the access pattern verify had before (read_stream and projection_state
   per stream, each event decoded and its JSON re-encoded to hash it), over the first --sample
@@ -112,7 +112,7 @@ async def main(args: Any) -> None:
     streams, seconds = await timed(lambda: scanned(store))
     print(f"{'scan (parsed into streams)':<34}{rate(total, seconds)}  {load()}")
     breaks, seconds = await timed(lambda: verify_chains(store))
-    print(f"{'verify-chains':<34}{rate(total, seconds)}  {len(breaks)} break(s)  {load()}")
+    print(f"{'verify_chains':<34}{rate(total, seconds)}  {len(breaks)} break(s)  {load()}")
     began = time.perf_counter()
     for stream in streams:
         scanned_chain_breaks(stream.stream_id, stream.events)

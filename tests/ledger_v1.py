@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 from ledger.adapters.memory import MemoryLedger
-from ledger.projections import ClearingFold
+from ledger.period_totals import ClearingFold
 from ledger.store import RecordedEvent
 
 from engine.person import PersonYear

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,9 +32,9 @@ from ledger.clearing.commands import ClearingCommands
 from ledger.clearing.http import clearing_endpoints
 from ledger.clearing.source import ProjectionSource
 from ledger.entrypoints.http import audit_endpoints
-from ledger.follower import FollowerRunner
-from ledger.outbox import CommitSignal, OutboxRelay, idempotent_producer
-from ledger.projections import all_projections, verify_followers
+from ledger.follower import FollowerRunner, all_projections, verify_followers
+from ledger.loop import backoff_s, sleep_or_stop
+from ledger.outbox import OutboxRelay, idempotent_producer
 from ledger.settings import LedgerSettings
 from ops.http import database_check, service_app
 from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics
@@ -42,7 +42,6 @@ from ops.logging import configure_logging
 from ops.metrics import LedgerMetrics
 
 log = structlog.get_logger(__name__)
-MAX_BACKOFF_S = 30.0
 
 
 @dataclass
@@ -94,40 +93,6 @@ class Running:
             self.metrics.projection_lag.labels(name).set(now.lag(name))
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-async def _loop(
-    name: str,
-    step: Callable[[], Awaitable[int]],
-    stop: asyncio.Event,
-    *,
-    interval_s: float,
-    full: int,
-    on_failure: Callable[[], None],
-    idle: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Run ``step`` until stopped: again at once while it does full batches, after the interval
-    (or ``idle``, e.g. until a commit wakes it) when it is caught up, and after a growing
-    backoff (capped) when it fails."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            done = await step()
-            failures = 0
-        except Exception as error:  # an outage must not end the loop
-            failures += 1
-            on_failure()
-            delay = min(MAX_BACKOFF_S, interval_s * 2**failures)
-            log.warning(f"{name}_failed", error=f"{type(error).__name__}: {error}", retry_in_s=round(delay, 2))
-            await _sleep_or_stop(stop, delay)
-            continue
-        if done < full:
-            await (idle() if idle is not None else _sleep_or_stop(stop, interval_s))
-
-
 async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetrics, stop: asyncio.Event) -> None:
     interval = settings.ledger_relay_interval_ms / 1000
 
@@ -138,32 +103,15 @@ async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetr
             running.producer_up = True
         except Exception as error:  # the broker may come up after us
             failures += 1
-            delay = min(MAX_BACKOFF_S, interval * 2**failures)
+            delay = backoff_s(interval, failures)
             log.warning("kafka_connect_failed", error=f"{type(error).__name__}: {error}", retry_in_s=round(delay, 2))
-            await _sleep_or_stop(stop, delay)
+            await sleep_or_stop(stop, delay)
     if stop.is_set():
         return
     await _ensure_clearing_topic(settings)
     relay = OutboxRelay(running.pool, running.producer, batch_size=settings.ledger_outbox_batch)
-    signal = CommitSignal(running.pool)  # wakes on commit (LISTEN); polls only as a fallback
-
-    async def step() -> int:
-        published = await relay.relay_once()
-        metrics.relayed.inc(published)
-        return published
-
-    try:
-        await _loop(
-            "outbox_relay",
-            step,
-            stop,
-            interval_s=interval,
-            full=settings.ledger_outbox_batch,
-            on_failure=metrics.relay_failures.inc,
-            idle=lambda: signal.wait(stop, interval),
-        )
-    finally:
-        await signal.close()
+    # Wakes on commit (LISTEN), polls only as a fallback; backs off while Kafka or the database is down.
+    await relay.run(stop, interval, on_published=metrics.relayed.inc, on_failure=metrics.relay_failures.inc)
 
 
 async def _ensure_clearing_topic(settings: LedgerSettings) -> None:
@@ -180,15 +128,8 @@ async def _ensure_clearing_topic(settings: LedgerSettings) -> None:
 async def _follow(
     runner: FollowerRunner, settings: LedgerSettings, metrics: LedgerMetrics, stop: asyncio.Event
 ) -> None:
-    name = runner.projection.name
-    await _loop(
-        "projection",
-        runner.run_once,
-        stop,
-        interval_s=settings.ledger_projection_interval_ms / 1000,
-        full=settings.ledger_outbox_batch,
-        on_failure=metrics.projection_failures.labels(name).inc,
-    )
+    failures = metrics.projection_failures.labels(runner.projection.name)
+    await runner.run(stop, interval_s=settings.ledger_projection_interval_ms / 1000, on_failure=failures.inc)
 
 
 def create_app(settings: LedgerSettings | None = None) -> Starlette:

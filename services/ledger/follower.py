@@ -1,4 +1,9 @@
-"""Follower projections: fold the global log into read models, exactly once per event.
+"""The follower runner: keeps one read model (a projection) up to date from the global log,
+applying each event exactly once.
+
+Which followers exist, and what they keep: ledger/period_totals.py ("clearing"),
+ledger/clearing/casemix.py ("casemix"), ledger/funds.py ("funds"); `ledger serve` runs
+each of them with ``FollowerRunner.run`` (ledger/app.py).
 
 A projection is a name and an ``apply(connection, events)`` that writes its rows. The runner
 reads the log after the projection's checkpoint and, in ONE transaction, lets it write and
@@ -9,19 +14,17 @@ per projection name keeps a second replica from applying the same batch concurre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import asyncpg
-import structlog
 
 from ledger.adapters.postgres_sql import Connection, read_all_on
+from ledger.loop import run_until_stopped
 from ledger.store import MAX_READ_LIMIT, RecordedEvent
 
-log = structlog.get_logger(__name__)
 LOCK_SPACE = 7_312_020  # pg_try_advisory_xact_lock(space, lock_key(name)): "ledger follower"
 
 
@@ -81,14 +84,32 @@ class FollowerRunner:
                 break
         return total
 
-    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
-        """Follow the log until ``stop`` is set; a failing batch is logged and retried later."""
-        while not stop.is_set():
-            try:
-                applied = await self.run_once()
-            except (asyncpg.PostgresError, OSError) as error:
-                log.error("projection_failed", projection=self.projection.name, error=str(error))
-                applied = 0
-            if applied < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    async def run(
+        self, stop: asyncio.Event, *, interval_s: float, on_failure: Callable[[], None] = lambda: None
+    ) -> None:
+        """Follow the log until ``stop`` is set, as `ledger serve` does for every follower: full
+        batches back to back, then one batch per interval; a failing batch is logged, counted
+        (``on_failure``) and retried after a growing backoff (ledger.loop)."""
+        await run_until_stopped(
+            "projection", self.run_once, stop, interval_s=interval_s, full=self._batch, on_failure=on_failure
+        )
+
+
+def all_projections() -> list[Projection]:
+    """Every follower `ledger serve` runs, in the order they are caught up."""
+    # Imported here: each of these modules imports this one (LOCK_SPACE, lock_key, Projection).
+    from ledger.clearing.casemix import CasemixProjection
+    from ledger.funds import FundBookProjection
+    from ledger.period_totals import ClearingProjection
+
+    return [ClearingProjection(), CasemixProjection(), FundBookProjection()]
+
+
+async def verify_followers(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
+    """Problems in the followers' tables that `ledger verify` checks here ("clearing" and
+    "funds"), each against a fold of the log up to its checkpoint. The casemix tables are
+    checked with the closes (ledger.clearing.audit)."""
+    from ledger.funds import verify_fund_books
+    from ledger.period_totals import verify_period_totals
+
+    return await verify_period_totals(pool, page) + await verify_fund_books(pool, page)

@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+
+from ledger.loop import run_until_stopped
 
 log = structlog.get_logger(__name__)
 RELAY_LOCK = (7_312_020, 1)  # pg_try_advisory_xact_lock pair: "ledger outbox relay"
@@ -70,19 +73,34 @@ class OutboxRelay:
             assert marked == f"UPDATE {len(rows)}", marked
             return len(rows)
 
-    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
-        """Relay until ``stop`` is set: again at once after a full batch, else when a commit
-        wakes it (or the poll comes due); a failed batch is logged and retried after the interval."""
+    async def run(
+        self,
+        stop: asyncio.Event,
+        interval_s: float,
+        *,
+        on_published: Callable[[int], None] = lambda count: None,
+        on_failure: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Relay until ``stop`` is set, as `ledger serve` does: again at once after a full batch,
+        else when a commit wakes it (or the poll comes due); a failed batch is logged, counted
+        (``on_failure``) and retried after a growing backoff (ledger.loop)."""
         signal = CommitSignal(self._pool)
+
+        async def step() -> int:
+            published = await self.relay_once()
+            on_published(published)
+            return published
+
         try:
-            while not stop.is_set():
-                try:
-                    published = await self.relay_once()
-                except Exception as error:  # the relay must outlive a broker or database outage
-                    log.error("outbox_relay_failed", error=f"{type(error).__name__}: {error}")
-                    published = 0
-                if published < self._batch:
-                    await signal.wait(stop, interval_s)
+            await run_until_stopped(
+                "outbox_relay",
+                step,
+                stop,
+                interval_s=interval_s,
+                full=self._batch,
+                on_failure=on_failure,
+                idle=lambda: signal.wait(stop, interval_s),
+            )
         finally:
             await signal.close()
 

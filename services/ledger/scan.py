@@ -1,6 +1,6 @@
 """The whole log as an audit reads it: stream after stream, each with its projection state.
 
-``ledger verify`` and ``ledger verify-chains`` read every event once, so what they read and how
+``ledger verify`` and ``audit.verify_chains`` read every event once, so what they read and how
 is what they cost. An event comes as a ``ScannedEvent``: only the columns the hash covers, data
 as jsonb's own text (what the v2 hash is defined over, ADR 0005) and the times already in the
 hash's UTC form — nothing decoded that the check does not need. The domain's fold decodes an

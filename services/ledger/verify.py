@@ -167,7 +167,7 @@ async def verify_ledger(
     archives: ArchiveCheck | None = None,
 ) -> VerifyReport:
     """The whole check. ``followers``: problems in the follower projections' tables
-    (ledger.projections.verify_followers); ``anchors``: findings against anchored chain heads
+    (ledger.follower.verify_followers); ``anchors``: findings against anchored chain heads
     (ledger.anchors.anchor_check); ``archives``: the years detached from the live log
     (ledger.archive.archive_check). The idempotency, outbox and follower checks span the whole
     ledger and are skipped with a prefix."""

@@ -22,7 +22,7 @@ from clearing_run import Oracle
 from clearing_year import CHINA, Message, enrolments, year_of_claims
 from e2e_stack import PLATFORM, POLICIES, Stack
 from ledger.adapters.postgres import PostgresLedger
-from ledger.bootstrap import postgres_pool
+from ledger.adapters.postgres_pool import postgres_pool
 from ledger.clearing.commands import ClearingCommands
 from ledger.clearing.source import ProjectionSource
 from settlement.entrypoints.send import route

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.follower import FollowerRunner
-from ledger.projections import ClearingProjection
+from ledger.period_totals import ClearingProjection
 from ledger_contract import migrated_pool
 from settlement.service_layer.handlers import SettlementService
 

@@ -94,3 +94,36 @@ async def test_two_replicas_running_at_once_apply_each_event_once(pool) -> None:
     stop.set()
     await asyncio.gather(*running)
     assert await counts(pool) == {"ClaimSettled": 30}
+
+
+class FailsOnce(CountByType):
+    """Its first batch fails (a database blip, say); every later batch is applied."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise OSError("connection reset")
+        await super().apply(connection, events)
+
+
+async def test_the_service_loop_counts_a_failing_batch_and_carries_on_after_the_backoff(pool) -> None:
+    """`ledger serve` runs each follower with FollowerRunner.run: a failure ends neither the
+    loop nor the process; it is counted (the service's projection_failures metric) and the
+    batch is applied on the retry, once."""
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled"] * 3)
+    failures: list[str] = []
+    runner, stop = FollowerRunner(pool, FailsOnce()), asyncio.Event()
+    running = asyncio.ensure_future(runner.run(stop, interval_s=0.01, on_failure=lambda: failures.append("x")))
+    for _ in range(500):
+        if await runner.checkpoint() == (await store.read_all(0, 100))[-1].position:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await running
+    assert failures == ["x"]
+    assert await counts(pool) == {"ClaimSettled": 3}

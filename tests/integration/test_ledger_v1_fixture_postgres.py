@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.domain import fold
-from ledger.follower import FollowerRunner
-from ledger.projections import ClearingProjection, verify_followers
+from ledger.follower import FollowerRunner, verify_followers
+from ledger.period_totals import ClearingProjection
 from ledger.store import NewEvent, StreamAppend
 from ledger.verify import verify_ledger
 from ledger_contract import migrated_pool

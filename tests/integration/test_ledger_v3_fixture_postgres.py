@@ -19,8 +19,8 @@ from ledger.clearing.audit import clearing_check
 from ledger.clearing.casemix import CasemixProjection
 from ledger.clearing.source import CaughtUpSource
 from ledger.domain import fold
-from ledger.follower import FollowerRunner
-from ledger.projections import ClearingProjection, verify_followers
+from ledger.follower import FollowerRunner, verify_followers
+from ledger.period_totals import ClearingProjection
 from ledger.verify import verify_ledger
 from ledger_contract import migrated_pool
 from ledger_v1 import totals_figures

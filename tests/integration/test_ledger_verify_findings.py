@@ -24,7 +24,7 @@ import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.follower import FollowerRunner
 from ledger.hashing import HASH_V1, HASH_V2, recompute_hash
-from ledger.projections import ClearingProjection
+from ledger.period_totals import ClearingProjection
 from ledger_contract import migrated_pool
 from settlement.service_layer.handlers import SettlementService
 

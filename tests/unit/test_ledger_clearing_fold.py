@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from ledger.projections import ClearingFold, period_of
+from ledger.period_totals import ClearingFold, period_of
 from ledger.store import RecordedEvent
 
 from contracts.codes import FundPayType

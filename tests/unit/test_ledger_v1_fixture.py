@@ -14,7 +14,7 @@ from ledger.adapters.memory import MemoryLedger
 from ledger.audit import chain_breaks
 from ledger.domain import current_projection, fold, rebuild
 from ledger.hashing import json_value
-from ledger.projections import ClearingFold
+from ledger.period_totals import ClearingFold
 from ledger_v1 import (
     FIXTURE,
     FIXTURE_POLICIES,

@@ -15,7 +15,7 @@ from ledger.adapters.memory import MemoryLedger
 from ledger.audit import chain_breaks
 from ledger.clearing.log import EntryFold
 from ledger.domain import fold
-from ledger.projections import ClearingFold
+from ledger.period_totals import ClearingFold
 from ledger.verify import verify_ledger
 from ledger_v1 import clearing_figures, totals_figures
 from ledger_v3 import (

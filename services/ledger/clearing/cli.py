@@ -27,7 +27,7 @@ from engine.clearing.year_end import Budget, ReviewDecision, YearEndGap
 from engine.policy_book import PolicyBook
 from engine.policy_files import PolicyFileError, load_policy_book
 from ledger.adapters.postgres import PostgresLedger
-from ledger.bootstrap import postgres_pool
+from ledger.adapters.postgres_pool import postgres_pool
 from ledger.clearing.commands import ClearingCommands, CommandRefused, Outcome
 from ledger.clearing.render import csv_text, table
 from ledger.clearing.source import ProjectionSource

@@ -1,7 +1,6 @@
 """``ledger`` — operate and audit the event store.
 
     ledger migrate [--database-url URL] [--grant-to ROLE ...] [--grant-prune-to ROLE ...]
-    ledger verify-chains [--database-url URL] [--prefix P]
     ledger replay --psn PSN --year Y [--as-of TIME] [--policies DIR] [--json]
     ledger replay --institution CODE --region R --year Y [--as-of TIME] [--json]
     ledger reprice --clearing --region R --year Y --policies DIR [--dip-budget BOOK=YUAN ...] [--json]
@@ -39,6 +38,7 @@ from engine.errors import UnknownPolicy
 from engine.policy_book import PolicyBook
 from engine.policy_files import PolicyFileError, load_policy_book
 from ledger.adapters.postgres import PostgresLedger
+from ledger.adapters.postgres_pool import postgres_ledger, postgres_pool
 from ledger.anchor_check import anchor_check
 from ledger.anchors import (
     TOPIC,
@@ -51,15 +51,13 @@ from ledger.anchors import (
     write_anchor,
 )
 from ledger.archive import archive_check, detach_year
-from ledger.audit import verify_chains
-from ledger.bootstrap import postgres_ledger, postgres_pool
 from ledger.clearing.audit import clearing_check
 from ledger.clearing.cli import ClearingUsage, replay_institution
 from ledger.clearing.cli import add_parsers as add_clearing_parsers
 from ledger.clearing.cli import reprice as reprice_clearing_cli
+from ledger.follower import verify_followers
 from ledger.funds import BOOK_NAMES, PoolOf, fund_report, prefix_pool, read_entries
 from ledger.migrate import MigrationError, migrate
-from ledger.projections import verify_followers
 from ledger.prune import DEFAULT_IDEMPOTENCY_DAYS, DEFAULT_OUTBOX_DAYS, MIN_IDEMPOTENCY_DAYS, prune
 from ledger.replay import replay_report
 from ledger.reprice import FUND_FIELDS, reprice_year
@@ -159,15 +157,6 @@ async def _prune(args: argparse.Namespace) -> int:
         f"{pruned.idempotency} idempotency row(s) older than {args.idempotency_days} day(s)"
     )
     return 0
-
-
-async def _verify_chains(args: argparse.Namespace) -> int:
-    async with postgres_ledger(_dsn(args), max_size=2) as store:
-        breaks = await verify_chains(store, args.prefix)
-    for crack in breaks:
-        print(f"{crack.stream_id} v{crack.version} (position {crack.position}): {crack.reason}")
-    print(f"{len(breaks)} break(s)" if breaks else "every hash chain verifies")
-    return 1 if breaks else 0
 
 
 def _policies(folder: str | None) -> PolicyBook | None:
@@ -313,7 +302,7 @@ def _pool_by_policies(book: PolicyBook) -> PoolOf:
 async def _funds(args: argparse.Namespace) -> int:
     book = _policies(args.policies)
     pool_of = _pool_by_policies(book) if book is not None else prefix_pool(args.region)
-    async with asyncpg.create_pool(_dsn(args), min_size=1, max_size=2) as pool:
+    async with postgres_pool(_dsn(args), max_size=2) as pool:
         rows = await read_entries(pool)
     lines = fund_report(rows, args.region, args.year, pool_of)
     if args.json:
@@ -357,9 +346,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_migrate)
 
-    check = commands.add_parser("verify-chains", parents=[database], help="recompute every stream's hash chain")
-    check.add_argument("--prefix", help="only streams whose id starts with this")
-    check.set_defaults(handler=_verify_chains)
     replay = commands.add_parser(
         "replay", parents=[database], help="a person's year rebuilt from its events, next to the stored totals"
     )

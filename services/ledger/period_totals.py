@@ -1,6 +1,7 @@
-"""Follower projections: read models kept from the global log by `ledger serve`.
+"""The follower "clearing": what the funds owe per month, by institution and by fund.
 
-"clearing" keeps, per calendar month in China time (期间):
+A follower projection (ledger/follower.py runs it; `ledger serve` keeps it current). It keeps,
+per calendar month in China time (期间):
 - institution_period_totals: per institution (fixmedins_code), settlements and reversals and
   their amounts — what the funds owe each hospital or pharmacy for the month;
 - fund_period_totals: per fund (fund_pay_type, from the setldetail rows) and policy (region,
@@ -29,7 +30,7 @@ from engine.events import ClaimSettled, SettlementReversed
 from engine.records import from_record
 from engine.settlement_facts import SettlementAmounts
 from ledger.adapters.postgres_sql import Connection
-from ledger.follower import LOCK_SPACE, Projection, lock_key
+from ledger.follower import LOCK_SPACE, lock_key
 from ledger.store import RecordedEvent
 
 CHINA = timezone(timedelta(hours=8))
@@ -200,20 +201,12 @@ class ClearingProjection:
             await connection.executemany(ADD_FUND, [(*key, fen) for key, fen in fold.fund.items()])
 
 
-def all_projections() -> list[Projection]:
-    """Every projection `ledger serve` follows, in the order they are caught up."""
-    from ledger.clearing.casemix import CasemixProjection
-    from ledger.funds import FundBookProjection
-
-    return [ClearingProjection(), CasemixProjection(), FundBookProjection()]
-
-
 INSTITUTIONS = "SELECT * FROM institution_period_totals"
 FUNDS = "SELECT fund_pay_type, policy_id, period, fund_payamt FROM fund_period_totals"
 CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1"
 
 
-async def verify_followers(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
+async def verify_period_totals(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
     """Problems in the clearing tables: each compared with the fold of the log up to the
     projection's checkpoint (rows the follower has not reached yet are not a problem)."""
     from ledger.adapters.postgres_sql import read_all_on
@@ -248,6 +241,4 @@ async def verify_followers(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
         stored_amount, logged = funds.get(fund_key), fold.fund.get(fund_key, 0)
         if (stored_amount or 0) != logged:
             problems.append(f"fund_period_totals {' '.join(fund_key)}: stored {stored_amount}, the log says {logged}")
-    from ledger.funds import verify_fund_books
-
-    return problems + await verify_fund_books(pool, page)
+    return problems

@@ -1,4 +1,6 @@
-"""The one place that turns a DSN into a connected store (the CLI and the service use it)."""
+"""A DSN to a connection pool, or to a PostgresLedger on one, closed on exit: how the ``ledger``
+command's subcommands (and the clearing's) connect. `ledger serve` opens its own pool in the
+ASGI lifespan (ledger/app.py), sized for the relay and the followers."""
 
 from __future__ import annotations
 
