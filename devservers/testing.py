@@ -147,16 +147,17 @@ def run_sync(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
 
 def new_database(admin_dsn: str) -> str:
     name = f"test_{uuid.uuid4().hex[:16]}"
-    run_sync(_sql(admin_dsn, f'CREATE DATABASE "{name}"'), timeout=60)
+    run_sync(execute_sql(admin_dsn, f'CREATE DATABASE "{name}"'), timeout=60)
     return name
 
 
 def drop_database(admin_dsn: str, name: str) -> None:
     # FORCE: a test that leaked a connection must not make the next one fail.
-    run_sync(_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), timeout=60)
+    run_sync(execute_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), timeout=60)
 
 
-async def _sql(dsn: str, statement: str) -> None:
+async def execute_sql(dsn: str, statement: str) -> None:
+    """One statement on a connection of its own (CREATE/DROP DATABASE cannot run in a transaction)."""
     import asyncpg
 
     connection = await asyncpg.connect(dsn, timeout=30)

@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devservers.testing import execute_sql
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the end-to-end harness: tests/e2e_stack.py
 sys.path.insert(0, str(ROOT))  # the examples package (examples/generator.py) is not installed
@@ -152,16 +154,6 @@ def _alive(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().split()[2]
         return state != "Z"
     return True
-
-
-async def _sql(dsn: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(dsn, timeout=30)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def _settled(stack: Any) -> int:
@@ -293,7 +285,7 @@ async def one_run(run: int, target: str, seed: int, servers: Servers, args: argp
     expected, expected_totals = await offline_reference(enrolments + claims, folder)
     settled = outcome.settlements = sum(a["msg_type"] == "settlement" for a in expected.values())
     database = f"chaos_{uuid.uuid4().hex[:12]}"
-    await _sql(servers.admin_dsn, f'CREATE DATABASE "{database}"')
+    await execute_sql(servers.admin_dsn, f'CREATE DATABASE "{database}"')
     dsn = with_database(servers.admin_dsn, database)
     stack = Stack(dsn, servers.bootstrap, folder)
     try:
@@ -322,7 +314,7 @@ async def one_run(run: int, target: str, seed: int, servers: Servers, args: argp
         outcome.seconds = round(time.monotonic() - began, 1)
         if outcome.passed and not args.keep:
             with contextlib.suppress(Exception):
-                await _sql(servers.admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+                await execute_sql(servers.admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             for log in folder.glob("*"):
                 log.unlink()
             folder.rmdir()

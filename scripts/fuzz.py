@@ -286,16 +286,16 @@ async def _reference(bodies: list[bytes], topic: str) -> set[str]:
 
 async def over_kafka(args: argparse.Namespace) -> dict[str, Any]:
     from aiokafka import AIOKafkaProducer
-    from chaos import Servers, _sql
+    from chaos import Servers
     from e2e_stack import Stack
     from ledger.migrate import migrate
 
-    from devservers.testing import with_database
+    from devservers.testing import execute_sql, with_database
 
     servers = Servers(Path(args.home))
     await asyncio.to_thread(servers.up)
     database = f"fuzz_{args.seed}_{int(time.time())}"
-    await _sql(servers.admin_dsn, f'CREATE DATABASE "{database}"')
+    await execute_sql(servers.admin_dsn, f'CREATE DATABASE "{database}"')
     dsn = with_database(servers.admin_dsn, database)
     folder = Path(args.home) / "fuzz"
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any, cast
@@ -142,25 +143,31 @@ class Stack:
         assert code == 0, f"not every message was answered; got {len(answers)}:\n{self.logs()}"
         return answers
 
-    async def produce(self, lines: Sequence[str], principal: str = PLATFORM) -> None:
+    async def produce(
+        self, lines: Sequence[str], principal: str = PLATFORM, *, sent_at: Sequence[datetime] | None = None
+    ) -> None:
         """Publish without waiting for answers, keyed by person, as `send` routes them: claims
         through one principal's topic (the regional platform's, which speaks for every
-        institution), so each person's visits are consumed in the order they were sent."""
-        by_sender: dict[str | None, list[str]] = {}
-        for line in lines:
+        institution), so each person's visits are consumed in the order they were sent.
+        ``sent_at``: each line's Kafka timestamp (the day it is received), else now."""
+        stamps: Sequence[datetime | None] = sent_at if sent_at is not None else [None] * len(lines)
+        assert len(stamps) == len(lines)
+        by_sender: dict[str | None, list[tuple[str, datetime | None]]] = {}
+        for line, stamp in zip(lines, stamps, strict=True):
             sender = None
             if self.registry is not None:
                 enrolment_fact = principal_of(line.encode(), self.registry) == self.registry.enrolment_system.name
                 sender = self.registry.enrolment_system.name if enrolment_fact else principal
-            by_sender.setdefault(sender, []).append(line)
+            by_sender.setdefault(sender, []).append((line, stamp))
         for sender, own in by_sender.items():
             options = aiokafka_options(self.as_principal(sender) if sender else self.settings)
             producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **options)
             await producer.start()
             try:
-                for line in own:
+                for line, stamp in own:
                     topic, key, _ = route(line.encode(), self.topics.of(sender))
-                    await producer.send(topic, line.encode(), key=key)
+                    timestamp_ms = int(stamp.timestamp() * 1000) if stamp else None
+                    await producer.send(topic, line.encode(), key=key, timestamp_ms=timestamp_ms)
                 await producer.flush()
             finally:
                 await producer.stop()

@@ -16,21 +16,18 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from casemix_sample import REGION
 from clearing_run import Oracle
 from clearing_year import CHINA, Message, enrolments, year_of_claims
-from e2e_stack import PLATFORM, POLICIES, Stack
+from e2e_stack import POLICIES, Stack
 from ledger.adapters.postgres import PostgresLedger
 from ledger.adapters.postgres_pool import postgres_pool
 from ledger.clearing.commands import ClearingCommands
 from ledger.clearing.source import ProjectionSource
-from settlement.entrypoints.send import route
 
 from contracts.codes import FundPayType
 from engine.clearing.year_end import Budget
 from engine.policy_files import load_policy_book
-from ops.kafka import aiokafka_options
 
 BUDGETS = {"390100": 40_000_000, "310100": 25_000_000}  # fen: 400,000 and 250,000 yuan of DIP budget
 
@@ -38,24 +35,7 @@ BUDGETS = {"390100": 40_000_000, "310100": 25_000_000}  # fen: 400,000 and 250,0
 async def produce(stack: Stack, messages: list[Message]) -> None:
     """As the senders would (the enrolment system its facts, the regional platform every
     hospital's claims, each on its own topic), each message stamped with the time it is sent."""
-    by_sender: dict[str | None, list[Message]] = {}
-    for m in messages:
-        sender = None
-        if stack.registry is not None:
-            fact = json.loads(m.raw)["msg_type"] in ("enrolment", "account_credit")
-            sender = stack.registry.enrolment_system.name if fact else PLATFORM
-        by_sender.setdefault(sender, []).append(m)
-    for sender, own in by_sender.items():
-        options = aiokafka_options(stack.as_principal(sender) if sender else stack.settings)
-        producer = AIOKafkaProducer(enable_idempotence=True, acks="all", **options)
-        await producer.start()
-        try:
-            for m in own:
-                topic, key, _ = route(m.raw, stack.topics.of(sender))
-                await producer.send(topic, m.raw, key=key, timestamp_ms=int(m.received_at.timestamp() * 1000))
-            await producer.flush()
-        finally:
-            await producer.stop()
+    await stack.produce([m.raw.decode() for m in messages], sent_at=[m.received_at for m in messages])
 
 
 def ledger_cli(stack: Stack, *args: str) -> dict[str, Any]:
