@@ -113,3 +113,11 @@ def test_answers_write_infcode_as_strings_amounts_as_exact_numbers_and_no_float(
     with pytest.raises(TypeError):
         encode({"amount": 23.8})
     assert quantity(Decimal("24"), 4).text == "24.0000" and quantity(Decimal("0.123456"), 4).text == "0.123456"
+
+
+def test_a_line_whose_amount_is_not_price_times_count_is_refused_naming_the_amount_in_yuan() -> None:
+    # 12.34 yuan × 3 = 37.02 yuan = 3702 fen; the line says 3701 fen, shown as exact yuan text.
+    from settlement.gateway.lines import _amount_checked
+
+    with pytest.raises(NationalRefusal, match=r"line 1: det_item_fee_sumamt 37\.01 is not pric × cnt \(12\.34 × 3\)"):
+        _amount_checked("1", Decimal("12.34"), Decimal("3"), 3701)

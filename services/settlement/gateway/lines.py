@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from contracts.money import format_yuan
 from engine.visit_events import DeclaredTerms, FeeLine, LinePricing
 from engine.visit_stream import VisitState
 from settlement.gateway.fields import NationalRefusal, Obj, fen, flag, identifier, moment, number, text
@@ -70,7 +71,7 @@ def _amount_checked(sn: str, pric: Decimal, cnt: Decimal, amount: int) -> None:
     expected = (pric * cnt * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     if expected != amount:
         raise NationalRefusal(
-            f"line {sn}: det_item_fee_sumamt {Decimal(amount) / 100:.2f} is not pric × cnt ({pric} × {cnt})"
+            f"line {sn}: det_item_fee_sumamt {format_yuan(amount)} is not pric × cnt ({pric} × {cnt})"
         )
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 
 from contracts.codes import ChargeLevel
+from contracts.money import format_yuan
 from engine.visit import DeclaredTerms, Diagnosis, Visit, VisitItem
 from engine.visit_events import FeeLine, VisitSettled
 from engine.visit_stream import VisitState
@@ -124,10 +124,10 @@ def _settled_lines(state: VisitState, data: Obj) -> tuple[FeeLine, ...]:
         where = f"batch {batch} of visit {state.mdtrt_id}" if batch else f"visit {state.mdtrt_id}"
         raise NationalRefusal(f"{where} has no uploaded lines to settle (2204 / 2301 first)")
     total = sum(line.det_item_fee_sumamt for line in lines)
-    if required_fen(data, "medfee_sumamt") != total:
-        stated = Decimal(required_fen(data, "medfee_sumamt")) / 100
+    stated = required_fen(data, "medfee_sumamt")
+    if stated != total:
         raise NationalRefusal(
-            f"medfee_sumamt {stated:.2f} is not the sum of the uploaded lines settled ({Decimal(total) / 100:.2f})"
+            f"medfee_sumamt {format_yuan(stated)} is not the sum of the uploaded lines settled ({format_yuan(total)})"
         )
     return lines
 
