@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import asyncpg
@@ -40,6 +40,21 @@ INSERT INTO projection_checkpoints AS c (name, position) VALUES ($1, $2)
  WHERE c.position < excluded.position
 RETURNING c.name
 """
+
+
+async def log_up_to_checkpoint(connection: Connection, name: str, page: int) -> AsyncIterator[list[RecordedEvent]]:
+    """For a check of a follower's tables, inside the caller's transaction: hold the follower
+    off (its own lock, waited for, released at commit) so tables and checkpoint stay still, then
+    yield the log up to its checkpoint a page at a time (rows it has not reached are no problem)."""
+    await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_SPACE, lock_key(name))
+    checkpoint = int(await connection.fetchval(READ_CHECKPOINT, name) or 0)
+    after = 0
+    while after < checkpoint:
+        events = [e for e in await read_all_on(connection, after, page) if e.position <= checkpoint]
+        if not events:
+            return
+        yield events
+        after = events[-1].position
 
 
 class Projection(Protocol):

@@ -36,8 +36,8 @@ from engine.events import (
     SettlementReversed,
 )
 from engine.records import from_record
-from ledger.adapters.postgres_sql import Connection, read_all_on
-from ledger.follower import LOCK_SPACE, lock_key
+from ledger.adapters.postgres_sql import Connection
+from ledger.follower import log_up_to_checkpoint
 from ledger.store import RecordedEvent
 
 Key = tuple[str, str, int, str, str]  # admdvs, fund_pay_type, year, kind, item
@@ -142,22 +142,15 @@ class FundBookProjection:
 
 
 ENTRIES = "SELECT admdvs, fund_pay_type, year, kind, item, amount FROM fund_book_entries"
-CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1"
 
 
 async def verify_fund_books(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
     """Problems in fund_book_entries: compared with the fold of the log up to the checkpoint."""
     async with pool.acquire() as connection, connection.transaction(readonly=True):
-        await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_SPACE, lock_key(FundBookProjection.name))
-        checkpoint = int(await connection.fetchval(CHECKPOINT, FundBookProjection.name) or 0)
-        fold, after = FundBookFold(), 0
-        while after < checkpoint:
-            events = [e for e in await read_all_on(connection, after, page) if e.position <= checkpoint]
-            if not events:
-                break
+        fold = FundBookFold()
+        async for events in log_up_to_checkpoint(connection, FundBookProjection.name, page):
             for event in events:
                 fold.apply(event, {})
-            after = events[-1].position
         stored: dict[Key, int] = {
             (r["admdvs"], r["fund_pay_type"], int(r["year"]), r["kind"], r["item"]): int(r["amount"])
             for r in await connection.fetch(ENTRIES)

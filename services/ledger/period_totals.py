@@ -30,7 +30,7 @@ from engine.events import ClaimSettled, SettlementReversed
 from engine.records import from_record
 from engine.settlement_facts import SettlementAmounts
 from ledger.adapters.postgres_sql import Connection
-from ledger.follower import LOCK_SPACE, lock_key
+from ledger.follower import log_up_to_checkpoint
 from ledger.store import RecordedEvent
 
 CHINA = timezone(timedelta(hours=8))
@@ -203,26 +203,16 @@ class ClearingProjection:
 
 INSTITUTIONS = "SELECT * FROM institution_period_totals"
 FUNDS = "SELECT fund_pay_type, policy_id, period, fund_payamt FROM fund_period_totals"
-CHECKPOINT = "SELECT position FROM projection_checkpoints WHERE name = $1"
 
 
 async def verify_period_totals(pool: asyncpg.Pool, page: int = 5_000) -> list[str]:
     """Problems in the clearing tables: each compared with the fold of the log up to the
     projection's checkpoint (rows the follower has not reached yet are not a problem)."""
-    from ledger.adapters.postgres_sql import read_all_on
-
     async with pool.acquire() as connection, connection.transaction(readonly=True):
-        # Hold the follower off (its own lock, waited for) so tables and checkpoint stay still.
-        await connection.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_SPACE, lock_key(ClearingProjection.name))
-        checkpoint = int(await connection.fetchval(CHECKPOINT, ClearingProjection.name) or 0)
-        fold, after = ClearingFold(), 0
-        while after < checkpoint:
-            events = [e for e in await read_all_on(connection, after, page) if e.position <= checkpoint]
-            if not events:
-                break
+        fold = ClearingFold()
+        async for events in log_up_to_checkpoint(connection, ClearingProjection.name, page):
             for event in events:
                 fold.apply(event, {})
-            after = events[-1].position
         institutions = {(r["fixmedins_code"], r["period"]): r for r in await connection.fetch(INSTITUTIONS)}
         funds = {
             (r["fund_pay_type"], r["policy_id"], r["period"]): int(r["fund_payamt"])
