@@ -103,7 +103,7 @@ async def _relay(running: Running, settings: LedgerSettings, metrics: LedgerMetr
             running.producer_up = True
         except Exception as error:  # the broker may come up after us
             failures += 1
-            delay = backoff_s(interval, failures)
+            delay = backoff_s(failures)
             log.warning("kafka_connect_failed", error=f"{type(error).__name__}: {error}", retry_in_s=round(delay, 2))
             await sleep_or_stop(stop, delay)
     if stop.is_set():

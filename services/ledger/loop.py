@@ -2,7 +2,9 @@
 
 A step does one batch and says how many items it handled. The loop runs it again at once while
 batches come back full, waits (the interval, or ``idle``: e.g. until a commit wakes the relay)
-once it is caught up, and after a failure waits a backoff that doubles up to MAX_BACKOFF_S.
+once it is caught up, and after a failure waits a backoff that doubles from FIRST_RETRY_S up to
+MAX_BACKOFF_S. The backoff does not grow from the poll interval: a relay that polls every 30 s
+because commits wake it must still retry within a second after a database blip.
 A database or Kafka outage is logged and counted; it never ends the loop, only ``stop`` does.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 log = structlog.get_logger(__name__)
+FIRST_RETRY_S = 0.1
 MAX_BACKOFF_S = 30.0
 
 
@@ -24,9 +27,9 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-def backoff_s(interval_s: float, failures: int) -> float:
-    """The wait after the n-th failure in a row: the interval doubled n times, capped."""
-    return min(MAX_BACKOFF_S, interval_s * 2.0**failures)
+def backoff_s(failures: int) -> float:
+    """The wait after the n-th failure in a row (n >= 1): 0.2 s, 0.4 s, … capped at 30 s."""
+    return min(MAX_BACKOFF_S, FIRST_RETRY_S * 2.0**failures)
 
 
 async def run_until_stopped(
@@ -49,7 +52,7 @@ async def run_until_stopped(
         except Exception as error:  # an outage must not end the loop
             failures += 1
             on_failure()
-            delay = backoff_s(interval_s, failures)
+            delay = backoff_s(failures)
             log.warning(f"{name}_failed", error=f"{type(error).__name__}: {error}", retry_in_s=round(delay, 2))
             await sleep_or_stop(stop, delay)
             continue
