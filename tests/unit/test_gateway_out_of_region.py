@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from national import parsed, sample_gateway
 from settlement.gateway.context import Access
 
