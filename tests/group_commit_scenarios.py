@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import pytest
 import structlog.testing
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from ledger.store import AuditableStore, BatchReceipt, CommitRequest, LedgerStore
 from settlement.entrypoints import consumer
 from settlement.entrypoints.consumer import process_batch, received_at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from group_commit_scenarios import GroupCommitScenarios
-from ledger.memory import MemoryLedger
+from ledger.adapters.memory import MemoryLedger
 from ledger.store import LedgerStore
 
 
