@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -45,14 +45,28 @@ def _lines(path: str) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(handle, start=1)
 
 
-async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, out: TextIO | None = None) -> int:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def price(
+    path: str,
+    policies_dir: str,
+    *,
+    totals: bool,
+    summary: bool,
+    out: TextIO | None = None,
+    clock: Callable[[], datetime] = _now,
+) -> int:
+    """``clock``: when a refusal of an unreadable line happened (the only answer without a
+    time of its own); a fixed one makes the output reproducible (tests/unit/test_offline_golden.py)."""
     out = out or sys.stdout
     try:
         book = load_policy_book(policies_dir)
     except PolicyFileError as error:
         raise UserError(f"policy folder refused:\n{error}") from None
     store = MemoryLedger()
-    service = SettlementService(store, book, clock=lambda: datetime.now(UTC))
+    service = SettlementService(store, book, clock=clock)
     outcomes: Counter[str] = Counter()
     funds: Counter[str] = Counter()
     name = "stdin" if path == "-" else path
@@ -61,7 +75,7 @@ async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, ou
             continue
         if len(raw) > MAX_LINE_BYTES:
             raw = b"{...line too long...}"
-        reply = await answer_line(service, raw.rstrip(b"\r\n"), f"{name}:{number}")
+        reply = await answer_line(service, raw.rstrip(b"\r\n"), f"{name}:{number}", clock)
         assert isinstance(reply, BaseModel)  # no national gateway offline: every answer is claims.v1's
         out.write(encode_json(reply).decode() + "\n")
         out.flush()
@@ -79,7 +93,9 @@ async def price(path: str, policies_dir: str, *, totals: bool, summary: bool, ou
     return 0
 
 
-async def answer_line(service: SettlementService, raw: bytes, source: str) -> Reply | Answered:
+async def answer_line(
+    service: SettlementService, raw: bytes, source: str, clock: Callable[[], datetime] = _now
+) -> Reply | Answered:
     """One answer for one line, whatever it holds. The in-memory ledger has no outage, so a line
     the service fails on (a bug it triggers) is answered internal_error naming the line, the
     failure is logged (stderr, without the line's content), and the next line is read."""
@@ -87,7 +103,7 @@ async def answer_line(service: SettlementService, raw: bytes, source: str) -> Re
         return await service.handle(raw, source=source)
     except Exception as error:
         log.error("line_failed", source=source, error=type(error).__name__, exc_info=True)
-        at = datetime.now(UTC)
+        at = clock()
         try:
             return await service.reject_unhandled(raw, error, source=source, at=at)
         except Exception:  # the ledger refuses even the bare answer: print it unrecorded
