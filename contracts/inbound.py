@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
@@ -14,7 +15,7 @@ from contracts.claims import Claim, FixmedinsCode, PsnNo, RequestId, Reversal
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.reconciliation import Reconciliation
-from contracts.wire import UndecodableMessage, decode_json
+from contracts.wire import UndecodableMessage, decode_json, decode_text
 
 Message = Claim | Reversal | Enrolment | AccountCredit | Reconciliation | Contribution
 Inbound = Annotated[Message, Field(discriminator="msg_type")]
@@ -123,9 +124,38 @@ def _first_control_character(obj: Any) -> str | None:
     return None
 
 
+def _may_hold_control(text: str) -> bool:
+    """Whether a decoded key or string of ``text`` can hold a control character: strict JSON
+    refuses raw C0 controls inside strings, so only an escape (a backslash) or a raw character
+    the pattern finds (DEL, C1) can put one there. One scan of the text saves walking the object."""
+    return "\\" in text or _CONTROL.search(text) is not None
+
+
+def _may_hold_day(annotation: Any) -> bool:
+    """Whether a field so annotated can hold a date, a time or a model (which may hold one)."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return False
+    if origin is Annotated:  # the type, not its constraints
+        return _may_hold_day(get_args(annotation)[0])
+    if origin is not None:
+        return any(_may_hold_day(arg) for arg in get_args(annotation) if arg is not Ellipsis)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return bool(_dated_fields(annotation))  # a model none of whose fields can hold a day is skipped
+    if isinstance(annotation, type):
+        return issubclass(annotation, date)  # datetime is a date
+    return annotation is not None and annotation is not type(None)  # Any or unknown: looked at
+
+
+@cache
+def _dated_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model``, in order, that may hold a date, a time or a model."""
+    return tuple(name for name, info in model.model_fields.items() if _may_hold_day(info.annotation))
+
+
 def _first_day_out_of_range(model: BaseModel, path: str = "") -> str | None:
     """The dotted path of the first date or time outside 1900-2100 (inclusive)."""
-    for name in type(model).model_fields:
+    for name in _dated_fields(type(model)):
         value = getattr(model, name)
         where = f"{path}.{name}" if path else name
         items = value if isinstance(value, tuple) else (value,)
@@ -174,7 +204,8 @@ def _check_version(obj: dict[str, Any], msg_type: str, ids: dict[str, str | None
 
 def parse_inbound(raw: bytes | str) -> Message:
     try:
-        obj = decode_json(raw)
+        text = decode_text(raw)
+        obj = decode_json(text)
     except UndecodableMessage as exc:
         raise InvalidMessage(RejectionCode.MALFORMED_JSON, f"The message is not JSON: {exc}.") from None
     ids = salvage_ids(obj)
@@ -187,7 +218,7 @@ def parse_inbound(raw: bytes | str) -> Message:
             field="msg_type",
             **ids,
         )
-    control = _first_control_character(obj)
+    control = _first_control_character(obj) if _may_hold_control(text) else None
     if control is not None:
         where = quote(control, limit=200)
         sentence = (

@@ -53,9 +53,11 @@ def parse_yuan(value: Any) -> int:
 
 def format_yuan(fen: int) -> str:
     """Fen → yuan text with exactly two decimals: 1230 → "12.30", -5 → "-0.05"."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    if fen >= 0:  # on every amount of every answer: no sign to work out
+        whole, cents = divmod(fen, 100)
+        return f"{whole}.{cents:02d}"
+    whole, cents = divmod(-fen, 100)
+    return f"-{whole}.{cents:02d}"
 
 
 _AMOUNT_SCHEMA = {

@@ -178,7 +178,9 @@ class TolerantModel(BaseModel):
 
     @model_validator(mode="after")
     def _bounded_extra(self) -> TolerantModel:
-        extra = self.model_extra or {}
+        extra = self.model_extra
+        if not extra:  # most messages carry no national field this service does not use
+            return self
         if len(extra) > EXTRA_MAX_KEYS:
             raise ValueError(f"more than {EXTRA_MAX_KEYS} fields this service does not use")
         if _depth(extra) > EXTRA_MAX_DEPTH:

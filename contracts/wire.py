@@ -95,6 +95,24 @@ def _lone_surrogate(value: Any) -> str | None:
     return None
 
 
+def decode_text(raw: bytes | str) -> str:
+    """The message's text: raw bytes must be UTF-8 (UndecodableMessage otherwise)."""
+    try:
+        return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise UndecodableMessage(f"not valid UTF-8: {exc}") from None
+
+
+# A surrogate code point written in the text itself (possible in a str, never in decoded UTF-8).
+_SURROGATE_CHAR = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogate(text: str) -> bool:
+    """Whether a decoded string of ``text`` can hold a lone surrogate: only through a \\u escape or
+    a surrogate in the text itself. One scan of the text saves walking every decoded string."""
+    return "\\u" in text or _SURROGATE_CHAR.search(text) is not None
+
+
 def decode_json(raw: bytes | str) -> dict[str, Any]:
     """Raw bytes → a JSON object whose non-integer numbers are exact ``Decimal``s.
 
@@ -104,10 +122,7 @@ def decode_json(raw: bytes | str) -> dict[str, Any]:
     ``MemoryError`` of its own making: nesting is bounded before parsing starts, and text that
     is not Unicode (a lone surrogate) is refused after.
     """
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as exc:
-        raise UndecodableMessage(f"not valid UTF-8: {exc}") from None
+    text = decode_text(raw)
     if nesting_depth(text) > MAX_DEPTH:
         raise UndecodableMessage(f"arrays and objects nest deeper than {MAX_DEPTH} levels")
     try:
@@ -124,7 +139,7 @@ def decode_json(raw: bytes | str) -> dict[str, Any]:
         raise UndecodableMessage(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise UndecodableMessage(f"expected a JSON object, got {type(value).__name__}")
-    surrogate = _lone_surrogate(value)
+    surrogate = _lone_surrogate(value) if _may_hold_surrogate(text) else None
     if surrogate is not None:
         raise UndecodableMessage(f"a string holds the lone surrogate {surrogate}, which is not Unicode text")
     return value
@@ -132,4 +147,4 @@ def decode_json(raw: bytes | str) -> dict[str, Any]:
 
 def encode_json(model: BaseModel) -> bytes:
     """A wire model → compact UTF-8 JSON (amounts as yuan strings), Chinese kept readable."""
-    return json.dumps(model.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")).encode()
+    return model.model_dump_json().encode()

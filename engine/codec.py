@@ -85,6 +85,9 @@ def opt_day(value: Any) -> date | None:
 
 def _plain(value: Any) -> Any:
     """A fact's field as JSON: enums by value, decimals as text, dates ISO."""
+    kind = type(value)  # exact types first (a StrEnum is not exactly str): most fields are text or fen
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, bool | int | str) or value is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
+from operator import add, neg
 from types import MappingProxyType
 from typing import Any
 
@@ -52,14 +53,21 @@ class ByBenefit(Mapping[BenefitName, int]):
         return f"ByBenefit({ {n.value: v for n, v in self.items() if v} })"
 
     def __add__(self, other: ByBenefit) -> ByBenefit:
-        return ByBenefit({n: self[n] + other[n] for n in POOLED})
+        return _by_benefit(tuple(map(add, self._fen, other._fen)))
 
     def __neg__(self) -> ByBenefit:
-        return ByBenefit({n: -self[n] for n in POOLED})
+        return _by_benefit(tuple(map(neg, self._fen)))
 
     @property
     def total(self) -> int:
         return sum(self._fen)
+
+
+def _by_benefit(fen: tuple[int, ...]) -> ByBenefit:
+    """A ByBenefit from fen already in POOLED's order (a sum or negation of two checked ones)."""
+    made = ByBenefit.__new__(ByBenefit)
+    made._fen = fen
+    return made
 
 
 NO_BENEFIT = ByBenefit()
@@ -95,20 +103,23 @@ class Totals:
     psn_cash_pay: int = 0
 
     def __add__(self, other: Totals) -> Totals:
-        return Totals(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        mine, theirs = self.__dict__, other.__dict__
+        return _totals({name: mine[name] + theirs[name] for name in _NAMES})
 
     def __neg__(self) -> Totals:
-        return Totals(**{f.name: -getattr(self, f.name) for f in fields(self)})
+        mine = self.__dict__
+        return _totals({name: -mine[name] for name in _NAMES})
 
     def figures(self) -> dict[str, int]:
         """Every figure by its flat name (dedc_inpatient, …, psn_cash_pay), zeros included."""
         flat: dict[str, int] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, ByBenefit):
-                flat.update({_PER_BENEFIT[f.name] + name.value: fen for name, fen in value.items()})
+        mine = self.__dict__
+        for name in _NAMES:
+            value = mine[name]
+            if type(value) is ByBenefit:
+                flat.update(zip(_FLAT[name], value._fen, strict=True))
             else:
-                flat[f.name] = value
+                flat[name] = value
         return flat
 
     def to_json(self) -> dict[str, int]:
@@ -119,7 +130,7 @@ class Totals:
     def from_json(data: Mapping[str, Any]) -> Totals:
         values: dict[str, Any] = {}
         per_benefit: dict[str, dict[BenefitName, int]] = {name: {} for name in _PER_BENEFIT}
-        known = {f.name for f in fields(Totals)} - set(_PER_BENEFIT)
+        known = _PLAIN
         for key, value in data.items():
             field, _, benefit = key.partition("_")
             if field in _PER_BENEFIT and benefit in _POOLED_NAMES:
@@ -137,6 +148,22 @@ class Totals:
     @property
     def hifp_total(self) -> int:
         return self.hifp.total
+
+
+# The fields in declaration order (the order ``figures`` lists them in, as dataclasses.fields did),
+# the flat names of each per-benefit field's figures, and the plain fields' names.
+_NAMES = tuple(f.name for f in fields(Totals))
+_FLAT = {field: tuple(prefix + name.value for name in POOLED) for field, prefix in _PER_BENEFIT.items()}
+_PLAIN = frozenset(_NAMES) - set(_PER_BENEFIT)
+
+
+def _totals(values: dict[str, Any]) -> Totals:
+    """Totals from the figures of two checked ones: the frozen dataclass's __init__ sets each of the
+    22 fields through object.__setattr__, a sum or negation needs none of it (engine/totals.py is
+    on every priced claim's path several times)."""
+    made = Totals.__new__(Totals)
+    made.__dict__.update(values)
+    return made
 
 
 ZERO = Totals()

@@ -13,6 +13,7 @@ as they do in PostgreSQL — that is what ``ledger verify`` is for.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -53,6 +54,9 @@ class MemoryLedger:
         self._lock = asyncio.Lock()
         self._log: list[_Row] = []  # position p is _log[p - 1]
         self._streams: dict[str, list[int]] = {}  # stream → indexes into _log, in version order
+        # The stream ids as UTF-8, kept sorted as streams appear: list_streams(prefix) is a bisect,
+        # not a sort of every stream (the settlement service lists a person's years per enrolment).
+        self._names: list[bytes] = []
         self._event_ids: set[uuid.UUID] = set()
         self._requests: dict[str, tuple[StoredRequest, str]] = {}  # key → (request with result {}, result JSON)
         self._projections: dict[str, tuple[int, str]] = {}  # stream → (version, canonical JSON)
@@ -87,8 +91,21 @@ class MemoryLedger:
         return [self._event(i) for i in range(start, min(start + limit, len(self._log)))]
 
     async def list_streams(self, prefix: str | None = None) -> list[str]:
-        names = sorted(self._streams, key=lambda s: s.encode("utf-8"))
-        return [s for s in names if prefix is None or s.startswith(prefix)]
+        start = prefix.encode("utf-8") if prefix else b""
+        names = []
+        for name in self._names[bisect.bisect_left(self._names, start) :]:
+            if not name.startswith(start):
+                break
+            names.append(name.decode("utf-8"))
+        return names
+
+    def _stream(self, stream_id: str) -> list[int]:
+        """The stream's indexes into the log, the stream created (and its name indexed) if new."""
+        indexes = self._streams.get(stream_id)
+        if indexes is None:
+            indexes = self._streams[stream_id] = []
+            bisect.insort(self._names, stream_id.encode("utf-8"))
+        return indexes
 
     def outbox(self) -> list[OutboxMessage]:
         return list(self._outbox)  # everything committed: nothing relays it in memory
@@ -174,7 +191,7 @@ class MemoryLedger:
                 raise errors.EventIdConflict(event.event_id)
             position = len(self._log) + 1
             stamped = replace(event, position=position, data={}, recorded_at=self._clock().astimezone(UTC))
-            self._streams.setdefault(event.stream_id, []).append(len(self._log))
+            self._stream(event.stream_id).append(len(self._log))
             self._log.append(_Row(stamped, jsonb_text(event.data)))
             self._event_ids.add(event.event_id)
             if projection is not None:
@@ -243,7 +260,7 @@ class MemoryLedger:
                 e.stream_id, e.version, len(self._log) + 1, e.event_id, e.event_type, {},
                 e.occurred_at.astimezone(UTC), recorded_at, e.prev_hash, e.hash, e.hash_alg,
             )  # fmt: skip
-            self._streams.setdefault(e.stream_id, []).append(len(self._log))
+            self._stream(e.stream_id).append(len(self._log))
             self._log.append(_Row(recorded, e.data_json))
             self._event_ids.add(e.event_id)
         self._projections.update(chained.projections)
