@@ -4,6 +4,12 @@ One asyncio.Lock makes a commit atomic: every check runs before the first write,
 commit leaves nothing behind. Data is kept as canonical JSON and decoded afresh on every read,
 so neither the writer nor a reader can change what was recorded by mutating a dict.
 
+Records are kept compact, because the offline CLI holds a whole day in memory (a 20,000-person
+day is ~100,000 events, answers and projections): the JSON as UTF-8 bytes (a text holding one
+Chinese character is stored by Python at two bytes per character, most of it ASCII), an event as
+an idempotency row as a slotted one. With a ``relay`` the outbox is handed over at commit
+instead of kept (see ``__init__``).
+
 The ``insert_raw_*`` methods model what PostgreSQL's INSERT privilege lets the application role
 do behind the store's back: an event offered with its own hash passes the insert trigger's
 checks (``prepare.refuse_unproven``) or is refused; idempotency and outbox rows go in unchecked,
@@ -19,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from ledger import errors
@@ -42,15 +49,43 @@ from ledger.store import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
-    event: RecordedEvent  # with data={} — the truth is data_json
-    data_json: str
+    event: RecordedEvent  # with data={} (one shared empty mapping): the truth is data_json
+    data_json: bytes | str  # the UTF-8 of its jsonb text (text where a test wrote it so)
+
+    def recorded(self) -> RecordedEvent:
+        return replace(self.event, data=json.loads(self.data_json))
+
+    def text(self) -> str:
+        data = self.data_json
+        return data.decode("utf-8") if isinstance(data, bytes) else data
+
+
+NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """An idempotency row: its answer as the UTF-8 of its canonical JSON."""
+
+    body_hash: str
+    first_position: int | None
+    result_json: bytes
+
+    def stored(self, key: str) -> StoredRequest:
+        return StoredRequest(key, self.body_hash, json.loads(self.result_json), self.first_position)
 
 
 class MemoryLedger:
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], datetime] | None = None, *, relay: Callable[[OutboxMessage], None] | None = None
+    ) -> None:
+        """``relay``: given every outbox message as its commit succeeds, which is then published
+        and not kept (what the relay and `ledger prune` do to a PostgreSQL outbox; the offline CLI
+        prints the answers itself). Its id stays taken. None: the outbox is kept, for the tests."""
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._relay = relay
         self._lock = asyncio.Lock()
         self._log: list[_Row] = []  # position p is _log[p - 1]
         self._streams: dict[str, list[int]] = {}  # stream → indexes into _log, in version order
@@ -58,14 +93,13 @@ class MemoryLedger:
         # not a sort of every stream (the settlement service lists a person's years per enrolment).
         self._names: list[bytes] = []
         self._event_ids: set[uuid.UUID] = set()
-        self._requests: dict[str, tuple[StoredRequest, str]] = {}  # key → (request with result {}, result JSON)
-        self._projections: dict[str, tuple[int, str]] = {}  # stream → (version, canonical JSON)
+        self._requests: dict[str, _Request] = {}
+        self._projections: dict[str, tuple[int, bytes]] = {}  # stream → (version, canonical JSON as UTF-8)
         self._outbox: list[OutboxMessage] = []  # position p is _outbox[p - 1]
         self._message_ids: set[uuid.UUID] = set()
 
     def _event(self, index: int) -> RecordedEvent:
-        row = self._log[index]
-        return replace(row.event, data=json.loads(row.data_json))
+        return self._log[index].recorded()
 
     async def read_stream(self, stream_id: str, *, as_of: datetime | None = None) -> list[RecordedEvent]:
         events = [self._event(i) for i in self._streams.get(stream_id, [])]
@@ -80,10 +114,8 @@ class MemoryLedger:
         return version, json.loads(totals)
 
     async def find_request(self, key: str) -> StoredRequest | None:
-        if key not in self._requests:
-            return None
-        stored, result = self._requests[key]
-        return replace(stored, result=json.loads(result))
+        request = self._requests.get(key)
+        return None if request is None else request.stored(key)
 
     async def read_all(self, after_position: int, limit: int) -> list[RecordedEvent]:
         assert 0 < limit <= MAX_READ_LIMIT, f"limit must be 1..{MAX_READ_LIMIT}"
@@ -121,7 +153,7 @@ class MemoryLedger:
 
     async def read_requests(self, after_key: str | None, limit: int) -> list[StoredRequest]:
         keys = sorted(k for k in self._requests if after_key is None or k > after_key)[:limit]
-        return [replace(self._requests[k][0], result=json.loads(self._requests[k][1])) for k in keys]
+        return [self._requests[k].stored(k) for k in keys]
 
     async def read_outbox(self, after_position: int, limit: int) -> list[OutboxRecord]:
         start = max(after_position, 0)
@@ -158,7 +190,7 @@ class MemoryLedger:
     def _scanned(row: _Row) -> ScannedEvent:
         e = row.event
         return ScannedEvent(
-            e.stream_id, e.version, e.position, str(e.event_id), e.event_type, row.data_json,
+            e.stream_id, e.version, e.position, str(e.event_id), e.event_type, row.text(),
             canonical_time(e.occurred_at), canonical_time(e.recorded_at), e.prev_hash, e.hash, e.hash_alg,
         )  # fmt: skip
 
@@ -190,12 +222,12 @@ class MemoryLedger:
             if event.event_id in self._event_ids:
                 raise errors.EventIdConflict(event.event_id)
             position = len(self._log) + 1
-            stamped = replace(event, position=position, data={}, recorded_at=self._clock().astimezone(UTC))
+            stamped = replace(event, position=position, data=NO_DATA, recorded_at=self._clock().astimezone(UTC))
             self._stream(event.stream_id).append(len(self._log))
-            self._log.append(_Row(stamped, jsonb_text(event.data)))
+            self._log.append(_Row(stamped, jsonb_text(event.data).encode("utf-8")))
             self._event_ids.add(event.event_id)
             if projection is not None:
-                self._projections[event.stream_id] = (event.version, canonical_json(projection))
+                self._projections[event.stream_id] = (event.version, canonical_json(projection).encode("utf-8"))
             return position
 
     async def insert_raw_request(self, stored: StoredRequest) -> None:
@@ -203,7 +235,8 @@ class MemoryLedger:
         async with self._lock:
             if stored.key in self._requests:
                 raise errors.DuplicateRequest(stored)
-            self._requests[stored.key] = (replace(stored, result={}), canonical_json(stored.result))
+            result = canonical_json(stored.result).encode("utf-8")
+            self._requests[stored.key] = _Request(stored.body_hash, stored.first_position, result)
 
     async def insert_raw_outbox(self, message: OutboxMessage) -> None:
         """INSERT INTO outbox: queued for Kafka, with nothing behind it unless verify finds it."""
@@ -238,12 +271,14 @@ class MemoryLedger:
         async with self._lock:
             heads = {s: self._head(s) for s in {a.stream_id for one in requests for a in one.appends}}
             keys = [one.request.key for one in requests if one.request is not None]
-            stored = {k: replace(self._requests[k][0], result=json.loads(self._requests[k][1]))
-                      for k in keys if k in self._requests}  # fmt: skip
+            stored = {k: self._requests[k].stored(k) for k in keys if k in self._requests}
             judge(requests, heads, stored, self._event_ids, self._message_ids).enforce()
             chained = chain_batch(requests, heads, encoded)
             base = len(self._log) + 1
             self._write(requests, chained, base, encoded)
+        if self._relay is not None:
+            for message in (m for one in requests for m in one.outbox):
+                self._relay(message)
         return BatchReceipt(chained.receipts(requests, base))
 
     def _head(self, stream_id: str) -> Head:
@@ -257,17 +292,18 @@ class MemoryLedger:
         recorded_at = self._clock().astimezone(UTC)
         for e in chained.all_events():
             recorded = RecordedEvent(
-                e.stream_id, e.version, len(self._log) + 1, e.event_id, e.event_type, {},
+                e.stream_id, e.version, len(self._log) + 1, e.event_id, e.event_type, NO_DATA,
                 e.occurred_at.astimezone(UTC), recorded_at, e.prev_hash, e.hash, e.hash_alg,
             )  # fmt: skip
             self._stream(e.stream_id).append(len(self._log))
-            self._log.append(_Row(recorded, e.data_json))
+            self._log.append(_Row(recorded, e.data_json.encode("utf-8")))
             self._event_ids.add(e.event_id)
-        self._projections.update(chained.projections)
+        self._projections.update((s, (v, text.encode("utf-8"))) for s, (v, text) in chained.projections.items())
         for one, events, json_of in zip(requests, chained.events, encoded, strict=True):
             if one.request is not None and json_of.result is not None:
                 first = base + events[0].index if events else None
-                stored = StoredRequest(one.request.key, one.request.body_hash, {}, first)
-                self._requests[one.request.key] = (stored, json_of.result)
-            self._outbox.extend(one.outbox)
+                result = json_of.result.encode("utf-8")
+                self._requests[one.request.key] = _Request(one.request.body_hash, first, result)
+            if self._relay is None:
+                self._outbox.extend(one.outbox)
             self._message_ids.update(m.message_id for m in one.outbox)

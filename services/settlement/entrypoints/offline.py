@@ -11,6 +11,7 @@ from typing import TextIO
 
 import structlog
 from ledger.adapters.memory import MemoryLedger
+from ledger.store import OutboxMessage
 from pydantic import BaseModel
 
 from contracts.money import format_yuan
@@ -65,7 +66,8 @@ async def price(
         book = load_policy_book(policies_dir)
     except PolicyFileError as error:
         raise UserError(f"policy folder refused:\n{error}") from None
-    store = MemoryLedger()
+    printed = _Relay()
+    store = MemoryLedger(relay=printed.take)  # the answers are printed here, not kept in an outbox
     service = SettlementService(store, book, clock=clock)
     outcomes: Counter[str] = Counter()
     funds: Counter[str] = Counter()
@@ -77,8 +79,9 @@ async def price(
             raw = b"{...line too long...}"
         reply = await answer_line(service, raw.rstrip(b"\r\n"), f"{name}:{number}", clock)
         assert isinstance(reply, BaseModel)  # no national gateway offline: every answer is claims.v1's
-        out.write(encode_json(reply).decode() + "\n")
-        out.flush()
+        out.write(printed.text_of(reply) + "\n")
+        if path == "-":  # a pipe: each answer as soon as it is made; a file's are written in blocks
+            out.flush()
         outcomes[reply.code.value if isinstance(reply, Rejection) else reply.msg_type] += 1
         if isinstance(reply, SettlementResult):
             for row in reply.setldetail:
@@ -91,6 +94,25 @@ async def price(
     if summary:
         _print_summary(outcomes, funds)
     return 0
+
+
+class _Relay:
+    """The offline outbox: takes each answer the ledger commits (encode_json of the reply, made
+    once by the service), so it is printed from those bytes rather than encoded again."""
+
+    def __init__(self) -> None:
+        self._last: OutboxMessage | None = None
+
+    def take(self, message: OutboxMessage) -> None:
+        self._last = message
+
+    def text_of(self, reply: BaseModel) -> str:
+        """The reply's wire JSON: the committed message's if it is this reply's (a retry's stored
+        answer or an unrecorded one was not committed now: encoded here)."""
+        last, self._last = self._last, None
+        if last is not None and str(last.message_id) == str(getattr(reply, "event_id", "")):
+            return last.value.decode()
+        return encode_json(reply).decode()
 
 
 async def answer_line(
