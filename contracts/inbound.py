@@ -183,7 +183,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     return field, f"{where}{reason}{extra}"
 
 
-def _check_version(obj: dict[str, Any], msg_type: str, ids: dict[str, str | None]) -> None:
+def _check_version(obj: dict[str, Any], msg_type: str) -> None:
     """claims.v1 / enrolments.v1 (or no schema_version, which v1 allowed) get a sentence naming the
     migration; a version this service does not know gets one naming the versions it reads."""
     expected, version = VERSIONS[msg_type], obj.get("schema_version")
@@ -199,6 +199,7 @@ def _check_version(obj: dict[str, Any], msg_type: str, ids: dict[str, str | None
     else:
         shown = quote(repr(version), limit=60)
         sentence = f"schema_version {shown} is not one this service reads; a {msg_type} is {expected} ({MIGRATION})."
+    ids = salvage_ids(obj)
     raise InvalidMessage(RejectionCode.UNSUPPORTED_SCHEMA_VERSION, sentence, field="schema_version", **ids)
 
 
@@ -208,7 +209,8 @@ def parse_inbound(raw: bytes | str) -> Message:
         obj = decode_json(text)
     except UndecodableMessage as exc:
         raise InvalidMessage(RejectionCode.MALFORMED_JSON, f"The message is not JSON: {exc}.") from None
-    ids = salvage_ids(obj)
+    # The ids a refusal is addressed with are salvaged only when refusing (three validations a
+    # message the contract accepts does not need).
     msg_type = obj.get("msg_type")
     if not (isinstance(msg_type, str) and msg_type in MSG_TYPES):
         got = repr(msg_type) if not isinstance(msg_type, str) else repr(quote(msg_type))
@@ -216,7 +218,7 @@ def parse_inbound(raw: bytes | str) -> Message:
             RejectionCode.UNKNOWN_MESSAGE_TYPE,
             f"msg_type must be one of {', '.join(MSG_TYPES)}; got {quote(got)}.",
             field="msg_type",
-            **ids,
+            **salvage_ids(obj),
         )
     control = _first_control_character(obj) if _may_hold_control(text) else None
     if control is not None:
@@ -225,15 +227,16 @@ def parse_inbound(raw: bytes | str) -> Message:
             f"field {where}: control characters (NUL, U+0001-U+001F except tab and line breaks, "
             "U+007F-U+009F) are not allowed"
         )
-        raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=where, **ids)
-    _check_version(obj, str(obj["msg_type"]), ids)
+        raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=where, **salvage_ids(obj))
+    _check_version(obj, str(obj["msg_type"]))
     try:
         message = _INBOUND.validate_python(obj)
     except ValidationError as exc:
         field, sentence = _describe(exc)
+        ids = salvage_ids(obj)
         raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=field or None, **ids) from None
     far = _first_day_out_of_range(message)
     if far is not None:
         sentence = f"field {far}: dates and times must fall between {EARLIEST_DAY} and {LATEST_DAY}"
-        raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=far, **ids)
+        raise InvalidMessage(RejectionCode.INVALID_MESSAGE, sentence, field=far, **salvage_ids(obj))
     return message

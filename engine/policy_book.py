@@ -62,6 +62,11 @@ def _region_candidates(region: str) -> tuple[str, ...]:
 class PolicyBook:
     policies: tuple[PricedPolicy, ...] = field(default_factory=tuple)
     codes: NationalCodes = NO_CODES
+    # What _in_force found for (region, day, scheme): every message asks it once or twice, with
+    # few distinct questions in a day; the book never changes, so neither do the answers.
+    _found: dict[tuple[str, date, Insutype | None], tuple[PricedPolicy, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @staticmethod
     def of(
@@ -80,8 +85,15 @@ class PolicyBook:
         )
         return PolicyBook(priced, codes)
 
-    def _in_force(self, region: str, on: date, scheme: Insutype | None) -> list[PricedPolicy]:
+    def _in_force(self, region: str, on: date, scheme: Insutype | None) -> tuple[PricedPolicy, ...]:
         """The policies in force for the most specific of the region's candidates that has any."""
+        key = (region, on, scheme)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = tuple(self._search(region, on, scheme))
+        return found
+
+    def _search(self, region: str, on: date, scheme: Insutype | None) -> list[PricedPolicy]:
         for candidate in _region_candidates(region):
             matches = [
                 p
