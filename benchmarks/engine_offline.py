@@ -8,7 +8,7 @@ For each size, the day (examples.generator.day_lines: enrolments, monthly accoun
 of every kind, producer retries, reversals, broken lines) is written to a temporary file once; then
 each round prices it once with this checkout's code and once with the baseline's, each in a fresh
 process running `settlement.entrypoints.offline.price` in-process (the CLI's own code, output to a
-file, with --totals off), so the peak RSS (getrusage's ru_maxrss) is that run's alone. The baseline
+file, with --totals off), so the peak RSS (VmHWM) is that run's alone. The baseline
 is a `git worktree` of --baseline-rev in a temporary folder, put first on the worker's PYTHONPATH
 (its contracts, engine, settlement and ledger packages shadow the editable install's); both price
 against this checkout's policies/. The two outputs are compared: "same" means byte-identical
@@ -79,11 +79,22 @@ def work(day: str, out_path: str, profile: bool) -> dict[str, Any]:
         if profiler is not None:
             profiler.disable()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    result = {"wall": wall, "cpu": cpu, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    result = {"wall": wall, "cpu": cpu, "rss_kb": peak_rss_kb()}
     result["code"] = offline.__file__
     if profiler is not None:
         result["profile"] = _profile_text(profiler)
     return result
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory. Linux's VmHWM belongs to the process's own memory
+    map, made afresh by exec; getrusage's ru_maxrss is not: a child starts from its parent's
+    peak (here the driver's, which holds the generated days), so it is only the fallback."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _profile_text(profiler: cProfile.Profile) -> str:
