@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from ledger.adapters.memory import MemoryLedger
 from ledger.errors import EventIdConflict, WrongExpectedVersion
-from ledger.memory import MemoryLedger
 from ledger.store import OutboxMessage
 from ledger_contract import append, request
 
