@@ -55,7 +55,7 @@ async def _priced(
     )
     e = context.envelope
     priced = await context.deps.service.price_visit(
-        visit, key=e.idempotency_key, request_id=e.msgid, setl_id="", at=context.at
+        visit, key=e.idempotency_key, request_id=e.msgid, setl_id="", at=context.at, record=False
     )
     return {split.feedetl_sn: split for split in priced.settled.facts.items}, priced
 

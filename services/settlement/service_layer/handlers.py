@@ -332,10 +332,13 @@ class SettlementService:
             )
         return self.policies.in_force(enrolment.insuplc_admdvs, enrolment.insutype, on)
 
-    async def price_visit(self, visit: Visit, *, key: str, request_id: str, setl_id: str, at: datetime) -> PricedVisit:
+    async def price_visit(
+        self, visit: Visit, *, key: str, request_id: str, setl_id: str, at: datetime, record: bool = True
+    ) -> PricedVisit:
         """A visit priced against the person's year and the policy in force: the facts, and the
-        appends that would record them (each stream expecting the version it was read at).
-        claims.v2 and the national gateway's settlements both come through here."""
+        appends that would record them (each stream expecting the version it was read at) —
+        none for a pre-settlement (``record=False``), which records nothing: folding and encoding
+        the events was a fifth of its time. claims.v2 and the national gateway both come here."""
         person = await load(self.store, visit.psn_no, visit.year)
         priced = self._policy(person, visit.enddate)
         loaded = {person.state.stream_id: person}
@@ -357,12 +360,16 @@ class SettlementService:
         )
         enrolment = person.state.enrolment
         assert enrolment is not None  # _policy refused a person without one
-        return PricedVisit(settled, appends_for(key, settled.events, loaded, at), enrolment.insuplc_admdvs, priced)
+        appends = appends_for(key, settled.events, loaded, at) if record else []
+        return PricedVisit(settled, appends, enrolment.insuplc_admdvs, priced)
 
     async def _claim(self, claim: Claim, at: datetime) -> Decision:
         key, visit = claim.idempotency_key, visit_of(claim)
         setl_id = settlement_id(key, visit_year(claim))
-        priced = await self.price_visit(visit, key=key, request_id=claim.request_id, setl_id=setl_id, at=at)
+        record = claim.setl_mode != "pre_settle"
+        priced = await self.price_visit(
+            visit, key=key, request_id=claim.request_id, setl_id=setl_id, at=at, record=record
+        )
         facts = priced.settled.facts
         reply = settlement_answer(facts, event_id=event_id(key, 0), occurred_at=at, setl_mode=claim.setl_mode)
         return Decision(reply, priced.appends)

@@ -56,7 +56,7 @@ async def _purchase(context: Context, *, record: bool) -> Done:
     )
     setl_id = context.deps.issuer.settlement_id(mdtrt_id, 0, e.idempotency_key) if record else ""
     priced = await context.deps.service.price_visit(
-        visit, key=e.idempotency_key, request_id=e.msgid, setl_id=setl_id, at=context.at
+        visit, key=e.idempotency_key, request_id=e.msgid, setl_id=setl_id, at=context.at, record=record
     )
     facts = priced.settled.facts
     echo = Echo(

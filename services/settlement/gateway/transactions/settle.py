@@ -163,7 +163,7 @@ async def _settle(context: Context, *, record: bool) -> Done:
     e = context.envelope
     setl_id = context.deps.issuer.settlement_id(state.mdtrt_id, state.ids_issued, e.idempotency_key)
     priced = await context.deps.service.price_visit(
-        visit, key=e.idempotency_key, request_id=e.msgid, setl_id=setl_id, at=context.at
+        visit, key=e.idempotency_key, request_id=e.msgid, setl_id=setl_id, at=context.at, record=record
     )
     facts = priced.settled.facts
     echo = Echo(
