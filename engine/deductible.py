@@ -2,8 +2,9 @@
 (docs/domain.md#deductible).
 
 Inpatient: per admission by hospital level, lower for later stays in the year. Outpatient
-benefits: per year, so only what is left of the year's deductible applies. Some regions
-also cap the year's deductibles across all benefits (deductible_yearly_cap).
+benefits: per year, so only what is left of the year's deductible applies, or — where a region's
+policy says so — per visit (按次起付: the full amount again at every visit). Some regions also
+cap the year's deductibles across all benefits (deductible_yearly_cap), whatever the basis.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def deductible_left(benefit: Benefit, name: BenefitName, level: str, totals: Tot
         nth = totals.admissions  # stays already settled this year
         due = amounts[min(nth, len(amounts) - 1)]
         why = f"stay no. {nth + 1} of the year at level {level}: deductible {format_yuan(due)}"
+    elif benefit.deductible_basis == "visit":
+        due = amounts[0]
+        why = f"deductible per visit at level {level}: {format_yuan(due)}"
     else:
         used = totals.dedc[name]
         due = max(0, amounts[0] - used)

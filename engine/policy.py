@@ -48,7 +48,9 @@ def _check_keys(table: dict[str, object], allowed: set[str], what: str) -> None:
 class Benefit(Strict):
     """One benefit of the basic pooled fund (住院, 普通门诊, 门诊慢特病, 两病, 谈判药品门诊)."""
 
-    deductible_basis: Literal["admission", "year", "none"]
+    # admission: each stay its own, by the stay's rank in the year; visit: each visit (按次) the
+    # same amount; year: one amount a year, met across visits; none
+    deductible_basis: Literal["admission", "visit", "year", "none"]
     # level → amounts; per admission the n-th amount applies to the n-th stay (the last repeats)
     deductible: dict[str, tuple[Yuan, ...]] = Field(default_factory=dict)
     ratio: dict[str, dict[str, Ratio]]  # person type → level → share the fund pays

@@ -133,6 +133,27 @@ def test_a_yearly_cap_on_deductibles_limits_the_second_stays_deductible() -> Non
     assert (s.act_pay_dedc, s.hifp_pay) == (fen(100), fen(6435))
 
 
+def test_a_per_visit_outpatient_deductible_is_due_again_at_every_visit_and_still_under_the_yearly_cap() -> None:
+    """Issue 12 item 6 (按次起付, policy variant: general outpatient 30 a visit at level 2, the
+    policy's 50% and 400 cap; no shipped region has one: docs/policies.md#per-visit-deductible)."""
+    data = resident_policy_dict()
+    general = data["benefits"]["general_outpatient"]
+    general["deductible_basis"], general["deductible"] = "visit", {"default": ["30"]}
+    data["deductible_yearly_cap"] = "50"
+    book = Book(Policy.model_validate(data))
+    book.enrol(enrolment("R1"))
+    first = book.settle(claim("R1", [item("1", 100)], mdtrt_id="V1", med_type="11", level="2")).result.setlinfo
+    # visit 1: deductible 30; (100 − 30) × 0.50 = 35
+    assert (first.act_pay_dedc, first.hifp_pay) == (fen(30), fen(35))
+    second = book.settle(claim("R1", [item("1", 100)], mdtrt_id="V2", med_type="11", level="2")).result.setlinfo
+    # visit 2: 30 again, but the year's deductibles are capped at 50: 50 − 30 = 20 left;
+    # (100 − 20) × 0.50 = 40  (a yearly basis would have taken nothing more: 30 already met of 30)
+    assert (second.act_pay_dedc, second.hifp_pay) == (fen(20), fen(40))
+    third = book.settle(claim("R1", [item("1", 100)], mdtrt_id="V3", med_type="11", level="2")).result.setlinfo
+    # visit 3: the cap is reached, no deductible: 100 × 0.50 = 50
+    assert (third.act_pay_dedc, third.hifp_pay) == (0, fen(50))
+
+
 # =========================================================================== the item split
 
 
