@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from functools import cache
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -131,6 +133,9 @@ def _may_hold_control(text: str) -> bool:
     return "\\" in text or _CONTROL.search(text) is not None
 
 
+_DAYLESS = (str, int, bool, Decimal, Enum, type(None))  # bool is an int; StrEnum a str and an Enum
+
+
 def _may_hold_day(annotation: Any) -> bool:
     """Whether a field so annotated can hold a date, a time or a model (which may hold one)."""
     origin = get_origin(annotation)
@@ -140,11 +145,13 @@ def _may_hold_day(annotation: Any) -> bool:
         return _may_hold_day(get_args(annotation)[0])
     if origin is not None:
         return any(_may_hold_day(arg) for arg in get_args(annotation) if arg is not Ellipsis)
+    if annotation is Any:  # a class on Python 3.11: looked at, like anything not known to hold no day
+        return True
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return bool(_dated_fields(annotation))  # a model none of whose fields can hold a day is skipped
-    if isinstance(annotation, type):
-        return issubclass(annotation, date)  # datetime is a date
-    return annotation is not None and annotation is not type(None)  # Any or unknown: looked at
+    # Only types known to hold no date are skipped: pydantic's AwareDatetime and its kind are
+    # classes that are not subclasses of date (a hostile review found sent_at so skipped).
+    return not (isinstance(annotation, type) and issubclass(annotation, _DAYLESS))
 
 
 @cache

@@ -52,3 +52,71 @@ def test_a_lone_surrogate_in_a_text_given_as_str_is_refused_without_an_escape() 
 def test_a_lone_surrogate_written_as_an_escape_is_refused() -> None:
     with pytest.raises(UndecodableMessage, match="lone surrogate"):
         decode_json(b'{"psn_no": "P\\udc00"}')
+
+
+def _reconciliation(sent_at: str) -> bytes:
+    total = {"insutype": "390", "clr_type": "21", "setl_optins": "640000", "stmt_begndate": "2025-02-01",
+             "stmt_enddate": "2025-02-01", "medfee_sumamt": "0.00", "fund_pay_sumamt": "0.00", "acct_pay": "0.00",
+             "fixmedins_setl_cnt": 0}  # fmt: skip
+    message = {"msg_type": "reconciliation", "schema_version": "claims.v2", "request_id": "REC-1",
+               "sent_at": sent_at, "fixmedins_code": "H64010100001", "totals": [total], "details": []}  # fmt: skip
+    return json.dumps(message).encode()
+
+
+@pytest.mark.parametrize("sent_at", ["9999-12-31T23:59:59+08:00", "0001-01-01T00:00:00+14:00"])
+def test_a_reconciliation_sent_at_outside_1900_2100_is_refused(sent_at: str) -> None:
+    """pydantic's AwareDatetime is not a date subclass; the shortcut once skipped it (hostile review)."""
+    assert parse_inbound(_reconciliation("2025-02-01T09:00:00+08:00")).msg_type == "reconciliation"
+    with pytest.raises(InvalidMessage) as refused:
+        parse_inbound(_reconciliation(sent_at))
+    assert refused.value.code is RejectionCode.INVALID_MESSAGE and refused.value.field == "sent_at"
+
+
+def _refs(node: object, into: dict[str, object]) -> dict[str, object]:
+    """Every schema of a pydantic core schema that others point at, by its ``ref``."""
+    if isinstance(node, dict):
+        if isinstance(node.get("ref"), str):
+            into[node["ref"]] = node
+        for value in node.values():
+            _refs(value, into)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, into)
+    return into
+
+
+def _holds_a_day(node: object, refs: dict[str, object], seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a pydantic core schema node validates into a date or a datetime anywhere in it."""
+    if isinstance(node, dict):
+        if node.get("type") in ("date", "datetime"):
+            return True
+        ref = node.get("schema_ref") if node.get("type") == "definition-ref" else None
+        if isinstance(ref, str):
+            return ref not in seen and _holds_a_day(refs[ref], refs, seen | {ref})
+        return any(_holds_a_day(value, refs, seen) for value in node.values())
+    if isinstance(node, list):
+        return any(_holds_a_day(value, refs, seen) for value in node)
+    return False
+
+
+def _fields(node: object) -> dict[str, object]:
+    if isinstance(node, dict):
+        if node.get("type") == "model-fields":
+            return dict(node["fields"])
+        for value in node.values():
+            if found := _fields(value):
+                return found
+    return {}
+
+
+@pytest.mark.parametrize("model", ["Claim", "Reversal", "Reconciliation", "Enrolment", "AccountCredit", "Contribution"])
+def test_every_field_that_validates_into_a_date_is_looked_at_by_the_range_check(model: str) -> None:
+    """The range check walks only _dated_fields: every field whose validator (pydantic's core
+    schema, nested models included) yields a date or datetime must be among them."""
+    from contracts import inbound
+
+    cls = getattr(inbound, model)
+    core = cls.__pydantic_core_schema__
+    refs = _refs(core, {})
+    must = {name for name, field in _fields(core).items() if _holds_a_day(field, refs)}
+    assert "sent_at" in must and must <= set(inbound._dated_fields(cls)), sorted(must - set(inbound._dated_fields(cls)))
