@@ -202,14 +202,39 @@ class GroupCommitScenarios:
         commits, producer, metrics = Commits(store), Producer(), SettlementMetrics()
         await process_batch(service(store), batch, metrics, policy(producer))
 
-        assert commits.sizes == [3, 1]  # the group of three, then the poison's internal_error alone
+        # the group up to the poison (2), the poison's internal_error alone (1), then the rest (1)
+        assert commits.sizes == [2, 1, 1]
         got = by_request(await answers(store))
         assert got["BOOM"][0]["code"] == "internal_error" and "ZeroDivisionError" in got["BOOM"][0]["message"]
         assert [topic for topic, _ in producer.sent] == ["claims.dlq.v1"]
         # C-2 is the second stay (the poison settled nothing): (2,000 − 300) × 0.75 = 1,275.00
         assert pay(got["C-2"][0], "hifp_pay") == 1_275 * YUAN
         assert metrics.unhandled._value.get() == 4  # once in the group, three times alone
-        # the same answers; the poison's comes after its group's instead of between C-1 and C-2
+        # the same answers, in the same order as one by one
+        assert got == by_request(await one_by_one(reference, batch))
+
+    async def test_a_member_failing_once_is_priced_before_the_later_claims_of_its_person(
+        self, store: LedgerStore, reference: LedgerStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A bug that does not come back on the retry (found by a hostile review): the group is
+        cut at the failing member, so the claim after it is priced after it, as one by one."""
+        real = handlers.settle_claim
+        failed: set[str] = set()
+
+        def fails_once(*args: Any, **kwargs: Any) -> Any:
+            if kwargs["request_id"] == "C-1" and "C-1" not in failed:
+                failed.add("C-1")
+                raise RuntimeError("a passing fault")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(handlers, "settle_claim", fails_once)
+        batch = records(enrolment("P1"), claim("C-1", "P1", "1000.00", 3), claim("C-2", "P1", "2000.00", 5))
+        await process_batch(service(store), batch, SettlementMetrics(), policy())
+        got = by_request(await answers(store))
+        # C-1, the first stay: (1,000 − 600) × 0.75 = 300.00; C-2, the second: (2,000 − 300) × 0.75 = 1,275.00
+        # (priced out of order, C-2 would take the first stay's deductible: (2,000 − 600) × 0.75 = 1,050.00)
+        assert (pay(got["C-1"][0], "hifp_pay"), pay(got["C-2"][0], "hifp_pay")) == (300 * YUAN, 1_275 * YUAN)
+        failed.clear()
         assert got == by_request(await one_by_one(reference, batch))
 
     async def test_a_stream_another_writer_appended_to_is_repriced_and_the_rest_commit_unchanged(

@@ -248,6 +248,8 @@ async def answer_group(
         if index in outcome.failures:
             failed_in_group(record, outcome, index, metrics)
         await answer_alone(service, record, metrics, dead)
+    if outcome.rest_from is not None:  # cut at a failed member, now answered: the rest after it
+        await answer_group(service, group[outcome.rest_from :], metrics, dead)
 
 
 def failed_in_group(record: Any, outcome: GroupOutcome, index: int, metrics: SettlementMetrics) -> None:

@@ -261,8 +261,11 @@ async def plan_one(planner: SettlementService, view: GroupView, inbound: Inbound
 
 
 async def plan_group(service: SettlementService, members: Sequence[Inbound], is_bug: IsBug) -> list[Plan]:
-    """Every member priced in order against the group's view. A failure ``is_bug`` calls a bug
-    (not an outage) is kept as the member's plan; any other failure raises (the batch rewinds)."""
+    """The members priced in order against the group's view, up to and including the first that
+    fails for what ``is_bug`` calls a bug (not an outage): its plan is the failure, and the group
+    ends there — the members after it are priced after it is answered (a later group), never
+    before, so a failure that does not come back on its retry cannot reorder a person's claims
+    or hand its request_id to a later body. Any other failure raises (the batch rewinds)."""
     view = await GroupView.load(service.store, members)
     planner = service.reading(view)
     plans: list[Plan] = []
@@ -274,7 +277,7 @@ async def plan_group(service: SettlementService, members: Sequence[Inbound], is_
             if not await is_bug(error):
                 raise
             plans.append(Plan(failure=error))
-            continue
+            break
         if request is not None:
             view.wrote(index, request)
         plans.append(Plan(reply, request, frozenset(view.touched)))
@@ -287,6 +290,7 @@ class GroupOutcome:
     alone: list[int]  # members to answer one by one, in order: failed in the group, or refused by the ledger
     failures: dict[int, Exception]  # the members that failed in the group, with what they raised
     refused: int = 0  # requests the ledger refused (another writer came first)
+    rest_from: int | None = None  # the group was cut at a failed member: members from here form a new group
     priced_s: float = 0.0  # reading and pricing, in memory
     committed_s: float = 0.0  # the commit_batch (with its retries without refused members)
 
@@ -326,4 +330,5 @@ async def settle_group(service: SettlementService, members: Sequence[Inbound], i
     plans = await plan_group(service, members, is_bug)
     priced = time.perf_counter()
     outcome = await commit_group(service.store, plans)
-    return replace(outcome, priced_s=priced - started, committed_s=time.perf_counter() - priced)
+    rest = len(plans) if len(plans) < len(members) else None
+    return replace(outcome, priced_s=priced - started, committed_s=time.perf_counter() - priced, rest_from=rest)
