@@ -49,13 +49,11 @@ class NotCanonical(ValueError):
 
 def json_value(value: Any, _depth: int = 0) -> Any:
     """A plain-JSON copy of ``value`` (Mappings → dict with keys in jsonb's order, lists/tuples →
-    list); refuses the rest."""
+    list); refuses the rest. The definition: ``canonical_json`` and ``jsonb_text`` take a faster
+    path (``_plain_checked``, ``_in_jsonb_order``) for plain values and fall back to this."""
     kind = type(value)  # exact-type checks first: this runs for every value of every event
     if kind is str:
-        if "\x00" in value:
-            raise NotCanonical("strings may not contain NUL characters")
-        if _SURROGATE.search(value):
-            raise NotCanonical("strings may not contain lone surrogates (not UTF-8)")
+        _refuse_bad_text(value)
         return value
     if kind is int:
         if not -_INT_BOUND <= value < _INT_BOUND:
@@ -69,8 +67,9 @@ def json_value(value: Any, _depth: int = 0) -> Any:
         for key in value:
             if type(key) is not str:
                 raise NotCanonical(f"object keys must be strings, got {type(key).__name__}")
+            _refuse_bad_text(key)  # before sorting: a lone surrogate has no UTF-8 to sort by
         # Keys in jsonb's order, so that jsonb_text needs no second copy (v1 sorts its own way).
-        return {json_value(key): json_value(value[key], _depth + 1) for key in sorted(value, key=_jsonb_key)}
+        return {key: json_value(value[key], _depth + 1) for key in sorted(value, key=_jsonb_key)}
     if kind is list or kind is tuple:
         return [json_value(item, _depth + 1) for item in value]
     if isinstance(value, str):  # StrEnum and friends: stored as the plain string they encode to
@@ -80,11 +79,153 @@ def json_value(value: Any, _depth: int = 0) -> Any:
     raise NotCanonical(f"{type(value).__name__} is not allowed in ledger JSON (money is int fen)")
 
 
+def _refuse_bad_text(text: str) -> None:
+    if "\x00" in text:
+        raise NotCanonical("strings may not contain NUL characters")
+    if _SURROGATE.search(text):
+        raise NotCanonical("strings may not contain lone surrogates (not UTF-8)")
+
+
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# The fast paths' encoders: no cycle bookkeeping, for the walk has already bounded the depth.
+_FAST_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8. A dict or list of plain JSON (exact str/int/bool/None,
+    dicts with str keys, lists) is checked in one walk that copies nothing and encoded by the C
+    encoder; anything else, or text that shows a suspect, takes json_value's copy (same bytes)."""
+    if type(value) is dict or type(value) is list:
+        try:
+            _plain_checked(value, 0)
+        except _Unusual:
+            pass
+        else:
+            text = _FAST_CANONICAL.encode(value)
+            if not _suspect(text):
+                return text
     return _ENCODER.encode(json_value(value))
+
+
+# --- the fast paths ---------------------------------------------------------------------------
+# json_value calls itself once per value and checks every string on its own (two scans each);
+# most of what the ledger stores is dicts of short strings and small ints. So the walks below
+# handle scalars inline, leave the string checks to one scan of the encoded text (the encoder
+# escapes NUL as \u0000 and writes a lone surrogate as it is), and give up (_Unusual) at the
+# first thing json_value would convert or refuse: json_value then decides, with its own words.
+
+
+class _Unusual(Exception):  # a signal between the walks and their callers: never raised out of this module
+    """The value needs json_value: a conversion (tuple, Mapping, enum) or a refusal."""
+
+
+def _suspect(text: str) -> bool:
+    """A NUL's escape (or a literal backslash-u0000), or a lone surrogate: json_value will tell.
+    isascii() is a flag read, so an ASCII text costs one substring search."""
+    return "\\u0000" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
+
+
+_FAST_JSONB = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False, check_circular=False)
+
+
+def _plain_checked(value: dict[Any, Any] | list[Any], depth: int) -> None:
+    """Raises _Unusual unless ``value`` is plain JSON json_value would copy unchanged (strings aside)."""
+    if depth >= _MAX_DEPTH:
+        raise _Unusual
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                raise _Unusual
+        items: Any = value.values()
+    else:
+        items = value
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_INT_BOUND <= item < _INT_BOUND:
+                raise _Unusual
+        elif kind is dict or kind is list:
+            _plain_checked(item, depth + 1)
+        else:
+            raise _Unusual
+
+
+# Key tuples seen → the same keys in jsonb's order (None: already in it). Event data has a few
+# dozen shapes; the bound keeps a stream of odd-keyed values from growing it without end.
+_JSONB_ORDER: dict[tuple[str, ...], tuple[str, ...] | None] = {}
+_JSONB_ORDER_MAX = 4096
+
+
+def _jsonb_order(keys: tuple[str, ...]) -> tuple[str, ...] | None:
+    try:
+        return _JSONB_ORDER[keys]
+    except KeyError:
+        pass
+    try:
+        ordered = tuple(sorted(keys, key=_jsonb_key))
+    except UnicodeEncodeError:  # a lone surrogate: json_value refuses it
+        raise _Unusual from None
+    found = None if ordered == keys else ordered
+    if len(_JSONB_ORDER) < _JSONB_ORDER_MAX:
+        _JSONB_ORDER[keys] = found
+    return found
+
+
+def _in_jsonb_order(value: dict[Any, Any], depth: int) -> dict[Any, Any]:
+    """``value`` with its keys, and its nested objects' keys, in jsonb's order: the same object
+    when they already are. Raises _Unusual where _plain_checked would."""
+    if depth >= _MAX_DEPTH:
+        raise _Unusual
+    nested: dict[str, Any] | None = None  # key → its value reordered, where that made a copy
+    for key, item in value.items():
+        if type(key) is not str:
+            raise _Unusual
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_INT_BOUND <= item < _INT_BOUND:
+                raise _Unusual
+            continue
+        if kind is dict:
+            copy: Any = _in_jsonb_order(item, depth + 1)
+        elif kind is list:
+            copy = _list_in_jsonb_order(item, depth + 1)
+        else:
+            raise _Unusual
+        if copy is not item:
+            nested = nested or {}
+            nested[key] = copy
+    order = _jsonb_order(tuple(value)) if len(value) > 1 else None
+    if nested is None:
+        return value if order is None else {key: value[key] for key in order}
+    return {key: nested.get(key, value[key]) for key in (value if order is None else order)}
+
+
+def _list_in_jsonb_order(value: list[Any], depth: int) -> list[Any]:
+    if depth >= _MAX_DEPTH:
+        raise _Unusual
+    copied: list[Any] | None = None
+    for index, item in enumerate(value):
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if not -_INT_BOUND <= item < _INT_BOUND:
+                raise _Unusual
+            continue
+        if kind is dict:
+            copy: Any = _in_jsonb_order(item, depth + 1)
+        elif kind is list:
+            copy = _list_in_jsonb_order(item, depth + 1)
+        else:
+            raise _Unusual
+        if copy is not item:
+            copied = copied or list(value)
+            copied[index] = copy
+    return value if copied is None else copied
 
 
 def canonical_time(moment: datetime) -> str:
@@ -150,7 +291,17 @@ _JSONB_ENCODER = json.JSONEncoder(separators=(", ", ": "), ensure_ascii=False)
 
 
 def jsonb_text(value: Any) -> str:
-    """What ``value::jsonb::text`` prints in PostgreSQL, byte for byte."""
+    """What ``value::jsonb::text`` prints in PostgreSQL, byte for byte. Like canonical_json, a
+    plain dict takes the fast path (_in_jsonb_order, then the C encoder) and the rest json_value."""
+    if type(value) is dict:
+        try:
+            ordered = _in_jsonb_order(value, 0)
+        except _Unusual:
+            pass
+        else:
+            text = _FAST_JSONB.encode(ordered)
+            if not _suspect(text):
+                return text
     return _JSONB_ENCODER.encode(json_value(value))  # json_value lists keys in jsonb's order
 
 
