@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from ledger.errors import BatchRefused
@@ -49,7 +50,7 @@ from contracts.topics import Topics
 from engine.ids import year_of
 from engine.person import stream_id
 from settlement.service_layer.handlers import Message, SettlementService, conflict_reply, not_authorised_reply
-from settlement.service_layer.replies import Reply, body_hash, from_invalid, outbox_message, raw_key, reply_from_json
+from settlement.service_layer.replies import Reply, answer_rows, body_hash, from_invalid, raw_key, reply_from_json
 
 # Far inside commit_batch's limits (5,000 requests, 60,000 events): a Kafka batch is 200 by default.
 MAX_GROUP = 1_000
@@ -71,8 +72,9 @@ class Inbound:
     failure: Exception | None = None  # reading it raised something unforeseen (a bug)
     grouped: bool = True  # False: answered alone (national, reconciliation, contribution, pre-settlement)
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """The message's body hash, once per record: a re-planned group (a lost race) asks again."""
         assert self.message is not None
         return body_hash(self.message.model_dump(mode="json"))
 
@@ -223,8 +225,8 @@ class Plan:
 
 
 def _recorded(key: str, digest: str, reply: Reply, appends: Sequence[StreamAppend], answers: Topics) -> CommitRequest:
-    request = IdempotentRequest(key=key, body_hash=digest, result=reply.model_dump(mode="json"))
-    return CommitRequest(appends, request, [outbox_message(reply, answers)])
+    result, published = answer_rows(reply, answers)
+    return CommitRequest(appends, IdempotentRequest(key=key, body_hash=digest, result=result), [published])
 
 
 async def plan_one(planner: SettlementService, view: GroupView, inbound: Inbound) -> tuple[Reply, CommitRequest | None]:

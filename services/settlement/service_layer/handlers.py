@@ -43,9 +43,9 @@ from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import (
     Answered,
     Reply,
+    answer_rows,
     body_hash,
     from_invalid,
-    outbox_message,
     raw_key,
     rejection,
     reply_from_json,
@@ -255,10 +255,9 @@ class SettlementService:
             return reply_from_json(dict(dup.stored.result))
 
     async def _record(self, key: str, digest: str, decision: Decision, answers: Topics | None = None) -> Reply:
-        reply_json = decision.reply.model_dump(mode="json")
+        reply_json, published = answer_rows(decision.reply, answers or self.topics)
         request = IdempotentRequest(key=key, body_hash=digest, result=reply_json)
-        outbox = [outbox_message(decision.reply, answers or self.topics)]
-        await self.store.commit(decision.appends, request=request, outbox=outbox)
+        await self.store.commit(decision.appends, request=request, outbox=[published])
         return decision.reply
 
     async def _stored(

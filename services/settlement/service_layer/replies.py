@@ -84,13 +84,25 @@ def from_invalid(key: str, error: InvalidMessage, *, at: datetime, source: str |
     )
 
 
-def outbox_message(reply: Reply, topics: Topics) -> OutboxMessage:
+def outbox_message(reply: Reply, topics: Topics, value: bytes | None = None) -> OutboxMessage:
+    """The reply as published; ``value`` is its ``encode_json`` when the caller has it already."""
     topic = topics.rejections if isinstance(reply, Rejection) else topics.settlements
     key = reply.psn_no or getattr(reply, "fixmedins_code", None) or "unknown"  # a reconciliation: the institution
     headers: dict[str, str] = {"msg_type": reply.msg_type, "schema_version": reply.schema_version}
     if reply.request_id:
         headers["request_id"] = reply.request_id
-    return OutboxMessage(message_id=reply.event_id, topic=topic, key=key, value=encode_json(reply), headers=headers)
+    value = encode_json(reply) if value is None else value
+    return OutboxMessage(message_id=reply.event_id, topic=topic, key=key, value=value, headers=headers)
+
+
+def answer_rows(reply: Reply, topics: Topics) -> tuple[dict[str, Any], OutboxMessage]:
+    """The answer's idempotency result and its outbox message from one serialisation: the
+    published bytes, read back for the result. Equal to ``reply.model_dump(mode="json")``, for
+    a wire model's JSON dump and its Python dump in JSON mode give the same values (strings for
+    yuan and times, no floats: tests/unit/test_answer_rows.py checks a seeded day's answers)."""
+    value = encode_json(reply)
+    result: dict[str, Any] = json.loads(value)
+    return result, outbox_message(reply, topics, value)
 
 
 def reply_from_json(data: dict[str, Any]) -> Reply:
