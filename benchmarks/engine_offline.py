@@ -16,7 +16,8 @@ answers (the clock of refusals of unreadable lines is fixed in both).
 
 Prints per run: lines (messages) and claims per wall second and per CPU second of the worker (the
 machine is shared: CPU seconds are the closer to "one core"), and the peak RSS. --profile adds a
-cProfile of this checkout's code on the smaller size: the top 20 by cumulative and by own time.
+cProfile of this checkout's code and of the baseline's on the smallest size: the top 20 by
+cumulative and by own time, and the share spent writing canonical JSON (ledger/hashing.py).
 """
 
 from __future__ import annotations
@@ -97,12 +98,25 @@ def peak_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+CANONICAL_WRITERS = ("canonical_json", "jsonb_text")  # ledger/hashing.py: every JSON the ledger stores or hashes
+
+
 def _profile_text(profiler: cProfile.Profile) -> str:
     text = io.StringIO()
     for order in ("cumulative", "tottime"):
         text.write(f"--- top 20 by {order} ---\n")
         stats = pstats.Stats(profiler, stream=text)
         stats.strip_dirs().sort_stats(order).print_stats(20)
+    stats = pstats.Stats(profiler)
+    inside = sum(
+        entry[3]  # cumulative seconds (neither writer calls the other)
+        for (path, _, name), entry in stats.stats.items()  # type: ignore[attr-defined]
+        if path.endswith("hashing.py") and name in CANONICAL_WRITERS
+    )
+    total = stats.total_tt  # type: ignore[attr-defined]
+    text.write(
+        f"canonical JSON ({' + '.join(CANONICAL_WRITERS)}): {inside:.2f} s of {total:.2f} s, {inside / total:.0%}\n"
+    )
     return text.getvalue()
 
 
@@ -187,13 +201,22 @@ def measure(days: list[Day], rounds: int, baseline: Path | None, folder: Path) -
                 print(f"        claims per CPU second {speed_up:.2f}x the baseline's (baseline code: {before.code})")
 
 
+def profile(day: Day, baseline: Path | None, folder: Path) -> None:
+    """cProfile this code and, when there is one, the baseline's, on the same day."""
+    for label, code_root in [("this", None)] + ([("baseline", baseline)] if baseline is not None else []):
+        profiled = price_in_process(label, day, code_root, folder, profile=True)
+        print(f"\ncProfile of {label} code, {day.people} people:\n{profiled.profile}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", default="5000,20000", help="day sizes, comma separated")
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE, help="git revision to compare with ('' for none)")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--profile", action="store_true", help="cProfile this code on the smallest size")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile this code (and the baseline) on the smallest size"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("DAY", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -206,9 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             base = stack.enter_context(baseline_tree(args.baseline_rev, folder)) if args.baseline_rev else None
             measure(days, args.rounds, base, folder)
-        if args.profile:
-            profiled = price_in_process("profiled", days[0], None, folder, profile=True)
-            print(f"\ncProfile of this code, {days[0].people} people:\n{profiled.profile}")
+            if args.profile:
+                profile(days[0], base, folder)
     print(f"load at the end {os.getloadavg()[0]:.1f}")
     return 0
 
