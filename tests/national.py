@@ -275,3 +275,25 @@ def parsed(reply: NationalReply) -> dict[str, Any]:
     """The answer as a client reads its bytes (numbers exact)."""
     body: dict[str, Any] = json.loads(reply.body(), parse_float=Decimal)
     return body
+
+
+SAMPLE_COUNTER = "H43010200456"  # the sample's 长沙 hospital, which also sells at a pharmacy counter
+SAMPLE_STAFF = "43000000000000009900000002"  # the sample's staff member insured in 长沙 (430100)
+
+
+def envelope(
+    infno: str, msgid: str, payload: dict[str, Any], *, fixmedins_code: str = SAMPLE_COUNTER, area: str = "430100"
+) -> bytes:
+    """A national envelope around ``payload`` (``input``), sent from ``area`` (mdtrtarea_admvs)."""
+    wrapped = {"infno": infno, "msgid": msgid, "fixmedins_code": fixmedins_code, "mdtrtarea_admvs": area}
+    return json.dumps({**wrapped, "input": payload}, ensure_ascii=False).encode()
+
+
+def pharmacy_purchase(day: str, *, psn_no: str = SAMPLE_STAFF, acct_used: str = "1") -> dict[str, Any]:
+    """A 2101/2102 input: 24 units of amoxicillin at the sample catalogue's 0.85 = 20.40 yuan."""
+    at = f"{day} 15:00:00"
+    data = {"psn_no": psn_no, "insutype": "310", "mdtrt_cert_type": "02", "begntime": at,
+            "medfee_sumamt": "20.40", "psn_setlway": "01", "acct_used_flag": acct_used}  # fmt: skip
+    line = {"feedetl_sn": "P1", "med_list_codg": "XJ01CAA040E001010100709", "pric": "0.85", "cnt": "24",
+            "det_item_fee_sumamt": "20.40", "fee_ocur_time": at}  # fmt: skip
+    return {"data": data, "feedetail": [line]}

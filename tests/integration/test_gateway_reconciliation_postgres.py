@@ -7,7 +7,6 @@ follower is, would have missed the settlement: the contrast is the reason for th
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -20,7 +19,7 @@ from ledger.clearing.casemix import NAME
 from ledger.clearing.source import CaughtUpSource, ProjectionSource
 from ledger.follower import LOCK_SPACE, lock_key
 from ledger_contract import migrated_pool
-from national import parsed, sample_gateway
+from national import envelope, parsed, pharmacy_purchase, sample_gateway
 from settlement.gateway.context import Access
 from settlement.gateway.service import NationalGateway
 
@@ -29,23 +28,13 @@ CODE, PERSON, DAY = "H43010200456", "43000000000000009900000002", "2025-03-14"  
 ANYONE = Access.anyone()
 
 
-def _envelope(infno: str, msgid: str, payload: dict[str, Any]) -> bytes:
-    envelope = {"infno": infno, "msgid": msgid, "fixmedins_code": CODE, "mdtrtarea_admvs": "430100"}
-    return json.dumps({**envelope, "input": payload}, ensure_ascii=False).encode()
-
-
 async def _send(gateway: NationalGateway, infno: str, msgid: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return parsed(await gateway.handle(_envelope(infno, msgid, payload), access=ANYONE))
+    return parsed(await gateway.handle(envelope(infno, msgid, payload, fixmedins_code=CODE), access=ANYONE))
 
 
 async def _purchase(gateway: NationalGateway, msgid: str) -> dict[str, Any]:
     """2102: 24 × 0.85 = 20.40 yuan of amoxicillin at a pharmacy counter."""
-    body = await _send(gateway, "2102", msgid, {
-        "data": {"psn_no": PERSON, "insutype": "310", "mdtrt_cert_type": "02", "begntime": f"{DAY} 15:00:00",
-                 "medfee_sumamt": "20.40", "psn_setlway": "01", "acct_used_flag": "1"},
-        "feedetail": [{"feedetl_sn": "P1", "med_list_codg": "XJ01CAA040E001010100709", "pric": "0.85", "cnt": "24",
-                       "det_item_fee_sumamt": "20.40", "fee_ocur_time": f"{DAY} 15:00:00"}],
-    })  # fmt: skip
+    body = await _send(gateway, "2102", msgid, pharmacy_purchase(DAY, psn_no=PERSON))
     assert body["infcode"] == "0", body["err_msg"]
     info: dict[str, Any] = body["output"]["setlinfo"]
     return info

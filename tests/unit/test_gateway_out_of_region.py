@@ -5,42 +5,23 @@ ratio reduced for care without a filing (备案)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ledger.adapters.memory import MemoryLedger
-from national import parsed, sample_gateway
+from national import SAMPLE_STAFF, envelope, parsed, pharmacy_purchase, sample_gateway
 from settlement.gateway.context import Access
 
 from engine.events import ClaimSettled
 from engine.person import stream_id
 from engine.records import from_record
 
-PERSON = "43000000000000009900000002"  # the sample's staff member insured in 长沙 (430100), no filing
+PERSON = SAMPLE_STAFF  # insured in 长沙 (430100), no filing
 ANYONE = Access.anyone()
 
 
 def _purchase(area: str) -> bytes:
-    data = {
-        "psn_no": PERSON,
-        "insutype": "310",
-        "mdtrt_cert_type": "02",
-        "begntime": "2025-03-18 15:00:00",
-        "medfee_sumamt": "20.40",
-        "psn_setlway": "01",
-        "acct_used_flag": "0",
-    }
-    line = {
-        "feedetl_sn": "P1",
-        "med_list_codg": "XJ01CAA040E001010100709",
-        "pric": "0.85",
-        "cnt": "24",
-        "det_item_fee_sumamt": "20.40",
-        "fee_ocur_time": "2025-03-18 15:00:00",
-    }
-    envelope = {"infno": "2102", "msgid": f"M-2102-{area or 'blank'}", "fixmedins_code": "H43010200456",
-                "mdtrtarea_admvs": area, "input": {"data": data, "feedetail": [line]}}  # fmt: skip
-    return json.dumps(envelope, ensure_ascii=False).encode()
+    purchase = pharmacy_purchase("2025-03-18", psn_no=PERSON, acct_used="0")
+    return envelope("2102", f"M-2102-{area or 'blank'}", purchase, area=area)
 
 
 async def _settled(area: str) -> tuple[dict[str, Any], ClaimSettled | None]:

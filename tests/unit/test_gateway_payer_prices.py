@@ -3,12 +3,11 @@ follow the national layout (no codebase builds them: tests/fixtures/national/pha
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from ledger.adapters.memory import MemoryLedger
-from national import FixtureIds, parsed, requests, sample_gateway
+from national import FixtureIds, envelope, parsed, pharmacy_purchase, requests, sample_gateway
 from settlement.gateway.context import Access
 
 from engine.events import ClaimSettled
@@ -18,11 +17,6 @@ from engine.visit_events import FeesUploaded, visit_stream_id
 
 HSA, VISIT, PERSON = "outpatient_hsa_his", "430100250318000321", "43000000000000009900000002"
 ANYONE = Access.anyone()
-
-
-def _envelope(infno: str, msgid: str, payload: dict[str, Any]) -> bytes:
-    envelope = {"infno": infno, "msgid": msgid, "fixmedins_code": "H43010200456", "mdtrtarea_admvs": "430100"}
-    return json.dumps({**envelope, "input": payload}, ensure_ascii=False).encode()
 
 
 def _line(sn: str, code: str, pric: str, cnt: str, amount: str, **declared: str) -> dict[str, Any]:
@@ -42,7 +36,7 @@ async def test_a_class_a_claim_for_a_class_c_item_and_a_hospitals_own_cap_are_pr
         # 10 × 0.90 = 9.00, of which 10 × (0.90 − 0.85) = 0.50 is 超限价 and 8.50 policy-range.
         _line("X2", "XJ01CAA040E001010100709", "0.90", "10", "9.00", pric_uplmt_amt="100.00"),
     ]
-    body = parsed(await gateway.handle(_envelope("2204", "M-2204-X", {"feedetail": lines}), access=ANYONE))
+    body = parsed(await gateway.handle(envelope("2204", "M-2204-X", {"feedetail": lines}), access=ANYONE))
     assert body["infcode"] == "0", body["err_msg"]
     x1, x2 = body["output"]["result"]
     assert (x1["chrgitm_lv"], x1["fulamt_ownpay_amt"], x1["inscp_scp_amt"]) == ("03", Decimal("30.00"), Decimal("0.00"))
@@ -60,7 +54,7 @@ async def test_a_class_a_claim_for_a_class_c_item_and_a_hospitals_own_cap_are_pr
     settle = {
         "data": {"psn_no": PERSON, "mdtrt_id": VISIT, "chrg_bchno": "B9", "medfee_sumamt": "39.00", "insutype": "310"}
     }
-    assert parsed(await gateway.handle(_envelope("2207", "M-2207-X", settle), access=ANYONE))["infcode"] == "0"
+    assert parsed(await gateway.handle(envelope("2207", "M-2207-X", settle), access=ANYONE))["infcode"] == "0"
     events = [from_record(e.event_type, e.data) for e in await store.read_stream(stream_id(PERSON, 2025))]
     settled = next(e for e in events if isinstance(e, ClaimSettled))
     assert [(d.field, d.sent, d.catalogue) for s in settled.items for d in s.disagreements] == [
@@ -73,23 +67,18 @@ async def test_a_class_a_claim_for_a_class_c_item_and_a_hospitals_own_cap_are_pr
 async def test_a_pharmacy_purchase_pre_settles_settles_and_reverses_in_the_national_layout() -> None:
     store = MemoryLedger()
     gateway, _ = await sample_gateway(store)
-    purchase = {
-        "data": {"psn_no": PERSON, "insutype": "310", "mdtrt_cert_type": "02", "begntime": "2025-03-18 15:00:00",
-                 "medfee_sumamt": "20.40", "psn_setlway": "01", "acct_used_flag": "1"},
-        "feedetail": [{"feedetl_sn": "P1", "med_list_codg": "XJ01CAA040E001010100709", "pric": "0.85", "cnt": "24",
-                       "det_item_fee_sumamt": "20.40", "fee_ocur_time": "2025-03-18 15:00:00"}],
-    }  # fmt: skip
+    purchase = pharmacy_purchase("2025-03-18", psn_no=PERSON)
     before = len(await store.read_all(0, 10_000))
-    pre = parsed(await gateway.handle(_envelope("2101", "M-2101", purchase), access=ANYONE))
+    pre = parsed(await gateway.handle(envelope("2101", "M-2101", purchase), access=ANYONE))
     assert pre["infcode"] == "0", pre["err_msg"]
     assert "setl_id" not in pre["output"]["setlinfo"] and len(await store.read_all(0, 10_000)) == before
-    done = parsed(await gateway.handle(_envelope("2102", "M-2102", purchase), access=ANYONE))
+    done = parsed(await gateway.handle(envelope("2102", "M-2102", purchase), access=ANYONE))
     info = done["output"]["setlinfo"]
     assert done["infcode"] == "0" and info["clr_type"] == "41" and info["setl_id"] == info["mdtrt_id"] + "00"
     assert info["medfee_sumamt"] == pre["output"]["setlinfo"]["medfee_sumamt"] == Decimal("20.40")
     back = parsed(
         await gateway.handle(
-            _envelope("2103", "M-2103", {"data": {"setl_id": info["setl_id"], "psn_no": PERSON}}), access=ANYONE
+            envelope("2103", "M-2103", {"data": {"setl_id": info["setl_id"], "psn_no": PERSON}}), access=ANYONE
         )
     )
     assert back["infcode"] == "0", back["err_msg"]

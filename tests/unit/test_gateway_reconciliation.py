@@ -5,12 +5,11 @@ input the clearing cannot take is "-1" with a sentence — never recorded."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from ledger.adapters.memory import MemoryLedger
-from national import parsed, sample_gateway
+from national import envelope, parsed, pharmacy_purchase, sample_gateway
 from settlement.gateway.context import Access
 from settlement.gateway.service import NationalGateway
 
@@ -18,23 +17,13 @@ CODE, PERSON, DAY = "H43010200456", "43000000000000009900000002", "2025-03-14"  
 ANYONE = Access.anyone()
 
 
-def _envelope(infno: str, msgid: str, payload: dict[str, Any]) -> bytes:
-    envelope = {"infno": infno, "msgid": msgid, "fixmedins_code": CODE, "mdtrtarea_admvs": "430100"}
-    return json.dumps({**envelope, "input": payload}, ensure_ascii=False).encode()
-
-
 async def _send(gateway: NationalGateway, infno: str, msgid: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return parsed(await gateway.handle(_envelope(infno, msgid, payload), access=ANYONE))
+    return parsed(await gateway.handle(envelope(infno, msgid, payload, fixmedins_code=CODE), access=ANYONE))
 
 
 async def _purchase(gateway: NationalGateway, msgid: str) -> dict[str, Any]:
     """2102: 24 units of amoxicillin at the catalogue's 0.85 = 20.40 yuan, at a pharmacy counter."""
-    body = await _send(gateway, "2102", msgid, {
-        "data": {"psn_no": PERSON, "insutype": "310", "mdtrt_cert_type": "02", "begntime": f"{DAY} 15:00:00",
-                 "medfee_sumamt": "20.40", "psn_setlway": "01", "acct_used_flag": "1"},
-        "feedetail": [{"feedetl_sn": "P1", "med_list_codg": "XJ01CAA040E001010100709", "pric": "0.85", "cnt": "24",
-                       "det_item_fee_sumamt": "20.40", "fee_ocur_time": f"{DAY} 15:00:00"}],
-    })  # fmt: skip
+    body = await _send(gateway, "2102", msgid, pharmacy_purchase(DAY, psn_no=PERSON))
     assert body["infcode"] == "0", body["err_msg"]
     info: dict[str, Any] = body["output"]["setlinfo"]
     assert info["medfee_sumamt"] == Decimal("20.40") and info["clr_type"] == "41"
