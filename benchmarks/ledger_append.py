@@ -37,17 +37,19 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from ledger.adapters.postgres import PostgresLedger
 from ledger.migrate import migrate
 from ledger.prepare import Head
 from ledger.store import CommitRequest, IdempotentRequest, NewEvent, OutboxMessage, StreamAppend
+
+from devservers.testing import scratch_database
 
 EVENTS_PER_STREAM = 10
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -74,11 +76,6 @@ def server(embedded: bool) -> Iterator[str]:
             yield handle.get_uri()
         finally:
             handle.cleanup()
-
-
-def with_database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 def stream_events(stream: int) -> list[NewEvent]:
@@ -206,21 +203,9 @@ def eventsourcing_runs(dsn: str, batch_plans: dict[int, list[list[StreamAppend]]
     return rates, replay
 
 
-@contextlib.asynccontextmanager
-async def scratch(admin_dsn: str) -> AsyncIterator[str]:
-    name = f"ledger_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(admin_dsn, name)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def main(admin_dsn: str, scale: float) -> None:
     sizes = {1: int(2_000 * scale), 100: int(20_000 * scale), 1000: int(50_000 * scale)}
-    async with scratch(admin_dsn) as dsn:
+    async with scratch_database(admin_dsn, "ledger_bench") as dsn:
         await migrate(dsn)
         pool = await asyncpg.create_pool(dsn, min_size=8, max_size=8)
         store, plans, first, ledger = PostgresLedger(pool), {}, 0, {}
@@ -350,7 +335,7 @@ def python_hashing_us(events: int = 20_000) -> dict[str, float]:
 
 
 async def trigger_cost(admin_dsn: str, scale: float) -> None:
-    async with scratch(admin_dsn) as dsn:
+    async with scratch_database(admin_dsn, "ledger_bench") as dsn:
         rates = await trigger_rounds(dsn, scale)
         in_trigger = await trigger_time(dsn)
         conn = await asyncpg.connect(dsn)
@@ -470,7 +455,7 @@ async def _batched(store: PostgresLedger, batches: list[list[CommitRequest]]) ->
 
 
 async def batch_commit(admin_dsn: str, scale: float) -> None:
-    async with scratch(admin_dsn) as dsn:
+    async with scratch_database(admin_dsn, "ledger_bench") as dsn:
         await migrate(dsn)
         rates = await batch_rounds(dsn, scale, rounds=3)
         conn = await asyncpg.connect(dsn)

@@ -26,7 +26,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -34,6 +34,8 @@ from ledger.adapters.postgres import PostgresLedger
 from ledger.migrate import migrate
 from ledger.outbox import PENDING, OutboxRelay, idempotent_producer
 from ledger.store import IdempotentRequest, NewEvent, OutboxMessage, StreamAppend
+
+from devservers.testing import scratch_database
 
 POLL_INTERVAL_S = 0.1
 
@@ -47,20 +49,6 @@ def servers() -> Iterator[tuple[str, str]]:
 
     with postgres_admin_dsn() as dsn, kafka_bootstrap() as bootstrap:
         yield dsn, bootstrap
-
-
-@contextlib.asynccontextmanager
-async def scratch(admin_dsn: str) -> AsyncIterator[str]:
-    from devservers.testing import with_database
-
-    name = f"relay_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield with_database(admin_dsn, name)
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 class TimedProducer:
@@ -154,7 +142,7 @@ async def main(args: Any) -> None:
     from devservers.testing import create_topic, topic_name
 
     with servers() as (admin_dsn, bootstrap):
-        async with scratch(admin_dsn) as dsn:
+        async with scratch_database(admin_dsn, "relay_bench") as dsn:
             await migrate(dsn)
             topic = topic_name("relay-bench")
             await create_topic(bootstrap, topic, 4)

@@ -13,6 +13,7 @@ the functions, so collecting unit tests never pays for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib.util
 import os
@@ -20,7 +21,7 @@ import re
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -154,6 +155,18 @@ def new_database(admin_dsn: str) -> str:
 def drop_database(admin_dsn: str, name: str) -> None:
     # FORCE: a test that leaked a connection must not make the next one fail.
     run_sync(execute_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), timeout=60)
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(admin_dsn: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database named ``<prefix>_<random>`` for a benchmark or a script, dropped after
+    (FORCE: whatever the run left connected); yields its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    await execute_sql(admin_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(admin_dsn, name)
+    finally:
+        await execute_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def execute_sql(dsn: str, statement: str) -> None:
