@@ -44,7 +44,7 @@ FixmedinsCode = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[0-
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z._:-]+$")]
 Ratio = NationalRatio
 # An admin division code (医保区划): six digits, as the national envelope carries them.
-Admdvs = Annotated[str, Field(pattern=r"^\d{6}$")]
+Admdvs = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
 
 
 def _serial_text(value: Any) -> Any:

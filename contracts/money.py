@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 # At most two decimals that matter: "12.3", "12.30" and "12.3000" are all 1,230 fen.
-YUAN_PATTERN = r"^-?\d{1,13}(\.\d{1,2}0{0,4})?$"
+YUAN_PATTERN = r"^-?[0-9]{1,13}(\.[0-9]{1,2}0{0,4})?$"
 _YUAN_TEXT = re.compile(YUAN_PATTERN)
 
 
@@ -92,7 +92,7 @@ def _fen_or_yuan_text(value: Any) -> int:
 
 _EMITTED_SCHEMA = {
     "type": "string",
-    "pattern": r"^-?\d{1,13}\.\d{2}$",
+    "pattern": r"^-?[0-9]{1,13}\.[0-9]{2}$",
     "description": "Yuan with exactly two decimals, as a string (exact).",
     "examples": ["128.50"],
 }

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 CHINA = timezone(timedelta(hours=8), "CST")
-_NATIONAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NATIONAL_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # Unknown national fields are kept with the visit (``extra``), within these bounds: a system that
 # sends 40 regional keys per fee line fits; one that sends megabytes is refused with a sentence.
 EXTRA_MAX_KEYS = 100
@@ -55,6 +55,8 @@ Flag = Annotated[bool, BeforeValidator(_flag), WithJsonSchema(_FLAG_SCHEMA)]
 def _decimal(value: Any, places: int, what: str) -> Decimal:
     if isinstance(value, bool | float):
         raise ValueError(f"{what} must be a decimal number or numeric text")
+    if isinstance(value, str) and not value.isascii():  # Decimal() would read "٨٥" as 85
+        raise ValueError(f"{what} must be written with the digits 0-9, got {value[:40]!r}")
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
@@ -90,7 +92,7 @@ def _ratio(value: Any) -> Decimal:
 
 def _number_schema(places: int, description: str) -> dict[str, Any]:
     return {
-        "anyOf": [{"type": "string", "pattern": rf"^-?\d{{1,12}}(\.\d{{1,{places}}}0*)?$"}, {"type": "number"}],
+        "anyOf": [{"type": "string", "pattern": rf"^-?[0-9]{{1,12}}(\.[0-9]{{1,{places}}}0*)?$"}, {"type": "number"}],
         "description": description,
     }
 

@@ -8,7 +8,7 @@ import re
 import uuid
 
 _NAMESPACE = uuid.UUID("6f1c3a52-93a4-4d0e-9a55-1c1d8e2b7a10")
-_SETL_ID = re.compile(r"^S(?P<year>\d{4})-[0-9a-f]{16}$")
+_SETL_ID = re.compile(r"^S(?P<year>[0-9]{4})-[0-9a-f]{16}$")
 
 
 def settlement_id(request_key: str, year: int) -> str:

@@ -308,7 +308,7 @@ class PayerDataRef(Strict):
 
 class PolicyMeta(Strict):
     id: str = Field(min_length=1)
-    region: str = Field(pattern=r"^\d{6}$")  # admin division code of the pooling region
+    region: str = Field(pattern=r"^[0-9]{6}$")  # admin division code of the pooling region
     region_name: str
     scheme: Insutype
     year: int = Field(ge=2000, le=2100)

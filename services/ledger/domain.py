@@ -25,7 +25,7 @@ CONTRIBUTION_PREFIX = "contrib/"
 
 def parse_stream_id(stream_id: str) -> tuple[str, int]:
     psn_no, _, year = stream_id.rpartition("/")
-    if not psn_no or not year.isdigit():
+    if not psn_no or not (year.isascii() and year.isdigit()):
         raise ValueError(f"{stream_id!r} is not a person-year stream id (<psn_no>/<year>)")
     return psn_no, int(year)
 

@@ -120,3 +120,25 @@ def test_every_field_that_validates_into_a_date_is_looked_at_by_the_range_check(
     refs = _refs(core, {})
     must = {name for name, field in _fields(core).items() if _holds_a_day(field, refs)}
     assert "sent_at" in must and must <= set(inbound._dated_fields(cls)), sorted(must - set(inbound._dated_fields(cls)))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("mdtrtarea_admvs", "٤٣٠١٠٠"),  # Arabic-Indic digits: Python's and Rust's \d take them
+        ("mdtrtarea_admvs", "４３０１００"),  # fullwidth digits
+        ("pric", "٨٥"),  # a price the published pattern refuses but Decimal() reads as 85
+        ("det_item_fee_sumamt", "٢٥.٠٠"),  # an amount in yuan (contracts.money)
+    ],
+)
+def test_digits_other_than_ascii_are_refused_where_the_contract_wants_digits(field: str, value: str) -> None:
+    """The JSON Schemas say [0-9] (ECMA \\d is ASCII); the service must agree, never read ٨٥ as 85."""
+    claim = a_claim()
+    if field in ("pric", "det_item_fee_sumamt"):
+        line = dict(claim["feedetail"][0])  # type: ignore[index]
+        claim["feedetail"] = [line | {field: value}]
+    else:
+        claim[field] = value
+    with pytest.raises(InvalidMessage) as refused:
+        parse_inbound(json.dumps(claim, ensure_ascii=False).encode())
+    assert refused.value.code is RejectionCode.INVALID_MESSAGE

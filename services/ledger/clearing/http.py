@@ -56,7 +56,7 @@ async def read_statement(request: Request) -> Response:
     institution = _code(query.get("institution") or None, "institution")
     _may_read(request.state.caller, institution)
     month_text = query.get("month")
-    if month_text is not None and not (month_text.isdigit() and 1 <= int(month_text) <= 12):
+    if month_text is not None and not (month_text.isascii() and month_text.isdigit() and 1 <= int(month_text) <= 12):
         raise Problem(400, "month is 1 to 12")
     try:
         at = as_of_time(query.get("as_of"))

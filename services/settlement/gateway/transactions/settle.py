@@ -27,7 +27,7 @@ from settlement.gateway.people import PersonRecord
 from settlement.gateway.setlinfo import Echo, setldetail, setlinfo
 from settlement.gateway.visits import open_visit, source_of, visit_append
 
-ADMDVS = re.compile(r"\d{6}")
+ADMDVS = re.compile(r"[0-9]{6}")
 DEFAULT_OUTPATIENT_MED_TYPE = "11"  # 普通门诊, when neither 2201, 2203 nor the settlement said
 _LEVELS = {level.value for level in ChargeLevel}
 
