@@ -1,7 +1,9 @@
 """The engine offline, no servers: a generated day priced by `settlement price`, claims per second and
 peak memory, next to the same day priced by the code at a baseline revision in the same run.
+--visits N gives every person N visits that day (a year's chronic care seen in one file: each claim
+is priced against a person-year holding the earlier ones), instead of the day's one or two.
 
-    .venv/bin/python benchmarks/engine_offline.py [--people 5000,20000] [--seed 4242]
+    .venv/bin/python benchmarks/engine_offline.py [--people 5000,20000] [--seed 4242] [--visits N]
                                                   [--baseline-rev f5a68cc] [--rounds 1] [--profile]
 
 For each size, the day (examples.generator.day_lines: enrolments, monthly account credits, visits
@@ -142,11 +144,11 @@ class Run:
     profile: str | None
 
 
-def make_day(people: int, seed: int, folder: Path) -> Day:
+def make_day(people: int, seed: int, folder: Path, visits: int | None = None) -> Day:
     sys.path.insert(0, str(ROOT))  # examples/ is not an installed package
     from examples.generator import day_lines
 
-    lines = day_lines(people, seed)
+    lines = day_lines(people, seed, visits)
     path = folder / f"day-{people}.jsonl"
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     claims = sum(1 for line in lines if '"msg_type": "claim"' in line)
@@ -215,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE, help="git revision to compare with ('' for none)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument(
+        "--visits", type=int, default=None, help="visits per person (default: one or two, the day's mix)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="cProfile this code (and the baseline) on the smallest size"
     )
     parser.add_argument("--worker", nargs=2, metavar=("DAY", "OUT"), help=argparse.SUPPRESS)
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="engine-offline-") as temp:
         folder = Path(temp)
-        days = [make_day(int(n), args.seed, folder) for n in args.people.split(",")]
+        days = [make_day(int(n), args.seed, folder, args.visits) for n in args.people.split(",")]
         with contextlib.ExitStack() as stack:
             base = stack.enter_context(baseline_tree(args.baseline_rev, folder)) if args.baseline_rev else None
             measure(days, args.rounds, base, folder)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
@@ -60,6 +60,51 @@ class OpenSettlement:
         )
 
 
+StoredEntry = Mapping[str, Any]  # one settlement as the stored projection holds it (engine.snapshot)
+
+
+class Settlements(Mapping[str, OpenSettlement]):
+    """A person-year's settlements read from a stored projection, each decoded only when it is
+    read. A claim reads none of the year's earlier settlements (a reversal reads one), so a person
+    with many settlements in a year is not decoded and encoded whole on every claim: an entry
+    never read goes back into the next projection as it was stored (``stored_entry``). Iterating
+    and comparing behave as for a dict built in the same order ({**stored, **added})."""
+
+    __slots__ = ("_decode", "_decoded", "_stored")
+
+    def __init__(
+        self,
+        stored: Mapping[str, StoredEntry],
+        decode: Callable[[str, StoredEntry], OpenSettlement],
+        decoded: Mapping[str, OpenSettlement] = _EMPTY,
+    ) -> None:
+        self._stored, self._decode = stored, decode
+        self._decoded: dict[str, OpenSettlement] = dict(decoded)  # read or added since the projection
+
+    def __getitem__(self, setl_id: str) -> OpenSettlement:
+        found = self._decoded.get(setl_id)
+        if found is None:
+            found = self._decoded[setl_id] = self._decode(setl_id, self._stored[setl_id])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        yield from (setl_id for setl_id in self._decoded if setl_id not in self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored) + sum(1 for setl_id in self._decoded if setl_id not in self._stored)
+
+    def __contains__(self, setl_id: object) -> bool:
+        return setl_id in self._decoded or setl_id in self._stored
+
+    def with_entry(self, setl_id: str, settlement: OpenSettlement) -> Settlements:
+        return Settlements(self._stored, self._decode, {**self._decoded, setl_id: settlement})
+
+    def stored_entry(self, setl_id: str) -> StoredEntry | None:
+        """The entry as stored, when nothing replaced it and it was never decoded here."""
+        return None if setl_id in self._decoded else self._stored.get(setl_id)
+
+
 @dataclass(frozen=True)
 class PersonYear:
     psn_no: str
@@ -95,6 +140,8 @@ def stream_id(psn_no: str, year: int) -> str:
 
 
 def _with(mapping: Mapping[str, Any], key: str, value: Any) -> Mapping[str, Any]:
+    if isinstance(mapping, Settlements):  # {**mapping} would decode every stored settlement
+        return mapping.with_entry(key, value)
     return MappingProxyType({**mapping, key: value})
 
 

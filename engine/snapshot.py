@@ -22,7 +22,7 @@ from engine.codec_settlement import (
     stamp_from_json,
     stamp_to_json,
 )
-from engine.person import OpenSettlement, PersonYear
+from engine.person import OpenSettlement, PersonYear, Settlements
 from engine.totals import Totals
 from engine.upcasters import amounts_v1, enrolment_v1_to_facts, enrolment_v2_to_v3
 
@@ -42,6 +42,17 @@ def _settlement_to_json(s: OpenSettlement) -> dict[str, Any]:
     }
 
 
+def _stored_or_encoded(settlements: Settlements, key: str) -> Any:
+    stored = settlements.stored_entry(key)
+    return _settlement_to_json(settlements[key]) if stored is None else stored
+
+
+def _settlements_to_json(settlements: Mapping[str, OpenSettlement]) -> dict[str, Any]:
+    if isinstance(settlements, Settlements):  # what was never read goes back as it was stored
+        return {key: _stored_or_encoded(settlements, key) for key in settlements}
+    return {key: _settlement_to_json(s) for key, s in settlements.items()}
+
+
 def to_json(state: PersonYear) -> dict[str, Any]:
     return {
         "schema_version": SNAPSHOT_VERSION,
@@ -52,7 +63,7 @@ def to_json(state: PersonYear) -> dict[str, Any]:
         "coverage_from": state.coverage_from.isoformat() if state.coverage_from else None,
         "coverage_reason": state.coverage_reason,
         "totals": state.totals.to_json(),
-        "settlements": {key: _settlement_to_json(s) for key, s in state.settlements.items()},
+        "settlements": _settlements_to_json(state.settlements),
         "visits": dict(state.visits),
         "credited_months": sorted(state.credited_months),
         "family_debits": dict(state.family_debits),
@@ -118,7 +129,10 @@ def _settlement_from_json(key: str, s: Mapping[str, Any]) -> OpenSettlement:
 
 def from_json(stored: Mapping[str, Any]) -> PersonYear:
     data = upcast(stored)
-    settlements = {key: _settlement_from_json(key, s) for key, s in data["settlements"].items()}
+    if stored.get("schema_version") == SNAPSHOT_VERSION:  # entries in today's shape: decoded when read
+        settlements: Mapping[str, OpenSettlement] = Settlements(data["settlements"], _settlement_from_json)
+    else:  # upcast: decoded now, so the next projection writes every entry in today's shape
+        settlements = MappingProxyType({key: _settlement_from_json(key, s) for key, s in data["settlements"].items()})
     return PersonYear(
         psn_no=data["psn_no"],
         year=data["year"],
@@ -127,7 +141,7 @@ def from_json(stored: Mapping[str, Any]) -> PersonYear:
         coverage_from=day(data["coverage_from"]) if data["coverage_from"] else None,
         coverage_reason=data["coverage_reason"],
         totals=Totals.from_json(data["totals"]),
-        settlements=MappingProxyType(settlements),
+        settlements=settlements,
         visits=MappingProxyType(dict(data["visits"])),
         credited_months=frozenset(data["credited_months"]),
         family_debits=MappingProxyType(dict(data["family_debits"])),

@@ -178,6 +178,7 @@ class DayGenerator:
     people: int = 200
     seed: int = 2025
     lines: list[dict[str, Any] | str] = field(default_factory=list)
+    visits: int | None = None  # visits per person; None: one or two (a day's mix)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -257,7 +258,7 @@ class DayGenerator:
         people = [self._person(i) for i in range(self.people)]
         for p in people:
             self._enrol(p)
-        claims = [self._visit(p) for p in people for _ in range(self.rng.choice([1, 1, 1, 2]))]
+        claims = [self._visit(p) for p in people for _ in range(self.visits or self.rng.choice([1, 1, 1, 2]))]
         for c in claims:
             self.lines.append(c)
             roll = self.rng.random()
@@ -287,10 +288,10 @@ class DayGenerator:
         return broken
 
 
-def day_lines(people: int = 200, seed: int = 2025) -> list[str]:
+def day_lines(people: int = 200, seed: int = 2025, visits: int | None = None) -> list[str]:
     return [
         ln if isinstance(ln, str) else json.dumps(ln, ensure_ascii=False)
-        for ln in DayGenerator(people, seed).generate()
+        for ln in DayGenerator(people, seed, visits=visits).generate()
     ]
 
 

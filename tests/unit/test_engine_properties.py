@@ -30,6 +30,7 @@ from engine_builders import (
     item,
     physician,
     resident_policy,
+    settle,
     staff_policy,
 )
 from hypothesis import HealthCheck, event, given, settings
@@ -41,7 +42,7 @@ from contracts.enrolments import Enrolment
 from engine.benefit_name import BenefitName
 from engine.errors import Rejected
 from engine.events import ClaimSettled, FamilyAccountDebited
-from engine.person import PersonYear, replay, stream_id
+from engine.person import PersonYear, Settlements, apply, replay, stream_id
 from engine.records import from_record, to_record
 from engine.snapshot import from_json, to_json
 from engine.totals import Totals
@@ -448,6 +449,51 @@ def test_snapshot_round_trips_through_json(s: Scenario) -> None:
     for psn_no in ("P1", "S1"):
         state = s.book.state(psn_no)
         assert from_json(json.loads(json.dumps(to_json(state), ensure_ascii=False))) == state
+
+
+@settings(max_examples=40, deadline=None)
+@given(scenarios(max_claims=4), st.data())
+def test_a_year_continued_from_its_stored_projection_writes_what_a_replay_of_its_events_does(
+    s: Scenario, data: st.DataObject
+) -> None:
+    """The service continues a year from its stored projection, whose settlements are decoded only
+    when read (engine.person.Settlements) and otherwise written back as stored: cut the year's
+    events anywhere, store the state there as JSON, fold the rest onto what is read back, and the
+    next projection must be the replay's, byte for byte, whatever the rest holds (a reversal reads
+    a stored settlement; claims and credits read none)."""
+    done = run(s)
+    if done:
+        c, gone, _ = done[data.draw(st.integers(0, len(done) - 1))]
+        s.book.reverse("P1", gone.result.setl_id, request_id="REV-any", fixmedins_code=c.fixmedins_code)
+    events = s.book.streams[stream_id("P1", 2025)]
+    whole = replay("P1", 2025, events)
+    cut = data.draw(st.integers(0, len(events)))
+    state = from_json(json.loads(json.dumps(to_json(replay("P1", 2025, events[:cut])), ensure_ascii=False)))
+    for later in events[cut:]:
+        state = apply(state, later)
+    assert json.dumps(to_json(state), sort_keys=True) == json.dumps(to_json(whole), sort_keys=True)
+    assert state == whole and len(state.settlements) == len(whole.settlements)
+
+
+def test_a_claim_writes_the_years_earlier_settlements_back_as_stored_without_decoding_them() -> None:
+    """Three settled visits, stored; the fourth claim is priced and folded onto the stored year:
+    the earlier entries go into the next projection as the very objects read (no decode, no
+    encode), and only the new one is encoded."""
+    book = Book(STAFF)
+    book.enrol(enrolment("P1", insutype="310", psn_type="in_service", contribution_base=8000))
+    for n in range(3):
+        book.settle(claim("P1", [item("1", "300")], mdtrt_id=f"V{n}", insutype="310"))
+    stored = json.loads(json.dumps(to_json(book.state("P1")), ensure_ascii=False))
+    state = from_json(stored)
+    assert isinstance(state.settlements, Settlements)
+    fourth = settle(claim("P1", [item("1", "120")], mdtrt_id="V3", insutype="310"), state, STAFF)
+    after = state
+    for _, emitted in fourth.events:
+        after = apply(after, emitted)
+    written = to_json(after)["settlements"]
+    assert [written[key] is entry for key, entry in stored["settlements"].items()] == [True, True, True]
+    assert list(written) == [*stored["settlements"], fourth.result.setl_id]
+    assert written[fourth.result.setl_id]["mdtrt_id"] == "V3"
 
 
 def test_the_property_oracle_agrees_with_a_worked_example() -> None:
