@@ -22,6 +22,7 @@ class Hostile:
     answer: str  # the msg_type its answer must have
     offline: bool
     kafka: dict[str, Any] = field(default_factory=dict)
+    field: str | None = None  # the field its rejection must name, where the corpus says
 
 
 def corpus() -> list[Hostile]:
@@ -31,7 +32,15 @@ def corpus() -> list[Hostile]:
         path = FOLDER / entry["file"]
         body = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         loaded.append(
-            Hostile(entry["name"], entry["why"], body, entry["answer"], entry["offline"], entry.get("kafka", {}))
+            Hostile(
+                entry["name"],
+                entry["why"],
+                body,
+                entry["answer"],
+                entry["offline"],
+                entry.get("kafka", {}),
+                entry.get("field"),
+            )
         )
     return loaded
 

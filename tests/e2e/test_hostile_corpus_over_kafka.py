@@ -49,6 +49,7 @@ async def test_every_hostile_message_is_answered_once_and_every_canary_behind_on
             (answer,) = [a for a in answers if a.get("source") == sources[entry.name]]
             assert by_source[sources[entry.name]] == 1, entry.name
             assert answer["code"] not in BAD_ANSWERS, (entry.name, answer)
+            assert entry.field is None or answer["field"] == entry.field, (entry.name, answer)
         else:
             request_id = request_id_of(entry.body)
             assert by_request[request_id] == 1, entry.name

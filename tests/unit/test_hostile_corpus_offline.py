@@ -40,5 +40,6 @@ def test_every_hostile_line_is_answered_once_and_every_canary_behind_one_settles
         if entry.answer == "rejection":
             assert poison["source"] == f"{path}:{2 * number}", entry.name
             assert poison["code"] not in BAD_ANSWERS, (entry.name, poison)
+            assert entry.field is None or poison["field"] == entry.field, (entry.name, poison)
         assert (behind["msg_type"], behind["request_id"]) == ("settlement", f"CANARY-{number:03d}"), entry.name
     assert b"Traceback" not in done.stderr
