@@ -365,6 +365,20 @@ class BatchContract:
         assert await verify_chains(store) == []
         assert await store.read_projection("A/2025") == (4, {"paid": 2})  # the batch's last projection
 
+    async def test_a_projection_replaced_later_in_the_batch_is_not_checked_and_the_stored_one_is(self, store) -> None:
+        """Only a stream's last projection in a batch is stored, so only it is encoded and checked
+        (a group commit writes a person-year's state once, not once per message of that person)."""
+        replaced = append("A/2025", 0, 1, {"paid": 1.5})  # a float: refused, were it to be stored
+        await store.commit_batch([claim("H1:r1", replaced), claim("H1:r2", append("A/2025", 1, 1, {"paid": 2}))])
+        assert await store.read_projection("A/2025") == (2, {"paid": 2})
+        last_wrong = [
+            claim("H1:r3", append("B/2025", 0, 1, {"paid": 1})),
+            claim("H1:r4", append("B/2025", 1, 1, {"paid": 0.5})),
+        ]
+        with pytest.raises(ValueError, match="float is not allowed"):
+            await store.commit_batch(last_wrong)
+        assert await store.read_stream("B/2025") == [] and await store.find_requests(["H1:r3"]) == {}
+
     async def test_a_stale_stream_refuses_its_request_and_the_ones_after_it_on_that_stream(self, store) -> None:
         await store.commit([append("A/2025", 0, 2)])
         batch = [

@@ -73,8 +73,13 @@ class Encoded:
 
 
 def check_commit(
-    appends: Sequence[StreamAppend], request: IdempotentRequest | None, outbox: Sequence[OutboxMessage]
+    appends: Sequence[StreamAppend],
+    request: IdempotentRequest | None,
+    outbox: Sequence[OutboxMessage],
+    replaced: Collection[str] = frozenset(),
 ) -> Encoded:
+    """``replaced``: streams whose projection a later request of the same batch replaces; this
+    request's projection of them is never written, so it is neither encoded nor checked."""
     if len(appends) > MAX_STREAMS_PER_COMMIT:
         raise ValueError(f"at most {MAX_STREAMS_PER_COMMIT} streams per commit")
     if len(outbox) > MAX_OUTBOX_PER_COMMIT:
@@ -96,7 +101,7 @@ def check_commit(
             raise ValueError("expected_version must be 0 (empty stream) or more")
         if not append.events:
             raise ValueError(f"append to {append.stream_id!r} carries no events")
-        if append.projection is not None:
+        if append.projection is not None and append.stream_id not in replaced:
             projections[append.stream_id] = canonical_json(append.projection)
     for event in events:
         _check_name("event_type", event.event_type)
@@ -184,7 +189,8 @@ def check_batch(requests: Sequence[CommitRequest]) -> list[Encoded]:
     message id may appear once in a batch (two requests of one key are the caller's to merge)."""
     if len(requests) > MAX_REQUESTS_PER_BATCH:
         raise ValueError(f"at most {MAX_REQUESTS_PER_BATCH} requests per batch")
-    encoded = [check_commit(one.appends, one.request, one.outbox) for one in requests]
+    replaced = _replaced_projections(requests)
+    encoded = [check_commit(one.appends, one.request, one.outbox, replaced[i]) for i, one in enumerate(requests)]
     keys = [one.request.key for one in requests if one.request is not None]
     if len(set(keys)) != len(keys):
         raise ValueError("a request key may appear only once per batch")
@@ -199,6 +205,19 @@ def check_batch(requests: Sequence[CommitRequest]) -> list[Encoded]:
     if len(set(messages)) != len(messages):
         raise ValueError("outbox message ids must be unique within a batch")
     return encoded
+
+
+def _replaced_projections(requests: Sequence[CommitRequest]) -> list[frozenset[str]]:
+    """For each request, the streams a later request of the batch writes a projection of: only a
+    stream's last projection in a batch is stored (chain_batch), so the earlier ones are skipped —
+    a group commit where one person has several messages writes that person-year's state once. If
+    the later request is refused, the whole batch is, and its retry is checked afresh."""
+    later: set[str] = set()
+    replaced: list[frozenset[str]] = []
+    for one in reversed(requests):
+        replaced.append(frozenset(later))
+        later.update(a.stream_id for a in one.appends if a.projection is not None)
+    return replaced[::-1]
 
 
 @dataclass(frozen=True)
@@ -313,7 +332,7 @@ def chain_batch(
             index += len(links)
             hashes[append.stream_id] = links[-1].hash
             chained += links
-            if append.projection is not None:
+            if append.stream_id in json_of.projections:  # not replaced later in the batch
                 version = append.expected_version + len(append.events)
                 projections[append.stream_id] = (version, json_of.projections[append.stream_id])
         events.append(chained)
