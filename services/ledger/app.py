@@ -32,7 +32,7 @@ from ledger.clearing.commands import ClearingCommands
 from ledger.clearing.http import clearing_endpoints
 from ledger.clearing.source import ProjectionSource
 from ledger.entrypoints.http import audit_endpoints
-from ledger.follower import FollowerRunner, all_projections, verify_followers
+from ledger.follower import FollowerRunner, SharedPages, all_projections, verify_followers
 from ledger.loop import backoff_s, sleep_or_stop
 from ledger.outbox import OutboxRelay, idempotent_producer
 from ledger.settings import LedgerSettings
@@ -142,8 +142,9 @@ def create_app(settings: LedgerSettings | None = None) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Running]]:
         pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=6)
         producer = idempotent_producer(client_id="ledger-outbox-relay", **aiokafka_options(settings))
+        pages = SharedPages()  # each page of the log read and decoded once for every follower
         followers = [
-            FollowerRunner(pool, projection, batch_size=settings.ledger_outbox_batch)
+            FollowerRunner(pool, projection, batch_size=settings.ledger_outbox_batch, pages=pages)
             for projection in all_projections()
         ]
         running = Running(pool, PostgresLedger(pool), policies, producer, followers, metrics)

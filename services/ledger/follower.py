@@ -14,13 +14,19 @@ per projection name keeps a second replica from applying the same batch concurre
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
+import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Protocol
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import asyncpg
 
+from engine.events import Event
+from engine.records import from_record
 from ledger.adapters.postgres_sql import Connection, read_all_on
 from ledger.loop import run_until_stopped
 from ledger.store import MAX_READ_LIMIT, RecordedEvent
@@ -65,11 +71,94 @@ class Projection(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _Page:
+    after: int  # read after this position
+    limit: int
+    read_at: float  # time.monotonic()
+    events: list[RecordedEvent]
+    positions: list[int]
+
+
+class SharedPages:
+    """The pages of the log that the followers of one process read, kept a moment for the others.
+    `ledger serve`'s followers stand at or near the same checkpoint, so without this every page is
+    read from PostgreSQL and decoded by each of them (docs/benchmarks.md). A page is the whole log
+    from its start position to its last event when it was read (read_all_on keeps below the
+    watermark), and stays so: the log only grows. So any follower whose checkpoint lies inside a
+    page may take the page's rest. A page that ended at the log's end is handed on only while fresh,
+    so no follower is kept behind what was committed since; two followers asking for the same page
+    at once wait for one read."""
+
+    def __init__(self, *, keep: int = 8, fresh_s: float = 0.05) -> None:
+        self._pages: list[_Page] = []  # oldest first
+        self._reading: dict[int, asyncio.Future[list[RecordedEvent] | None]] = {}
+        self._keep, self._fresh_s = keep, fresh_s
+
+    async def read(self, connection: Connection, after: int, limit: int) -> list[RecordedEvent]:
+        found = self._covering(after, limit)
+        if found is not None:
+            return found
+        pending = self._reading.get(after)
+        if pending is not None:  # another follower is reading this very page: wait for it
+            shared = await asyncio.shield(pending)
+            if shared is not None:
+                return shared[:limit]
+        return await self._read(connection, after, limit)
+
+    def _covering(self, after: int, limit: int) -> list[RecordedEvent] | None:
+        now = time.monotonic()
+        for page in reversed(self._pages):
+            if page.after > after or (page.positions and page.positions[-1] < after):
+                continue
+            rest = page.events[bisect.bisect_right(page.positions, after) :][:limit]
+            to_the_end = len(page.events) < page.limit  # the log ended inside this page when it was read
+            if len(rest) == limit or (to_the_end and now - page.read_at < self._fresh_s):
+                return rest
+        return None
+
+    async def _read(self, connection: Connection, after: int, limit: int) -> list[RecordedEvent]:
+        future: asyncio.Future[list[RecordedEvent] | None] = asyncio.get_running_loop().create_future()
+        self._reading[after] = future
+        events: list[RecordedEvent] | None = None
+        try:
+            events = await read_all_on(connection, after, limit)
+        finally:
+            del self._reading[after]
+            future.set_result(events)  # None: the read failed, and whoever waited reads for itself
+        self._pages.append(_Page(after, limit, time.monotonic(), events, [e.position for e in events]))
+        del self._pages[: -self._keep]
+        return events
+
+
+_DECODED: OrderedDict[int, tuple[Mapping[str, Any], Event]] = OrderedDict()
+_DECODED_KEEP = 4_096  # events: a few pages of every follower
+
+
+def facts_of(event: RecordedEvent) -> Event:
+    """engine.records.from_record of a logged event, decoded once for every follower handed the
+    same event (SharedPages): remembered by the identity of its data, which is held while
+    remembered, so an event read again (another page, an audit's own read) is decoded afresh."""
+    key = id(event.data)
+    hit = _DECODED.get(key)
+    if hit is not None and hit[0] is event.data:
+        return hit[1]
+    facts = from_record(event.event_type, event.data)
+    _DECODED[key] = (event.data, facts)
+    while len(_DECODED) > _DECODED_KEEP:
+        _DECODED.popitem(last=False)
+    return facts
+
+
 class FollowerRunner:
-    def __init__(self, pool: asyncpg.Pool, projection: Projection, *, batch_size: int = 500) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, projection: Projection, *, batch_size: int = 500, pages: SharedPages | None = None
+    ) -> None:
+        """``pages``: shared with the other followers of the process (ledger/app.py)."""
         assert 0 < batch_size <= MAX_READ_LIMIT
         self._pool, self.projection, self._batch = pool, projection, batch_size
         self._lock_key = lock_key(projection.name)
+        self._pages = pages
 
     async def checkpoint(self) -> int:
         return int(await self._pool.fetchval(READ_CHECKPOINT, self.projection.name) or 0)
@@ -80,7 +169,10 @@ class FollowerRunner:
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", LOCK_SPACE, self._lock_key):
                 return 0  # another replica is applying this projection right now
             after = int(await connection.fetchval(READ_CHECKPOINT, self.projection.name) or 0)
-            events = await read_all_on(connection, after, self._batch)
+            if self._pages is None:
+                events = await read_all_on(connection, after, self._batch)
+            else:
+                events = await self._pages.read(connection, after, self._batch)
             if not events:
                 return 0
             assert all(a.position < b.position for a, b in itertools.pairwise(events))

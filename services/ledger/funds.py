@@ -35,9 +35,8 @@ from engine.events import (
     PersonEnrolled,
     SettlementReversed,
 )
-from engine.records import from_record
 from ledger.adapters.postgres_sql import Connection
-from ledger.follower import log_up_to_checkpoint
+from ledger.follower import facts_of, log_up_to_checkpoint
 from ledger.store import RecordedEvent
 
 Key = tuple[str, str, int, str, str]  # admdvs, fund_pay_type, year, kind, item
@@ -78,7 +77,7 @@ class FundBookFold:
         other streams' read models) are not the books' business."""
         if event.event_type not in BOOKED:
             return
-        facts = from_record(event.event_type, event.data)
+        facts = facts_of(event)
         if isinstance(facts, PersonEnrolled):
             e = facts.enrolment
             self.people[event.stream_id] = Person(e.insuplc_admdvs, e.insutype.value, e.psn_type.value)

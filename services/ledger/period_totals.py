@@ -27,10 +27,9 @@ from typing import Any
 import asyncpg
 
 from engine.events import ClaimSettled, SettlementReversed
-from engine.records import from_record
 from engine.settlement_facts import SettlementAmounts
 from ledger.adapters.postgres_sql import Connection
-from ledger.follower import log_up_to_checkpoint
+from ledger.follower import facts_of, log_up_to_checkpoint
 from ledger.store import RecordedEvent
 
 CHINA = timezone(timedelta(hours=8))
@@ -98,7 +97,7 @@ def _cleared_amounts(amounts: SettlementAmounts) -> dict[str, int]:
 
 
 def cleared_from(event: RecordedEvent) -> Cleared:
-    facts = from_record(event.event_type, event.data)
+    facts = facts_of(event)
     if not isinstance(facts, ClaimSettled):
         raise TypeError(f"{event.event_type} is not a settlement")
     funds: Counter[str] = Counter()
@@ -115,7 +114,7 @@ def cleared_from(event: RecordedEvent) -> Cleared:
 
 
 def reversal_of(event: RecordedEvent) -> SettlementReversed:
-    facts = from_record(event.event_type, event.data)
+    facts = facts_of(event)
     if not isinstance(facts, SettlementReversed):
         raise TypeError(f"{event.event_type} is not a reversal")
     return facts

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import pytest
+from ledger import follower
 from ledger.adapters.postgres import PostgresLedger
-from ledger.follower import FollowerRunner
+from ledger.adapters.postgres_sql import read_all_on
+from ledger.follower import FollowerRunner, SharedPages
 from ledger.store import NewEvent, RecordedEvent, StreamAppend
 from ledger_contract import T0, event, migrated_pool
 
@@ -127,3 +129,67 @@ async def test_the_service_loop_counts_a_failing_batch_and_carries_on_after_the_
     await running
     assert failures == ["x"]
     assert await counts(pool) == {"ClaimSettled": 3}
+
+
+class Seen:
+    """A projection that keeps what it was handed, to tell a shared page from a read of its own."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.pages = name, []  # type: ignore[var-annotated]
+
+    async def apply(self, connection: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        self.pages.append(list(events))
+
+
+async def test_followers_at_one_checkpoint_share_the_page_read_for_the_first(pool) -> None:
+    """ledger serve's followers usually stand together: one read (and one decode) serves all."""
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled"] * 4)
+    pages = SharedPages()
+    first, second = Seen("first"), Seen("second")
+    assert await FollowerRunner(pool, first, batch_size=3, pages=pages).run_once() == 3
+    assert await FollowerRunner(pool, second, batch_size=3, pages=pages).run_once() == 3
+    assert all(a is b for a, b in zip(first.pages[0], second.pages[0], strict=True))  # the same objects
+    alone = Seen("alone")
+    assert await FollowerRunner(pool, alone, batch_size=3).run_once() == 3
+    assert alone.pages[0] == first.pages[0] and alone.pages[0][0] is not first.pages[0][0]
+
+
+async def test_followers_reading_at_once_wait_for_one_read_and_one_inside_a_page_takes_its_rest(
+    pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled"] * 5)
+    reads: list[int] = []
+
+    async def slow_read(connection: asyncpg.Connection, after: int, limit: int) -> list[RecordedEvent]:
+        reads.append(after)
+        await asyncio.sleep(0.2)  # long enough for the other follower to ask for the same page meanwhile
+        return await read_all_on(connection, after, limit)
+
+    monkeypatch.setattr(follower, "read_all_on", slow_read)
+    pages = SharedPages()
+    first, second, behind = Seen("first"), Seen("second"), Seen("behind")
+    runners = [FollowerRunner(pool, p, batch_size=10, pages=pages) for p in (first, second)]
+    assert await asyncio.gather(*(r.run_once() for r in runners)) == [5, 5]
+    assert reads == [0]
+    assert all(a is b for a, b in zip(first.pages[0], second.pages[0], strict=True))
+    # a follower whose checkpoint lies inside a full page takes the rest of it, without a read
+    full = SharedPages()
+    reader = Seen("reader")
+    assert await FollowerRunner(pool, reader, batch_size=5, pages=full).run_once() == 5
+    checkpoint = reader.pages[0][1].position
+    await pool.execute("INSERT INTO projection_checkpoints (name, position) VALUES ('behind', $1)", checkpoint)
+    assert await FollowerRunner(pool, behind, batch_size=3, pages=full).run_once() == 3
+    assert [e is r for e, r in zip(behind.pages[0], reader.pages[0][2:], strict=True)] == [True, True, True]
+
+
+async def test_a_short_page_is_shared_only_while_fresh_so_no_follower_stays_behind_new_commits(pool) -> None:
+    store = PostgresLedger(pool)
+    await seed(store, "P1/2025", ["ClaimSettled"] * 2)
+    pages = SharedPages(fresh_s=0.2)
+    first, second = Seen("first"), Seen("second")
+    assert await FollowerRunner(pool, first, batch_size=10, pages=pages).run_once() == 2  # the log's end, then
+    await seed(store, "P2/2025", ["ClaimSettled"])
+    await asyncio.sleep(0.25)
+    assert await FollowerRunner(pool, second, batch_size=10, pages=pages).run_once() == 3  # read again

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from engine.clearing.entries import Entry, reversal_entry, settlement_entry
 from engine.events import ClaimSettled, SettlementReversed
-from engine.records import from_record
+from ledger.follower import facts_of
 from ledger.store import RecordedEvent
 
 COUNTED = ("ClaimSettled", "SettlementReversed")
@@ -24,7 +24,7 @@ class EntryFold:
     def apply(self, event: RecordedEvent) -> Entry | None:
         if event.event_type not in COUNTED:
             return None
-        facts = from_record(event.event_type, event.data)
+        facts = facts_of(event)
         if isinstance(facts, ClaimSettled):
             entry = settlement_entry(facts, event.position, event.occurred_at)
             self._settled[entry.setl_id] = entry
@@ -43,7 +43,7 @@ def reversed_ids(events: Iterable[RecordedEvent]) -> list[str]:
     found = []
     for event in events:
         if event.event_type == "SettlementReversed":
-            facts = from_record(event.event_type, event.data)
+            facts = facts_of(event)
             assert isinstance(facts, SettlementReversed)
             found.append(facts.reversed_setl_id)
     return found
