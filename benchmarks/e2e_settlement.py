@@ -427,18 +427,29 @@ def _proc_cpu(pid: int) -> float:
 
 
 def _servers() -> dict[str, list[int]]:
-    """PIDs of the PostgreSQL processes and the Kafka broker on this host."""
-    found: dict[str, list[int]] = {"postgres": [], "kafka": []}
+    """PIDs of this checkout's PostgreSQL (its postmaster and every process it started) and Kafka
+    broker (`devservers`, under ROOT/.devservers): servers of other checkouts on the same host are
+    not this run's. With servers of its own (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS) every such
+    process on the host is counted, as nothing tells them apart."""
+    ours = str(ROOT / ".devservers").encode()
+    postgres: dict[int, tuple[int, bytes]] = {}  # pid → (parent pid, command line)
+    brokers: list[tuple[int, bool]] = []  # (pid, whether it is this checkout's)
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             comm = (entry / "comm").read_text().strip()
             if comm == "postgres":
-                found["postgres"].append(int(entry.name))
-            elif comm == "java" and b"kafka.Kafka" in (entry / "cmdline").read_bytes():
-                found["kafka"].append(int(entry.name))
-        except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                postgres[int(entry.name)] = (parent, (entry / "cmdline").read_bytes())
+            elif comm == "java" and b"kafka.Kafka" in (cmdline := (entry / "cmdline").read_bytes()):
+                brokers.append((int(entry.name), ours in cmdline))
+        except (OSError, ValueError, IndexError):
             continue
-    return found
+    masters = {pid for pid, (_, cmdline) in postgres.items() if ours in cmdline}
+    mine = any(is_ours for _, is_ours in brokers)
+    return {
+        "postgres": [pid for pid, (parent, _) in postgres.items() if not masters or {pid, parent} & masters],
+        "kafka": [pid for pid, is_ours in brokers if is_ours or not mine],
+    }
 
 
 def _machine() -> tuple[float, float]:
@@ -466,7 +477,7 @@ class CpuMeter:
         wall = time.perf_counter() - self.began
         busy, total = (a - b for a, b in zip(_machine(), self.machine, strict=True))
         self.share = {
-            role: 100 * sum(_proc_cpu(pid) - self.before.get(pid, 0.0) for pid in pids) / wall
+            role: 100 * sum(max(0.0, _proc_cpu(pid) - self.before.get(pid, 0.0)) for pid in pids) / wall
             for role, pids in self.roles.items()
         }
         self.share["machine"] = 100 * busy / total * (os.cpu_count() or 1) if total else 0.0
