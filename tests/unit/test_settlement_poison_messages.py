@@ -229,7 +229,7 @@ async def test_when_the_ledger_refuses_even_the_bare_answer_it_is_published_dire
     async def refuses(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("the ledger path is broken too")
 
-    failing.inner._record = refuses  # type: ignore[method-assign]
+    failing.inner._commit = refuses  # type: ignore[method-assign]
     await process_batch(failing, (Record(raw(claim(request_id="BOOM")), 5),), SettlementMetrics(), policy(producer))  # type: ignore[arg-type]
     topics = [topic for topic, *_ in producer.sent]
     assert topics == ["rejections.v1", "claims.dlq.v1"]

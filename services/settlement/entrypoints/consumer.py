@@ -34,8 +34,9 @@ from contracts.results import Rejection
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.dead_letters import DeadLetterPolicy, NoDeadLetterTopic
 from settlement.entrypoints.failures import is_outage
-from settlement.service_layer.batch import MAX_GROUP, GroupOutcome, Inbound, read_inbound, settle_group
+from settlement.service_layer.batch import MAX_GROUP, GroupOutcome, settle_group
 from settlement.service_layer.handlers import SettlementService
+from settlement.service_layer.planning import Inbound, read_inbound
 from settlement.service_layer.replies import Answered, Reply, outbox_message
 
 log = structlog.get_logger(__name__)

@@ -26,7 +26,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from ledger.errors import BatchRefused
@@ -43,73 +42,17 @@ from ledger.store import (
 )
 
 from contracts.claims import Claim, Reversal, visit_year
-from contracts.enrolments import AccountCredit, Contribution, Enrolment
-from contracts.inbound import InvalidMessage, parse_inbound
-from contracts.reconciliation import Reconciliation
-from contracts.topics import Topics
+from contracts.enrolments import AccountCredit, Enrolment
 from engine.ids import year_of
 from engine.person import stream_id
-from settlement.service_layer.handlers import Message, SettlementService, conflict_reply, not_authorised_reply
-from settlement.service_layer.replies import Reply, answer_rows, body_hash, from_invalid, raw_key, reply_from_json
+from settlement.service_layer.handlers import SettlementService
+from settlement.service_layer.planning import Inbound, Message, key_of, plan_one
+from settlement.service_layer.replies import Reply
 
 # Far inside commit_batch's limits (5,000 requests, 60,000 events): a Kafka batch is 200 by default.
 MAX_GROUP = 1_000
 Projection = tuple[int, Mapping[str, Any] | None]
 IsBug = Callable[[Exception], Awaitable[bool]]
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One consumed record as the group reads it: parsed once, with what it is and who sent it."""
-
-    raw: bytes
-    source: str
-    at: datetime  # when Kafka took it: the same on every redelivery
-    answers: Topics  # where its answer goes (the sender's own topics, or the shared ones)
-    message: Message | None = None
-    invalid: InvalidMessage | None = None
-    refusal: str | None = None  # not_authorised: why this sender may not send it
-    failure: Exception | None = None  # reading it raised something unforeseen (a bug)
-    grouped: bool = True  # False: answered alone (national, reconciliation, contribution, pre-settlement)
-
-    @cached_property
-    def digest(self) -> str:
-        """The message's body hash, once per record: a re-planned group (a lost race) asks again."""
-        assert self.message is not None
-        return body_hash(self.message.model_dump(mode="json"))
-
-
-def read_inbound(service: SettlementService, raw: bytes, *, source: str, at: datetime, topic: str) -> Inbound:
-    """Parse a record once and tell whether the group takes it. Never raises: a failure to read
-    it is kept with it, and it is answered alone like any message the service fails on."""
-    try:
-        sender, answers = service.answers_for(topic)
-        if service.national is not None and service.national[0](raw):
-            return Inbound(raw, source, at, answers, grouped=False)
-        try:
-            message = parse_inbound(raw)
-        except InvalidMessage as invalid:
-            return Inbound(raw, source, at, answers, invalid=invalid)
-        refusal = sender.refusal(message) if sender else None
-        alone = isinstance(message, Reconciliation | Contribution) or (
-            isinstance(message, Claim) and message.setl_mode == "pre_settle"
-        )
-        return Inbound(
-            raw, source, at, answers, message=message, refusal=refusal, grouped=refusal is not None or not alone
-        )
-    except Exception as error:
-        return Inbound(raw, source, at, service.topics, failure=error)
-
-
-def key_of(inbound: Inbound) -> str | None:
-    """The idempotency key the member's answer is stored under (the conflict key aside)."""
-    if inbound.invalid is not None:
-        return raw_key(inbound.raw, inbound.source)
-    if inbound.message is None:
-        return None
-    if inbound.refusal is not None:
-        return raw_key(inbound.raw, inbound.source) + "#not_authorised"
-    return inbound.message.idempotency_key
 
 
 def streams_of(message: Message | None) -> list[str]:
@@ -224,44 +167,6 @@ class Plan:
     failure: Exception | None = None
 
 
-def _recorded(key: str, digest: str, reply: Reply, appends: Sequence[StreamAppend], answers: Topics) -> CommitRequest:
-    result, published = answer_rows(reply, answers)
-    return CommitRequest(appends, IdempotentRequest(key=key, body_hash=digest, result=result), [published])
-
-
-async def plan_one(planner: SettlementService, view: GroupView, inbound: Inbound) -> tuple[Reply, CommitRequest | None]:
-    """``SettlementService.handle`` without its commit: the same answer, against the view."""
-    if inbound.failure is not None:
-        raise inbound.failure
-    if inbound.invalid is not None:
-        key = raw_key(inbound.raw, inbound.source)
-        stored = await view.find_request(key)
-        if stored is not None:  # this very record, redelivered
-            return reply_from_json(dict(stored.result)), None
-        reply = from_invalid(key, inbound.invalid, at=inbound.at, source=inbound.source)
-        return reply, _recorded(key, body_hash({"raw": key}), reply, [], inbound.answers)
-    message = inbound.message
-    assert message is not None
-    if inbound.refusal is not None:
-        key, reply = not_authorised_reply(inbound.raw, message, inbound.refusal, at=inbound.at, source=inbound.source)
-        stored = await view.find_request(key)
-        if stored is not None:
-            return reply_from_json(dict(stored.result)), None
-        return reply, _recorded(key, body_hash({"raw": key}), reply, [], inbound.answers)
-    key, digest = message.idempotency_key, inbound.digest
-    stored = await view.find_request(key)
-    if stored is not None and stored.body_hash == digest:  # a retry: the stored answer, published once already
-        return reply_from_json(dict(stored.result)), None
-    if stored is not None:  # the same key, another body
-        conflict_key, conflict = conflict_reply(message, digest, at=inbound.at, source=inbound.source)
-        again = await view.find_request(conflict_key)
-        if again is not None:
-            return reply_from_json(dict(again.result)), None
-        return conflict, _recorded(conflict_key, digest, conflict, [], inbound.answers)
-    decision = await planner.decide(message, inbound.at, inbound.source)
-    return decision.reply, _recorded(key, digest, decision.reply, decision.appends, inbound.answers)
-
-
 async def plan_group(service: SettlementService, members: Sequence[Inbound], is_bug: IsBug) -> list[Plan]:
     """The members priced in order against the group's view, up to and including the first that
     fails for what ``is_bug`` calls a bug (not an outage): its plan is the failure, and the group
@@ -274,7 +179,7 @@ async def plan_group(service: SettlementService, members: Sequence[Inbound], is_
     for index, inbound in enumerate(members):
         view.touched = set()
         try:
-            reply, request = await plan_one(planner, view, inbound)
+            reply, request = await plan_one(planner, inbound)
         except Exception as error:
             if not await is_bug(error):
                 raise

@@ -11,20 +11,20 @@ import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from ledger.clearing.reconciliation import answer
 from ledger.clearing.source import ClearingSource, LogSource
-from ledger.errors import DuplicateRequest, WrongExpectedVersion
-from ledger.store import IdempotentRequest, LedgerStore, NewEvent, StreamAppend
+from ledger.errors import DuplicateRequest, IdempotencyConflict, WrongExpectedVersion
+from ledger.store import CommitRequest, LedgerStore, NewEvent, StreamAppend
 
 from contracts.claims import Claim, Reversal, visit_year
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Contribution, Enrolment
-from contracts.inbound import InvalidMessage, parse_inbound, salvage_raw
+from contracts.inbound import salvage_raw
 from contracts.reconciliation import Reconciliation
-from contracts.results import EnrolmentAccepted, Rejection
+from contracts.results import EnrolmentAccepted
 from contracts.topics import Topics
 from engine.contributions import ContributionRecorded, contribution_stream, paid_so_far, record_contribution
 from engine.enrol import credit_account, record_enrolment
@@ -39,21 +39,12 @@ from engine.settle import PayerAccount, Settled, settle_claim
 from engine.visit import Visit
 from settlement.senders import Registry, Sender
 from settlement.service_layer.people import Loaded, appends_for, load, prior_years
+from settlement.service_layer.planning import Decision, Inbound, Message, key_of, plan_one, read_inbound, recorded
 from settlement.service_layer.render import reversal_answer, settlement_answer
-from settlement.service_layer.replies import (
-    Answered,
-    Reply,
-    answer_rows,
-    body_hash,
-    from_invalid,
-    raw_key,
-    rejection,
-    reply_from_json,
-)
+from settlement.service_layer.replies import Answered, Reply, body_hash, raw_key, rejection, reply_from_json
 from settlement.service_layer.visits import contribution_facts_of, enrolment_facts_of, reversal_request_of, visit_of
 
 log = structlog.get_logger(__name__)
-Message = Claim | Reversal | Enrolment | AccountCredit | Contribution | Reconciliation
 NationalTest = Callable[[bytes], bool]
 
 
@@ -76,52 +67,6 @@ class PricedVisit:
     appends: list[StreamAppend]  # the person-year streams' appends that record them
     region: str  # the insured's pooling region (where the settlement is cleared)
     policy: PricedPolicy  # the policy and payer data that priced it
-
-
-@dataclass(frozen=True)
-class Decision:
-    reply: Reply
-    appends: list[StreamAppend]
-
-
-def not_authorised_reply(
-    raw: bytes, message: Message, why: str, *, at: datetime, source: str | None
-) -> tuple[str, Rejection]:
-    """The ``not_authorised`` answer to a record its sender may not send, and the key it is
-    stored under: the record's own (raw bytes and offset), never the message's."""
-    key = raw_key(raw, source) + "#not_authorised"
-    claimlike = isinstance(message, Claim | Reversal)
-    reply = rejection(
-        key,
-        RejectionCode.NOT_AUTHORISED,
-        why,
-        at=at,
-        field="fixmedins_code" if claimlike else "msg_type",
-        source=source,
-        request_id=message.request_id,
-        fixmedins_code=getattr(message, "fixmedins_code", None),
-        psn_no=message.psn_no,
-    )
-    return key, reply
-
-
-def conflict_reply(message: Message, digest: str, *, at: datetime, source: str | None) -> tuple[str, Rejection]:
-    """The ``idempotency_conflict`` answer to a known key sent with another body, and the key
-    of its own it is stored under (so a redelivery of that body gets it, once)."""
-    conflict_key = f"{message.idempotency_key}#conflict#{digest}"
-    conflict = rejection(
-        conflict_key,
-        RejectionCode.IDEMPOTENCY_CONFLICT,
-        f"request_id {message.request_id} was already used for a different message; "
-        "a retry must resend the same content, a new request needs a new request_id",
-        at=at,
-        field="request_id",
-        source=source,
-        request_id=message.request_id,
-        fixmedins_code=getattr(message, "fixmedins_code", None),
-        psn_no=message.psn_no,
-    )
-    return conflict_key, conflict
 
 
 class SettlementService:
@@ -153,48 +98,39 @@ class SettlementService:
         sender = self.senders.sender(topic, self.topics) if self.senders and topic else None
         return sender, sender.answers if sender else self.topics
 
+    def is_national(self, raw: bytes) -> bool:
+        """Whether a record is a national envelope (``infno``): the national gateway's to answer."""
+        return self.national is not None and self.national[0](raw)
+
     async def handle(
         self, raw: bytes, *, source: str | None = None, received_at: datetime | None = None, topic: str | None = None
     ) -> Reply | Answered:
         """Answer one raw message: settle, reverse, record, or reject — and record the answer.
-        A national envelope (``infno``) goes to the national gateway: one contract, two transports."""
-        sender, answers = self.answers_for(topic)
-        if self.national is not None and self.national[0](raw):
+        A national envelope (``infno``) goes to the national gateway: one contract, two transports.
+        Anything else is answered as a group of one (settlement.service_layer.planning)."""
+        inbound = read_inbound(self, raw, source=source, at=received_at, topic=topic)
+        if inbound.national and self.national is not None:
+            sender, answers = self.answers_for(topic)
             national = self.national[1]
             return await national(raw, source=source, received_at=received_at, sender=sender, answers=answers)
-        try:
-            message = parse_inbound(raw)
-        except InvalidMessage as error:
-            key = raw_key(raw, source)
-            stored = await self.store.find_request(key)
-            if stored is not None:  # this very record, redelivered
-                return reply_from_json(dict(stored.result))
-            reply = from_invalid(key, error, at=received_at or self.clock(), source=source)
-            try:
-                return await self._record(key, body_hash({"raw": key}), Decision(reply, []), answers)
-            except DuplicateRequest as dup:  # a concurrent redelivery answered it first
-                return reply_from_json(dict(dup.stored.result))
-        at = received_at or message.sent_at
-        refusal = sender.refusal(message) if sender else None
-        if refusal is not None:  # before the idempotency key: it may be another institution's
-            return await self._not_authorised(raw, message, refusal, at=at, source=source, answers=answers)
-        key, digest = message.idempotency_key, body_hash(message.model_dump(mode="json"))
-        pre_settle = isinstance(message, Claim) and message.setl_mode == "pre_settle"
+        return await self.answer(inbound)
+
+    async def answer(self, inbound: Inbound) -> Reply:
+        """Plan the record against the ledger and commit the plan. A lost race (another writer
+        appended to a stream it read, or stored its key first) re-reads and re-plans: a retry
+        committed meanwhile then gets its stored answer, another body the conflict."""
         for _ in range(self.max_races):
-            if not pre_settle:
-                stored = await self.store.find_request(key)
-                if stored is not None:
-                    return await self._stored(stored.body_hash, stored.result, digest, message, at, source, answers)
-            decision = await self.decide(message, at, source)
-            if pre_settle:
-                return decision.reply
+            reply, request = await plan_one(self, inbound)
+            if request is None:  # a stored answer, or a pre-settlement: nothing to write
+                return reply
             try:
-                return await self._record(key, digest, decision, answers)
+                await self._commit(request)
+                return reply
             except WrongExpectedVersion as race:
-                log.info("append_race", stream=race.stream_id, request_id=message.request_id)
-            except DuplicateRequest as dup:
-                return await self._stored(dup.stored.body_hash, dup.stored.result, digest, message, at, source, answers)
-        raise RetriesExhausted(f"{key}: {self.max_races} lost races for the same person-year")
+                log.info("append_race", stream=race.stream_id, request_id=getattr(inbound.message, "request_id", None))
+            except (DuplicateRequest, IdempotencyConflict):
+                log.info("request_race", request_id=getattr(inbound.message, "request_id", None))
+        raise RetriesExhausted(f"{key_of(inbound)}: {self.max_races} lost races for the same person-year")
 
     async def ledger_reachable(self) -> bool:
         """Whether the ledger answers a trivial read: tells a bug from an outage."""
@@ -203,17 +139,6 @@ class SettlementService:
         except Exception:
             return False
         return True
-
-    async def _not_authorised(
-        self, raw: bytes, message: Message, why: str, *, at: datetime, source: str | None, answers: Topics
-    ) -> Reply:
-        """Refused because of who sent it: recorded under this record's own key (never the
-        message's, which belongs to the institution it names) and answered to the sender."""
-        key, reply = not_authorised_reply(raw, message, why, at=at, source=source)
-        try:
-            return await self._record(key, body_hash({"raw": key}), Decision(reply, []), answers)
-        except DuplicateRequest as dup:
-            return reply_from_json(dict(dup.stored.result))
 
     async def reject_unhandled(
         self,
@@ -250,36 +175,13 @@ class SettlementService:
         if not record:
             return reply
         try:
-            return await self._record(key, body_hash({"raw": key}), Decision(reply, []), self.answers_for(topic)[1])
+            await self._commit(recorded(key, body_hash({"raw": key}), reply, [], self.answers_for(topic)[1]))
         except DuplicateRequest as dup:  # this record was dead-lettered before (a redelivery)
             return reply_from_json(dict(dup.stored.result))
+        return reply
 
-    async def _record(self, key: str, digest: str, decision: Decision, answers: Topics | None = None) -> Reply:
-        reply_json, published = answer_rows(decision.reply, answers or self.topics)
-        request = IdempotentRequest(key=key, body_hash=digest, result=reply_json)
-        await self.store.commit(decision.appends, request=request, outbox=[published])
-        return decision.reply
-
-    async def _stored(
-        self,
-        stored_hash: str,
-        result: Any,
-        digest: str,
-        message: Message,
-        at: datetime,
-        source: str | None,
-        answers: Topics | None = None,
-    ) -> Reply:
-        """A key seen before: the same body gets the stored answer (published once, already);
-        another body gets a conflict rejection, itself recorded and published once, under a key
-        of its own, so the sender hears of it and a redelivery does not repeat it."""
-        if stored_hash == digest:
-            return reply_from_json(dict(result))
-        conflict_key, conflict = conflict_reply(message, digest, at=at, source=source)
-        try:
-            return await self._record(conflict_key, digest, Decision(conflict, []), answers)
-        except DuplicateRequest as dup:
-            return reply_from_json(dict(dup.stored.result))
+    async def _commit(self, request: CommitRequest) -> None:
+        await self.store.commit(request.appends, request=request.request, outbox=request.outbox)
 
     async def decide(self, message: Message, at: datetime, source: str | None) -> Decision:
         """Price or record without writing anything (pre-settlement stops here).
