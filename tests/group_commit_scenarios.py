@@ -26,10 +26,13 @@ from ledger.store import AuditableStore, BatchReceipt, CommitRequest, LedgerStor
 from settlement.entrypoints import consumer
 from settlement.entrypoints.consumer import process_batch, received_at
 from settlement.entrypoints.dead_letters import DeadLetterPolicy
+from settlement.senders import Registry, load_registry
 from settlement.service_layer import handlers
 from settlement.service_layer.handlers import SettlementService
 
+from contracts.results import Rejection
 from contracts.topics import Topics
+from engine.ids import settlement_id
 from engine.policy_files import load_policy_book
 from ops.metrics import SettlementMetrics
 
@@ -137,6 +140,58 @@ def pay(answer: dict[str, Any], fund: str) -> int:
     """A fund's share of a settlement answer, in fen (the wire carries exact yuan strings)."""
     whole, _, cents = str(answer["setlinfo"][fund]).partition(".")
     return int(whole) * YUAN + int((cents + "00")[:2])
+
+
+SENDERS = """
+[principals.his-a]
+fixmedins_codes = ["H64010100002"]
+[principals.his-b]
+fixmedins_codes = ["H2"]
+[principals.enrolment-system]
+enrolments = true
+"""
+
+
+def every_kind_of_record(tmp_path: Path) -> tuple[tuple[Record, ...], Registry]:
+    """A batch of every decision the service makes, on senders' own topics (his-a speaks for
+    H64010100002, his-b for another hospital), and the registry that binds them."""
+    (tmp_path / "principals.toml").write_text(SENDERS, encoding="utf-8")
+    a, b, enrolments = "claims.v1.his-a", "claims.v1.his-b", "enrolments.v1"
+    unreadable = {k: v for k, v in claim("C-7", "P1", "1000.00", 3).items() if k != "mdtrt_id"}
+    cancel = {
+        "msg_type": "reversal", "schema_version": "claims.v2", "request_id": "R-1", "sent_at": SENT, "psn_no": "P1",
+        "fixmedins_code": H2, "setl_id": settlement_id(f"{H2}:C-1", 2025),
+    }  # fmt: skip
+    sent = [
+        (enrolments, enrolment("P1")), (enrolments, enrolment("P2")),
+        (a, claim("C-1", "P1", "1000.00", 3)),
+        (a, claim("C-1", "P1", "1000.00", 3) | {"sent_at": "2025-03-01T10:30:00+08:00"}),  # a producer retry
+        (a, claim("C-1", "P1", "2000.00", 3)), (a, claim("C-1", "P1", "2000.00", 3)),  # a conflict, and again
+        (a, b'{"msg_type": "claim", "request_id": '), (a, unreadable),  # not JSON; no mdtrt_id
+        (b, claim("C-9", "P2", "1000.00", 3)),  # his-b may not send for H64010100002
+        (a, enrolment("P3")),  # a hospital may not send enrolment facts
+        (a, cancel), (a, claim("C-2", "P1", "5000.00", 5)),
+        (a, claim("C-3", "P2", "3000.00", 4, setl_mode="pre_settle")),  # answered alone, recorded nowhere
+        (a, claim("C-4", "P9", "1000.00", 3)),  # nobody enrolled P9: unknown_person
+        (a, claim("C-2", "P1", "5000.00", 5)),  # a retry after all that
+    ]  # fmt: skip
+    batch = tuple(
+        Record(body if isinstance(body, bytes) else json.dumps(body).encode(), n, topic=topic)
+        for n, (topic, body) in enumerate(sent)
+    )
+    return batch, load_registry(tmp_path / "principals.toml")
+
+
+async def ledger_of(store: LedgerStore) -> tuple[list[tuple[str, str, bytes]], list[tuple[Any, ...]]]:
+    """What a ledger answered (each outbox row's topic, key and bytes) and recorded (each event
+    as its stream holds it), in commit order: positions aside, which only the store numbers."""
+    auditable = cast(AuditableStore, store)  # both ledgers are auditable
+    outbox = [(row.topic, row.key, row.value) for row in await auditable.read_outbox(0, 10_000)]
+    events = [
+        (e.stream_id, e.version, e.event_id, e.event_type, e.data, e.occurred_at)
+        for e in await store.read_all(0, 10_000)
+    ]
+    return outbox, events
 
 
 class GroupCommitScenarios:
@@ -313,3 +368,35 @@ class GroupCommitScenarios:
         # (1,000 − 600) × 0.75 = 300.00, then the second stay (2,000 − 300) × 0.75 = 1,275.00
         assert [pay(got["C-1"][0], "hifp_pay"), pay(got["C-2"][0], "hifp_pay")] == [300 * YUAN, 1_275 * YUAN]
         assert await answers(store) == await one_by_one(reference, batch)
+
+    async def test_every_kind_of_record_is_answered_alike_by_the_group_and_by_handle(
+        self, store: LedgerStore, reference: LedgerStore, tmp_path: Path
+    ) -> None:
+        batch, registry = every_kind_of_record(tmp_path)
+
+        def bound(ledger: LedgerStore) -> SettlementService:
+            return SettlementService(ledger, BOOK, clock=lambda: datetime(2025, 3, 1, tzinfo=UTC), senders=registry)
+
+        commits = Commits(store)
+        for _ in range(2):  # the batch, then the same batch redelivered (a rewind): stored answers only
+            await process_batch(bound(store), batch, SettlementMetrics(), policy())
+        alone = bound(reference)
+        replies = [
+            await alone.handle(r.value, source=f"{r.topic}/0/{r.offset}", received_at=received_at(r), topic=r.topic)
+            for _ in range(2)
+            for r in batch
+        ]
+
+        assert max(commits.sizes) > 1  # the group path was taken, not message by message
+        assert await ledger_of(store) == await ledger_of(reference)
+        outbox, _ = await ledger_of(reference)
+        # 15 records; the retry of C-1, the redelivered conflict, the pre-settlement and the retry
+        # of C-2 publish nothing new: 11 answers, and the redelivered batch adds none
+        assert len(outbox) == 11
+        codes = [r.code.value if isinstance(r, Rejection) else r.msg_type for r in replies[: len(batch)]]
+        assert codes == [
+            "enrolment_accepted", "enrolment_accepted", "settlement", "settlement", "idempotency_conflict",
+            "idempotency_conflict", "malformed_json", "invalid_message", "not_authorised", "not_authorised",
+            "reversal_result", "settlement", "settlement", "unknown_person", "settlement",
+        ]  # fmt: skip
+        assert replies[len(batch) :] == replies[: len(batch)]  # redelivered: the same answers

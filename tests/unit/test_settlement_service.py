@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ledger.adapters.memory import MemoryLedger
-from settlement.service_layer.handlers import SettlementService
+from ledger.errors import WrongExpectedVersion
+from settlement.service_layer.handlers import RetriesExhausted, SettlementService
 
 from contracts.results import EnrolmentAccepted, Rejection, ReversalResult, SettlementResult
 from engine.benefit_name import BenefitName
@@ -173,6 +175,70 @@ async def test_concurrent_claims_of_one_person_both_settle_against_fresh_totals(
     assert sorted([one.setlinfo.act_pay_dedc, two.setlinfo.act_pay_dedc]) == [30_000, 60_000]
     t = await totals(store)
     assert (t.settlements, t.admissions, t.dedc[BenefitName.INPATIENT]) == (2, 2, 90_000)
+
+
+def another_writer_first(store: MemoryLedger, meanwhile: Callable[[], Awaitable[None]]) -> list[int]:
+    """Lets another writer commit between the next commit's plan and its write (a second
+    consumer instance after a rebalance, say); returns the count of commits tried."""
+    inner, pending, tried = store.commit, [meanwhile], [0]
+
+    async def commit(*args: Any, **kwargs: Any) -> Any:
+        tried[0] += 1
+        if pending:
+            await pending.pop()()
+        return await inner(*args, **kwargs)
+
+    store.commit = commit  # type: ignore[method-assign]
+    return tried
+
+
+async def test_a_redelivery_that_stored_the_same_request_first_gets_that_stored_answer_once() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    other, published, theirs = service()[0], len(store.outbox()), list[object]()
+    other.store = store
+
+    async def redelivered_elsewhere() -> None:
+        theirs.append(await other.handle(raw(claim() | {"sent_at": "2025-03-01T10:30:00+08:00"})))
+
+    tried = another_writer_first(store, redelivered_elsewhere)
+    reply = await svc.handle(raw(claim()))
+    assert isinstance(reply, SettlementResult) and reply == theirs[0]  # re-planned: the stored answer
+    assert tried[0] == 2  # theirs, then ours (refused); the re-plan found the answer and wrote nothing
+    assert len(store.outbox()) == published + 1 and (await totals(store)).settlements == 1
+
+
+async def test_a_request_id_another_body_took_first_is_answered_as_a_conflict_not_an_error() -> None:
+    svc, store = service()
+    await svc.handle(raw(enrolment()))
+    other = service()[0]
+    other.store = store
+
+    async def another_body_elsewhere() -> None:
+        await other.handle(raw(claim(amount="2000.00")))
+
+    another_writer_first(store, another_body_elsewhere)
+    reply = await svc.handle(raw(claim(amount="1000.00")))  # lost the key to the 2,000.00 claim
+    assert isinstance(reply, Rejection) and reply.code.value == "idempotency_conflict"
+    # the 2,000.00 claim is the one settled: (2,000 − 600) × 0.75 = 1,050.00
+    assert (await totals(store)).hifp[BenefitName.INPATIENT] == 105_000
+    assert [m.headers["msg_type"] for m in store.outbox()][-2:] == ["settlement", "rejection"]
+
+
+async def test_a_claim_that_loses_every_race_is_left_unanswered_after_max_races() -> None:
+    store = MemoryLedger()
+    svc = SettlementService(store, BOOK, clock=lambda: datetime(2025, 3, 1, tzinfo=UTC), max_races=3)
+    await svc.handle(raw(enrolment()))
+    tried = [0]
+
+    async def always_stale(*args: Any, **kwargs: Any) -> Any:
+        tried[0] += 1
+        raise WrongExpectedVersion("P1/2025", 1, 2)
+
+    store.commit = always_stale  # type: ignore[method-assign]
+    with pytest.raises(RetriesExhausted, match="H64010100002:C1: 3 lost races"):
+        await svc.handle(raw(claim()))
+    assert tried[0] == 3 and len(store.outbox()) == 1  # the enrolment's answer only
 
 
 async def test_pre_settlement_prices_against_the_current_year_and_records_nothing() -> None:
