@@ -119,6 +119,7 @@ class SettlementService:
         """Plan the record against the ledger and commit the plan. A lost race (another writer
         appended to a stream it read, or stored its key first) re-reads and re-plans: a retry
         committed meanwhile then gets its stored answer, another body the conflict."""
+        request_id = inbound.message.request_id if inbound.message else None
         for _ in range(self.max_races):
             reply, request = await plan_one(self, inbound)
             if request is None:  # a stored answer, or a pre-settlement: nothing to write
@@ -127,9 +128,9 @@ class SettlementService:
                 await self._commit(request)
                 return reply
             except WrongExpectedVersion as race:
-                log.info("append_race", stream=race.stream_id, request_id=getattr(inbound.message, "request_id", None))
+                log.info("append_race", stream=race.stream_id, request_id=request_id)
             except (DuplicateRequest, IdempotencyConflict):
-                log.info("request_race", request_id=getattr(inbound.message, "request_id", None))
+                log.info("request_race", request_id=request_id)
         raise RetriesExhausted(f"{key_of(inbound)}: {self.max_races} lost races for the same person-year")
 
     async def ledger_reachable(self) -> bool:
