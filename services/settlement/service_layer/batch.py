@@ -5,7 +5,9 @@ idempotency lookup, a totals read, the append, the outbox row. Here a group of m
 answered with one ``find_requests`` for every key it names, one ``read_projections`` for every
 person-year it touches, the pricing **in order in memory** (each message sees the totals,
 versions and stored answers the earlier ones of the group left, through ``GroupView``), and one
-``commit_batch`` with every request's appends, idempotency row and outbox row.
+``commit_batch`` with every request's appends, idempotency row and outbox row. Each message is
+planned by ``plan_one`` (settlement.service_layer.planning), the very decision ``handle`` makes
+for a group of one: the two paths cannot answer a message differently.
 
 What the group does not take (a national envelope, a reconciliation or a contribution, which
 read whole streams, a pre-settlement, which records nothing) the consumer answers alone, after

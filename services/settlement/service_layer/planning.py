@@ -77,7 +77,7 @@ class Inbound:
 
     raw: bytes
     source: str | None  # topic/partition/offset, or file:line offline
-    at: datetime | None  # when Kafka took it (the same on every redelivery); None offline
+    at: datetime | None  # when Kafka took it (the same on every redelivery); None: not from Kafka (CLI, tests)
     answers: Topics  # where its answer goes (the sender's own topics, or the shared ones)
     message: Message | None = None
     invalid: InvalidMessage | None = None
