@@ -67,7 +67,7 @@ class Settlements(Mapping[str, OpenSettlement]):
     """A person-year's settlements read from a stored projection, each decoded only when it is
     read. A claim reads none of the year's earlier settlements (a reversal reads one), so a person
     with many settlements in a year is not decoded and encoded whole on every claim: an entry
-    never read goes back into the next projection as it was stored (``stored_entry``). Iterating
+    never read goes back into the next projection as it was stored (``to_json``). Iterating
     and comparing behave as for a dict built in the same order ({**stored, **added})."""
 
     __slots__ = ("_decode", "_decoded", "_stored")
@@ -100,9 +100,12 @@ class Settlements(Mapping[str, OpenSettlement]):
     def with_entry(self, setl_id: str, settlement: OpenSettlement) -> Settlements:
         return Settlements(self._stored, self._decode, {**self._decoded, setl_id: settlement})
 
-    def stored_entry(self, setl_id: str) -> StoredEntry | None:
-        """The entry as stored, when nothing replaced it and it was never decoded here."""
-        return None if setl_id in self._decoded else self._stored.get(setl_id)
+    def to_json(self, encode: Callable[[OpenSettlement], StoredEntry]) -> dict[str, StoredEntry]:
+        """Every entry as the next projection holds it: as stored where nobody read or replaced
+        it, ``encode``d where someone did (same order as iterating)."""
+        entries = dict(self._stored)
+        entries.update((setl_id, encode(settlement)) for setl_id, settlement in self._decoded.items())
+        return entries
 
 
 @dataclass(frozen=True)

@@ -42,14 +42,9 @@ def _settlement_to_json(s: OpenSettlement) -> dict[str, Any]:
     }
 
 
-def _stored_or_encoded(settlements: Settlements, key: str) -> Any:
-    stored = settlements.stored_entry(key)
-    return _settlement_to_json(settlements[key]) if stored is None else stored
-
-
 def _settlements_to_json(settlements: Mapping[str, OpenSettlement]) -> dict[str, Any]:
     if isinstance(settlements, Settlements):  # what was never read goes back as it was stored
-        return {key: _stored_or_encoded(settlements, key) for key in settlements}
+        return settlements.to_json(_settlement_to_json)
     return {key: _settlement_to_json(s) for key, s in settlements.items()}
 
 

@@ -212,6 +212,8 @@ def _replaced_projections(requests: Sequence[CommitRequest]) -> list[frozenset[s
     stream's last projection in a batch is stored (chain_batch), so the earlier ones are skipped —
     a group commit where one person has several messages writes that person-year's state once. If
     the later request is refused, the whole batch is, and its retry is checked afresh."""
+    if len(requests) < 2:
+        return [frozenset()] * len(requests)
     later: set[str] = set()
     replaced: list[frozenset[str]] = []
     for one in reversed(requests):
