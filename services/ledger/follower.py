@@ -99,8 +99,9 @@ class SharedPages:
         found = self._covering(after, limit)
         if found is not None:
             return found
-        pending = self._reading.get(after)
-        if pending is not None:  # another follower is reading this very page: wait for it
+        # Another follower is reading this very page: wait for it. A read that failed hands on
+        # None; then the first waiter to wake reads again, and the others wait for that read.
+        while (pending := self._reading.get(after)) is not None:
             shared = await asyncio.shield(pending)
             if shared is not None:
                 return shared[:limit]
@@ -124,7 +125,8 @@ class SharedPages:
         try:
             events = await read_all_on(connection, after, limit)
         finally:
-            del self._reading[after]
+            if self._reading.get(after) is future:  # never another read's entry
+                del self._reading[after]
             future.set_result(events)  # None: the read failed, and whoever waited reads for itself
         self._pages.append(_Page(after, limit, time.monotonic(), events, [e.position for e in events]))
         del self._pages[: -self._keep]
