@@ -47,3 +47,23 @@ async def test_followers_that_waited_for_a_failed_read_each_get_their_page_and_n
         await a
     done = await asyncio.wait_for(asyncio.gather(b, c, d, return_exceptions=True), timeout=2)
     assert [[e.position for e in got] for got in done] == [[1, 2]] * 3  # type: ignore[union-attr]
+
+
+async def test_a_shared_page_never_ends_between_two_events_of_one_position(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ledger_read_all never splits equal positions between two pages (FETCH … WITH TIES,
+    migration 0011: two years' partitions may each hold one position of the same transaction), so
+    a page of 3 may hold 4 events. A follower handed that page must get all 4: cut after the first
+    event at position 3, its checkpoint becomes 3 and the other event at 3 is never read. On main
+    both the follower waiting for the read and the one that finds the page kept get 3."""
+
+    async def read_all_on(connection: Any, after: int, limit: int) -> list[RecordedEvent]:
+        await asyncio.sleep(0.05)  # long enough for a second follower to wait for this read
+        return [logged(1), logged(2), logged(3), logged(3)]  # page 3, with its tie
+
+    monkeypatch.setattr(follower, "read_all_on", read_all_on)
+    pages = SharedPages()
+    first = asyncio.create_task(pages.read(None, 0, 3))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    waited = await pages.read(None, 0, 3)  # type: ignore[arg-type]
+    kept = await pages.read(None, 0, 3)  # type: ignore[arg-type]
+    assert [len(await first), len(waited), len(kept)] == [4, 4, 4]
