@@ -104,7 +104,7 @@ class SharedPages:
         while (pending := self._reading.get(after)) is not None:
             shared = await asyncio.shield(pending)
             if shared is not None:
-                return shared[:limit]
+                return _first(shared, limit)
         return await self._read(connection, after, limit)
 
     def _covering(self, after: int, limit: int) -> list[RecordedEvent] | None:
@@ -112,9 +112,9 @@ class SharedPages:
         for page in reversed(self._pages):
             if page.after > after or (page.positions and page.positions[-1] < after):
                 continue
-            rest = page.events[bisect.bisect_right(page.positions, after) :][:limit]
+            rest = _first(page.events[bisect.bisect_right(page.positions, after) :], limit)
             to_the_end = len(page.events) < page.limit  # the log ended inside this page when it was read
-            if len(rest) == limit or (to_the_end and now - page.read_at < self._fresh_s):
+            if len(rest) >= limit or (to_the_end and now - page.read_at < self._fresh_s):
                 return rest
         return None
 
@@ -131,6 +131,16 @@ class SharedPages:
         self._pages.append(_Page(after, limit, time.monotonic(), events, [e.position for e in events]))
         del self._pages[: -self._keep]
         return events
+
+
+def _first(events: list[RecordedEvent], limit: int) -> list[RecordedEvent]:
+    """The first ``limit`` events, and any after them at the last one's position: like
+    ledger_read_all (FETCH … WITH TIES), never ending between two events of one position, or
+    the follower's checkpoint would pass the second unread (migration 0011)."""
+    end = limit
+    while 0 < end < len(events) and events[end].position == events[end - 1].position:
+        end += 1
+    return events[:end]
 
 
 _DECODED: OrderedDict[int, tuple[Mapping[str, Any], Event]] = OrderedDict()
