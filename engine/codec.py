@@ -9,6 +9,7 @@ event. Nothing here knows a wire message: the wire is rendered from these facts 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -30,9 +31,11 @@ from engine.visit import DeclaredTerms, Diagnosis, Prescriber, Procedure, Visit,
 Json = dict[str, Any]
 
 
-def exact(data: Mapping[str, Any], names: set[str]) -> Mapping[str, Any]:
+def exact(data: Mapping[str, Any], names: AbstractSet[str]) -> Mapping[str, Any]:
     """``data`` if it holds exactly ``names``; a reader never drops a field it does not know."""
-    if set(data) != names:
+    # A dict's keys view compares with a set as one (no copy: this runs for every object of every
+    # event read); anything else as before, so a list where an object belongs fails the same way.
+    if (data.keys() if type(data) is dict else set(data)) != names:
         missing, unknown = sorted(names - set(data)), sorted(set(data) - names)
         raise ValueError(f"fields missing {missing}, unknown {unknown}")
     return data

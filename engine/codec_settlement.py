@@ -158,8 +158,11 @@ def trail_to_json(trail: tuple[TrailLine, ...]) -> list[Json]:
     return [{"rule": line.rule, "source": line.source, "text": line.text} for line in trail]
 
 
+_TRAIL_FIELDS = {"rule", "source", "text"}  # one set for every line of every trail read
+
+
 def trail_from_json(rows: list[Mapping[str, Any]]) -> tuple[TrailLine, ...]:
     return tuple(
         TrailLine(text(d["rule"]), text(d["source"]), text(d["text"]))
-        for d in (exact(row, {"rule", "source", "text"}) for row in rows)
+        for d in (exact(row, _TRAIL_FIELDS) for row in rows)
     )

@@ -274,10 +274,15 @@ def visit_event_from_record(event_type: str, data: Mapping[str, Any]) -> VisitEv
 
 
 def _read(event_type: str, data: Mapping[str, Any]) -> Any:
-    current = upcast(event_type, data)
-    codec = BY_NAME[event_type]
+    codec = BY_NAME.get(event_type)
+    version = data.get(VERSION_KEY, 1) if codec is not None and type(data) is dict else None
+    if codec is not None and type(version) is int and version == codec.version:
+        current = data  # already current (nearly every event): upcast would only copy it
+    else:
+        current = upcast(event_type, data)
+        codec = BY_NAME[event_type]
     try:
-        body = exact({k: v for k, v in current.items() if k != VERSION_KEY}, set(codec.fields))
+        body = exact({k: v for k, v in current.items() if k != VERSION_KEY}, codec.fields)
         return codec.read(body)
     except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as error:
         version = current.get(VERSION_KEY)

@@ -72,7 +72,6 @@ def _by_benefit(fen: tuple[int, ...]) -> ByBenefit:
 
 NO_BENEFIT = ByBenefit()
 _PER_BENEFIT = {"dedc": "dedc_", "hifp": "hifp_"}  # field → prefix of its flat JSON keys
-_POOLED_NAMES = {name.value: name for name in POOLED}
 
 
 @dataclass(frozen=True)
@@ -128,18 +127,26 @@ class Totals:
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> Totals:
-        values: dict[str, Any] = {}
-        per_benefit: dict[str, dict[BenefitName, int]] = {name: {} for name in _PER_BENEFIT}
-        known = _PLAIN
+        """The record form read back (every figure through int(), an unknown name refused). Built
+        without the dataclass's __init__: every event and projection carries one (the audit's fold)."""
+        values: dict[str, Any] = dict(_ZERO_PLAIN)
+        per_benefit = {name: [0] * len(POOLED) for name in _PER_BENEFIT}
         for key, value in data.items():
-            field, _, benefit = key.partition("_")
-            if field in _PER_BENEFIT and benefit in _POOLED_NAMES:
-                per_benefit[field][_POOLED_NAMES[benefit]] = int(value)
-            elif key in known:
+            if key in _PLAIN:
                 values[key] = int(value)
-            else:
+                continue
+            at = _FLAT_INDEX.get(key)
+            if at is None:
                 raise ValueError(f"unknown totals field {key!r}")
-        return Totals(**values, dedc=ByBenefit(per_benefit["dedc"]), hifp=ByBenefit(per_benefit["hifp"]))
+            per_benefit[at[0]][at[1]] = int(value)
+        for name, fen in per_benefit.items():
+            values[name] = _by_benefit(tuple(fen))
+        return _totals(values)
+
+    def has_negative(self) -> bool:
+        """Whether any figure is below zero (what ``figures`` would show, without building it)."""
+        mine = self.__dict__
+        return min(map(mine.__getitem__, _PLAIN_ORDER)) < 0 or min(self.dedc._fen) < 0 or min(self.hifp._fen) < 0
 
     @property
     def deductibles_total(self) -> int:
@@ -155,6 +162,11 @@ class Totals:
 _NAMES = tuple(f.name for f in fields(Totals))
 _FLAT = {field: tuple(prefix + name.value for name in POOLED) for field, prefix in _PER_BENEFIT.items()}
 _PLAIN = frozenset(_NAMES) - set(_PER_BENEFIT)
+_PLAIN_ORDER = tuple(name for name in _NAMES if name in _PLAIN)
+_ZERO_PLAIN = {name: 0 for name in _PLAIN_ORDER}
+# flat JSON name of a per-benefit figure → (its field, its index in POOLED); no plain name is one
+_FLAT_INDEX = {flat: (field, i) for field, names in _FLAT.items() for i, flat in enumerate(names)}
+assert not _FLAT_INDEX.keys() & _PLAIN
 
 
 def _totals(values: dict[str, Any]) -> Totals:

@@ -30,6 +30,9 @@ def parse_stream_id(stream_id: str) -> tuple[str, int]:
     return psn_no, int(year)
 
 
+Record = tuple[str, Any]  # (event_type, data): all of an event the fold reads
+
+
 def domain_events(events: Sequence[RecordedEvent]) -> list[Event]:
     """The stream's events as the engine's facts, each upcast to its current schema version;
     raises engine.errors.UnreadableEvent for one this code cannot read."""
@@ -47,33 +50,46 @@ def is_visit_stream(stream_id: str) -> bool:
 
 
 def rebuild(stream_id: str, events: Sequence[RecordedEvent]) -> Mapping[str, Any] | None:
-    """The inline projection a stream's events must have produced (for verify_projections).
+    """The inline projection a stream's events must have produced (for verify_projections)."""
+    return rebuild_records(stream_id, [(e.event_type, e.data) for e in events])
+
+
+def rebuild_records(stream_id: str, records: Sequence[Record]) -> Mapping[str, Any] | None:
+    """``rebuild`` from the events' types and data alone (what ledger verify decodes, nothing
+    more: ids and times are the hash chain's business, not the fold's).
     A visit stream keeps none: its events are still folded, so one that breaks the visit's
     rules (or cannot be read) is found. An institution or region stream of the clearing has
     none either: its events are folded (so an unreadable one is found). A contribution stream
     (contrib/<psn_no>/<year>) has none; its events are still read, so one this code cannot read
     is reported."""
     if parse_clearing_stream(stream_id) is not None:
-        fold_clearing_stream(stream_id, events)
+        _fold_clearing(stream_id, records)
         return None
     if stream_id.startswith(CONTRIBUTION_PREFIX):
-        facts = domain_events(events)
+        facts = [from_record(kind, data) for kind, data in records]
         if not all(isinstance(e, ContributionRecorded) for e in facts):
             raise ValueError(f"{stream_id}: a contribution stream holds only ContributionRecorded events")
         return None
     if is_visit_stream(stream_id):
         replay_visit(
-            stream_id.removeprefix(VISIT_STREAM_PREFIX), [visit_event_from_record(e.event_type, e.data) for e in events]
+            stream_id.removeprefix(VISIT_STREAM_PREFIX), [visit_event_from_record(kind, data) for kind, data in records]
         )
         return None
-    return to_json(fold(stream_id, events)) if events else None
+    if not records:
+        return None
+    psn_no, year = parse_stream_id(stream_id)
+    return to_json(replay(psn_no, year, [from_record(kind, data) for kind, data in records]))
 
 
 def fold_clearing_stream(stream_id: str, events: Sequence[RecordedEvent]) -> object:
     """An inst/<code>/<year> or region/<admdvs>/<year> stream folded (raises if unreadable)."""
+    return _fold_clearing(stream_id, [(e.event_type, e.data) for e in events])
+
+
+def _fold_clearing(stream_id: str, records: Sequence[Record]) -> object:
     parsed = parse_clearing_stream(stream_id)
     assert parsed is not None
-    facts = [clearing_record(e.event_type, e.data) for e in events]
+    facts = [clearing_record(kind, data) for kind, data in records]
     return fold_institution(facts) if parsed[0] == "inst" else fold_region(facts)
 
 

@@ -55,12 +55,15 @@ def _no_float(_: str) -> Any:
     raise FloatInData(FLOAT_REFUSED)
 
 
+_REFUSING_FLOATS = json.JSONDecoder(parse_float=_no_float)  # made once: json.loads would make one per call
+
+
 def decode_data(text: str) -> tuple[Any, str | None]:
     """(data, None), or (data, why it is not the ledger's JSON) when it holds a float — which
     jsonb keeps and the v2 hash covers, but the ledger never writes. The check costs nothing
     when there is no float: json calls the hook only for one."""
     try:
-        return json.loads(text, parse_float=_no_float), None
+        return _REFUSING_FLOATS.decode(text), None
     except FloatInData:
         return json.loads(text), FLOAT_REFUSED
 
