@@ -16,7 +16,18 @@ Prints, each with the machine's load average when it was measured (events/s unle
   every stream against its stored totals);
 - replay: ledger.replay.replay_report of --replays person-years picked at random (seeded), as
   `ledger replay` runs it after connecting: p50/p95/p99/max in ms.
-With --chains-only the last two are skipped (the ``small`` shape's events are not the domain's).
+With --chains-only the last two are skipped (the ``small`` shape's events are not the domain's);
+--verify-only measures just the last two. ``verify`` and ``replay`` also print this process's CPU
+time (PostgreSQL's is not in it): on shared cores it moves less than wall time.
+
+Against a baseline revision in the same run: unpack it and run this script with its packages first
+on the path (the editable install's finder comes after PYTHONPATH), alternating with the work tree:
+
+    git archive <rev> | tar -x -C /tmp/base
+    PYTHONPATH=/tmp/base:/tmp/base/services .venv/bin/python benchmarks/ledger_audit.py --database-url DSN --verify-only
+    .venv/bin/python benchmarks/ledger_audit.py --database-url DSN --verify-only
+
+The first line printed names the tree whose ``ledger`` package ran.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import ledger
 from ledger.adapters import postgres_sql as sql
 from ledger.adapters.postgres import PostgresLedger
 from ledger.audit import chain_breaks, scanned_chain_breaks, verify_chains
@@ -102,7 +114,12 @@ async def main(args: Any) -> None:
     pool = await asyncpg.create_pool(args.database_url, min_size=2, max_size=4)
     store = PostgresLedger(pool)
     total = int(await pool.fetchval("SELECT count(*) FROM events"))
-    print(f"{total:,} events; {os.cpu_count()} CPUs; {load()} at start")
+    print(f"{total:,} events; {os.cpu_count()} CPUs; {load()} at start; ledger from {ledger.__file__}")
+    if args.verify_only:
+        await print_verify(store, total)
+        await print_replays(store, [s.stream_id for s in await scanned(store)], args.replays)
+        await pool.close()
+        return
     if args.replays_only:
         await print_replays(store, [s.stream_id for s in await scanned(store)], args.replays)
         await pool.close()
@@ -123,18 +140,28 @@ async def main(args: Any) -> None:
     if args.chains_only:
         await pool.close()
         return
-    report, seconds = await timed(lambda: verify_ledger(store))
-    found = f"{len(report.findings)} finding(s)"
-    print(f"{'verify (chains + replay of totals)':<34}{rate(total, seconds)}  {found}  {load()}")
+    await print_verify(store, total)
     await print_replays(store, [s.stream_id for s in streams], args.replays)
     await pool.close()
 
 
+async def print_verify(store: PostgresLedger, total: int) -> None:
+    cpu = time.process_time()
+    report, seconds = await timed(lambda: verify_ledger(store))
+    cpu = time.process_time() - cpu
+    found = f"{len(report.findings)} finding(s)"
+    print(f"{'verify (chains + replay of totals)':<34}{rate(total, seconds)}  {found}  {load()}")
+    print(f"{'verify, per CPU second (client)':<34}{total / cpu:>12,.0f} events/s ({cpu:.1f} s of CPU)")
+
+
 async def print_replays(store: PostgresLedger, streams: list[str], count: int) -> None:
+    cpu = time.process_time()
     times = await replays(store, streams, count)
+    cpu = time.process_time() - cpu
     p = {q: times[min(len(times) - 1, int(q / 100 * len(times)))] for q in (50, 95, 99)}
+    each = f"{len(times)} replays, {cpu / len(times) * 1000:.2f} ms CPU each"
     print(f"{'replay of one person-year (ms)':<34}p50 {p[50]:.2f}  p95 {p[95]:.2f}  p99 {p[99]:.2f}  "
-          f"max {times[-1]:.2f}  ({len(times)} replays)  {load()}")  # fmt: skip
+          f"max {times[-1]:.2f}  ({each})  {load()}")  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -144,4 +171,5 @@ if __name__ == "__main__":
     parser.add_argument("--sample", type=int, default=50_000, help="events for the per-stream baseline")
     parser.add_argument("--chains-only", action="store_true", help="no domain replays (the small shape)")
     parser.add_argument("--replays-only", action="store_true", help="only the person-year replays")
+    parser.add_argument("--verify-only", action="store_true", help="only verify and the person-year replays")
     asyncio.run(main(parser.parse_args()))
