@@ -118,6 +118,7 @@ _ITEM = (
     "excluded_category",
 )
 _DECLARED = ("chrgitm_lv", "selfpay_prop", "pric_uplmt_amt", "hi_nego_drug_flag")
+_DECLARED_FIELDS = frozenset(_DECLARED)
 _VISIT = (
     "psn_no",
     "insutype",
@@ -182,7 +183,7 @@ def visit_to_json(visit: Visit) -> Json:
 
 
 def _declared(d: Mapping[str, Any]) -> DeclaredTerms:
-    d = exact(d, set(_DECLARED))
+    d = exact(d, _DECLARED_FIELDS)
     level, flagged = d["chrgitm_lv"], d["hi_nego_drug_flag"]
     return DeclaredTerms(
         chrgitm_lv=None if level is None else ChargeLevel(level),
@@ -193,7 +194,7 @@ def _declared(d: Mapping[str, Any]) -> DeclaredTerms:
 
 
 def _item(d: Mapping[str, Any]) -> VisitItem:
-    d = exact(d, set(ITEM_FIELDS))
+    d = exact(d, ITEM_FIELDS)
     excluded = d["excluded_category"]
     return VisitItem(
         feedetl_sn=text(d["feedetl_sn"]),
@@ -219,7 +220,7 @@ def _prescriber(d: Mapping[str, Any] | None) -> Prescriber | None:
 
 
 def visit_from_json(data: Mapping[str, Any]) -> Visit:
-    d = exact(data, set(VISIT_FIELDS))
+    d = exact(data, VISIT_FIELDS)
     relation = d["acct_payer_relation"]
     return Visit(
         psn_no=text(d["psn_no"]),

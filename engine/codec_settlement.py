@@ -19,6 +19,8 @@ _AMOUNTS = tuple(f.name for f in fields(SettlementAmounts))
 _FUND = tuple(f.name for f in fields(FundPayment))
 _SPLIT = tuple(f.name for f in fields(SplitItem))
 _CASE = tuple(f.name for f in fields(CaseFacts))
+# The same names as sets, made once: exact() compares every object read against one of them.
+_AMOUNTS_FIELDS, _FUND_FIELDS, _SPLIT_FIELDS, _CASE_FIELDS = map(frozenset, (_AMOUNTS, _FUND, _SPLIT, _CASE))
 
 
 def stamp_to_json(stamp: PolicyStamp) -> Json:
@@ -35,7 +37,7 @@ def amounts_to_json(amounts: SettlementAmounts) -> Json:
 
 
 def amounts_from_json(data: Mapping[str, Any]) -> SettlementAmounts:
-    d = exact(data, set(_AMOUNTS))
+    d = exact(data, _AMOUNTS_FIELDS)
     values: dict[str, Any] = {name: fen(d[name]) for name in _AMOUNTS if name != "pool_prop_selfpay"}
     return SettlementAmounts(**values, pool_prop_selfpay=decimal(d["pool_prop_selfpay"]))
 
@@ -53,7 +55,7 @@ def funds_from_json(rows: list[Mapping[str, Any]]) -> tuple[FundPayment, ...]:
             fen(d["fund_payamt"]),
             text(d["setl_proc_info"]),
         )
-        for d in (exact(row, set(_FUND)) for row in rows)
+        for d in (exact(row, _FUND_FIELDS) for row in rows)
     )
 
 
@@ -104,7 +106,7 @@ def _split(d: Mapping[str, Any]) -> SplitItem:
 
 
 def splits_from_json(rows: list[Mapping[str, Any]]) -> tuple[SplitItem, ...]:
-    return tuple(_split(exact(row, set(_SPLIT))) for row in rows)
+    return tuple(_split(exact(row, _SPLIT_FIELDS)) for row in rows)
 
 
 def case_to_json(case: CaseFacts | None) -> Json | None:
@@ -126,7 +128,7 @@ _KINDS: dict[Any, Literal["core", "comprehensive", "drg"] | None] = {
 def case_from_json(data: Mapping[str, Any] | None) -> CaseFacts | None:
     if data is None:
         return None
-    d = exact(data, set(_CASE))
+    d = exact(data, _CASE_FIELDS)
     return CaseFacts(
         paymtd=_METHODS[d["paymtd"]],
         region=text(d["region"]),
