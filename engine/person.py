@@ -160,13 +160,22 @@ def _changed(state: PersonYear, **changes: Any) -> PersonYear:
     return made
 
 
-def apply(state: PersonYear, event: Event) -> PersonYear:
+Folded = Event | OpenSettlement
+"""What the fold takes: an event, or a settlement as the OpenSettlement its ClaimSettled opens —
+all the fold reads of one (engine.records.fold_view reads only that much of a stored one)."""
+
+
+def apply(state: PersonYear, event: Folded) -> PersonYear:
     """One event onto a person's year. Asserts the books' invariants after it."""
     if isinstance(event, ClaimSettled):  # first: most events of a year are settlements
+        event = OpenSettlement.of(event)
+    if isinstance(event, OpenSettlement):
+        if event.reversed_by is not None:
+            raise InvariantBroken(f"settlement {event.setl_id} opened as already reversed")
         new = _changed(
             state,
             totals=state.totals + event.delta,
-            settlements=_with(state.settlements, event.setl_id, OpenSettlement.of(event)),
+            settlements=_with(state.settlements, event.setl_id, event),
             visits=_with(state.visits, event.mdtrt_id, event.setl_id),
         )
     elif isinstance(event, PersonEnrolled):
@@ -218,7 +227,7 @@ def _check(state: PersonYear) -> None:
         raise InvariantBroken(f"{state.stream_id}: a fund paid more than the self-pay it works on")
 
 
-def replay(psn_no: str, year: int, events: Iterable[Event]) -> PersonYear:
+def replay(psn_no: str, year: int, events: Iterable[Folded]) -> PersonYear:
     """The fold: a person's year from nothing but its events."""
     state = PersonYear(psn_no=psn_no, year=year)
     for event in events:

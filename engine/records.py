@@ -45,6 +45,7 @@ from engine.events import (
     PersonEnrolled,
     SettlementReversed,
 )
+from engine.person import Folded, OpenSettlement
 from engine.totals import Totals
 from engine.upcasters import UPCASTERS
 from engine.visit_events import VisitEvent
@@ -273,7 +274,35 @@ def visit_event_from_record(event_type: str, data: Mapping[str, Any]) -> VisitEv
     return event
 
 
-def _read(event_type: str, data: Mapping[str, Any]) -> Any:
+def fold_view(event_type: str, data: Mapping[str, Any]) -> Folded:
+    """What the person-year fold reads of a stored event (engine.person.apply takes either): a
+    ClaimSettled as the OpenSettlement it opens — its fields checked as from_record checks them,
+    its upcasting the same, but the visit beyond its two ids, the items, the case and the trail
+    (priced detail the totals never read) not built. Every other event as from_record reads it.
+    Raises UnreadableEvent where the fold cannot read the event."""
+    if event_type != "ClaimSettled":
+        return from_record(event_type, data)
+    view: OpenSettlement = _read(event_type, data, _settlement_in)
+    return view
+
+
+def _settlement_in(d: Mapping[str, Any]) -> OpenSettlement:
+    """Of a ClaimSettled's data, what OpenSettlement.of takes from the event _claim_in makes."""
+    visit, payer = d["visit"], d["payer_psn_no"]
+    return OpenSettlement(
+        setl_id=text(d["setl_id"]),
+        mdtrt_id=text(visit["mdtrt_id"]),
+        fixmedins_code=text(visit["fixmedins_code"]),
+        delta=Totals.from_json(d["delta"]),
+        payer_psn_no=None if payer is None else text(payer),
+        policy=stamp_from_json(d["policy"]),
+        amounts=amounts_from_json(d["amounts"]),
+        funds=tuple((row.fund_pay_type, row.fund_payamt) for row in funds_from_json(d["funds"])),
+    )
+
+
+def _read(event_type: str, data: Mapping[str, Any], reader: Callable[[Mapping[str, Any]], Any] | None = None) -> Any:
+    """The codec's reader (or ``reader``) over the data at its current version, its fields exact."""
     codec = BY_NAME.get(event_type)
     version = data.get(VERSION_KEY, 1) if codec is not None and type(data) is dict else None
     if codec is not None and type(version) is int and version == codec.version:
@@ -283,7 +312,7 @@ def _read(event_type: str, data: Mapping[str, Any]) -> Any:
         codec = BY_NAME[event_type]
     try:
         body = exact({k: v for k, v in current.items() if k != VERSION_KEY}, codec.fields)
-        return codec.read(body)
+        return (reader or codec.read)(body)
     except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as error:
         version = current.get(VERSION_KEY)
         raise UnreadableEvent(event_type, version, f"does not fit its schema: {error!r}") from None

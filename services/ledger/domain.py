@@ -14,7 +14,7 @@ from engine.clearing.records import from_record as clearing_record
 from engine.contributions import ContributionRecorded
 from engine.events import Event
 from engine.person import PersonYear, replay
-from engine.records import from_record, visit_event_from_record
+from engine.records import fold_view, from_record, visit_event_from_record
 from engine.snapshot import from_json, to_json, upcast
 from engine.visit_events import VISIT_STREAM_PREFIX
 from engine.visit_stream import replay_visit
@@ -75,10 +75,15 @@ def rebuild_records(stream_id: str, records: Sequence[Record]) -> Mapping[str, A
             stream_id.removeprefix(VISIT_STREAM_PREFIX), [visit_event_from_record(kind, data) for kind, data in records]
         )
         return None
-    if not records:
-        return None
+    return to_json(fold_records(stream_id, records)) if records else None
+
+
+def fold_records(stream_id: str, records: Sequence[Record]) -> PersonYear:
+    """The person-year fold over what it reads of each event (engine.records.fold_view): the same
+    ``replay`` as ``fold``, without building the priced detail of each settlement that the totals
+    never read. An event the fold cannot read raises UnreadableEvent, as with ``fold``."""
     psn_no, year = parse_stream_id(stream_id)
-    return to_json(replay(psn_no, year, [from_record(kind, data) for kind, data in records]))
+    return replay(psn_no, year, [fold_view(kind, data) for kind, data in records])
 
 
 def fold_clearing_stream(stream_id: str, events: Sequence[RecordedEvent]) -> object:

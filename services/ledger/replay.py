@@ -12,7 +12,7 @@ from engine.person import PersonYear
 from engine.policy_book import PolicyBook
 from engine.snapshot import from_json, to_json, upcast
 from engine.views import annual_totals
-from ledger.domain import fold
+from ledger.domain import fold_records
 from ledger.store import LedgerStore
 
 
@@ -49,7 +49,7 @@ async def replay_report(
     events, (_, snapshot) = await asyncio.gather(
         store.read_stream(stream_id, as_of=as_of), store.read_projection(stream_id)
     )
-    rebuilt = fold(stream_id, events)
+    rebuilt = fold_records(stream_id, [(e.event_type, e.data) for e in events])
     replayed = to_json(rebuilt)
     if as_of is None and snapshot is not None and upcast(snapshot) == replayed:
         # The stored totals are the replay's, value for value: reading them back into a PersonYear
