@@ -49,15 +49,18 @@ class Template:
 
 async def settlement_templates(people: int, seed: int) -> list[Template]:
     """A priced day's person-years (the real engine, policies/ and examples.generator)."""
+    import sys
     from pathlib import Path
 
     from ledger.adapters.memory import MemoryLedger
     from settlement.service_layer.handlers import SettlementService
 
     from engine.policy_files import load_policy_book
-    from examples.generator import day_lines
 
     root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))  # examples/ is not an installed package
+    from examples.generator import day_lines
+
     store = MemoryLedger()
     service = SettlementService(store, load_policy_book(root / "policies"), clock=lambda: datetime.now(UTC))
     for n, line in enumerate(day_lines(people, seed), start=1):
