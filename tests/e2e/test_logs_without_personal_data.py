@@ -43,11 +43,15 @@ async def test_no_log_line_of_either_service_names_a_person_through_a_database_o
 
     service = await stack.start_settlement(LOG_LEVEL="DEBUG", SETTLEMENT_MAX_RETRY_SECONDS="1")
     await stack.send(enrolments)
-    await stack.produce(claims)
+    half = len(claims) // 2
+    await stack.produce(claims[:half])
     while await stack.count_events("ClaimSettled") < 5:
         await asyncio.sleep(0.05)
     database = stack.database_url.rsplit("/", 1)[1].split("?")[0]
-    await cut_database(postgres_admin_dsn, database, seconds=3)
+    outage = asyncio.create_task(cut_database(postgres_admin_dsn, database, seconds=3))
+    await asyncio.sleep(0.5)  # the database refuses by now: the rest arrives during the outage,
+    await stack.produce(claims[half:])  # so a batch is consumed while it is down (group commit may
+    await outage  # have settled the whole first half before the cut)
     expected, _ = await offline_reference(enrolments + claims, tmp_path)
     await stack.all_answers(expected=len(expected), timeout=120)
 
