@@ -166,17 +166,40 @@ async def process_batch(
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy | None = None,
 ) -> None:
-    """Answer every record in order; raises on an outage before anything is acked. Runs of
-    records a group takes are committed together; the others are answered alone, in between.
-    A stand-in service (a test double of the service) answers every record alone. Without a
-    dead-letter policy (a test, a tool), a failing message is still answered, not copied."""
+    """Answer every record, each partition's in order; raises on an outage before anything is
+    acked. The partitions of a batch are answered side by side: a person's messages share one
+    partition (keyed by psn_no), so while one partition's group waits for its commit another's
+    is priced — what a second instance would do, in this one. Where two touch one person-year
+    anyway (a relative's account paying), the ledger's expected versions refuse the later
+    commit and its members are answered again alone, as between two instances. Runs of records
+    a group takes are committed together; the others are answered alone, in between. A
+    stand-in service (a test double of the service) answers every record alone, in order.
+    Without a dead-letter policy (a test, a tool), a failing message is answered, not copied."""
     dead = dead or DeadLetterPolicy(NoDeadLetterTopic(), service.topics)
     metrics.batch_size.observe(len(records))
-    grouping = isinstance(service, SettlementService)
+    if not isinstance(service, SettlementService):
+        for record in records:
+            await answer_alone(service, record, metrics, dead)
+        return
+    partitions: dict[tuple[str, int], list[Any]] = {}
+    for record in records:
+        partitions.setdefault((record.topic, record.partition), []).append(record)
+    done = await asyncio.gather(
+        *(process_partition(service, run, metrics, dead) for run in partitions.values()), return_exceptions=True
+    )
+    for outcome in done:  # every partition has finished: the batch is rewound whole, or acked
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+async def process_partition(
+    service: SettlementService, records: list[Any], metrics: SettlementMetrics, dead: DeadLetterPolicy
+) -> None:
+    """One partition's records of a batch, in order: grouped runs committed together."""
     group: list[tuple[Any, Inbound]] = []
     for record in records:
-        inbound = read_record(service, record) if grouping else None
-        if inbound is not None and inbound.grouped:
+        inbound = read_record(service, record)
+        if inbound.grouped:
             group.append((record, inbound))
             if len(group) == MAX_GROUP:
                 await answer_group(service, group, metrics, dead)

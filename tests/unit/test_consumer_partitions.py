@@ -1,0 +1,80 @@
+"""The partitions of a consumed batch are answered side by side, each in its own order."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from group_commit_scenarios import Record, answers, claim, enrolment, policy, records, service
+from ledger.adapters.memory import MemoryLedger
+from ledger.store import BatchReceipt, CommitRequest
+from settlement.entrypoints.consumer import process_batch
+
+from ops.metrics import SettlementMetrics
+
+
+def on_partition(batch: tuple[Record, ...], partition: int) -> tuple[Record, ...]:
+    return tuple(replace(r, partition=partition) for r in batch)
+
+
+async def test_one_partitions_group_is_priced_while_anothers_commit_waits() -> None:
+    """While partition 0's group waits for its commit, partition 1's is priced and committed: the
+    first commit is held until a second one arrives (which, one partition after the other, it never
+    would), and each partition's answers come out in its own order."""
+    store = MemoryLedger()
+    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    inner, second = store.commit_batch, asyncio.Event()
+    calls: list[int] = []
+
+    async def held(requests: Any) -> BatchReceipt:
+        calls.append(len(requests))
+        if len(calls) == 1:
+            await asyncio.wait_for(second.wait(), timeout=5)  # sequential processing times out here
+        else:
+            second.set()
+        receipt: BatchReceipt = await inner(requests)
+        return receipt
+
+    store.commit_batch = held  # type: ignore[method-assign]
+    batch = on_partition(records(claim("A-1", "P1", "800.00", 3), claim("A-2", "P1", "900.00", 4), first_offset=10), 0)
+    batch += on_partition(records(claim("B-1", "P2", "700.00", 3), first_offset=10), 1)
+    await process_batch(service(store), batch, SettlementMetrics(), policy())
+
+    assert calls == [2, 1]  # partition 0's group of two, held; partition 1's of one, committed meanwhile
+    answered = [a["request_id"] for a in await answers(store) if a["msg_type"] == "settlement"]
+    assert answered == ["B-1", "A-1", "A-2"]  # partition 1 first; partition 0's in its order
+
+
+async def test_a_partition_that_fails_fails_the_batch_after_the_others_have_finished() -> None:
+    """An outage in one partition rewinds the whole batch, but only once every partition's work
+    has ended: nothing is acknowledged while another partition is still committing."""
+    store = MemoryLedger()
+    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    inner, finished = store.commit_batch, list[str]()
+
+    async def failing(requests: list[CommitRequest]) -> BatchReceipt:
+        keys = [one.request.key for one in requests if one.request is not None]
+        if any("A-1" in key for key in keys):
+            raise ConnectionResetError("the database went away")
+        await asyncio.sleep(0.05)  # the other partition is still committing when the first fails
+        receipt: BatchReceipt = await inner(requests)
+        finished.extend(keys)
+        return receipt
+
+    store.commit_batch = failing  # type: ignore[method-assign]
+    batch = on_partition(records(claim("A-1", "P1", "800.00", 3), first_offset=10), 0)
+    batch += on_partition(records(claim("B-1", "P2", "700.00", 3), first_offset=10), 1)
+    svc = service(store)
+    svc.ledger_reachable = _unreachable  # type: ignore[method-assign]
+    try:
+        await process_batch(svc, batch, SettlementMetrics(), policy())
+    except ConnectionResetError:
+        pass
+    else:
+        raise AssertionError("an outage in one partition must fail the batch")
+    assert [key.rsplit(":", 1)[1] for key in finished] == ["B-1"]  # it finished before the batch failed
+
+
+async def _unreachable() -> bool:
+    return False
