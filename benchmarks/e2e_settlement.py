@@ -476,6 +476,8 @@ class CpuMeter:
     def __exit__(self, *_: object) -> None:
         wall = time.perf_counter() - self.began
         busy, total = (a - b for a, b in zip(_machine(), self.machine, strict=True))
+        for role, pids in _servers().items():  # backends started meanwhile: all their CPU is this window's
+            self.roles[role] = list(dict.fromkeys([*self.roles[role], *pids]))
         self.share = {
             role: 100 * sum(max(0.0, _proc_cpu(pid) - self.before.get(pid, 0.0)) for pid in pids) / wall
             for role, pids in self.roles.items()
