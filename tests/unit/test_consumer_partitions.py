@@ -6,10 +6,12 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from group_commit_scenarios import Record, answers, claim, enrolment, policy, records, service
+import pytest
+from group_commit_scenarios import Producer, Record, answers, by_request, claim, enrolment, policy, records, service
 from ledger.adapters.memory import MemoryLedger
 from ledger.store import BatchReceipt, CommitRequest
 from settlement.entrypoints.consumer import process_batch
+from settlement.service_layer import handlers
 
 from ops.metrics import SettlementMetrics
 
@@ -74,6 +76,46 @@ async def test_a_partition_that_fails_fails_the_batch_after_the_others_have_fini
     else:
         raise AssertionError("an outage in one partition must fail the batch")
     assert [key.rsplit(":", 1)[1] for key in finished] == ["B-1"]  # it finished before the batch failed
+
+
+async def test_after_an_outage_in_one_partition_another_begins_no_record_so_its_poison_is_dead_lettered_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partition 0 loses its connection while committing; the batch will be rewound whole. One
+    partition after the other, partition 1's poison message was never begun on that pass; side
+    by side it must not be either: tried, answered internal_error and copied to the dead-letter
+    topic on a pass that is rewound, it is tried and copied again on the redelivery — two dead
+    letters (two re-drives, two alerts' worth of settlement_dead_letters_total) for one message."""
+    real = handlers.settle_claim
+
+    def fails_on_boom(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["request_id"] == "BOOM":
+            raise ZeroDivisionError("a bug this claim triggers")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "settle_claim", fails_on_boom)
+    store = MemoryLedger()
+    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    inner, connection_reset = store.commit_batch, [True]
+
+    async def resets_once(requests: list[CommitRequest]) -> BatchReceipt:
+        if connection_reset[0] and any(one.request is not None and "A-1" in one.request.key for one in requests):
+            raise ConnectionResetError("the connection was reset")
+        receipt: BatchReceipt = await inner(requests)
+        return receipt
+
+    store.commit_batch = resets_once  # type: ignore[method-assign]
+    batch = on_partition(records(claim("A-1", "P2", "800.00", 3), first_offset=10), 0)
+    batch += on_partition(records(claim("BOOM", "P1", "900.00", 3), first_offset=10), 1)
+    producer = Producer()
+    with pytest.raises(ConnectionResetError):
+        await process_batch(service(store), batch, SettlementMetrics(), policy(producer))
+    connection_reset[0] = False
+    await process_batch(service(store), batch, SettlementMetrics(), policy(producer))  # the redelivery
+
+    got = by_request(await answers(store))
+    assert [a["code"] for a in got["BOOM"]] == ["internal_error"] and len(got["A-1"]) == 1
+    assert [topic for topic, _ in producer.sent] == ["claims.dlq.v1"]  # one message, one dead letter
 
 
 async def _unreachable() -> bool:
