@@ -58,6 +58,7 @@ async def test_a_partition_that_fails_fails_the_batch_after_the_others_have_fini
     async def failing(requests: list[CommitRequest]) -> BatchReceipt:
         keys = [one.request.key for one in requests if one.request is not None]
         if any("A-1" in key for key in keys):
+            await asyncio.sleep(0.01)  # partition 1 has begun its commit by now
             raise ConnectionResetError("the database went away")
         await asyncio.sleep(0.05)  # the other partition is still committing when the first fails
         receipt: BatchReceipt = await inner(requests)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -184,8 +185,10 @@ async def process_batch(
     partitions: dict[tuple[str, int], list[Any]] = {}
     for record in records:
         partitions.setdefault((record.topic, record.partition), []).append(record)
+    rewinding = asyncio.Event()  # set by the first partition that fails: the batch will be rewound
     done = await asyncio.gather(
-        *(process_partition(service, run, metrics, dead) for run in partitions.values()), return_exceptions=True
+        *(process_partition(service, run, metrics, dead, rewinding) for run in partitions.values()),
+        return_exceptions=True,
     )
     for outcome in done:  # every partition has finished: the batch is rewound whole, or acked
         if isinstance(outcome, BaseException):
@@ -193,22 +196,44 @@ async def process_batch(
 
 
 async def process_partition(
-    service: SettlementService, records: list[Any], metrics: SettlementMetrics, dead: DeadLetterPolicy
+    service: SettlementService,
+    records: list[Any],
+    metrics: SettlementMetrics,
+    dead: DeadLetterPolicy,
+    rewinding: asyncio.Event | None = None,
 ) -> None:
-    """One partition's records of a batch, in order: grouped runs committed together."""
+    """One partition's records of a batch, in order: grouped runs committed together. Once a
+    partition has failed (``rewinding``) the batch will be rewound, so the others begin no
+    further step, as one partition after the other would not have: a poison message begun
+    then would be tried, answered and dead-lettered on this pass and again on the redelivery."""
+    rewinding = rewinding if rewinding is not None else asyncio.Event()
+    try:
+        for group, alone in steps(service, records):
+            if rewinding.is_set():
+                return
+            await answer_group(service, group, metrics, dead)  # the group before it first: order kept
+            if alone is not None and not rewinding.is_set():
+                await answer_alone(service, alone, metrics, dead)
+    except BaseException:
+        rewinding.set()
+        raise
+
+
+def steps(service: SettlementService, records: list[Any]) -> Iterator[tuple[list[tuple[Any, Inbound]], Any]]:
+    """A partition's records as the steps that answer them, in order: a run the group takes (at
+    most MAX_GROUP, maybe empty), then the record after it that is answered alone, if any."""
     group: list[tuple[Any, Inbound]] = []
     for record in records:
         inbound = read_record(service, record)
-        if inbound.grouped:
-            group.append((record, inbound))
-            if len(group) == MAX_GROUP:
-                await answer_group(service, group, metrics, dead)
-                group = []
+        if not inbound.grouped:
+            yield group, record
+            group = []
             continue
-        await answer_group(service, group, metrics, dead)  # the group before it first: order kept
-        group = []
-        await answer_alone(service, record, metrics, dead)
-    await answer_group(service, group, metrics, dead)
+        group.append((record, inbound))
+        if len(group) == MAX_GROUP:
+            yield group, None
+            group = []
+    yield group, None
 
 
 def read_record(service: SettlementService, record: Any) -> Inbound:
