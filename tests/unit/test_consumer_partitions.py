@@ -119,5 +119,49 @@ async def test_after_an_outage_in_one_partition_another_begins_no_record_so_its_
     assert [topic for topic, _ in producer.sent] == ["claims.dlq.v1"]  # one message, one dead letter
 
 
+async def test_a_poison_message_cut_from_a_group_committing_while_another_partition_fails_is_dead_lettered_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partition 1's group (C-1, then the poison BOOM, which fails in the group) is committing
+    when partition 0 loses its connection. C-1's commit finishes; BOOM, left to be answered
+    alone after the commit, is not begun on this pass, which is rewound: on the redelivery C-1
+    has its stored answer and BOOM is tried, answered and dead-lettered, once."""
+    real = handlers.settle_claim
+
+    def fails_on_boom(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["request_id"] == "BOOM":
+            raise ZeroDivisionError("a bug this claim triggers")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "settle_claim", fails_on_boom)
+    store = MemoryLedger()
+    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    inner, connection_reset = store.commit_batch, [True]
+
+    async def resets_once(requests: list[CommitRequest]) -> BatchReceipt:
+        if connection_reset[0] and any(one.request is not None and "A-1" in one.request.key for one in requests):
+            await asyncio.sleep(0.01)  # partition 1 has begun its commit by now
+            raise ConnectionResetError("the connection was reset")
+        await asyncio.sleep(0.05)  # still committing when partition 0 fails
+        receipt: BatchReceipt = await inner(requests)
+        return receipt
+
+    store.commit_batch = resets_once  # type: ignore[method-assign]
+    batch = on_partition(records(claim("A-1", "P2", "800.00", 3), first_offset=10), 0)
+    batch += on_partition(
+        records(claim("C-1", "P1", "700.00", 3), claim("BOOM", "P1", "900.00", 4), first_offset=10), 1
+    )
+    producer = Producer()
+    with pytest.raises(ConnectionResetError):
+        await process_batch(service(store), batch, SettlementMetrics(), policy(producer))
+    assert "BOOM" not in by_request(await answers(store))  # not begun on the pass that is rewound
+    connection_reset[0] = False
+    await process_batch(service(store), batch, SettlementMetrics(), policy(producer))  # the redelivery
+
+    got = by_request(await answers(store))
+    assert [a["code"] for a in got["BOOM"]] == ["internal_error"] and len(got["C-1"]) == len(got["A-1"]) == 1
+    assert [topic for topic, _ in producer.sent] == ["claims.dlq.v1"]  # one message, one dead letter
+
+
 async def _unreachable() -> bool:
     return False
