@@ -211,7 +211,7 @@ async def process_partition(
         for group, alone in steps(service, records):
             if rewinding.is_set():
                 return
-            await answer_group(service, group, metrics, dead)  # the group before it first: order kept
+            await answer_group(service, group, metrics, dead, rewinding)  # the group before it first: order kept
             if alone is not None and not rewinding.is_set():
                 await answer_alone(service, alone, metrics, dead)
     except BaseException:
@@ -257,10 +257,15 @@ async def answer_alone(
 
 
 async def answer_group(
-    service: SettlementService, group: list[tuple[Any, Inbound]], metrics: SettlementMetrics, dead: DeadLetterPolicy
+    service: SettlementService,
+    group: list[tuple[Any, Inbound]],
+    metrics: SettlementMetrics,
+    dead: DeadLetterPolicy,
+    rewinding: asyncio.Event | None = None,
 ) -> None:
     """One transaction for the group's answers; then, in order, those it left to be answered
-    alone. Each member's latency is its group's (the answer exists once the group commits)."""
+    alone — none once another partition has failed (``rewinding``: see process_partition).
+    Each member's latency is its group's (the answer exists once the group commits)."""
     if not group:
         return
     started = time.perf_counter()
@@ -279,6 +284,8 @@ async def answer_group(
         # no person is bound for the pseudonymiser; each member's own attempts log it in full.
         log.error("group_failed", size=len(group), error=type(error).__name__)
         for record, _ in group:
+            if rewinding is not None and rewinding.is_set():
+                return
             await answer_alone(service, record, metrics, dead)
         return
     elapsed = time.perf_counter() - started
@@ -293,12 +300,14 @@ async def answer_group(
         committed_ms=round(outcome.committed_s * 1000, 1),
     )
     for index in outcome.alone:
+        if rewinding is not None and rewinding.is_set():
+            return
         record = group[index][0]
         if index in outcome.failures:
             failed_in_group(record, outcome, index, metrics)
         await answer_alone(service, record, metrics, dead)
     if outcome.rest_from is not None:  # cut at a failed member, now answered: the rest after it
-        await answer_group(service, group[outcome.rest_from :], metrics, dead)
+        await answer_group(service, group[outcome.rest_from :], metrics, dead, rewinding)
 
 
 def failed_in_group(record: Any, outcome: GroupOutcome, index: int, metrics: SettlementMetrics) -> None:
