@@ -86,11 +86,6 @@ def fold_records(stream_id: str, records: Sequence[Record]) -> PersonYear:
     return replay(psn_no, year, [fold_view(kind, data) for kind, data in records])
 
 
-def fold_clearing_stream(stream_id: str, events: Sequence[RecordedEvent]) -> object:
-    """An inst/<code>/<year> or region/<admdvs>/<year> stream folded (raises if unreadable)."""
-    return _fold_clearing(stream_id, [(e.event_type, e.data) for e in events])
-
-
 def _fold_clearing(stream_id: str, records: Sequence[Record]) -> object:
     parsed = parse_clearing_stream(stream_id)
     assert parsed is not None

@@ -3,8 +3,8 @@
 ``ledger verify`` and ``audit.verify_chains`` read every event once, so what they read and how
 is what they cost. An event comes as a ``ScannedEvent``: only the columns the hash covers, data
 as jsonb's own text (what the v2 hash is defined over, ADR 0005) and the times already in the
-hash's UTC form — nothing decoded that the check does not need. The domain's fold decodes an
-event (``as_recorded``) only when a verify replays it.
+hash's UTC form — nothing decoded that the check does not need. A verify decodes an event's
+data (``decode_data``) for the domain's fold, and nothing else of it.
 
 PostgreSQL yields them from one COPY in (stream, version) order, and the projections from keyset
 pages on a second connection that shares the COPY's snapshot (PostgresLedger.scan_streams), so a
@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NamedTuple
 
-from ledger.store import ProjectionState, RecordedEvent
+from ledger.store import ProjectionState
 
 
 class ScannedEvent(NamedTuple):
@@ -66,23 +64,6 @@ def decode_data(text: str) -> tuple[Any, str | None]:
         return _REFUSING_FLOATS.decode(text), None
     except FloatInData:
         return json.loads(text), FLOAT_REFUSED
-
-
-def as_recorded(event: ScannedEvent, data: Any = None) -> RecordedEvent:
-    """The event as the domain's fold takes it (data decoded unless given, times parsed)."""
-    return RecordedEvent(
-        stream_id=event.stream_id,
-        version=event.version,
-        position=event.position,
-        event_id=uuid.UUID(event.event_id),
-        event_type=event.event_type,
-        data=json.loads(event.data) if data is None else data,
-        occurred_at=datetime.fromisoformat(event.occurred_at),
-        recorded_at=datetime.fromisoformat(event.recorded_at),
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-        hash_alg=event.hash_alg,
-    )
 
 
 # --- PostgreSQL's COPY text format, read back -------------------------------------------------
