@@ -98,6 +98,18 @@ def service(store: LedgerStore) -> SettlementService:
     return SettlementService(store, BOOK, clock=lambda: datetime(2025, 3, 1, tzinfo=UTC))
 
 
+def poison(monkeypatch: pytest.MonkeyPatch, request_id: str = "BOOM") -> None:
+    """The engine fails on the claim of ``request_id`` (a bug that claim triggers), every time."""
+    real = handlers.settle_claim
+
+    def fails_on_it(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["request_id"] == request_id:
+            raise ZeroDivisionError("a bug this claim triggers")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "settle_claim", fails_on_it)
+
+
 async def answers(store: LedgerStore) -> list[dict[str, Any]]:
     """Every answer the ledger holds for the relay, in commit order."""
     rows = await cast(AuditableStore, store).read_outbox(0, 10_000)  # both ledgers are auditable
@@ -245,14 +257,7 @@ class GroupCommitScenarios:
     async def test_a_poison_message_in_a_batch_is_answered_internal_error_and_the_others_commit_in_one_group(
         self, store: LedgerStore, reference: LedgerStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        real = handlers.settle_claim
-
-        def fails_on_boom(*args: Any, **kwargs: Any) -> Any:
-            if kwargs["request_id"] == "BOOM":
-                raise ZeroDivisionError("a bug this claim triggers")
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(handlers, "settle_claim", fails_on_boom)
+        poison(monkeypatch)
         batch = records(
             enrolment("P1"), claim("C-1", "P1", "1000.00", 3), claim("BOOM", "P1", "5000.00", 4),
             claim("C-2", "P1", "2000.00", 5),

@@ -7,13 +7,30 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from group_commit_scenarios import Producer, Record, answers, by_request, claim, enrolment, policy, records, service
+from group_commit_scenarios import (
+    Producer,
+    Record,
+    answers,
+    by_request,
+    claim,
+    enrolment,
+    poison,
+    policy,
+    records,
+    service,
+)
 from ledger.adapters.memory import MemoryLedger
 from ledger.store import BatchReceipt, CommitRequest
 from settlement.entrypoints.consumer import process_batch
-from settlement.service_layer import handlers
 
 from ops.metrics import SettlementMetrics
+
+
+async def enrolled() -> MemoryLedger:
+    """A ledger where P1 and P2 are enrolled, by a batch of their own before the claims."""
+    store = MemoryLedger()
+    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    return store
 
 
 def on_partition(batch: tuple[Record, ...], partition: int) -> tuple[Record, ...]:
@@ -24,8 +41,7 @@ async def test_one_partitions_group_is_priced_while_anothers_commit_waits() -> N
     """While partition 0's group waits for its commit, partition 1's is priced and committed: the
     first commit is held until a second one arrives (which, one partition after the other, it never
     would), and each partition's answers come out in its own order."""
-    store = MemoryLedger()
-    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    store = await enrolled()
     inner, second = store.commit_batch, asyncio.Event()
     calls: list[int] = []
 
@@ -51,8 +67,7 @@ async def test_one_partitions_group_is_priced_while_anothers_commit_waits() -> N
 async def test_a_partition_that_fails_fails_the_batch_after_the_others_have_finished() -> None:
     """An outage in one partition rewinds the whole batch, but only once every partition's work
     has ended: nothing is acknowledged while another partition is still committing."""
-    store = MemoryLedger()
-    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    store = await enrolled()
     inner, finished = store.commit_batch, list[str]()
 
     async def failing(requests: list[CommitRequest]) -> BatchReceipt:
@@ -87,16 +102,8 @@ async def test_after_an_outage_in_one_partition_another_begins_no_record_so_its_
     by side it must not be either: tried, answered internal_error and copied to the dead-letter
     topic on a pass that is rewound, it is tried and copied again on the redelivery — two dead
     letters (two re-drives, two alerts' worth of settlement_dead_letters_total) for one message."""
-    real = handlers.settle_claim
-
-    def fails_on_boom(*args: Any, **kwargs: Any) -> Any:
-        if kwargs["request_id"] == "BOOM":
-            raise ZeroDivisionError("a bug this claim triggers")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(handlers, "settle_claim", fails_on_boom)
-    store = MemoryLedger()
-    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    poison(monkeypatch)
+    store = await enrolled()
     inner, connection_reset = store.commit_batch, [True]
 
     async def resets_once(requests: list[CommitRequest]) -> BatchReceipt:
@@ -126,16 +133,8 @@ async def test_a_poison_message_cut_from_a_group_committing_while_another_partit
     when partition 0 loses its connection. C-1's commit finishes; BOOM, left to be answered
     alone after the commit, is not begun on this pass, which is rewound: on the redelivery C-1
     has its stored answer and BOOM is tried, answered and dead-lettered, once."""
-    real = handlers.settle_claim
-
-    def fails_on_boom(*args: Any, **kwargs: Any) -> Any:
-        if kwargs["request_id"] == "BOOM":
-            raise ZeroDivisionError("a bug this claim triggers")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(handlers, "settle_claim", fails_on_boom)
-    store = MemoryLedger()
-    await process_batch(service(store), records(enrolment("P1"), enrolment("P2")), SettlementMetrics(), policy())
+    poison(monkeypatch)
+    store = await enrolled()
     inner, connection_reset = store.commit_batch, [True]
 
     async def resets_once(requests: list[CommitRequest]) -> BatchReceipt:
