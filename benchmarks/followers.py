@@ -3,8 +3,9 @@ every follower, next to one read and one decode shared by all (ledger.follower.S
 
     .venv/bin/python benchmarks/followers.py [--people 2000] [--rounds 3]
 
-A generated day (examples.generator, seed 4242) is priced through the settlement use case over
-a PostgreSQL ledger in a scratch database, in groups of 200 as the consumer commits them. Then,
+A generated day (examples.generator, seed 4242) is priced into a PostgreSQL ledger in a scratch
+database by the consumer's own batch code (settlement.entrypoints.consumer.process_batch), in
+batches of 200 records. Then,
 in alternating rounds, each on a fresh copy of that database (CREATE DATABASE … TEMPLATE), the
 three followers `ledger serve` runs (clearing, casemix, fund books) catch up on the whole log
 concurrently, as the service runs them: once each reading its own pages, once sharing them.
@@ -24,14 +25,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from aiokafka.structs import ConsumerRecord
 from ledger.adapters.postgres import PostgresLedger
 from ledger.follower import FollowerRunner, SharedPages, all_projections
 from ledger.migrate import migrate
+from settlement.entrypoints.consumer import process_batch
 from settlement.entrypoints.offline import load_policy_book
-from settlement.service_layer.batch import read_inbound, settle_group
 from settlement.service_layer.handlers import SettlementService
 
 from devservers.testing import execute_sql, postgres_admin_dsn, scratch_database, with_database
+from ops.metrics import SettlementMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the examples package is not installed
@@ -40,28 +43,20 @@ GROUP = 200
 
 
 async def price_day(dsn: str, people: int) -> int:
-    """The day priced into the ledger the way the consumer commits it; returns the events written."""
+    """The day priced into the ledger by the consumer's own batch code, as Kafka records of one
+    partition in batches of 200; returns the events written."""
     from examples.generator import day_lines
 
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=4)
     try:
         service = SettlementService(PostgresLedger(pool), load_policy_book(str(ROOT / "policies")), clock=lambda: AT)
-
-        async def is_bug(error: Exception) -> bool:
-            return True
-
-        lines = [line.encode() for line in day_lines(people, seed=4242)]
-        for start in range(0, len(lines), GROUP):
-            read = [read_inbound(service, raw, source=f"bench:0:{start + k}", at=AT, topic="claims.v1")
-                    for k, raw in enumerate(lines[start : start + GROUP])]  # fmt: skip
-            members = [one for one in read if one.grouped]
-            for alone in (one for one in read if not one.grouped):
-                await service.handle(alone.raw, source=alone.source, received_at=AT)
-            while members:
-                outcome = await settle_group(service, members, is_bug)
-                for k in outcome.alone:
-                    await service.handle(members[k].raw, source=members[k].source, received_at=AT)
-                members = members[outcome.rest_from :] if outcome.rest_from is not None else []
+        taken = int(AT.timestamp() * 1000)
+        records = [
+            ConsumerRecord("claims.v1", 0, offset, taken, 0, None, line.encode(), None, 0, len(line), [])
+            for offset, line in enumerate(day_lines(people, seed=4242))
+        ]
+        for start in range(0, len(records), GROUP):
+            await process_batch(service, tuple(records[start : start + GROUP]), SettlementMetrics())
         return int(await pool.fetchval("SELECT count(*) FROM events"))
     finally:
         await pool.close()
