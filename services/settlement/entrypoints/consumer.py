@@ -200,13 +200,12 @@ async def process_partition(
     records: list[Any],
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
-    rewinding: asyncio.Event | None = None,
+    rewinding: asyncio.Event,
 ) -> None:
     """One partition's records of a batch, in order: grouped runs committed together. Once a
     partition has failed (``rewinding``) the batch will be rewound, so the others begin no
     further step, as one partition after the other would not have: a poison message begun
     then would be tried, answered and dead-lettered on this pass and again on the redelivery."""
-    rewinding = rewinding if rewinding is not None else asyncio.Event()
     try:
         for group, alone in steps(service, records):
             if rewinding.is_set():
@@ -261,7 +260,7 @@ async def answer_group(
     group: list[tuple[Any, Inbound]],
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
-    rewinding: asyncio.Event | None = None,
+    rewinding: asyncio.Event,
 ) -> None:
     """One transaction for the group's answers; then, in order, those it left to be answered
     alone — none once another partition has failed (``rewinding``: see process_partition).
@@ -284,7 +283,7 @@ async def answer_group(
         # no person is bound for the pseudonymiser; each member's own attempts log it in full.
         log.error("group_failed", size=len(group), error=type(error).__name__)
         for record, _ in group:
-            if rewinding is not None and rewinding.is_set():
+            if rewinding.is_set():
                 return
             await answer_alone(service, record, metrics, dead)
         return
@@ -300,7 +299,7 @@ async def answer_group(
         committed_ms=round(outcome.committed_s * 1000, 1),
     )
     for index in outcome.alone:
-        if rewinding is not None and rewinding.is_set():
+        if rewinding.is_set():
             return
         record = group[index][0]
         if index in outcome.failures:
