@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from group_commit_scenarios import (
     Producer,
     Record,
@@ -21,7 +22,7 @@ from group_commit_scenarios import (
 )
 from ledger.adapters.memory import MemoryLedger
 from ledger.store import BatchReceipt, CommitRequest
-from settlement.entrypoints.consumer import process_batch
+from settlement.entrypoints.consumer import Backoff, handle_batch, process_batch
 
 from ops.metrics import SettlementMetrics
 
@@ -164,3 +165,111 @@ async def test_a_poison_message_cut_from_a_group_committing_while_another_partit
 
 async def _unreachable() -> bool:
     return False
+
+
+@dataclass
+class Consumer:
+    """The aiokafka consumer as handle_batch uses it: where each partition was rewound to, and
+    which offsets were committed."""
+
+    partitions: set[TopicPartition]
+    seeks: dict[TopicPartition, int] = field(default_factory=dict)
+    commits: list[dict[TopicPartition, int]] = field(default_factory=list)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.partitions
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp] = offset
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def highwater(self, tp: TopicPartition) -> None:
+        return None
+
+
+@dataclass
+class Delivered:
+    """A consumed batch as FastStream hands it to the handler (ack_policy MANUAL)."""
+
+    raw_message: tuple[Record, ...]
+    consumer: Consumer
+    acked: bool = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+def read_again(batch: tuple[Record, ...], consumer: Consumer) -> tuple[Record, ...]:
+    """What the broker delivers after the rewind: each partition's records from where it was sought."""
+    return tuple(r for r in batch if r.offset >= consumer.seeks[TopicPartition(r.topic, r.partition)])
+
+
+def resets_once_on(store: MemoryLedger, request_id: str) -> list[bool]:
+    """The ledger loses its connection on the first commit that holds ``request_id``."""
+    inner, armed = store.commit_batch, [True]
+
+    async def commit_batch(requests: list[CommitRequest]) -> BatchReceipt:
+        if armed[0] and any(one.request is not None and request_id in one.request.key for one in requests):
+            armed[0] = False
+            raise ConnectionResetError("the connection was reset")
+        receipt: BatchReceipt = await inner(requests)
+        return receipt
+
+    store.commit_batch = commit_batch  # type: ignore[method-assign]
+    return armed
+
+
+async def test_an_outage_after_a_dead_letter_rewinds_past_it_so_the_message_is_tried_and_copied_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """BOOM fails in its group and is dead-lettered; then the commit of A-1, behind it on the same
+    partition, meets an outage. Rewound to the start of the batch, BOOM would be redelivered,
+    tried three times more, found answered and copied to the dead-letter topic a second time (two
+    re-drives, a second count of the alerting metric). The rewind starts after it instead, and
+    commits that offset."""
+    poison(monkeypatch)
+    store = await enrolled()
+    resets_once_on(store, "A-1")
+    tp = TopicPartition("claims.v1", 0)
+    batch = records(claim("BOOM", "P1", "900.00", 3), claim("A-1", "P2", "800.00", 3), first_offset=10)
+    producer, consumer, backoff = Producer(), Consumer({tp}), Backoff(ceiling=0.001)
+    await handle_batch(Delivered(batch, consumer), service(store), SettlementMetrics(), backoff, policy(producer))
+
+    assert consumer.seeks == {tp: 11} and consumer.commits == [{tp: 11}]
+    again = Delivered(read_again(batch, consumer), consumer)
+    await handle_batch(again, service(store), SettlementMetrics(), backoff, policy(producer))
+
+    got = by_request(await answers(store))
+    assert [a["code"] for a in got["BOOM"]] == ["internal_error"] and len(got["A-1"]) == 1
+    assert [topic for topic, _ in producer.sent] == ["claims.dlq.v1"]  # one message, one dead letter
+    assert again.acked
+
+
+async def test_a_rewind_keeps_what_each_partition_answered_before_another_failed() -> None:
+    """Partition 1 answers B-1 and B-2 while partition 0's A-1 meets an outage: partition 1 is
+    read again after B-2 and its offset committed; partition 0 from A-1 itself."""
+    store = await enrolled()
+    resets_once_on(store, "A-1")
+    first, second = TopicPartition("claims.v1", 0), TopicPartition("claims.v1", 1)
+    batch = on_partition(records(claim("A-1", "P2", "800.00", 3), first_offset=10), 0)
+    batch += on_partition(records(claim("B-1", "P1", "700.00", 3), claim("B-2", "P1", "70.00", 4), first_offset=20), 1)
+    consumer, backoff = Consumer({first, second}), Backoff(ceiling=0.001)
+    svc = service(store)
+    inner = svc.store.commit_batch
+
+    async def partition_1_first(requests: list[CommitRequest]) -> BatchReceipt:
+        if any(one.request is not None and "A-1" in one.request.key for one in requests):
+            await asyncio.sleep(0.05)  # partition 1 commits meanwhile
+        receipt: BatchReceipt = await inner(requests)
+        return receipt
+
+    svc.store.commit_batch = partition_1_first  # type: ignore[method-assign]
+    await handle_batch(Delivered(batch, consumer), svc, SettlementMetrics(), backoff, policy())
+
+    assert consumer.seeks == {first: 10, second: 22}
+    assert consumer.commits == [{second: 22}]  # nothing of partition 0 was answered
+    await handle_batch(Delivered(read_again(batch, consumer), consumer), svc, SettlementMetrics(), backoff, policy())
+    got = by_request(await answers(store))
+    assert [len(got[r]) for r in ("A-1", "B-1", "B-2")] == [1, 1, 1]

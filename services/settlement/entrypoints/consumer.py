@@ -4,9 +4,10 @@ every message of the batch has its answer committed in the ledger.
 Two kinds of failure, told apart by ``failures.is_outage``:
 
 - an **outage** (database or broker unreachable, restarting, overloaded, a lost race) rewinds
-  the batch — each partition to its earliest offset in it — and waits with exponential backoff;
-  the redelivered messages that were already answered get their stored answers (idempotency),
-  so nothing is lost or done twice;
+  the batch — each partition to its first record not yet answered (``Progress``), the answered
+  ones committed — and waits with exponential backoff; a redelivered message that was answered
+  anyway (a crash before that commit) gets its stored answer (idempotency), so nothing is lost
+  or done twice, and a message dead-lettered before the outage is not tried and copied again;
 - anything else is about **one message** (its content, or a bug it triggers). It is tried
   ``max_attempts`` times; then it is answered ``internal_error``, copied to its dead-letter
   topic and counted, and the partition moves on. Nothing a message holds can stop a partition.
@@ -161,11 +162,40 @@ async def dead_letter(
     return reply
 
 
+class Progress:
+    """The records of a batch whose answer is committed (or was stored before), as they are
+    answered. A rewind starts each partition at its first record not among them, and what
+    comes before it may be committed even though the batch failed."""
+
+    def __init__(self) -> None:
+        self._answered: set[tuple[str, int, int]] = set()
+
+    def answered(self, record: Any) -> None:
+        self._answered.add((record.topic, record.partition, record.offset))
+
+    def resume_at(self, records: tuple[Any, ...]) -> dict[TopicPartition, tuple[int, bool]]:
+        """Per partition of ``records``: the offset to read again from, and whether anything
+        before it was answered on this pass (an offset worth committing)."""
+        runs: dict[TopicPartition, list[int]] = {}
+        for record in records:
+            runs.setdefault(TopicPartition(record.topic, record.partition), []).append(record.offset)
+        resume: dict[TopicPartition, tuple[int, bool]] = {}
+        for tp, offsets in runs.items():
+            at, some = min(offsets), False
+            for offset in sorted(offsets):
+                if (tp.topic, tp.partition, offset) not in self._answered:
+                    break
+                at, some = offset + 1, True
+            resume[tp] = (at, some)
+        return resume
+
+
 async def process_batch(
     service: SettlementService,
     records: tuple[Any, ...],
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Answer every record, each partition's in order; raises on an outage before anything is
     acked. The partitions of a batch are answered side by side: a person's messages share one
@@ -175,19 +205,21 @@ async def process_batch(
     commit and its members are answered again alone, as between two instances. Runs of records
     a group takes are committed together; the others are answered alone, in between. A
     stand-in service (a test double of the service) answers every record alone, in order.
-    Without a dead-letter policy (a test, a tool), a failing message is answered, not copied."""
+    Without a dead-letter policy (a test, a tool), a failing message is answered, not copied.
+    ``progress`` is filled as records are answered (see Progress)."""
     dead = dead or DeadLetterPolicy(NoDeadLetterTopic(), service.topics)
+    progress = Progress() if progress is None else progress
     metrics.batch_size.observe(len(records))
     if not isinstance(service, SettlementService):
         for record in records:
-            await answer_alone(service, record, metrics, dead)
+            await answer_alone(service, record, metrics, dead, progress)
         return
     partitions: dict[tuple[str, int], list[Any]] = {}
     for record in records:
         partitions.setdefault((record.topic, record.partition), []).append(record)
     rewinding = asyncio.Event()  # set by the first partition that fails: the batch will be rewound
     done = await asyncio.gather(
-        *(process_partition(service, run, metrics, dead, rewinding) for run in partitions.values()),
+        *(process_partition(service, run, metrics, dead, rewinding, progress) for run in partitions.values()),
         return_exceptions=True,
     )
     for outcome in done:  # every partition has finished: the batch is rewound whole, or acked
@@ -201,18 +233,21 @@ async def process_partition(
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
     rewinding: asyncio.Event,
+    progress: Progress | None = None,
 ) -> None:
     """One partition's records of a batch, in order: grouped runs committed together. Once a
     partition has failed (``rewinding``) the batch will be rewound, so the others begin no
     further step, as one partition after the other would not have: a poison message begun
-    then would be tried, answered and dead-lettered on this pass and again on the redelivery."""
+    then would be tried, answered and dead-lettered on this pass and again on the redelivery.
+    Each record is entered in ``progress`` once its answer is committed."""
+    progress = Progress() if progress is None else progress
     try:
         for group, alone in steps(service, records):
             if rewinding.is_set():
                 return
-            await answer_group(service, group, metrics, dead, rewinding)  # the group before it first: order kept
+            await answer_group(service, group, metrics, dead, rewinding, progress)  # the group before it first
             if alone is not None and not rewinding.is_set():
-                await answer_alone(service, alone, metrics, dead)
+                await answer_alone(service, alone, metrics, dead, progress)
     except BaseException:
         rewinding.set()
         raise
@@ -247,11 +282,17 @@ def count(metrics: SettlementMetrics, reply: Reply | Answered, seconds: float) -
 
 
 async def answer_alone(
-    service: SettlementService, record: Any, metrics: SettlementMetrics, dead: DeadLetterPolicy
+    service: SettlementService,
+    record: Any,
+    metrics: SettlementMetrics,
+    dead: DeadLetterPolicy,
+    progress: Progress | None = None,
 ) -> None:
     started = time.perf_counter()
     with structlog.contextvars.bound_contextvars(topic=record.topic, partition=record.partition, offset=record.offset):
         reply = await answer(service, record, metrics, dead)
+    if progress is not None:
+        progress.answered(record)
     count(metrics, reply, time.perf_counter() - started)
 
 
@@ -261,6 +302,7 @@ async def answer_group(
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
     rewinding: asyncio.Event,
+    progress: Progress | None = None,
 ) -> None:
     """One transaction for the group's answers; then, in order, those it left to be answered
     alone — none once another partition has failed (``rewinding``: see process_partition).
@@ -285,11 +327,13 @@ async def answer_group(
         for record, _ in group:
             if rewinding.is_set():
                 return
-            await answer_alone(service, record, metrics, dead)
+            await answer_alone(service, record, metrics, dead, progress)
         return
     elapsed = time.perf_counter() - started
-    for reply in outcome.answered.values():
+    for index, reply in outcome.answered.items():
         count(metrics, reply, elapsed)
+        if progress is not None:
+            progress.answered(group[index][0])
     (log.info if outcome.refused else log.debug)(  # a refusal: another writer came first (a rebalance)
         "group_committed",
         size=len(group),
@@ -304,9 +348,9 @@ async def answer_group(
         record = group[index][0]
         if index in outcome.failures:
             failed_in_group(record, outcome, index, metrics)
-        await answer_alone(service, record, metrics, dead)
+        await answer_alone(service, record, metrics, dead, progress)
     if outcome.rest_from is not None:  # cut at a failed member, now answered: the rest after it
-        await answer_group(service, group[outcome.rest_from :], metrics, dead, rewinding)
+        await answer_group(service, group[outcome.rest_from :], metrics, dead, rewinding, progress)
 
 
 def failed_in_group(record: Any, outcome: GroupOutcome, index: int, metrics: SettlementMetrics) -> None:
@@ -331,15 +375,21 @@ async def record_lag(consumer: Any, metrics: SettlementMetrics) -> None:
         metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
 
 
-def rewind(consumer: Any, records: tuple[Any, ...]) -> None:
-    earliest: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        earliest[tp] = min(earliest.get(tp, record.offset), record.offset)
+async def rewind(consumer: Any, records: tuple[Any, ...], progress: Progress) -> None:
+    """Each partition of a failed batch back to its first record not answered; what was answered
+    is committed (best effort: the broker may be what failed), so that neither this consumer nor
+    a partition's next owner tries it again — a message dead-lettered before the outage would be
+    tried, answered from the ledger and copied to its dead-letter topic a second time."""
     assigned = consumer.assignment()
-    for tp, offset in earliest.items():
-        if tp in assigned:  # a partition lost in a rebalance is its new owner's to redeliver
-            consumer.seek(tp, offset)
+    resume = {tp: at for tp, at in progress.resume_at(records).items() if tp in assigned}
+    for tp, (offset, _) in resume.items():  # a partition lost in a rebalance is its new owner's
+        consumer.seek(tp, offset)
+    answered = {tp: offset for tp, (offset, some) in resume.items() if some}
+    if answered:
+        try:
+            await consumer.commit(answered)
+        except Exception as error:  # the redelivery gets the stored answers instead
+            log.warning("commit_failed", error=describe(error))
 
 
 async def handle_batch(
@@ -348,8 +398,9 @@ async def handle_batch(
     """FastStream batch handler body (ack_policy MANUAL)."""
     raw = message.raw_message
     records = raw if isinstance(raw, tuple) else (raw,)
+    progress = Progress()
     try:
-        await process_batch(service, records, metrics, dead)
+        await process_batch(service, records, metrics, dead, progress)
     except Exception as error:  # an outage: nothing of the batch is acknowledged
         delay = backoff.next_delay()
         backoff.last_error = describe(error)
@@ -361,7 +412,7 @@ async def handle_batch(
             size=len(records),
             exc_info=not isinstance(error, OSError | ConnectionError | TimeoutError),
         )
-        rewind(message.consumer, records)
+        await rewind(message.consumer, records, progress)
         await asyncio.sleep(delay)
         return
     try:
