@@ -22,6 +22,7 @@ from group_commit_scenarios import (
 )
 from ledger.adapters.memory import MemoryLedger
 from ledger.store import BatchReceipt, CommitRequest
+from settlement.entrypoints import consumer as consumer_module
 from settlement.entrypoints.consumer import Backoff, handle_batch, process_batch
 
 from ops.metrics import SettlementMetrics
@@ -273,3 +274,28 @@ async def test_a_rewind_keeps_what_each_partition_answered_before_another_failed
     await handle_batch(Delivered(read_again(batch, consumer), consumer), svc, SettlementMetrics(), backoff, policy())
     got = by_request(await answers(store))
     assert [len(got[r]) for r in ("A-1", "B-1", "B-2")] == [1, 1, 1]
+
+
+async def test_a_rewind_whose_commit_hangs_with_the_broker_down_still_lets_the_batch_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the broker unreachable aiokafka's commit waits for a coordinator indefinitely: the
+    rewind's commit of what was answered is bounded, so the handler returns and the batch is
+    retried (the redelivery finds the stored answers)."""
+    monkeypatch.setattr(consumer_module, "REWIND_COMMIT_TIMEOUT_S", 0.05)
+    store = await enrolled()
+    resets_once_on(store, "A-2")
+    first, second = TopicPartition("claims.v1", 0), TopicPartition("claims.v1", 1)
+    tried: list[dict[TopicPartition, int]] = []
+
+    class Unreachable(Consumer):
+        async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+            tried.append(offsets)
+            await asyncio.Event().wait()
+
+    batch = on_partition(records(claim("A-1", "P1", "800.00", 3), first_offset=10), 0)
+    batch += on_partition(records(claim("A-2", "P2", "800.00", 3), first_offset=20), 1)
+    consumer = Unreachable({first, second})
+    handled = handle_batch(Delivered(batch, consumer), service(store), SettlementMetrics(), Backoff(0.001), policy())
+    await asyncio.wait_for(handled, timeout=2)
+    assert tried == [{first: 11}] and consumer.seeks == {first: 11, second: 20}

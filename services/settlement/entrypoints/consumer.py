@@ -43,6 +43,8 @@ from settlement.service_layer.replies import Answered, Reply, outbox_message
 
 log = structlog.get_logger(__name__)
 
+REWIND_COMMIT_TIMEOUT_S = 5.0  # committing what a failed batch answered: best effort, not a wait
+
 # A record timestamp outside these bounds is not a time Kafka took the message: a producer in
 # CreateTime mode may write any 64-bit number (2**62 ms is 146 million years from now).
 EARLIEST_RECORD_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -386,8 +388,8 @@ async def rewind(consumer: Any, records: tuple[Any, ...], progress: Progress) ->
         consumer.seek(tp, offset)
     answered = {tp: offset for tp, (offset, some) in resume.items() if some}
     if answered:
-        try:
-            await consumer.commit(answered)
+        try:  # bounded: with the broker down, aiokafka would wait for its coordinator indefinitely
+            await asyncio.wait_for(consumer.commit(answered), timeout=REWIND_COMMIT_TIMEOUT_S)
         except Exception as error:  # the redelivery gets the stored answers instead
             log.warning("commit_failed", error=describe(error))
 
