@@ -2,7 +2,8 @@
 their answers at several offered loads, next to a Kafka pass-through measured in the same run.
 
     .venv/bin/python benchmarks/e2e_settlement.py [--rates 50,200,800,0] [--claims 1500] [--people 1000]
-                                                  [--instances 1,2] [--partitions 4] [--relay-interval-ms 100]
+                                                  [--instances 1,2] [--consumers 1,2] [--partitions 4]
+                                                  [--relay-interval-ms 100]
                                                   [--embedded]
 
 For each offered load (claims per second; 0 = as fast as the producer goes), both modes get the
@@ -17,7 +18,9 @@ keys them, produced one by one by an idempotent producer (acks=all):
   serve` processes on a fresh database, a copy of one made at the start of the run in which the
   people were enrolled and their accounts credited with `settlement send` (every answer
   awaited). Answers arrive on settlements.v1 / rejections.v1 through the relay. The services
-  run with their shipped defaults except where the options above say otherwise.
+  run with their shipped defaults except where the options above say otherwise. --consumers
+  sets SETTLEMENT_CONSUMERS (Kafka consumers in each instance; "1x2" in the inst column is one
+  instance of two); each value is measured in turn after the pass-through of the same load.
 
 Latency: from the producer's send call for a claim to the arrival of the answer carrying its
 request_id, both timed in this process. Throughput: answers / (last answer - first send).
@@ -181,6 +184,7 @@ class Stack:
     topics: Topics
     logs: Path
     relay_interval_ms: int
+    consumers: int = 1  # SETTLEMENT_CONSUMERS of each instance
     group: str = field(default_factory=lambda: f"bench-settlement-{uuid.uuid4().hex[:8]}")
     ledger: Service | None = None
     instances: list[Service] = field(default_factory=list)
@@ -193,6 +197,7 @@ class Stack:
                 "KAFKA_TOPIC_PREFIX": self.topics.prefix,
                 "SETTLEMENT_CONSUMER_GROUP": self.group,
                 "SETTLEMENT_BATCH_MAX_MESSAGES": str(BATCH),
+                "SETTLEMENT_CONSUMERS": str(self.consumers),
                 "SETTLEMENT_BATCH_MAX_WAIT_MS": str(BATCH_WAIT_MS),
                 "LEDGER_RELAY_INTERVAL_MS": str(self.relay_interval_ms),
                 "LOG_LEVEL": "WARNING",
@@ -287,6 +292,12 @@ class Result:
     handle_ms: float | None = None
     log_lines: Counter[str] = field(default_factory=Counter)
     instances: int = 1  # settlement instances (pass-through consumers) that served it
+    consumers: int = 1  # Kafka consumers in each settlement instance
+
+    @property
+    def served_by(self) -> str:
+        """The "inst" column: instances, and consumers per instance when more than one."""
+        return str(self.instances) if self.consumers == 1 else f"{self.instances}x{self.consumers}"
 
     def row(self) -> str:
         lat = self.latencies_ms
@@ -295,7 +306,7 @@ class Result:
         rate = self.answered / self.seconds if self.seconds > 0 else float("nan")
         top = max(lat) if lat else float("nan")
         return (
-            f"{self.instances:>4} {load:>6} {self.mode:<13}{self.sent:>6} {self.answered:>8} {rate:>10,.1f}"
+            f"{self.served_by:>4} {load:>6} {self.mode:<13}{self.sent:>6} {self.answered:>8} {rate:>10,.1f}"
             f" {q[49]:>8.1f} {q[94]:>8.1f} {q[98]:>8.1f} {top:>8.1f}"
         )
 
@@ -523,6 +534,7 @@ class Run:
     partitions: int
     instances: int
     relay_interval_ms: int
+    consumers: int = 1
     databases: list[str] = field(default_factory=list)
     topic_names: list[str] = field(default_factory=list)
 
@@ -608,10 +620,10 @@ class Run:
     async def settlement(self, template: str, claims: list[dict[str, Any]], rate: int) -> Result:
         database = await self.new_database(template)
         topics = await self.topics("settle")
-        stack = Stack(self.env, self.dsn(database), topics, self.logs, self.relay_interval_ms)
+        stack = Stack(self.env, self.dsn(database), topics, self.logs, self.relay_interval_ms, self.consumers)
         try:
             await stack.start(self.instances)
-            await wait_for_group(self.bootstrap, stack.group, self.instances)
+            await wait_for_group(self.bootstrap, stack.group, self.instances * self.consumers)
             async with Hospital(self.bootstrap, topics, topics.answers) as hospital:
                 await hospital.warm_up(claims[0])
                 await stack.quiet()
@@ -625,6 +637,7 @@ class Run:
             log_lines = stack.stop()
             await self.drop(database)
         result.cpu, result.log_lines, result.instances = cpu.share, log_lines, self.instances
+        result.consumers = self.consumers
         handled = sum(metric(a, "settlement_settle_seconds_count") - metric(b, "settlement_settle_seconds_count")
                       for a, b in zip(after, before, strict=True))  # fmt: skip
         spent = sum(metric(a, "settlement_settle_seconds_sum") - metric(b, "settlement_settle_seconds_sum")
@@ -659,7 +672,7 @@ def report_cpu(results: list[Result], engine_ms: float) -> None:
         load = "max" if r.rate == 0 else str(r.rate)
         shares = "".join(f"{r.cpu[role]:>13.0f}" if role in r.cpu else f"{'—':>13}" for role in roles)
         handle = f"{r.handle_ms:>11.2f}" if r.handle_ms is not None else f"{'—':>11}"
-        print(f"{r.instances:>4} {load:>6} {r.mode:<13}{shares}{handle}")
+        print(f"{r.served_by:>4} {load:>6} {r.mode:<13}{shares}{handle}")
     print("handle ms: mean of `settlement serve`'s settlement_settle_seconds over the measurement: the time")
     print("to a message's answer in the ledger, which under group commit is its whole group's time (the")
     print("batch priced in memory + one transaction), not one message's cost; the same engine over an")
@@ -671,6 +684,7 @@ async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> in
     server = await probe(env)
     rates = [int(r) for r in args.rates.split(",")]
     counts = [int(n) for n in args.instances.split(",")]
+    consumers = [int(n) for n in args.consumers.split(",")]
     logs = ROOT / ".devservers" / "bench" / time.strftime("%Y%m%d-%H%M%S")
     logs.mkdir(parents=True, exist_ok=True)
     enrol, claims, engine_ms = await asyncio.to_thread(workload, args.people, args.claims, logs)
@@ -688,7 +702,8 @@ async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> in
         print(
             f"{len(enrol)} enrolment/credit lines set up in {time.monotonic() - began:.0f} s; "
             f"{len(claims)} claims per load over {people} people; {args.partitions} partitions; "
-            f"instances {args.instances} (and as many pass-through consumers); "
+            f"instances {args.instances} (and as many pass-through consumers), consumers per instance "
+            f"{args.consumers}; "
             f"batches of up to {BATCH}, {BATCH_WAIT_MS} ms wait; "
             f"relay interval {args.relay_interval_ms} ms"
         )
@@ -699,17 +714,15 @@ async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> in
         )
         for run.instances in counts:
             for rate in rates:
-                for mode in ("pass-through", "settlement"):
-                    if mode == "pass-through":
-                        result = await run.pass_through(claims, rate)
-                    else:
-                        result = await run.settlement(template, claims, rate)
-                    results.append(result)
-                    print(result.row(), flush=True)
+                results.append(await run.pass_through(claims, rate))
+                print(results[-1].row(), flush=True)
+                for run.consumers in consumers:
+                    results.append(await run.settlement(template, claims, rate))
+                    print(results[-1].row(), flush=True)
         report_cpu(results, engine_ms)
         print("\nnotes:")
         for r in results:
-            load = f"{r.instances} × " + ("max" if r.rate == 0 else f"{r.rate}/s")
+            load = f"{r.served_by} × " + ("max" if r.rate == 0 else f"{r.rate}/s")
             if r.rate and r.send_seconds > 1.05 * r.sent / r.rate:
                 print(f"  {load} {r.mode}: the producer took {r.send_seconds:.1f} s to send (behind the offered load)")
             if r.mode == "settlement":
@@ -734,6 +747,9 @@ if __name__ == "__main__":
     parser.add_argument("--people", type=int, default=1000, help="people in the generated day (default 1000)")
     parser.add_argument(
         "--instances", default="1", help="settlement instances (and pass-through consumers), e.g. 1,2: each in turn"
+    )
+    parser.add_argument(
+        "--consumers", default="1", help="SETTLEMENT_CONSUMERS of each settlement instance, e.g. 1,2: each in turn"
     )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     parser.add_argument("--relay-interval-ms", type=int, default=100, help="LEDGER_RELAY_INTERVAL_MS (default 100)")

@@ -22,6 +22,8 @@ from typing import Any, cast
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from settlement.entrypoints import offline
 from settlement.entrypoints.send import route, send
 from settlement.senders import Registry, load_registry
@@ -199,6 +201,17 @@ class Stack:
             raise AssertionError(f"{len(answers)} of {expected} answers within {timeout} s:\n{self.logs()}")
         finally:
             await consumer.stop()
+
+    async def group_assignments(self) -> list[set[TopicPartition]]:
+        """The partitions each member of the settlement consumer group holds, as the broker says."""
+        admin = AIOKafkaAdminClient(**aiokafka_options(self.settings))
+        await admin.start()
+        try:
+            responses = await admin.describe_consumer_groups([self.group])
+        finally:
+            await admin.close()
+        members = [member for response in responses for group in response.groups for member in group[5]]
+        return [set(ConsumerProtocolMemberAssignment.decode(member[-1]).partitions()) for member in members]
 
     async def _partitions(self, topic: str) -> set[int]:
         producer = AIOKafkaProducer(**aiokafka_options(self.settings))

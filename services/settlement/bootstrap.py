@@ -54,14 +54,15 @@ class Running:
 
     pool: asyncpg.Pool
     broker: KafkaBroker
-    backoff: Backoff
+    backoffs: tuple[Backoff, ...]  # one per consumer of the process (SETTLEMENT_CONSUMERS)
     service: SettlementService
     gateway: NationalGateway
 
     async def readiness(self) -> dict[str, str]:
         checks = {"database": await database_check(self.pool)}
         checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
-        checks["consumer"] = "ok" if self.backoff.healthy else f"retrying: {self.backoff.last_error}"
+        retrying = [backoff for backoff in self.backoffs if not backoff.healthy]
+        checks["consumer"] = f"retrying: {retrying[0].last_error}" if retrying else "ok"
         return checks
 
     async def refresh_metrics(self) -> None:
@@ -89,12 +90,18 @@ def build_broker(
     settings: SettlementSettings,
     service: SettlementService,
     metrics: SettlementMetrics,
-    backoff: Backoff,
+    backoffs: tuple[Backoff, ...],
     dead: DeadLetterPolicy,
 ) -> KafkaBroker:
-    """The consumer of the inbound topics: with a registry of senders, every principal's claims
-    topic and enrolments.v1 by one pattern (the sender is known from the topic); without one,
-    the shared claims.v1 and enrolments.v1 (local mode)."""
+    """The consumers of the inbound topics, one per backoff: with a registry of senders, every
+    principal's claims topic and enrolments.v1 by one pattern (the sender is known from the
+    topic); without one, the shared claims.v1 and enrolments.v1 (local mode).
+
+    Each consumer is a member of the group of its own, exactly as another instance would be,
+    so the group's partitions are shared between them and everything proven of two instances
+    (nothing lost or done twice, a rebalance, an outage) holds. They share the process's
+    service and pool: while one consumer's batch waits for its commit, another's is priced,
+    which one consumer alone cannot do (its next batch depends on the commit of this one)."""
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         security=faststream_security(settings),
@@ -108,24 +115,28 @@ def build_broker(
     topics = Topics(settings.kafka_topic_prefix)
     bound = service.senders is not None
 
-    @broker.subscriber(
-        *([] if bound else topics.inbound),
-        pattern=topics.inbound_pattern if bound else None,
-        group_id=settings.settlement_consumer_group,
-        batch=True,
-        max_records=settings.settlement_batch_max_messages,
-        batch_timeout_ms=settings.settlement_batch_max_wait_ms,
-        ack_policy=AckPolicy.MANUAL,  # never FastStream's acknowledge-on-receipt
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        decoder=_raw_body,
-        parser=_tolerant_headers,
-    )
-    async def settle_batch(body: Any, message: KafkaMessage) -> None:
-        """Settle claims and reversals, record enrolments and account credits (claims.v1,
-        enrolments.v1). Every message gets exactly one answer on settlements.v1 or
-        rejections.v1, relayed from the ledger's outbox."""
-        await handle_batch(message, service, metrics, backoff, dead)
+    def subscribe(backoff: Backoff) -> None:
+        @broker.subscriber(
+            *([] if bound else topics.inbound),
+            pattern=topics.inbound_pattern if bound else None,
+            group_id=settings.settlement_consumer_group,
+            batch=True,
+            max_records=settings.settlement_batch_max_messages,
+            batch_timeout_ms=settings.settlement_batch_max_wait_ms,
+            ack_policy=AckPolicy.MANUAL,  # never FastStream's acknowledge-on-receipt
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            decoder=_raw_body,
+            parser=_tolerant_headers,
+        )
+        async def settle_batch(body: Any, message: KafkaMessage) -> None:
+            """Settle claims and reversals, record enrolments and account credits (claims.v1,
+            enrolments.v1). Every message gets exactly one answer on settlements.v1 or
+            rejections.v1, relayed from the ledger's outbox."""
+            await handle_batch(message, service, metrics, backoff, dead)
+
+    for backoff in backoffs:
+        subscribe(backoff)
 
     return broker
 
@@ -154,7 +165,9 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
     policies = load_policy_book(settings.settlement_policies_dir)
     senders = load_registry(settings.settlement_principals_file) if settings.settlement_principals_file else None
     metrics = SettlementMetrics()
-    backoff = Backoff(ceiling=settings.settlement_max_retry_seconds)
+    backoffs = tuple(
+        Backoff(ceiling=settings.settlement_max_retry_seconds) for _ in range(settings.settlement_consumers)
+    )
     directory = load_directory(settings.settlement_persons_file) if settings.settlement_persons_file else None
 
     @asynccontextmanager
@@ -175,16 +188,17 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))
         dead_letter_producer, dead = await _dead_letters(settings)
-        broker = build_broker(settings, service, metrics, backoff, dead)
+        broker = build_broker(settings, service, metrics, backoffs, dead)
         await broker.start()
         log.info(
             "started",
             policies=len(policies.policies),
             group=settings.settlement_consumer_group,
+            consumers=settings.settlement_consumers,
             senders=len(senders.principals) if senders else "shared topics",
         )
         try:
-            yield {"running": Running(pool, broker, backoff, service, gateway)}
+            yield {"running": Running(pool, broker, backoffs, service, gateway)}
         finally:
             log.info("stopping", grace_s=settings.shutdown_grace_seconds)
             await broker.stop()  # waits for the batch in hand to finish and commit

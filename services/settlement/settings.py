@@ -10,6 +10,13 @@ from ops.settings import CommonSettings
 class SettlementSettings(CommonSettings):
     settlement_policies_dir: str = Field(description="Folder of policy TOML files, one per region, scheme, year")
     settlement_consumer_group: str = "settlement"
+    settlement_consumers: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Kafka consumers in one process, each a member of the consumer group of its own; the "
+        "group's members (every instance's consumers) beyond its partition count stay idle",
+    )
     settlement_batch_max_messages: int = Field(default=200, ge=1, le=5000)
     settlement_batch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
     settlement_principals_file: str | None = Field(

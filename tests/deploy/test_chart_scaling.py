@@ -54,8 +54,27 @@ def test_keda_never_asks_for_more_consumers_than_claims_partitions(render) -> No
 
 
 def test_the_chart_refuses_a_keda_maximum_above_the_claims_partitions(render) -> None:
-    with pytest.raises(RenderError, match=r"maxReplicaCount \(13\) exceeds kafka.claimsPartitions \(12\)"):
+    with pytest.raises(
+        RenderError, match=r"maxReplicaCount \(13\) × SETTLEMENT_CONSUMERS \(1\) exceeds kafka.claimsPartitions \(12\)"
+    ):
         render("full-values.yaml", sets=("kafka.claimsPartitions=12", "settlement.keda.maxReplicaCount=13"))
+
+
+def test_the_chart_counts_every_consumer_of_a_pod_against_the_claims_partitions(render) -> None:
+    within = (
+        "kafka.claimsPartitions=12",
+        "settlement.keda.maxReplicaCount=6",
+        "settlement.config.SETTLEMENT_CONSUMERS=2",
+    )
+    (scaled,) = render("full-values.yaml", sets=within).of_kind("ScaledObject")
+    assert scaled["spec"]["maxReplicaCount"] == 6
+    beyond = (
+        "kafka.claimsPartitions=12",
+        "settlement.keda.maxReplicaCount=7",
+        "settlement.config.SETTLEMENT_CONSUMERS=2",
+    )
+    with pytest.raises(RenderError, match=r"maxReplicaCount \(7\) × SETTLEMENT_CONSUMERS \(2\) exceeds"):
+        render("full-values.yaml", sets=beyond)
 
 
 def test_the_chart_refuses_hpa_and_keda_together(render) -> None:

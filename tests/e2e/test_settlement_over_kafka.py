@@ -212,6 +212,27 @@ async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack
     assert all(n > 0 for n in handled), f"one instance did all the work: {handled}"
 
 
+async def test_two_consumers_of_one_instance_share_the_partitions_and_give_the_same_totals_as_one(
+    make_stack, tmp_path: Path
+) -> None:
+    lines = day_lines(people=60, seed=12)
+    enrolments, claims = topic_runs(lines)
+    stack = await make_stack(partitions=4)
+    service = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20", SETTLEMENT_CONSUMERS="2")
+    await stack.send(enrolments)
+    await stack.produce(claims)
+
+    expected, expected_totals = await offline_reference(enrolments + claims, tmp_path)
+    published = await stack.all_answers(expected=len(expected))
+    settled = {k for k, a in expected.items() if a["msg_type"] == "settlement"}
+    assert await stack.count_events("ClaimSettled") == len(settled)
+    for psn_no, offline_totals in expected_totals.items():
+        assert money_totals(await stack.totals(service, psn_no)) == money_totals(offline_totals), psn_no
+    assert {a.get("request_id") for a in published} >= {k for k, a in expected.items() if a.get("request_id")}
+    held = await stack.group_assignments()  # the one process is two members, each with its share
+    assert len(held) == 2 and all(held) and not held[0] & held[1], held
+
+
 async def test_a_database_outage_delays_a_claim_but_never_rejects_it(make_stack, postgres_admin_dsn: str) -> None:
     stack = await make_stack()
     service = await stack.start_settlement(SETTLEMENT_MAX_RETRY_SECONDS="1")
