@@ -86,6 +86,19 @@ async def _tolerant_headers(records: Any, original: Any) -> Any:
         return parsed
 
 
+async def settlement_pool(dsn: str, max_size: int = 8) -> asyncpg.Pool:
+    """The service's connections: what releasing one costs is ``keep_session``'s."""
+    return await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, reset=keep_session)
+
+
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """A connection going back to the pool: asyncpg has rolled back any open transaction; the
+    rest of its default reset (advisory unlock all, CLOSE ALL, UNLISTEN *, RESET ALL) is a round
+    trip on every release — every HTTP read and every group — for session state this process never
+    makes: its locks are transaction-scoped (pg_advisory_xact_lock), it listens on nothing and
+    sets nothing beyond a transaction. tests/integration/test_settlement_pool.py holds it to that."""
+
+
 def build_broker(
     settings: SettlementSettings,
     service: SettlementService,
@@ -172,7 +185,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[dict[str, Running]]:
-        pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=8)
+        pool = await settlement_pool(settings.database_url.get_secret_value())
         topics = Topics(settings.kafka_topic_prefix)
         clock = lambda: datetime.now(UTC)  # noqa: E731 - the one clock of the service
         service = SettlementService(
