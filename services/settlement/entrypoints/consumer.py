@@ -53,18 +53,29 @@ LATEST_RECORD_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 @dataclass
 class Backoff:
+    """A consumer's retries after an outage, and whether it is retrying (``/readyz``)."""
+
     ceiling: float
+    grace: float = 10.0  # past a retry's delay: time for the rewound batch to come back
     failures: int = 0
-    healthy: bool = True
     last_error: str = field(default="")
+    retry_by: float = 0.0  # time.monotonic(): the next try of the rewound batch begins before it
+
+    @property
+    def healthy(self) -> bool:
+        """Not retrying: no failure since the last acknowledged batch, or no try of the rewound
+        batch for longer than its delay and ``grace`` — a rebalance gave its partitions to another
+        member, and FastStream never calls the handler of a consumer with nothing to read."""
+        return self.failures == 0 or time.monotonic() > self.retry_by
 
     def next_delay(self) -> float:
         self.failures += 1
-        self.healthy = False
-        return float(min(self.ceiling, 0.2 * 2 ** min(self.failures, 16)))
+        delay = float(min(self.ceiling, 0.2 * 2 ** min(self.failures, 16)))
+        self.retry_by = time.monotonic() + delay + self.grace
+        return delay
 
     def reset(self) -> None:
-        self.failures, self.healthy, self.last_error = 0, True, ""
+        self.failures, self.last_error, self.retry_by = 0, "", 0.0
 
 
 def received_at(record: Any) -> datetime:
