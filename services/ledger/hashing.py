@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
 HASH_V1 = 1
 HASH_V2 = 2
@@ -87,32 +89,42 @@ def _refuse_bad_text(text: str) -> None:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-# The fast paths' encoders: no cycle bookkeeping, for the walk has already bounded the depth.
-_FAST_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8. A dict or list of plain JSON (exact str/int/bool/None,
-    dicts with str keys, lists) is checked in one walk that copies nothing and encoded by the C
-    encoder; anything else, or text that shows a suspect, takes json_value's copy (same bytes)."""
+    dicts with str keys, lists) is checked in one walk that copies nothing and encoded by orjson;
+    anything else, or text that shows a suspect, takes json_value's copy (same bytes)."""
     if type(value) is dict or type(value) is list:
         try:
             _plain_checked(value, 0)
+            text = _fast_canonical(value)
         except _Unusual:
             pass
         else:
-            text = _FAST_CANONICAL.encode(value)
-            if not _suspect(text):
+            if "\\u0000" not in text:  # a NUL's escape (or a literal backslash-u0000): json_value tells
                 return text
     return _ENCODER.encode(json_value(value))
+
+
+def _fast_canonical(value: dict[Any, Any] | list[Any]) -> str:
+    """canonical_json of a value _plain_checked passed, ~4x faster than json's C encoder (the
+    person-year projection and the stored answer of every claim). orjson writes the same bytes:
+    keys sorted by code point (it compares UTF-8, which orders alike), no spaces, non-ASCII as
+    it is, and json's escapes ('"', '\\', \\b \\f \\n \\r \\t, \\u00XX in lowercase hex for the
+    other control characters); a lone surrogate, which it refuses, goes to json_value."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        raise _Unusual from None
 
 
 # --- the fast paths ---------------------------------------------------------------------------
 # json_value calls itself once per value and checks every string on its own (two scans each);
 # most of what the ledger stores is dicts of short strings and small ints. So the walks below
-# handle scalars inline, leave the string checks to one scan of the encoded text (the encoder
-# escapes NUL as \u0000 and writes a lone surrogate as it is), and give up (_Unusual) at the
-# first thing json_value would convert or refuse: json_value then decides, with its own words.
+# handle scalars inline, leave the string checks to the encoded text (both encoders escape NUL
+# as \u0000; json's writes a lone surrogate as it is, orjson refuses it), and give up (_Unusual)
+# at the first thing json_value would convert or refuse: json_value then decides, in its words.
 
 
 class _Unusual(Exception):  # a signal between the walks and their callers: never raised out of this module

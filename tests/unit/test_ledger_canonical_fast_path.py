@@ -146,3 +146,25 @@ def test_jsonb_order_of_one_shape_is_the_same_from_the_cache() -> None:
 def test_a_value_already_in_jsonb_order_is_written_without_a_copy() -> None:
     value = {"c": 3, "bb": [{"x": 1}], "é": None}
     assert hashing._in_jsonb_order(value, 0) is value
+
+
+def test_plain_values_are_written_by_the_fast_path_without_json_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The property tests above compare the fast path with the definition; this proves they
+    # test orjson's bytes (canonical_json) and the reordering walk (jsonb_text), not a fallback.
+    def refuse(value: Any, _depth: int = 0) -> Any:
+        raise AssertionError("json_value was called for a plain value")
+
+    monkeypatch.setattr(hashing, "json_value", refuse)
+    value = {"名": ["é", 2**63 - 1, None, True], "a": {"b": "x\x1f"}}
+    assert canonical_json(value) == '{"a":{"b":"x\\u001f"},"名":["é",9223372036854775807,null,true]}'
+    assert jsonb_text(value) == '{"a": {"b": "x\\u001f"}, "名": ["é", 9223372036854775807, null, true]}'
+
+
+def test_canonical_json_escapes_control_characters_and_orders_astral_keys_as_json_does() -> None:
+    # The fast path is orjson's: each control character, DEL, U+2028, quote and backslash come
+    # out as json's ensure_ascii=False encoder writes them (\u00XX in lowercase hex), and keys
+    # sort by code point — U+FFFF before U+1F600, which UTF-16 code units would order the other way.
+    texts = [chr(c) for c in range(1, 0x20)] + ["\x7f", "\u2028", "\U0001f600", '"', "\\"]
+    value = {"\U0001f600": texts, "\uffff": 1, "é": 2, "z": 3}
+    assert canonical_json(value) == DEFINITION["canonical_json"](value)
+    assert list(json.loads(canonical_json(value))) == ["z", "é", "\uffff", "\U0001f600"]
