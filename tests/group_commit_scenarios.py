@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import pytest
 import structlog.testing
+from aiokafka import TopicPartition
 from ledger.adapters.memory import MemoryLedger
 from ledger.store import AuditableStore, BatchReceipt, CommitRequest, LedgerStore
 from settlement.entrypoints import consumer
@@ -414,3 +415,62 @@ class GroupCommitScenarios:
             "reversal_result", "settlement", "settlement", "unknown_person", "settlement",
         ]  # fmt: skip
         assert again == replies  # redelivered: the same answers
+
+
+# -- the Kafka consumer as handle_batch sees it --------------------------------------------
+
+
+@dataclass
+class Consumer:
+    """The aiokafka consumer as handle_batch uses it: where each partition was rewound to, and
+    which offsets were committed."""
+
+    partitions: set[TopicPartition]
+    seeks: dict[TopicPartition, int] = field(default_factory=dict)
+    commits: list[dict[TopicPartition, int]] = field(default_factory=list)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.partitions
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp] = offset
+
+    async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+        """With no offsets (an ack): the positions of what was delivered, which this stand-in does not track."""
+        if offsets is not None:
+            self.commits.append(dict(offsets))
+
+    def highwater(self, tp: TopicPartition) -> None:
+        return None
+
+
+@dataclass
+class Delivered:
+    """A consumed batch as FastStream hands it to the handler (ack_policy MANUAL)."""
+
+    raw_message: tuple[Record, ...]
+    consumer: Consumer
+    acked: bool = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+
+def read_again(batch: tuple[Record, ...], consumer: Consumer) -> tuple[Record, ...]:
+    """What the broker delivers after the rewind: each partition's records from where it was sought."""
+    return tuple(r for r in batch if r.offset >= consumer.seeks[TopicPartition(r.topic, r.partition)])
+
+
+def resets_once_on(store: MemoryLedger, request_id: str) -> list[bool]:
+    """The ledger loses its connection on the first commit that holds ``request_id``."""
+    inner, armed = store.commit_batch, [True]
+
+    async def commit_batch(requests: list[CommitRequest]) -> BatchReceipt:
+        if armed[0] and any(one.request is not None and request_id in one.request.key for one in requests):
+            armed[0] = False
+            raise ConnectionResetError("the connection was reset")
+        receipt: BatchReceipt = await inner(requests)
+        return receipt
+
+    store.commit_batch = commit_batch  # type: ignore[method-assign]
+    return armed

@@ -192,12 +192,10 @@ async def group_commit_waiting(connection: asyncpg.Connection, timeout: float = 
     return False
 
 
-async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack, tmp_path: Path) -> None:
-    lines = day_lines(people=60, seed=12)
-    enrolments, claims = topic_runs(lines)
-    stack = await make_stack(partitions=4)
-    one = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20")
-    two = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20")
+async def a_day_settles_as_offline(stack: Any, reader: Any, tmp_path: Path) -> None:
+    """60 people's day through the running consumers: enrolments first (every answer awaited),
+    then the claims produced at once; the events and each person's totals are the offline CLI's."""
+    enrolments, claims = topic_runs(day_lines(people=60, seed=12))
     await stack.send(enrolments)
     await stack.produce(claims)
 
@@ -206,8 +204,15 @@ async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack
     settled = {k for k, a in expected.items() if a["msg_type"] == "settlement"}
     assert await stack.count_events("ClaimSettled") == len(settled)
     for psn_no, offline_totals in expected_totals.items():
-        assert money_totals(await stack.totals(one, psn_no)) == money_totals(offline_totals), psn_no
+        assert money_totals(await stack.totals(reader, psn_no)) == money_totals(offline_totals), psn_no
     assert {a.get("request_id") for a in published} >= {k for k, a in expected.items() if a.get("request_id")}
+
+
+async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack, tmp_path: Path) -> None:
+    stack = await make_stack(partitions=4)
+    one = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20")
+    two = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20")
+    await a_day_settles_as_offline(stack, one, tmp_path)
     handled = [await stack.metric(service, "settlement_messages_total") for service in (one, two)]
     assert all(n > 0 for n in handled), f"one instance did all the work: {handled}"
 
@@ -215,20 +220,9 @@ async def test_two_instances_in_one_group_give_the_same_totals_as_one(make_stack
 async def test_two_consumers_of_one_instance_share_the_partitions_and_give_the_same_totals_as_one(
     make_stack, tmp_path: Path
 ) -> None:
-    lines = day_lines(people=60, seed=12)
-    enrolments, claims = topic_runs(lines)
     stack = await make_stack(partitions=4)
     service = await stack.start_settlement(SETTLEMENT_BATCH_MAX_MESSAGES="20", SETTLEMENT_CONSUMERS="2")
-    await stack.send(enrolments)
-    await stack.produce(claims)
-
-    expected, expected_totals = await offline_reference(enrolments + claims, tmp_path)
-    published = await stack.all_answers(expected=len(expected))
-    settled = {k for k, a in expected.items() if a["msg_type"] == "settlement"}
-    assert await stack.count_events("ClaimSettled") == len(settled)
-    for psn_no, offline_totals in expected_totals.items():
-        assert money_totals(await stack.totals(service, psn_no)) == money_totals(offline_totals), psn_no
-    assert {a.get("request_id") for a in published} >= {k for k, a in expected.items() if a.get("request_id")}
+    await a_day_settles_as_offline(stack, service, tmp_path)
     held = await stack.group_assignments()  # the one process is two members, each with its share
     assert len(held) == 2 and all(held) and not held[0] & held[1], held
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
 from group_commit_scenarios import (
+    Consumer,
+    Delivered,
     Producer,
     Record,
     answers,
@@ -17,7 +19,9 @@ from group_commit_scenarios import (
     enrolment,
     poison,
     policy,
+    read_again,
     records,
+    resets_once_on,
     service,
 )
 from ledger.adapters.memory import MemoryLedger
@@ -166,60 +170,6 @@ async def test_a_poison_message_cut_from_a_group_committing_while_another_partit
 
 async def _unreachable() -> bool:
     return False
-
-
-@dataclass
-class Consumer:
-    """The aiokafka consumer as handle_batch uses it: where each partition was rewound to, and
-    which offsets were committed."""
-
-    partitions: set[TopicPartition]
-    seeks: dict[TopicPartition, int] = field(default_factory=dict)
-    commits: list[dict[TopicPartition, int]] = field(default_factory=list)
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.partitions
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks[tp] = offset
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.commits.append(dict(offsets))
-
-    def highwater(self, tp: TopicPartition) -> None:
-        return None
-
-
-@dataclass
-class Delivered:
-    """A consumed batch as FastStream hands it to the handler (ack_policy MANUAL)."""
-
-    raw_message: tuple[Record, ...]
-    consumer: Consumer
-    acked: bool = False
-
-    async def ack(self) -> None:
-        self.acked = True
-
-
-def read_again(batch: tuple[Record, ...], consumer: Consumer) -> tuple[Record, ...]:
-    """What the broker delivers after the rewind: each partition's records from where it was sought."""
-    return tuple(r for r in batch if r.offset >= consumer.seeks[TopicPartition(r.topic, r.partition)])
-
-
-def resets_once_on(store: MemoryLedger, request_id: str) -> list[bool]:
-    """The ledger loses its connection on the first commit that holds ``request_id``."""
-    inner, armed = store.commit_batch, [True]
-
-    async def commit_batch(requests: list[CommitRequest]) -> BatchReceipt:
-        if armed[0] and any(one.request is not None and request_id in one.request.key for one in requests):
-            armed[0] = False
-            raise ConnectionResetError("the connection was reset")
-        receipt: BatchReceipt = await inner(requests)
-        return receipt
-
-    store.commit_batch = commit_batch  # type: ignore[method-assign]
-    return armed
 
 
 async def test_an_outage_after_a_dead_letter_rewinds_past_it_so_the_message_is_tried_and_copied_once(

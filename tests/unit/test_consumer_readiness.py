@@ -3,47 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import TopicPartition
-from group_commit_scenarios import Record, claim, enrolment, policy, records, service
+from group_commit_scenarios import Consumer, Delivered, claim, enrolment, policy, records, resets_once_on, service
 from ledger.adapters.memory import MemoryLedger
-from ledger.store import BatchReceipt, CommitRequest
 from settlement.bootstrap import Running
 from settlement.entrypoints.consumer import Backoff, handle_batch, process_batch
 
 from ops.metrics import SettlementMetrics
-
-
-@dataclass
-class Consumer:
-    """An aiokafka consumer as handle_batch uses it, holding ``partitions``."""
-
-    partitions: set[TopicPartition]
-    seeks: dict[TopicPartition, int] = field(default_factory=dict)
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.partitions
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks[tp] = offset
-
-    async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
-        return None
-
-    def highwater(self, tp: TopicPartition) -> None:
-        return None
-
-
-@dataclass
-class Delivered:
-    raw_message: tuple[Record, ...]
-    consumer: Consumer
-
-    async def ack(self) -> None:
-        await self.consumer.commit()
 
 
 class Reachable:
@@ -65,16 +33,7 @@ async def test_a_consumer_whose_failed_partition_went_to_another_member_does_not
     (a surge pod) that is never, and the pod stays out of its Service (its HTTP gateway too)."""
     store = MemoryLedger()
     await process_batch(service(store), records(enrolment("P1")), SettlementMetrics(), policy())
-    inner, armed = store.commit_batch, [True]
-
-    async def reset_once(requests: Sequence[CommitRequest]) -> BatchReceipt:
-        if armed[0]:
-            armed[0] = False
-            raise ConnectionResetError("the connection was reset")
-        receipt: BatchReceipt = await inner(requests)
-        return receipt
-
-    store.commit_batch = reset_once  # type: ignore[method-assign]
+    resets_once_on(store, "A-1")
     tp, svc = TopicPartition("claims.v1", 0), service(store)
     first, second = Backoff(ceiling=0.001, grace=0.05), Backoff(ceiling=0.001, grace=0.05)
     batch = records(claim("A-1", "P1", "800.00", 3), first_offset=10)
