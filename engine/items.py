@@ -13,9 +13,10 @@ recorded with the line and shown in the answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from contracts.codes import ChargeLevel, ExcludedCategory, RejectionCode
 from contracts.money import format_yuan
@@ -227,38 +228,40 @@ def split_line(
     "三定", which no fund pays. Returns the split and, for a 全自费 line, why."""
     item, amount = line.item, line.amount
     excluded = item.excluded_category if item.excluded_category in excluded_by_policy else None
+    # The parts and the reason first, then the split built once (dataclasses.replace re-ran the
+    # frozen __init__ up to twice per line, on every line of every claim).
+    parts: tuple[int, int, int, int]  # 全自费, 超限价, 先行自付, 政策范围内
+    reason: ItemReason | None
+    shown: ExcludedCategory | None  # the policy's exclusion, on a 全自费 line only
+    text: str | None
+    why: tuple[ItemReason, str] | None = None
+    if amount == 0:
+        parts, reason, shown, text = (0, 0, 0, 0), ItemReason.REFUNDED, None, None
+    elif (why := _self_pay_reason(line, terms, excluded, benefit, ctx)) is not None or terms is None:
+        reason, text = why or (ItemReason.NOT_IN_CATALOGUE, "")
+        parts, shown = (amount, 0, 0, 0), excluded
+    else:
+        over = 0
+        if terms.pric_uplmt_amt is not None and item.pric > terms.pric_uplmt_amt:
+            over = min(amount, line_amount(item.pric - terms.pric_uplmt_amt, line.cnt))
+        rest = amount - over
+        first_self = half_up(Decimal(rest) * terms.selfpay_prop) if terms.chrgitm_lv is ChargeLevel.CLASS_B else 0
+        parts, reason, shown, text = (0, over, first_self, rest - first_self), None, None, None
     split = SplitItem(
         item.feedetl_sn,
         amount,
-        0,
-        0,
-        0,
-        0,
+        *parts,
         benefit or BenefitName.NONE,
-        None,
+        shown,
+        chrgitm_lv=None if terms is None else terms.chrgitm_lv,
+        selfpay_prop=None if terms is None else terms.selfpay_prop,
+        pric_uplmt_amt=None if terms is None else terms.pric_uplmt_amt,
+        hi_nego_drug_flag=None if terms is None else terms.hi_nego_drug_flag,
+        reason=reason,
         disagreements=disagreements(item, terms),
         refund_sns=line.refund_sns,
     )
-    if terms is not None:
-        split = replace(
-            split,
-            chrgitm_lv=terms.chrgitm_lv,
-            selfpay_prop=terms.selfpay_prop,
-            pric_uplmt_amt=terms.pric_uplmt_amt,
-            hi_nego_drug_flag=terms.hi_nego_drug_flag,
-        )
-    if amount == 0:
-        return replace(split, reason=ItemReason.REFUNDED), None
-    why = _self_pay_reason(line, terms, excluded, benefit, ctx)
-    if why is not None or terms is None:
-        reason, text = why or (ItemReason.NOT_IN_CATALOGUE, "")
-        return replace(split, fulamt_ownpay_amt=amount, excluded_category=excluded, reason=reason), text
-    over = 0
-    if terms.pric_uplmt_amt is not None and item.pric > terms.pric_uplmt_amt:
-        over = min(amount, line_amount(item.pric - terms.pric_uplmt_amt, line.cnt))
-    rest = amount - over
-    first_self = half_up(Decimal(rest) * terms.selfpay_prop) if terms.chrgitm_lv is ChargeLevel.CLASS_B else 0
-    return replace(split, overlmt_selfpay=over, preselfpay_amt=first_self, inscp_scp_amt=rest - first_self), None
+    return split, text
 
 
 @dataclass(frozen=True)
@@ -277,25 +280,26 @@ class PricedItems:
     never_from_account: int  # 全自费 of lines no personal account may pay
     trail: tuple[TrailLine, ...]
 
-    @property
+    # Each sum once: the stages after this one read them several times per claim.
+    @cached_property
     def medfee_sumamt(self) -> int:
-        return sum(s.det_item_fee_sumamt for s in self.splits)
+        return sum([s.det_item_fee_sumamt for s in self.splits])
 
-    @property
+    @cached_property
     def fulamt_ownpay_amt(self) -> int:
-        return sum(s.fulamt_ownpay_amt for s in self.splits)
+        return sum([s.fulamt_ownpay_amt for s in self.splits])
 
-    @property
+    @cached_property
     def overlmt_selfpay(self) -> int:
-        return sum(s.overlmt_selfpay for s in self.splits)
+        return sum([s.overlmt_selfpay for s in self.splits])
 
-    @property
+    @cached_property
     def preselfpay_amt(self) -> int:
-        return sum(s.preselfpay_amt for s in self.splits)
+        return sum([s.preselfpay_amt for s in self.splits])
 
-    @property
+    @cached_property
     def inscp_scp_amt(self) -> int:
-        return sum(s.inscp_scp_amt for s in self.splits)
+        return sum([s.inscp_scp_amt for s in self.splits])
 
 
 def _trail(priced: PricedItems, notes: list[str]) -> tuple[TrailLine, ...]:
