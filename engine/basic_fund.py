@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property, reduce
+from operator import add
 
 from contracts.codes import PersonType
 from contracts.money import format_yuan
@@ -22,7 +24,7 @@ from engine.errors import PolicyGap
 from engine.items import SplitItem
 from engine.money import half_up, times
 from engine.policy import DEFAULT, Benefit, Policy, by_level
-from engine.totals import ByBenefit, Totals
+from engine.totals import ZERO, ByBenefit, Totals
 from engine.trail import TrailLine, policy_key
 
 
@@ -96,7 +98,7 @@ class BenefitShare:
     mi_selfpay: int  # qualifying self-pay it adds for major illness
     aid_selfpay: int  # self-pay medical aid may work on
 
-    @property
+    @cached_property  # read twice: the running totals, then the visit's delta
     def delta(self) -> Totals:
         in_cap = self.paid if self.counts_in_annual_cap else 0
         return Totals(
@@ -132,6 +134,9 @@ def _special_caps(benefit: Benefit, policy: Policy) -> Benefit:
     return benefit.model_copy(update={"yearly_cap": None, "counts_in_annual_cap": True})
 
 
+_ONE_ADMISSION = Totals(admissions=1)
+
+
 def pay_basic_benefits(given: BasicInput) -> BasicOutcome:
     """Stage 3 of settle_claim: deductible and basic fund, benefit by benefit."""
     running = given.totals
@@ -146,9 +151,9 @@ def pay_basic_benefits(given: BasicInput) -> BasicOutcome:
         if share is not None:
             shares.append(share)
             running = running + share.delta
-    delta = sum((s.delta for s in shares), Totals())
+    delta = reduce(add, (s.delta for s in shares)) if shares else ZERO
     if given.inpatient and given.covered:
-        delta += Totals(admissions=1)
+        delta += _ONE_ADMISSION
     outside_cap = sum(s.could_pay for s in shares if not s.counts_in_annual_cap)
     annual_left = max(0, given.policy.annual_cap - given.totals.hifp_in_annual_cap)
     return BasicOutcome(tuple(shares), delta, annual_left + outside_cap, tuple(trail))

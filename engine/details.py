@@ -103,8 +103,10 @@ def fund_payments(
 
 
 def visit_delta(r: StageResults) -> Totals:
-    """The change this visit makes to the person's year."""
-    items = r.items
+    """The change this visit makes to the person's year: its own figures with what major illness
+    and medical aid added to their bases and paid, in one Totals, and the basic fund's delta
+    (a Totals built and added is ~4 µs: two fewer per claim)."""
+    items, major, aid = r.items, r.major, r.aid
     visit = Totals(
         settlements=1,
         medfee_sumamt=items.medfee_sumamt,
@@ -112,9 +114,13 @@ def visit_delta(r: StageResults) -> Totals:
         overlmt_selfpay=items.overlmt_selfpay,
         preselfpay_amt=items.preselfpay_amt,
         inscp_scp_amt=items.inscp_scp_amt,
+        mi_base=major.added,
+        mi_paid=major.paid,
+        aid_base=aid.added,
+        aid_paid=aid.paid,
         fund_pay_sumamt=r.fund_pay,
         acct_paid_own=r.accounts.own_pay,
         acct_mulaid_received=r.accounts.mulaid,
         psn_cash_pay=r.cash,
     )
-    return visit + r.basic.delta + r.major.delta + r.aid.delta
+    return visit + r.basic.delta

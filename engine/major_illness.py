@@ -17,7 +17,6 @@ from contracts.money import format_yuan
 from engine.enrolment import EnrolmentFacts
 from engine.money import half_up
 from engine.policy import Band, HardshipTilt, MajorIllness
-from engine.totals import Totals
 from engine.trail import TrailLine, policy_key
 
 
@@ -108,10 +107,6 @@ class MajorIllnessOutcome:
     could_pay: int  # what the cap left before this visit
     base_after: int
     trail: tuple[TrailLine, ...]
-
-    @property
-    def delta(self) -> Totals:
-        return Totals(mi_base=self.added, mi_paid=self.paid)
 
 
 def pay_major_illness_stage(given: MajorIllnessInput) -> MajorIllnessOutcome:

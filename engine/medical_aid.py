@@ -19,7 +19,6 @@ from contracts.money import format_yuan
 from engine.major_illness import banded_exact
 from engine.money import half_up
 from engine.policy import MedicalAid
-from engine.totals import Totals
 from engine.trail import TrailLine, policy_key
 
 
@@ -90,10 +89,6 @@ class MedicalAidOutcome:
     paid: int
     could_pay: int
     trail: tuple[TrailLine, ...]
-
-    @property
-    def delta(self) -> Totals:
-        return Totals(aid_base=self.added, aid_paid=self.paid)
 
 
 NO_AID = MedicalAidOutcome(0, 0, 0, ())
