@@ -10,19 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from contracts.codes import FundPayType
 from contracts.results import (
-    CasePayment,
-    Disagreement,
-    ItemSplit,
     PolicyRef,
     ReversalResult,
-    SetlDetail,
     SetlInfo,
     SettlementResult,
-    TrailStep,
 )
 from engine.clearing.valuation import CaseFacts
 from engine.events import ClaimSettled, SettlementReversed
@@ -40,89 +35,98 @@ FUND_NAMES = {
 }
 
 
-def setlinfo(amounts: SettlementAmounts) -> SetlInfo:
-    return SetlInfo(**{f.name: getattr(amounts, f.name) for f in fields(amounts)})
+# An answer's parts are given as plain fields and validated once, with the answer: a model
+# built per part (a row per fund, per line, per trail step) ran pydantic's __init__ a dozen
+# times a claim for the same checks.
+Fields = dict[str, Any]
+_AMOUNTS = tuple(f.name for f in fields(SettlementAmounts))
 
 
-def setldetail(row: FundPayment) -> SetlDetail:
-    return SetlDetail(
-        fund_pay_type=row.fund_pay_type,
-        fund_pay_type_name=FUND_NAMES[row.fund_pay_type],
-        inscp_scp_amt=row.inscp_scp_amt,
-        crt_payb_lmt_amt=row.crt_payb_lmt_amt,
-        fund_payamt=row.fund_payamt,
-        setl_proc_info=row.setl_proc_info,
-    )
+def setlinfo(amounts: SettlementAmounts) -> Fields:
+    return {name: getattr(amounts, name) for name in _AMOUNTS}
 
 
-def policy_ref(stamp: PolicyStamp) -> PolicyRef:
-    return PolicyRef(policy_id=stamp.policy_id, version=stamp.version, content_hash=stamp.content_hash)
+def setldetail(row: FundPayment) -> Fields:
+    return {
+        "fund_pay_type": row.fund_pay_type,
+        "fund_pay_type_name": FUND_NAMES[row.fund_pay_type],
+        "inscp_scp_amt": row.inscp_scp_amt,
+        "crt_payb_lmt_amt": row.crt_payb_lmt_amt,
+        "fund_payamt": row.fund_payamt,
+        "setl_proc_info": row.setl_proc_info,
+    }
 
 
-def _case(case: CaseFacts | None) -> CasePayment | None:
+def policy_ref(stamp: PolicyStamp) -> Fields:
+    return {"policy_id": stamp.policy_id, "version": stamp.version, "content_hash": stamp.content_hash}
+
+
+def _case(case: CaseFacts | None) -> Fields | None:
     """The fund's valuation of an inpatient case; none for an institution paid item by item."""
     if case is None or case.paymtd == "item":
         return None
-    return CasePayment(
-        method=case.paymtd,
-        group_code=case.group_code,
-        weight_or_score=case.catalogue_value,
-        payment_standard=case.reference_cost,
-        points=case.points,
-        outlier=case.outlier,
-        basic_fund_due=case.provisional_due,
-        difference_to_itemised=case.provisional_due - case.item_fund,
-        declared_code=case.declared_code,
-        disagreement=case.disagreement,
-        special_review=case.special_review,
-        ungrouped=case.ungrouped,
-    )
+    return {
+        "method": case.paymtd,
+        "group_code": case.group_code,
+        "weight_or_score": case.catalogue_value,
+        "payment_standard": case.reference_cost,
+        "points": case.points,
+        "outlier": case.outlier,
+        "basic_fund_due": case.provisional_due,
+        "difference_to_itemised": case.provisional_due - case.item_fund,
+        "declared_code": case.declared_code,
+        "disagreement": case.disagreement,
+        "special_review": case.special_review,
+        "ungrouped": case.ungrouped,
+    }
 
 
-def item_split(s: SplitFacts) -> ItemSplit:
+def item_split(s: SplitFacts) -> Fields:
     """One line of the answer's item detail: the split, the catalogue's terms, the reason a line
     is 全自费, and where the institution's word differs from the catalogue."""
-    return ItemSplit(
-        feedetl_sn=s.feedetl_sn,
-        det_item_fee_sumamt=s.det_item_fee_sumamt,
-        fulamt_ownpay_amt=s.fulamt_ownpay_amt,
-        overlmt_selfpay=s.overlmt_selfpay,
-        preselfpay_amt=s.preselfpay_amt,
-        inscp_scp_amt=s.inscp_scp_amt,
-        benefit=s.benefit.value,
-        excluded_category=s.excluded_category,
-        chrgitm_lv=None if s.chrgitm_lv is None else s.chrgitm_lv.value,
-        selfpay_prop=s.selfpay_prop,
-        pric_uplmt_amt=s.pric_uplmt_amt,
-        hi_nego_drug_flag=s.hi_nego_drug_flag,
-        reason=None if s.reason is None else s.reason.value,
-        disagreements=tuple(Disagreement(field=d.field, sent=d.sent, catalogue=d.catalogue) for d in s.disagreements),
-        refund_sns=s.refund_sns,
-    )
+    return {
+        "feedetl_sn": s.feedetl_sn,
+        "det_item_fee_sumamt": s.det_item_fee_sumamt,
+        "fulamt_ownpay_amt": s.fulamt_ownpay_amt,
+        "overlmt_selfpay": s.overlmt_selfpay,
+        "preselfpay_amt": s.preselfpay_amt,
+        "inscp_scp_amt": s.inscp_scp_amt,
+        "benefit": s.benefit.value,
+        "excluded_category": s.excluded_category,
+        "chrgitm_lv": None if s.chrgitm_lv is None else s.chrgitm_lv.value,
+        "selfpay_prop": s.selfpay_prop,
+        "pric_uplmt_amt": s.pric_uplmt_amt,
+        "hi_nego_drug_flag": s.hi_nego_drug_flag,
+        "reason": None if s.reason is None else s.reason.value,
+        "disagreements": [{"field": d.field, "sent": d.sent, "catalogue": d.catalogue} for d in s.disagreements],
+        "refund_sns": s.refund_sns,
+    }
 
 
 def settlement_answer(
     facts: ClaimSettled, *, event_id: uuid.UUID, occurred_at: datetime, setl_mode: Literal["settle", "pre_settle"]
 ) -> SettlementResult:
     visit = facts.visit
-    return SettlementResult(
-        event_id=event_id,
-        occurred_at=occurred_at,
-        request_id=facts.request_id,
-        setl_mode=setl_mode,
-        setl_id=facts.setl_id,
-        psn_no=visit.psn_no,
-        mdtrt_id=visit.mdtrt_id,
-        fixmedins_code=visit.fixmedins_code,
-        med_type=visit.med_type,
-        insutype=visit.insutype,
-        year=facts.year,
-        setlinfo=setlinfo(facts.amounts),
-        setldetail=tuple(setldetail(row) for row in facts.funds),
-        items=tuple(item_split(s) for s in facts.items),
-        case_payment=_case(facts.case),
-        policy=policy_ref(facts.policy),
-        trail=tuple(TrailStep(rule=line.rule, source=line.source, text=line.text) for line in facts.trail),
+    return SettlementResult.model_validate(
+        {
+            "event_id": event_id,
+            "occurred_at": occurred_at,
+            "request_id": facts.request_id,
+            "setl_mode": setl_mode,
+            "setl_id": facts.setl_id,
+            "psn_no": visit.psn_no,
+            "mdtrt_id": visit.mdtrt_id,
+            "fixmedins_code": visit.fixmedins_code,
+            "med_type": visit.med_type,
+            "insutype": visit.insutype,
+            "year": facts.year,
+            "setlinfo": setlinfo(facts.amounts),
+            "setldetail": [setldetail(row) for row in facts.funds],
+            "items": [item_split(s) for s in facts.items],
+            "case_payment": _case(facts.case),
+            "policy": policy_ref(facts.policy),
+            "trail": [{"rule": line.rule, "source": line.source, "text": line.text} for line in facts.trail],
+        }
     )
 
 
@@ -136,6 +140,6 @@ def reversal_answer(facts: SettlementReversed, *, event_id: uuid.UUID, occurred_
         psn_no=facts.psn_no,
         fixmedins_code=facts.fixmedins_code,
         year=facts.year,
-        setlinfo=setlinfo(facts.amounts),
-        policy=policy_ref(facts.policy),
+        setlinfo=SetlInfo.model_validate(setlinfo(facts.amounts)),
+        policy=PolicyRef.model_validate(policy_ref(facts.policy)),
     )
