@@ -13,10 +13,9 @@ recorded with the line and shown in the answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from functools import cached_property
 
 from contracts.codes import ChargeLevel, ExcludedCategory, RejectionCode
 from contracts.money import format_yuan
@@ -279,27 +278,12 @@ class PricedItems:
     splits: tuple[SplitItem, ...]
     never_from_account: int  # 全自费 of lines no personal account may pay
     trail: tuple[TrailLine, ...]
-
-    # Each sum once: the stages after this one read them several times per claim.
-    @cached_property
-    def medfee_sumamt(self) -> int:
-        return sum([s.det_item_fee_sumamt for s in self.splits])
-
-    @cached_property
-    def fulamt_ownpay_amt(self) -> int:
-        return sum([s.fulamt_ownpay_amt for s in self.splits])
-
-    @cached_property
-    def overlmt_selfpay(self) -> int:
-        return sum([s.overlmt_selfpay for s in self.splits])
-
-    @cached_property
-    def preselfpay_amt(self) -> int:
-        return sum([s.preselfpay_amt for s in self.splits])
-
-    @cached_property
-    def inscp_scp_amt(self) -> int:
-        return sum([s.inscp_scp_amt for s in self.splits])
+    # The visit's parts, the sums of the lines', summed once: the stages after this one read them.
+    medfee_sumamt: int
+    fulamt_ownpay_amt: int
+    overlmt_selfpay: int
+    preselfpay_amt: int
+    inscp_scp_amt: int
 
 
 def _trail(priced: PricedItems, notes: list[str]) -> tuple[TrailLine, ...]:
@@ -333,5 +317,14 @@ def price_items(given: ItemsInput) -> PricedItems:
         for s, line in zip(splits, given.lines, strict=True)
         if line.item.excluded_category in given.account_excluded
     )
-    priced = PricedItems(tuple(splits), never, ())
-    return PricedItems(priced.splits, never, _trail(priced, notes))
+    priced = PricedItems(
+        tuple(splits),
+        never,
+        (),
+        medfee_sumamt=sum([s.det_item_fee_sumamt for s in splits]),
+        fulamt_ownpay_amt=sum([s.fulamt_ownpay_amt for s in splits]),
+        overlmt_selfpay=sum([s.overlmt_selfpay for s in splits]),
+        preselfpay_amt=sum([s.preselfpay_amt for s in splits]),
+        inscp_scp_amt=sum([s.inscp_scp_amt for s in splits]),
+    )
+    return replace(priced, trail=_trail(priced, notes))
