@@ -428,6 +428,10 @@ class Consumer:
     partitions: set[TopicPartition]
     seeks: dict[TopicPartition, int] = field(default_factory=dict)
     commits: list[dict[TopicPartition, int]] = field(default_factory=list)
+    group_offsets: dict[TopicPartition, int] = field(default_factory=dict)  # what the group has committed
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        return self.group_offsets.get(tp)
 
     def assignment(self) -> set[TopicPartition]:
         return self.partitions
@@ -439,6 +443,7 @@ class Consumer:
         """With no offsets (an ack): the positions of what was delivered, which this stand-in does not track."""
         if offsets is not None:
             self.commits.append(dict(offsets))
+            self.group_offsets.update(offsets)
 
     def highwater(self, tp: TopicPartition) -> None:
         return None

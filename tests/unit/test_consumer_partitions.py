@@ -249,3 +249,23 @@ async def test_a_rewind_whose_commit_hangs_with_the_broker_down_still_lets_the_b
     handled = handle_batch(Delivered(batch, consumer), service(store), SettlementMetrics(), Backoff(0.001), policy())
     await asyncio.wait_for(handled, timeout=2)
     assert tried == [{first: 11}] and consumer.seeks == {first: 11, second: 20}
+
+
+async def test_a_rewind_never_moves_the_groups_offset_back_past_what_another_member_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partition 0 went to another member and came back while this batch was in hand (two
+    rebalances): that member answered up to offset 40 and committed it. This consumer then meets
+    an outage at A-1 (offset 11) after answering B-1 (offset 10). Committing 11 would move the
+    group back, and offsets 11-39 would all be read again (a dead letter among them copied
+    again): the rewind reads from 40 and leaves the group's offset where it is."""
+    monkeypatch.setattr(consumer_module, "MAX_GROUP", 1)  # B-1 and A-1 each a group of its own
+    store = await enrolled()
+    resets_once_on(store, "A-1")
+    tp = TopicPartition("claims.v1", 0)
+    batch = records(claim("B-1", "P1", "700.00", 3), claim("A-1", "P2", "800.00", 3), first_offset=10)
+    consumer = Consumer({tp}, group_offsets={tp: 40})
+    await handle_batch(Delivered(batch, consumer), service(store), SettlementMetrics(), Backoff(0.001), policy())
+
+    assert consumer.commits == [] and consumer.seeks == {tp: 40}
+    assert [len(a) for a in by_request(await answers(store)).values() if a[0].get("request_id") == "B-1"] == [1]

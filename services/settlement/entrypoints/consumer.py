@@ -400,9 +400,25 @@ async def rewind(consumer: Any, records: tuple[Any, ...], progress: Progress) ->
     answered = {tp: offset for tp, (offset, some) in resume.items() if some}
     if answered:
         try:  # bounded: with the broker down, aiokafka would wait for its coordinator indefinitely
-            await asyncio.wait_for(consumer.commit(answered), timeout=REWIND_COMMIT_TIMEOUT_S)
+            await asyncio.wait_for(commit_forward(consumer, answered), timeout=REWIND_COMMIT_TIMEOUT_S)
         except Exception as error:  # the redelivery gets the stored answers instead
             log.warning("commit_failed", error=describe(error))
+
+
+async def commit_forward(consumer: Any, answered: dict[TopicPartition, int]) -> None:
+    """Commit each partition's offset where the group's is behind it. A partition that went to
+    another member and came back during the batch (two rebalances) may have been answered further
+    by that member: its committed offset is then not moved back, and the partition is read from
+    there instead (every offset a member commits has its answers before it)."""
+    forward: dict[TopicPartition, int] = {}
+    for tp, offset in answered.items():
+        committed = await consumer.committed(tp)
+        if committed is None or committed < offset:
+            forward[tp] = offset
+        elif committed > offset and tp in consumer.assignment():
+            consumer.seek(tp, committed)
+    if forward:
+        await consumer.commit(forward)
 
 
 async def handle_batch(
