@@ -27,7 +27,7 @@ from ops.http import database_check, service_app
 from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics, faststream_security
 from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
-from settlement.entrypoints.consumer import Backoff, handle_batch
+from settlement.entrypoints.consumer import Backoff, ForgetsRevokedLag, handle_batch
 from settlement.entrypoints.dead_letters import DeadLetterPolicy
 from settlement.entrypoints.http import counter_endpoints
 from settlement.gateway.context import Deps
@@ -141,6 +141,7 @@ def build_broker(
             isolation_level="read_committed",
             decoder=_raw_body,
             parser=_tolerant_headers,
+            listener=ForgetsRevokedLag(metrics),
         )
         async def settle_batch(body: Any, message: KafkaMessage) -> None:
             """Settle claims and reversals, record enrolments and account credits (claims.v1,

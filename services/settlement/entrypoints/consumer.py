@@ -22,14 +22,15 @@ writer came first), is answered alone after its group, by ``answer``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from contracts.inbound import salvage_raw
 from contracts.results import Rejection
@@ -377,6 +378,24 @@ def failed_in_group(record: Any, outcome: GroupOutcome, index: int, metrics: Set
             error=describe(outcome.failures[index]),
             exc_info=outcome.failures[index],
         )
+
+
+class ForgetsRevokedLag(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A consumer's rebalance listener: the lag gauge of each partition taken from it is removed.
+    A gauge is set only after a batch is acknowledged, by the partition's owner, so without this a
+    partition that moved to another pod kept its last lag in this one for as long as the pod ran,
+    and a sum over pods (the lag alert of docs/deploy.md) counted it twice."""
+
+    def __init__(self, metrics: SettlementMetrics) -> None:
+        self.metrics = metrics
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        for tp in revoked:
+            with contextlib.suppress(KeyError):  # never reported: nothing to remove
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None  # reported once a batch of them is acknowledged (record_lag)
 
 
 async def record_lag(consumer: Any, metrics: SettlementMetrics) -> None:
