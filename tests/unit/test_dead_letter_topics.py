@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from settlement.entrypoints.dead_letters import REDRIVEN_FROM, SOURCE
-from settlement.entrypoints.redrive import plan, redriven_headers
+from settlement.entrypoints.redrive import plan, plans, redriven_headers
 
 from contracts.topics import Topics
 
@@ -51,3 +51,20 @@ def test_a_dead_letter_goes_back_to_the_principals_own_topic_with_its_own_header
 )
 def test_a_dead_letter_naming_a_topic_that_does_not_belong_with_it_is_not_sent_anywhere(source: bytes) -> None:
     assert plan(Letter(source), Topics("prod.")) is None
+
+
+def test_a_second_dead_letter_copy_of_one_record_is_listed_not_sent_again() -> None:
+    """A record copied twice to the dead-letter topic (met again after a rewind whose commit did
+    not reach the broker) names the same source in both copies: re-driving both would send the
+    message back twice."""
+    first = Letter(b"prod.claims.v1.hospital-7/2/40", offset=9)
+    again = Letter(b"prod.claims.v1.hospital-7/2/40", offset=12)
+    other = Letter(b"prod.claims.v1.hospital-7/2/41", offset=13)
+    decided = plans([first, again, other], Topics("prod."))
+
+    assert [(where.dead_letter if where else None) for _, where, _ in decided] == [
+        "prod.claims.dlq.v1/0/9",
+        None,
+        "prod.claims.dlq.v1/0/13",
+    ]
+    assert decided[1][2] == "another copy of prod.claims.v1.hospital-7/2/40, re-driven from prod.claims.dlq.v1/0/9"

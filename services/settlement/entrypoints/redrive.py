@@ -64,6 +64,25 @@ def plan(record: Any, topics: Topics) -> Plan | None:
     )
 
 
+def plans(records: list[Any], topics: Topics) -> list[tuple[Any, Plan | None, str]]:
+    """Each dead letter with where it goes back to, or why it is not sent (the reason). A record
+    can have two dead-letter copies — the consumer copies it again when it meets it again after a
+    rewind whose commit did not reach the broker — and both name the record they copy
+    (``medins.dlq.source``): the second in a run is listed, not sent."""
+    out: list[tuple[Any, Plan | None, str]] = []
+    sent_from: dict[str, str] = {}  # source → the dead letter that re-drives it in this run
+    for record in records:
+        where = plan(record, topics)
+        if where is None:
+            out.append((record, None, "no input topic of ours in its headers"))
+        elif where.source in sent_from:
+            out.append((record, None, f"another copy of {where.source}, re-driven from {sent_from[where.source]}"))
+        else:
+            sent_from[where.source] = where.dead_letter
+            out.append((record, where, ""))
+    return out
+
+
 def redriven_headers(record: Any, where: Plan) -> list[tuple[str, bytes]]:
     original = [(name, value or b"") for name, value in record.headers or () if not name.startswith(HEADER_PREFIX)]
     return [*original, (REDRIVEN_FROM, where.dead_letter.encode())]
@@ -112,13 +131,10 @@ async def redrive(settings: CommonSettings, *, dry_run: bool, out: TextIO) -> in
         raise RedriveError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers} within 30 s") from None
     try:
         records = await _read_to_end(consumer, partitions)
-        for record in records:
-            where = plan(record, topics)
+        for record, where, skipped in plans(records, topics):
             if where is None:
                 where_from = f"{record.topic}/{record.partition}/{record.offset}"
-                out.write(
-                    json.dumps({"dead_letter": where_from, "skipped": "no input topic of ours in its headers"}) + "\n"
-                )
+                out.write(json.dumps({"dead_letter": where_from, "skipped": skipped}) + "\n")
                 continue
             line = {"dead_letter": where.dead_letter, "source": where.source, "error": where.error, "to": where.topic}
             if not dry_run:
