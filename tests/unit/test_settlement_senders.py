@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from group_commit_scenarios import SENDERS
 from ledger.adapters.memory import MemoryLedger
 from settlement.senders import RegistryError, acls, load_registry
 from settlement.service_layer.handlers import SettlementService
@@ -26,16 +27,6 @@ def registry_file(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "principals.toml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-ONE = """
-[principals.his-a]
-fixmedins_codes = ["H64010100002"]
-[principals.his-b]
-fixmedins_codes = ["H2"]
-[principals.enrolment-system]
-enrolments = true
-"""
 
 
 def test_the_demo_registry_loads_and_names_one_enrolment_system() -> None:
@@ -63,7 +54,7 @@ def test_a_malformed_registry_is_refused_with_its_reason(tmp_path: Path, text: s
 
 
 def test_the_sender_is_known_from_the_topic_and_answered_on_its_own_topics(tmp_path: Path) -> None:
-    registry = load_registry(registry_file(tmp_path, ONE))
+    registry = load_registry(registry_file(tmp_path, SENDERS))
     hospital = registry.sender("t.claims.v1.his-a", TOPICS)
     enrolments = registry.sender("t.enrolments.v1", TOPICS)
     stranger = registry.sender("t.claims.v1.his-z", TOPICS)
@@ -76,7 +67,9 @@ def test_the_sender_is_known_from_the_topic_and_answered_on_its_own_topics(tmp_p
 
 
 def test_each_principal_may_write_only_its_own_inbound_topic_and_read_only_its_answers(tmp_path: Path) -> None:
-    grants = {(a.principal, a.topic, a.operation) for a in acls(load_registry(registry_file(tmp_path, ONE)), TOPICS)}
+    grants = {
+        (a.principal, a.topic, a.operation) for a in acls(load_registry(registry_file(tmp_path, SENDERS)), TOPICS)
+    }
     assert ("his-a", "t.claims.v1.his-a", "WRITE") in grants
     assert ("his-a", "t.settlements.v1.his-a", "READ") in grants
     assert ("enrolment-system", "t.enrolments.v1", "WRITE") in grants
@@ -91,7 +84,7 @@ def test_each_principal_may_write_only_its_own_inbound_topic_and_read_only_its_a
 
 def bound_service(tmp_path: Path) -> tuple[SettlementService, MemoryLedger]:
     store = MemoryLedger()
-    registry = load_registry(registry_file(tmp_path, ONE))
+    registry = load_registry(registry_file(tmp_path, SENDERS))
     clock = lambda: datetime(2025, 3, 1, tzinfo=UTC)  # noqa: E731
     return SettlementService(store, BOOK, clock=clock, topics=TOPICS, senders=registry), store
 
