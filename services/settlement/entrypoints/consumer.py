@@ -214,9 +214,10 @@ async def process_batch(
     """Answer every record, each partition's in order; raises on an outage before anything is
     acked. The partitions of a batch are answered side by side: a person's messages share one
     partition (keyed by psn_no), so while one partition's group waits for its commit another's
-    is priced — what a second instance would do, in this one. Where two touch one person-year
-    anyway (a relative's account paying), the ledger's expected versions refuse the later
-    commit and its members are answered again alone, as between two instances. Runs of records
+    is priced (when the batch holds several partitions' records: it often holds one, and a
+    second consumer, SETTLEMENT_CONSUMERS, is the overlap that always works). Where two touch
+    one person-year anyway (a relative's account paying), the ledger's expected versions refuse
+    the later commit and its members are answered again alone, as between two instances. Runs of records
     a group takes are committed together; the others are answered alone, in between. A
     stand-in service (a test double of the service) answers every record alone, in order.
     Without a dead-letter policy (a test, a tool), a failing message is answered, not copied.
@@ -247,14 +248,13 @@ async def process_partition(
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
     rewinding: asyncio.Event,
-    progress: Progress | None = None,
+    progress: Progress,
 ) -> None:
     """One partition's records of a batch, in order: grouped runs committed together. Once a
     partition has failed (``rewinding``) the batch will be rewound, so the others begin no
     further step, as one partition after the other would not have: a poison message begun
     then would be tried, answered and dead-lettered on this pass and again on the redelivery.
     Each record is entered in ``progress`` once its answer is committed."""
-    progress = Progress() if progress is None else progress
     try:
         for group, alone in steps(service, records):
             if rewinding.is_set():
@@ -300,13 +300,12 @@ async def answer_alone(
     record: Any,
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
-    progress: Progress | None = None,
+    progress: Progress,
 ) -> None:
     started = time.perf_counter()
     with structlog.contextvars.bound_contextvars(topic=record.topic, partition=record.partition, offset=record.offset):
         reply = await answer(service, record, metrics, dead)
-    if progress is not None:
-        progress.answered(record)
+    progress.answered(record)
     count(metrics, reply, time.perf_counter() - started)
 
 
@@ -316,7 +315,7 @@ async def answer_group(
     metrics: SettlementMetrics,
     dead: DeadLetterPolicy,
     rewinding: asyncio.Event,
-    progress: Progress | None = None,
+    progress: Progress,
 ) -> None:
     """One transaction for the group's answers; then, in order, those it left to be answered
     alone — none once another partition has failed (``rewinding``: see process_partition).
@@ -346,8 +345,7 @@ async def answer_group(
     elapsed = time.perf_counter() - started
     for index, reply in outcome.answered.items():
         count(metrics, reply, elapsed)
-        if progress is not None:
-            progress.answered(group[index][0])
+        progress.answered(group[index][0])
     (log.info if outcome.refused else log.debug)(  # a refusal: another writer came first (a rebalance)
         "group_committed",
         size=len(group),
