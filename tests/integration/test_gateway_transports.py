@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import group_commit_scenarios as scenarios
 import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.store import LedgerStore
@@ -35,15 +36,11 @@ HSA = "outpatient_hsa_his"
 PERSON = "43000000000000009900000002"
 
 
-@dataclass
-class Record:
-    """A Kafka record as the consumer sees it."""
+TAKEN = int(datetime(2025, 3, 18, 1, 0, tzinfo=UTC).timestamp() * 1000)  # when Kafka took the records
 
-    value: bytes
-    offset: int
-    topic: str = "claims.v1"
-    partition: int = 0
-    timestamp: int = int(datetime(2025, 3, 18, 1, 0, tzinfo=UTC).timestamp() * 1000)
+
+def Record(value: bytes, offset: int) -> scenarios.Record:
+    return scenarios.Record(value, offset, timestamp=TAKEN)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import group_commit_scenarios as scenarios
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,15 +55,9 @@ TRIGGERS: dict[str, bytes] = {
 }
 
 
-@dataclass
-class Record:
-    value: bytes | None
-    offset: int
-    topic: str = "claims.v1"
-    partition: int = 0
-    timestamp: int = 1_740_000_000_000
-    key: bytes | None = b"P1"
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+def Record(value: bytes | None, offset: int, **fields: Any) -> scenarios.Record:
+    """A record keyed by its person, as hospitals produce them, taken by Kafka on 2025-02-19."""
+    return scenarios.Record(value, offset, **{"timestamp": 1_740_000_000_000, "key": b"P1", **fields})
 
 
 @dataclass
