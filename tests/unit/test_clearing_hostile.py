@@ -412,11 +412,6 @@ async def test_a_special_review_decision_set_back_to_an_earlier_one_is_the_one_i
     assert state.decisions[case.setl_id].amount == 300 * YUAN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the clearing commands accept a negative budget, a negative decided amount, negative or "
-    "non-finite decided points, and compare a NaN coefficient (decimal.InvalidOperation, a traceback)",
-)
 async def test_a_negative_budget_is_refused() -> None:
     world = World()
     with pytest.raises(CommandRefused, match="negative"):
@@ -425,11 +420,6 @@ async def test_a_negative_budget_is_refused() -> None:
     assert state.budgets == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the clearing commands accept a negative budget, a negative decided amount, negative or "
-    "non-finite decided points, and compare a NaN coefficient (decimal.InvalidOperation, a traceback)",
-)
 @pytest.mark.parametrize(
     "decision",
     [
@@ -452,11 +442,6 @@ async def test_a_special_review_decision_of_a_negative_or_non_finite_amount_or_p
     assert state.decisions == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the clearing commands accept a negative budget, a negative decided amount, negative or "
-    "non-finite decided points, and compare a NaN coefficient (decimal.InvalidOperation, a traceback)",
-)
 async def test_a_deposit_release_coefficient_that_is_not_a_number_is_refused_in_a_sentence() -> None:
     world = World()
     with pytest.raises(CommandRefused, match="between 0 and 1"):

@@ -228,6 +228,8 @@ class ClearingCommands:
         return out
 
     async def set_budget(self, admdvs: str, year: int, book: FundPayType, budget: Budget) -> Outcome:
+        if any(fen is not None and fen < 0 for fen in (budget.dip, budget.drg, budget.total)):
+            raise CommandRefused("a budget is an amount the fund may spend: it cannot be negative")
         amounts = f"{budget.dip}:{budget.drg}:{budget.total}"
         key = f"clearing:budget:{admdvs}:{year}:{book.value}:{amounts}"
 
@@ -245,6 +247,7 @@ class ClearingCommands:
         return await self._once(key, decide)
 
     async def decide_review(self, setl_id: str, decision: ReviewDecision) -> Outcome:
+        _refuse_unpayable(decision)
         what = f"{decision.outcome}:{decision.amount}:{decision.points}"
         key = f"clearing:review:{setl_id}:{what}:{hashlib.sha256(decision.reason.encode()).hexdigest()[:12]}"
 
@@ -277,7 +280,7 @@ class ClearingCommands:
         key = f"clearing:deposit:{code}:{year}:{book.value}"
 
         async def decide() -> Outcome:
-            if not Decimal(0) <= coefficient <= Decimal(1):
+            if not coefficient.is_finite() or not Decimal(0) <= coefficient <= Decimal(1):
                 raise CommandRefused("the assessment coefficient is a share of the deposit, between 0 and 1")
             version, state = await self.institution(code, year)
             if state.closed is None:
@@ -294,6 +297,15 @@ class ClearingCommands:
             return await self._commit(key, answer, [(institution_stream(code, year), version, [event])])
 
         return await self._once(key, decide)
+
+
+def _refuse_unpayable(decision: ReviewDecision) -> None:
+    """A panel decides what the fund owes for a case: never below nothing, and a number the year
+    end can share the budget with (a negative or infinite figure would move every hospital's due)."""
+    if decision.amount is not None and decision.amount < 0:
+        raise CommandRefused("a decided amount is what the fund owes for the case: it cannot be negative")
+    if decision.points is not None and (not decision.points.is_finite() or decision.points < 0):
+        raise CommandRefused(f"decided points must be a number of points, 0 or more (got {decision.points})")
 
 
 def _digest(key: str) -> str:
