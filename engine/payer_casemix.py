@@ -23,6 +23,7 @@ class DipGroup:
     score: Decimal  # 病种分值
     begndate: date
     enddate: date
+    avg_cost: int | None = None  # fen: last year's average cost of the group, if the catalogue has it
 
 
 @dataclass(frozen=True)

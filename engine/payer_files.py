@@ -247,7 +247,19 @@ def _dip(row: _Row) -> DipGroup:
         group_kind=row.choice("group_kind", _group_kind, "a group kind (core or comprehensive)"),
         score=row.number("score"),
         **_dates(row),
+        avg_cost=_avg_cost(row),
     )
+
+
+def _avg_cost(row: _Row) -> int | None:
+    """Optional: last year's average cost of the group, yuan (DIP 技术规范's outlier reference), in fen."""
+    text = row.text("avg_cost", required=False)
+    if not text:
+        return None
+    fen = row.number("avg_cost") * 100
+    if fen <= 0 or fen != fen.to_integral_value():
+        raise row.fail("avg_cost", f"{text!r} is not an amount of yuan above 0 with at most two decimals")
+    return int(fen)
 
 
 def _drg(row: _Row) -> DrgGroup:

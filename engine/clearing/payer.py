@@ -22,7 +22,7 @@ def catalogue_of(casemix: Casemix) -> CaseMixTable:
     if known is not None and known[0] is casemix:
         return known[1]
     dip = tuple(
-        DipGroup(r.dip_code, r.diag_code, r.oprn_code, r.group_kind, r.score, r.begndate, r.enddate)
+        DipGroup(r.dip_code, r.diag_code, r.oprn_code, r.group_kind, r.score, r.begndate, r.enddate, r.avg_cost)
         for versions in casemix.dip.rows.values()
         for r in versions
     )

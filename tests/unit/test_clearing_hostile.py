@@ -53,7 +53,7 @@ from engine.clearing.rules import CasePaymentRules, ClearingRules
 from engine.clearing.terms import CaseMixTable, DipGroup, DrgGroup, InstitutionTerms
 from engine.clearing.valuation import CaseValuation, dip_points, value_case
 from engine.clearing.year_end import Budget, ReviewDecision, net_cases, settle_year
-from engine.payer_files import OPEN_END, load_payer_data
+from engine.payer_files import OPEN_END, PayerFileError, load_payer_data
 from engine.policy_files import load_policy_book
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -343,12 +343,6 @@ def test_a_hospital_treating_two_regions_patients_is_prepaid_and_settled_by_each
 # =========================================================================== the payer's catalogue
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: engine.payer_files._dip and payer_casemix.DipGroup have no avg_cost, and "
-    "clearing.payer.catalogue_of never passes one, so dip_reference = group_average_cost silently "
-    "falls back to points × provisional value with every real catalogue",
-)
 def test_a_dip_catalogues_average_cost_column_reaches_the_outlier_reference(tmp_path: Path) -> None:
     folder = tmp_path / "640000"
     shutil.copytree(ROOT / "policies" / "payer" / "640000", folder)
@@ -359,6 +353,19 @@ def test_a_dip_catalogues_average_cost_column_reaches_the_outlier_reference(tmp_
     table = catalogue_of(load_payer_data(folder).casemix)
     [row] = [r for r in table.dip_rows("K35.800", DAY) if r.dip_code == "DIP-K35-1"]
     assert row.avg_cost == 10_000 * YUAN  # the column is yuan, the clearing keeps fen
+
+
+@pytest.mark.parametrize("cell", ["0", "-5.00", "10.005", "NaN"])
+def test_a_dip_average_cost_that_is_no_positive_amount_of_yuan_is_refused_naming_the_column(
+    tmp_path: Path, cell: str
+) -> None:
+    folder = tmp_path / "640000"
+    shutil.copytree(ROOT / "policies" / "payer" / "640000", folder)
+    dip_csv = folder / "casemix" / "dip.csv"
+    head, first, *_ = dip_csv.read_text(encoding="utf-8").splitlines()
+    dip_csv.write_text(f"{head},avg_cost\n{first},{cell}\n", encoding="utf-8")
+    with pytest.raises(PayerFileError, match="column avg_cost"):
+        load_payer_data(folder)
 
 
 # =========================================================================== the commands
