@@ -179,7 +179,7 @@ class InstitutionYear:
 def institution_year(
     key: Key, pool: Pool, pv: PointValue | None, factor: Decimal | None, prepaid: int, rules: ClearingRules
 ) -> InstitutionYear:
-    dip_due = half_up(pool.points * pv.value - pool.pool_non_basic) if pv is not None and pool.points else 0
+    dip_due = half_up(pool.points * pv.value - pool.pool_non_basic) if pv is not None else 0
     drg_due = pool.drg_due if factor is None else half_up(pool.drg_standard * factor - pool.drg_non_basic)
     annual = dip_due + drg_due + pool.fixed
     deposit = times(max(0, annual), rules.deposit_ratio)

@@ -109,12 +109,6 @@ def test_huge_budgets_and_many_decimal_points_keep_the_dues_within_half_a_fen_pe
     assert 2 * abs(total - budget) <= len(year.institutions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: year_end.institution_year gives an institution whose points sum to 0 a DIP due of 0, "
-    "not 0 × value − what others paid, while the point value was grossed up by that amount: the other "
-    "hospitals share a budget that much larger",
-)
 def test_a_case_at_zero_points_keeps_the_dues_within_half_a_fen_of_the_budget_per_institution() -> None:
     # H1: 100 points, others paid 0. H2: a case the panel put at 0 points (a catalogue score of 0
     # does the same), others paid 30 yuan. Budget 100 yuan.
