@@ -94,6 +94,7 @@ class DepositReleased:
     coefficient: Decimal  # the assessment's share of the deposit paid out (考核)
     released: int
     forfeited: int
+    region: str | None = None  # the pooling region whose year end withheld it (None: recorded before version 2)
 
 
 @dataclass(frozen=True)
@@ -171,9 +172,16 @@ class RegionYear:
         return max(self.months, default=0) + 1
 
 
-def fold_institution(events: Sequence[ClearingEvent]) -> InstitutionYear:
+def fold_institution(events: Sequence[ClearingEvent], region: str | None = None) -> InstitutionYear:
+    """An institution-year as one pooling region clears it. A hospital treating the insured of
+    several regions (异地就医: a case is cleared by the insured's region) has each region's month
+    and year closes in its one stream; folded for a region, the others' are left out, so one
+    region's pre-payments never stand in for another's. ``region`` None folds every event (a
+    stream's readability), which is the right state only for an institution of one region."""
     state = InstitutionYear()
     for event in events:
+        if region is not None and _of_another(event, region):
+            continue
         if isinstance(event, MonthClosed):
             state.months[event.month] = event
         elif isinstance(event, SpecialReviewDecided):
@@ -185,6 +193,14 @@ def fold_institution(events: Sequence[ClearingEvent]) -> InstitutionYear:
         else:
             raise ValueError(f"{type(event).__name__} does not belong in an institution-year stream")
     return state
+
+
+def _of_another(event: ClearingEvent, region: str) -> bool:
+    """A close or a deposit release of another pooling region (a release recorded before it
+    named its region belongs to whichever region folds it, as before)."""
+    if isinstance(event, MonthClosed | YearClosed):
+        return event.region != region
+    return isinstance(event, DepositReleased) and event.region is not None and event.region != region
 
 
 def fold_region(events: Sequence[ClearingEvent]) -> RegionYear:

@@ -124,13 +124,15 @@ def _review_in(d: Mapping[str, Any]) -> SpecialReviewDecided:
 
 
 def _release_out(e: DepositReleased) -> Json:
-    return flat(e, ("year", "fund_pay_type", "coefficient", "released", "forfeited"))
+    return flat(e, ("year", "fund_pay_type", "coefficient", "released", "forfeited", "region"))
 
 
 def _release_in(d: Mapping[str, Any]) -> DepositReleased:
+    """Version 2 names the region whose year end withheld the deposit; version 1 did not (read
+    with region None: the release of an institution's only region)."""
     return DepositReleased(
         integer(d["year"]), FundPayType(d["fund_pay_type"]), decimal(d["coefficient"]), fen(d["released"]),
-        fen(d["forfeited"]),
+        fen(d["forfeited"]), text(d["region"]) if "region" in d else None,
     )  # fmt: skip
 
 
@@ -200,6 +202,9 @@ def _codec(write: Callable[[Any], Json], read: Callable[[Mapping[str, Any]], Cle
     return Codec(1, frozenset(names), write, read)
 
 
+_RELEASE_V1 = frozenset({"year", "fund_pay_type", "coefficient", "released", "forfeited"})
+
+
 CODECS: Mapping[type[Any], tuple[str, Codec]] = {
     MonthClosed: ("MonthClosed", _codec(_month_out, _month_in, "year", "month", "up_to_position", "region", "books")),
     YearClosed: ("YearClosed", _codec(_year_out, _year_in, "year", "up_to_position", "region", "books")),
@@ -207,10 +212,7 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
         "SpecialReviewDecided",
         _codec(_review_out, _review_in, "year", "setl_id", "outcome", "amount", "points", "reason"),
     ),
-    DepositReleased: (
-        "DepositReleased",
-        _codec(_release_out, _release_in, "year", "fund_pay_type", "coefficient", "released", "forfeited"),
-    ),
+    DepositReleased: ("DepositReleased", Codec(2, _RELEASE_V1 | {"region"}, _release_out, _release_in)),
     BudgetSet: ("BudgetSet", _codec(_budget_out, _budget_in, "admdvs", "year", "fund_pay_type", "dip", "drg", "total")),
     RegionMonthClosed: (
         "RegionMonthClosed",
@@ -224,6 +226,10 @@ CODECS: Mapping[type[Any], tuple[str, Codec]] = {
     ),
 }
 BY_NAME: Mapping[str, Codec] = {name: codec for name, codec in CODECS.values()}
+# Earlier versions still read (each by the current reader, which knows what they lack).
+EARLIER: Mapping[tuple[str, int], Codec] = {
+    ("DepositReleased", 1): Codec(1, _RELEASE_V1, _release_out, _release_in),
+}
 
 
 def to_record(event: ClearingEvent) -> tuple[str, Json]:
@@ -236,6 +242,8 @@ def from_record(event_type: str, data: Mapping[str, Any]) -> ClearingEvent:
     version = data.get(VERSION_KEY)
     if codec is None:
         raise UnreadableEvent(event_type, version, "not an event of an institution or region stream")
+    if type(version) is int and version != codec.version:
+        codec = EARLIER.get((event_type, version), codec)
     if version != codec.version:
         raise UnreadableEvent(event_type, version, f"this code reads version {codec.version} only")
     try:

@@ -107,7 +107,7 @@ async def test_a_year_closes_to_the_dip_budget_and_every_balance_is_due_less_pre
             key = (inst["fixmedins_code"], book["fund_pay_type"])
             assert book["prepaid"] == prepaid.get(key, 0)
             assert book["prepaid"] + book["deposit"] + book["balance"] == book["annual_due"]
-    _, year_state = await world.commands.institution("H64010100002", 2025)
+    _, year_state = await world.commands.institution("H64010100002", 2025, REGION)
     assert year_state.closed is not None
     h002 = {b.fund_pay_type.value: b.dip_due for b in year_state.closed.books}
     assert h002 == {book: due for (code, book), due in dues.items() if code == "H64010100002"}
@@ -125,7 +125,7 @@ async def test_special_review_is_recorded_before_the_year_closes_and_refused_aft
     assert flagged, "the generated month has a DRG outlier"
     setl_id = flagged[0]["setl_id"]
     decided = await world.commands.decide_review(setl_id, ReviewDecision(setl_id, "amount", 123_45, reason="panel"))
-    _, state = await world.commands.institution(flagged[0]["fixmedins_code"], 2025)
+    _, state = await world.commands.institution(flagged[0]["fixmedins_code"], 2025, REGION)
     assert state.decisions[setl_id].amount == 12345 and not decided.already
     assert (
         await world.commands.decide_review(setl_id, ReviewDecision(setl_id, "amount", 123_45, reason="panel"))

@@ -324,12 +324,6 @@ def test_a_budget_set_in_parts_keeps_each_part() -> None:
     assert state.budgets[RESIDENTS] == Budget(dip=400_000 * YUAN, drg=250_000 * YUAN)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: inst/<code>/<year> is one stream for every pooling region, and fold_institution keeps "
-    "one MonthClosed per month, so a hospital treating two regions' patients (异地就医 cases carry the "
-    "insured region) has one region's pre-payments replaced by the other's at year end",
-)
 def test_a_hospital_treating_two_regions_patients_is_prepaid_and_settled_by_each_region_apart() -> None:
     # H002's January: a 640000 patient (100 points, fund paid 10,000 item by item) and a 650000
     # patient (50 points, 5,000). Each region pre-pays 0.9 of its own: 9,000 and 4,500.
@@ -348,7 +342,7 @@ def test_a_hospital_treating_two_regions_patients_is_prepaid_and_settled_by_each
     assert sum(m.books[0].prepay for m in inst_stream if isinstance(m, MonthClosed) and m.books) == 13_500 * YUAN
     year = plan_year_close(
         "640000", 2025, 100, [a], fold_region(region_streams["640000"]),
-        {"H002": fold_institution(inst_stream)}, lambda _b: RULES, {},
+        {"H002": fold_institution(inst_stream, "640000")}, lambda _b: RULES, {},
     )  # fmt: skip
     [book] = year.institutions["H002"].books
     # 640000's year: 100 points share its 10,000 budget: due 10,000; it pre-paid 9,000: 1,000 left
@@ -430,7 +424,7 @@ async def test_a_special_review_decision_set_back_to_an_earlier_one_is_the_one_i
     case = next(e for e in await world.january() if cleared_by_case(e) and not e.reversal)
     for fen in (300 * YUAN, 500 * YUAN, 300 * YUAN):
         await world.commands.decide_review(case.setl_id, ReviewDecision(case.setl_id, "amount", fen, reason="panel"))
-    _, state = await world.commands.institution(case.fixmedins_code, 2025)
+    _, state = await world.commands.institution(case.fixmedins_code, 2025, REGION)
     assert state.decisions[case.setl_id].amount == 300 * YUAN
 
 
@@ -460,7 +454,7 @@ async def test_a_special_review_decision_of_a_negative_or_non_finite_amount_or_p
     decision = replace(decision, setl_id=case.setl_id)
     with pytest.raises(CommandRefused):
         await world.commands.decide_review(case.setl_id, decision)
-    _, state = await world.commands.institution(case.fixmedins_code, 2025)
+    _, state = await world.commands.institution(case.fixmedins_code, 2025, REGION)
     assert state.decisions == {}
 
 

@@ -79,7 +79,7 @@ async def _check_month(
         found.append(_differs(region, event.year, event.month, "its institutions differ from a recount"))
     for code, expected in plan.institutions.items():
         recorded = [e for e in await _events(store, institution_stream(code, event.year))
-                    if isinstance(e, MonthClosed) and e.month == event.month]  # fmt: skip
+                    if isinstance(e, MonthClosed) and e.month == event.month and e.region == region]  # fmt: skip
         if len(recorded) != 1 or _books(recorded[0], commands is not None) != _books(expected, commands is not None):
             found.append(_differs(region, event.year, event.month, f"{code}'s figures differ from a recount"))
     return found
@@ -93,9 +93,9 @@ async def _check_year(
     recorded: dict[str, ClearingEvent | None] = {}
     for code in event.institutions:
         stream = await _events(store, institution_stream(code, event.year))
-        closes = [i for i, e in enumerate(stream) if isinstance(e, YearClosed)]
+        closes = [i for i, e in enumerate(stream) if isinstance(e, YearClosed) and e.region == region]
         upto = closes[0] if closes else len(stream)
-        states[code] = fold_institution(stream[:upto])
+        states[code] = fold_institution(stream[:upto], region)
         recorded[code] = stream[upto] if closes else None
     provisional = commands.provisional(region, event.year, cases)
     plan = plan_year_close(

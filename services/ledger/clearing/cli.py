@@ -4,7 +4,7 @@
     ledger close-year --region R --year Y [--policies DIR]
     ledger set-budget --admdvs A --year Y --fund 390100 [--dip YUAN] [--drg YUAN] [--total YUAN]
     ledger decide-review --setl-id S --outcome confirm|amount|points [--amount YUAN] [--points N] [--reason T]
-    ledger release-deposit --institution CODE --year Y --fund 390100 --coefficient C
+    ledger release-deposit --institution CODE --year Y --fund 390100 --coefficient C [--region R]
     ledger clearing --region R --year Y [--month M] [--institution CODE] [--as-of T] [--format table|json|csv]
 
 Each writing command prints its answer (JSON) and says when it had been done before.
@@ -142,7 +142,7 @@ async def release_deposit(dsn: str, args: argparse.Namespace) -> int:
         raise ClearingUsage(f"--coefficient {args.coefficient!r} is not a number") from None
 
     async def act(c: ClearingCommands) -> int:
-        return _said(await c.release_deposit(args.institution, args.year, _fund(args.fund), coefficient))
+        return _said(await c.release_deposit(args.institution, args.year, _fund(args.fund), coefficient, args.region))
 
     return await _run(dsn, args, act)
 
@@ -258,6 +258,9 @@ def add_parsers(commands: Any, database: argparse.ArgumentParser) -> None:
     p.add_argument("--year", required=True, type=int)
     p.add_argument("--fund", required=True)
     p.add_argument("--coefficient", required=True, help="the assessment's share of the deposit paid out, 0..1")
+    p.add_argument(
+        "--region", help="the pooling region whose year end withheld it (needed if several cleared the hospital)"
+    )
     p.set_defaults(handler=None, clearing_handler=release_deposit)
 
     p = commands.add_parser("clearing", parents=[database, policies, region], help="clearing statements")

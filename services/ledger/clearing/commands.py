@@ -32,6 +32,7 @@ from engine.clearing.events import (
     InstitutionYear,
     RegionYear,
     SpecialReviewDecided,
+    YearClosed,
     fold_institution,
     fold_region,
     institution_stream,
@@ -82,9 +83,12 @@ class ClearingCommands:
         version, events = await self._stream(region_stream(region, year), as_of)
         return version, fold_region(events)
 
-    async def institution(self, code: str, year: int, as_of: datetime | None = None) -> tuple[int, InstitutionYear]:
+    async def institution(
+        self, code: str, year: int, region: str, as_of: datetime | None = None
+    ) -> tuple[int, InstitutionYear]:
+        """The institution-year as ``region`` clears it (its stream's version counts every region's events)."""
         version, events = await self._stream(institution_stream(code, year), as_of)
-        return version, fold_institution(events)
+        return version, fold_institution(events, region)
 
     async def inputs(
         self, region: str, year: int, institution: str | None = None, as_of: datetime | None = None
@@ -96,7 +100,7 @@ class ClearingCommands:
         if institution is not None:
             codes = [institution]
         entries = {code: await self.source.institution_entries(code, year, as_of) for code in codes}
-        institutions = {code: (await self.institution(code, year, as_of))[1] for code in codes}
+        institutions = {code: (await self.institution(code, year, region, as_of))[1] for code in codes}
         books = {e.case.fund_pay_type for found in entries.values() for e in found if e.case is not None}
         rules = {}
         for book in books:
@@ -176,7 +180,7 @@ class ClearingCommands:
                 (region_stream(region, year), region_version, [plan.region])
             ]
             for code, event in plan.institutions.items():
-                version, _ = await self.institution(code, year)
+                version, _ = await self.institution(code, year, region)
                 appends.append((institution_stream(code, year), version, [event]))
             answer = {
                 "msg_type": "month_closed", "region": region, "year": year, "month": month, "up_to_position": up_to,
@@ -203,7 +207,7 @@ class ClearingCommands:
             )
             versions, institutions = {}, {}
             for code in codes:
-                versions[code], institutions[code] = await self.institution(code, year)
+                versions[code], institutions[code] = await self.institution(code, year, region)
             provisional = self.provisional(region, year, cases)
             try:
                 plan = plan_year_close(
@@ -256,9 +260,11 @@ class ClearingCommands:
             assert case.case is not None
             if decision.outcome == "points" and not case.case.in_point_pool:
                 raise CommandRefused(f"{setl_id} is not a DIP case in the point pool: decide an amount instead")
-            version, state = await self.institution(case.fixmedins_code, case.year)
+            version, state = await self.institution(case.fixmedins_code, case.year, case.case.region)
             if state.closed is not None:
-                raise CommandRefused(f"{case.fixmedins_code} {case.year} is closed for the year: decide before it")
+                raise CommandRefused(
+                    f"{case.fixmedins_code} {case.year} is closed for the year by {case.case.region}: decide before it"
+                )
             answer = {
                 "msg_type": "special_review_decided", "fixmedins_code": case.fixmedins_code, "year": case.year,
                 "setl_id": setl_id, "outcome": decision.outcome, "amount": decision.amount,
@@ -276,27 +282,44 @@ class ClearingCommands:
             raise CommandRefused(f"{setl_id} is no DRG/DIP case the clearing has seen (is the follower behind?)")
         return case
 
-    async def release_deposit(self, code: str, year: int, book: FundPayType, coefficient: Decimal) -> Outcome:
-        key = f"clearing:deposit:{code}:{year}:{book.value}"
+    async def release_deposit(
+        self, code: str, year: int, book: FundPayType, coefficient: Decimal, region: str | None = None
+    ) -> Outcome:
+        """Pay out the assessed share of what ``region``'s year end withheld (None: the one region
+        that closed the institution's year; a hospital cleared by several must name one)."""
+        if not coefficient.is_finite() or not Decimal(0) <= coefficient <= Decimal(1):
+            raise CommandRefused("the assessment coefficient is a share of the deposit, between 0 and 1")
+        region = region or await self._closing_region(code, year)
+        key = f"clearing:deposit:{code}:{year}:{region}:{book.value}"
 
         async def decide() -> Outcome:
-            if not coefficient.is_finite() or not Decimal(0) <= coefficient <= Decimal(1):
-                raise CommandRefused("the assessment coefficient is a share of the deposit, between 0 and 1")
-            version, state = await self.institution(code, year)
+            version, state = await self.institution(code, year, region)
             if state.closed is None:
-                raise CommandRefused(f"{code} {year} is not closed for the year: there is no deposit to release yet")
+                raise CommandRefused(f"{code} {year} is not closed for the year by {region}: no deposit to release yet")
+            if book in state.releases:
+                raise CommandRefused(f"{code} {year}: the deposit of fund book {book.value} was released already")
             book_year = next((b for b in state.closed.books if b.fund_pay_type is book), None)
             if book_year is None or book_year.deposit == 0:
                 raise CommandRefused(f"{code} {year} withheld no deposit from fund book {book.value}")
             released = times(book_year.deposit, coefficient)
-            event = DepositReleased(year, book, coefficient, released, book_year.deposit - released)
+            event = DepositReleased(year, book, coefficient, released, book_year.deposit - released, region)
             answer = {
-                "msg_type": "deposit_released", "fixmedins_code": code, "year": year, "fund_pay_type": book.value,
-                "coefficient": str(coefficient), "released": released, "forfeited": book_year.deposit - released,
+                "msg_type": "deposit_released", "fixmedins_code": code, "year": year, "region": region,
+                "fund_pay_type": book.value, "coefficient": str(coefficient), "released": released,
+                "forfeited": book_year.deposit - released,
             }  # fmt: skip
             return await self._commit(key, answer, [(institution_stream(code, year), version, [event])])
 
         return await self._once(key, decide)
+
+    async def _closing_region(self, code: str, year: int) -> str:
+        _, events = await self._stream(institution_stream(code, year))
+        regions = sorted({e.region for e in events if isinstance(e, YearClosed)})
+        if not regions:
+            raise CommandRefused(f"{code} {year} is not closed for the year: there is no deposit to release yet")
+        if len(regions) > 1:
+            raise CommandRefused(f"{code} {year} was closed by {' and '.join(regions)}: name the region (--region)")
+        return regions[0]
 
 
 def _refuse_unpayable(decision: ReviewDecision) -> None:

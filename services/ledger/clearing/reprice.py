@@ -73,7 +73,7 @@ async def reprice_clearing(
     if state.closed is not None:
         cases = [e for e in cases if e.position <= state.closed.up_to_position]
     codes = sorted({e.fixmedins_code for e in cases})
-    institutions = {c: (await commands.institution(c, year))[1] for c in codes}
+    institutions = {c: (await commands.institution(c, year, region))[1] for c in codes}
     alive = net_cases(cases)
     books = {e.case.fund_pay_type for e in alive if e.case is not None}
     decisions = {k: v for i in institutions.values() for k, v in i.decisions.items()}
