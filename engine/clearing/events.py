@@ -195,6 +195,18 @@ def fold_institution(events: Sequence[ClearingEvent], region: str | None = None)
     return state
 
 
+def _set(before: Budget | None, decided: Budget) -> Budget:
+    """The parts a BudgetSet names replace those parts; a part it leaves out (None) keeps what an
+    earlier decision set: `set-budget --drg` after `--dip` is the two pools, not the DRG alone."""
+    if before is None:
+        return decided
+    return Budget(
+        before.dip if decided.dip is None else decided.dip,
+        before.drg if decided.drg is None else decided.drg,
+        before.total if decided.total is None else decided.total,
+    )
+
+
 def _of_another(event: ClearingEvent, region: str) -> bool:
     """A close or a deposit release of another pooling region (a release recorded before it
     named its region belongs to whichever region folds it, as before)."""
@@ -207,7 +219,7 @@ def fold_region(events: Sequence[ClearingEvent]) -> RegionYear:
     state = RegionYear()
     for event in events:
         if isinstance(event, BudgetSet):
-            state.budgets[event.fund_pay_type] = event.budget  # the latest budget stands
+            state.budgets[event.fund_pay_type] = _set(state.budgets.get(event.fund_pay_type), event.budget)
         elif isinstance(event, RegionMonthClosed):
             state.months[event.month] = event
         elif isinstance(event, RegionYearClosed):

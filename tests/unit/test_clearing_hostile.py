@@ -312,16 +312,14 @@ def test_a_reversal_recorded_after_december_closed_falls_in_the_year_end_close()
 # =========================================================================== event folds
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: events.fold_region replaces the whole Budget of a fund book with each BudgetSet, "
-    "so `set-budget --drg` after `--dip` (both optional flags) erases the DIP budget",
-)
 def test_a_budget_set_in_parts_keeps_each_part() -> None:
     dip_only = BudgetSet(REGION, 2025, RESIDENTS, Budget(dip=400_000 * YUAN))
     drg_only = BudgetSet(REGION, 2025, RESIDENTS, Budget(drg=250_000 * YUAN))
     state = fold_region([dip_only, drg_only])
     assert state.budgets[RESIDENTS] == Budget(dip=400_000 * YUAN, drg=250_000 * YUAN)
+    # a mid-year adjustment (年中调整) of the DIP pool replaces that part only
+    adjusted = fold_region([dip_only, drg_only, BudgetSet(REGION, 2025, RESIDENTS, Budget(dip=380_000 * YUAN))])
+    assert adjusted.budgets[RESIDENTS] == Budget(dip=380_000 * YUAN, drg=250_000 * YUAN)
 
 
 def test_a_hospital_treating_two_regions_patients_is_prepaid_and_settled_by_each_region_apart() -> None:
