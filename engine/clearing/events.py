@@ -195,7 +195,7 @@ def fold_institution(events: Sequence[ClearingEvent], region: str | None = None)
     return state
 
 
-def _set(before: Budget | None, decided: Budget) -> Budget:
+def budget_after(before: Budget | None, decided: Budget) -> Budget:
     """The parts a BudgetSet names replace those parts; a part it leaves out (None) keeps what an
     earlier decision set: `set-budget --drg` after `--dip` is the two pools, not the DRG alone."""
     if before is None:
@@ -219,7 +219,7 @@ def fold_region(events: Sequence[ClearingEvent]) -> RegionYear:
     state = RegionYear()
     for event in events:
         if isinstance(event, BudgetSet):
-            state.budgets[event.fund_pay_type] = _set(state.budgets.get(event.fund_pay_type), event.budget)
+            state.budgets[event.fund_pay_type] = budget_after(state.budgets.get(event.fund_pay_type), event.budget)
         elif isinstance(event, RegionMonthClosed):
             state.months[event.month] = event
         elif isinstance(event, RegionYearClosed):

@@ -77,7 +77,9 @@ def _fund(text: str) -> FundPayType:
 
 def _said(outcome: Outcome) -> int:
     print(json.dumps(dict(outcome.answer), ensure_ascii=False, indent=2))
-    if outcome.already:
+    if outcome.already and outcome.answer.get("in_force"):
+        print("(already in force: nothing was written)")
+    elif outcome.already:
         print("(done before: this is its recorded answer; nothing was written)")
     return 0
 

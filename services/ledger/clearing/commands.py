@@ -33,6 +33,7 @@ from engine.clearing.events import (
     RegionYear,
     SpecialReviewDecided,
     YearClosed,
+    budget_after,
     fold_institution,
     fold_region,
     institution_stream,
@@ -163,6 +164,21 @@ class ClearingCommands:
                 continue
         raise CommandRefused(f"{key}: other writers kept changing the same streams; try again")
 
+    async def _unless_in_force(self, decide: Callable[[], Any]) -> Outcome:
+        """A decision that may be changed and changed back (a budget, a special review): done
+        unless the ledger already has it in force. Its key names the stream version it was
+        decided against, so going back to an earlier figure is a new decision, not an old one's
+        retry; a retry finds its decision in force and writes nothing."""
+        for _ in range(MAX_RACES):
+            try:
+                outcome: Outcome = await decide()
+                return outcome
+            except DuplicateRequest as dup:  # the same decision, committed by another caller meanwhile
+                return Outcome(dup.stored.result, True)
+            except WrongExpectedVersion:
+                continue
+        raise CommandRefused("other writers kept changing the same stream; try again")
+
     # -- the commands -------------------------------------------------------------------------
 
     async def close_month(self, region: str, year: int, month: int) -> Outcome:
@@ -236,19 +252,22 @@ class ClearingCommands:
             raise CommandRefused("a budget is an amount the fund may spend: it cannot be negative")
         amounts = f"{budget.dip}:{budget.drg}:{budget.total}"
         key = f"clearing:budget:{admdvs}:{year}:{book.value}:{amounts}"
+        answer = {
+            "msg_type": "budget_set", "region": admdvs, "year": year, "fund_pay_type": book.value,
+            "dip": budget.dip, "drg": budget.drg, "total": budget.total,
+        }  # fmt: skip
 
         async def decide() -> Outcome:
             version, state = await self.region(admdvs, year)
             if state.closed is not None:
                 raise CommandRefused(f"{admdvs} {year} is closed for the year: its budget can no longer change")
-            answer = {
-                "msg_type": "budget_set", "region": admdvs, "year": year, "fund_pay_type": book.value,
-                "dip": budget.dip, "drg": budget.drg, "total": budget.total,
-            }  # fmt: skip
+            in_force = state.budgets.get(book)
+            if budget_after(in_force, budget) == in_force:
+                return Outcome({**answer, "in_force": True}, True)
             event = BudgetSet(admdvs, year, book, budget)
-            return await self._commit(key, answer, [(region_stream(admdvs, year), version, [event])])
+            return await self._commit(f"{key}@{version}", answer, [(region_stream(admdvs, year), version, [event])])
 
-        return await self._once(key, decide)
+        return await self._unless_in_force(decide)
 
     async def decide_review(self, setl_id: str, decision: ReviewDecision) -> Outcome:
         _refuse_unpayable(decision)
@@ -270,11 +289,13 @@ class ClearingCommands:
                 "setl_id": setl_id, "outcome": decision.outcome, "amount": decision.amount,
                 "points": None if decision.points is None else str(decision.points), "reason": decision.reason,
             }  # fmt: skip
+            if state.decisions.get(setl_id) == decision:
+                return Outcome({**answer, "in_force": True}, True)
             event = SpecialReviewDecided(decision, case.year)
             stream = institution_stream(case.fixmedins_code, case.year)
-            return await self._commit(key, answer, [(stream, version, [event])])
+            return await self._commit(f"{key}@{version}", answer, [(stream, version, [event])])
 
-        return await self._once(key, decide)
+        return await self._unless_in_force(decide)
 
     async def _case(self, setl_id: str) -> Entry:
         case = await self.source.settlement(setl_id)
