@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -23,6 +23,7 @@ from contracts.claims import Claim, Reversal, visit_year
 from contracts.codes import RejectionCode
 from contracts.enrolments import AccountCredit, Contribution, Enrolment
 from contracts.inbound import salvage_raw
+from contracts.national import CHINA
 from contracts.reconciliation import Reconciliation
 from contracts.results import EnrolmentAccepted
 from contracts.topics import Topics
@@ -45,6 +46,7 @@ from settlement.service_layer.replies import Answered, Reply, body_hash, raw_key
 from settlement.service_layer.visits import contribution_facts_of, enrolment_facts_of, reversal_request_of, visit_of
 
 log = structlog.get_logger(__name__)
+DAY = timedelta(days=1)
 NationalTest = Callable[[bytes], bool]
 
 
@@ -55,6 +57,21 @@ class NationalHandler(Protocol):
     def __call__(
         self, raw: bytes, *, source: str | None, received_at: datetime | None, sender: Sender | None, answers: Topics
     ) -> Awaitable[Answered]: ...
+
+
+def refuse_a_year_not_begun(claim: Claim, at: datetime) -> None:
+    """A settlement dated in a year that had not begun when the claim was received is a mistyped
+    date: settled, it would spend that year's deductible and caps against its enrolment (people
+    are enrolled for the next year before it begins). A day of clock skew is allowed (a hospital
+    clock ahead of Kafka's at midnight on 31 December); a pre-settlement may look ahead."""
+    received = at.astimezone(CHINA).date()
+    if claim.setl_mode == "settle" and claim.endtime.year > received.year and claim.endtime > received + DAY:
+        raise Rejected(
+            RejectionCode.OUTSIDE_POLICY_YEAR,
+            f"endtime {claim.endtime.isoformat()} is in a year that had not begun when the claim was received "
+            f"({received.isoformat()}): a visit is settled at or after its end",
+            field="endtime",
+        )
 
 
 class RetriesExhausted(RuntimeError):
@@ -266,6 +283,7 @@ class SettlementService:
         return PricedVisit(settled, appends, enrolment.insuplc_admdvs, priced)
 
     async def _claim(self, claim: Claim, at: datetime) -> Decision:
+        refuse_a_year_not_begun(claim, at)
         key, visit = claim.idempotency_key, visit_of(claim)
         setl_id = settlement_id(key, visit_year(claim))
         record = claim.setl_mode != "pre_settle"
