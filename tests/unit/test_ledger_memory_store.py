@@ -51,3 +51,21 @@ async def test_positions_are_dense_and_start_at_one() -> None:
     receipt = await store.commit([append("A/2025", 0, 2), append("B/2025", 0, 1)])
     assert receipt.positions == (1, 2, 3)
     assert [e.position for e in await store.read_all(1, 10)] == [2, 3]
+
+
+async def test_a_projection_reads_back_value_for_value_at_the_edges_of_what_it_may_hold() -> None:
+    # read_projection decodes the store's own canonical JSON with orjson (memory.py): it must give
+    # what json.loads gives — BIGINT's two ends as exact ints, escapes and non-ASCII text as they
+    # were, empty containers, nesting — never a float or a changed string.
+    projection = {
+        "ends": [2**63 - 1, -(2**63), 0, -1],
+        "text": ['名 "quoted" \\ back', "tab\there", "line\nbreak", "\x1f", "\u2028", ""],
+        "flags": [True, False, None],
+        "empty": {"object": {}, "array": []},
+        "deep": {"a": {"b": {"c": [{"d": 1}]}}},
+    }
+    store = MemoryLedger()
+    await store.commit([append("P1/2025", 0, 1, projection)])
+    version, read = await store.read_projection("P1/2025")
+    assert (version, read) == (1, projection)
+    assert read is not None and all(type(n) is int for n in read["ends"])

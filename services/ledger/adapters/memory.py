@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from ledger import errors
 from ledger.hashing import CURRENT_HASH_ALG, canonical_json, canonical_time, jsonb_text
 from ledger.prepare import ChainedBatch, Encoded, Head, chain_batch, check_batch, judge, refuse_unproven
@@ -111,7 +113,7 @@ class MemoryLedger:
             return version, None
         projected, totals = self._projections[stream_id]
         assert projected == version, f"projection of {stream_id} at {projected}, stream at {version}"
-        return version, json.loads(totals)
+        return version, orjson.loads(totals)  # canonical JSON this store wrote: json.loads' values, ~3x faster
 
     async def find_request(self, key: str) -> StoredRequest | None:
         request = self._requests.get(key)
