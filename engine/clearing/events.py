@@ -9,7 +9,7 @@ the area's budgets and the record of each close: BudgetSet, RegionMonthClosed, R
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
@@ -178,8 +178,14 @@ def fold_institution(events: Sequence[ClearingEvent], region: str | None = None)
     and year closes in its one stream; folded for a region, the others' are left out, so one
     region's pre-payments never stand in for another's. ``region`` None folds every event (a
     stream's readability), which is the right state only for an institution of one region."""
-    state = InstitutionYear()
+    state, closer = InstitutionYear(), None
     for event in events:
+        if isinstance(event, YearClosed):
+            closer = event.region
+        elif isinstance(event, DepositReleased) and event.region is None:
+            # recorded before a release named its region (schema v1): it released the deposit
+            # of the year close before it, the only one the command then read
+            event = replace(event, region=closer)
         if region is not None and _of_another(event, region):
             continue
         if isinstance(event, MonthClosed):
@@ -208,11 +214,10 @@ def budget_after(before: Budget | None, decided: Budget) -> Budget:
 
 
 def _of_another(event: ClearingEvent, region: str) -> bool:
-    """A close or a deposit release of another pooling region (a release recorded before it
-    named its region belongs to whichever region folds it, as before)."""
-    if isinstance(event, MonthClosed | YearClosed):
+    """A close or a deposit release of another pooling region."""
+    if isinstance(event, MonthClosed | YearClosed | DepositReleased):
         return event.region != region
-    return isinstance(event, DepositReleased) and event.region is not None and event.region != region
+    return False
 
 
 def fold_region(events: Sequence[ClearingEvent]) -> RegionYear:

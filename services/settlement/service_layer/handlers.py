@@ -59,16 +59,17 @@ class NationalHandler(Protocol):
     ) -> Awaitable[Answered]: ...
 
 
-def refuse_a_year_not_begun(claim: Claim, at: datetime) -> None:
-    """A settlement dated in a year that had not begun when the claim was received is a mistyped
-    date: settled, it would spend that year's deductible and caps against its enrolment (people
-    are enrolled for the next year before it begins). A day of clock skew is allowed (a hospital
-    clock ahead of Kafka's at midnight on 31 December); a pre-settlement may look ahead."""
+def refuse_a_year_not_begun(visit: Visit, at: datetime) -> None:
+    """A settlement dated in a year that had not begun when it was received is a mistyped date:
+    settled, it would spend that year's deductible and caps against its enrolment (people are
+    enrolled for the next year before it begins). A day of clock skew is allowed (a hospital
+    clock ahead of Kafka's at midnight on 31 December). Only what is recorded is refused: a
+    pre-settlement may look ahead."""
     received = at.astimezone(CHINA).date()
-    if claim.setl_mode == "settle" and claim.endtime.year > received.year and claim.endtime > received + DAY:
+    if visit.enddate.year > received.year and visit.enddate > received + DAY:
         raise Rejected(
             RejectionCode.OUTSIDE_POLICY_YEAR,
-            f"endtime {claim.endtime.isoformat()} is in a year that had not begun when the claim was received "
+            f"the visit ends {visit.enddate.isoformat()}, in a year that had not begun when it was received "
             f"({received.isoformat()}): a visit is settled at or after its end",
             field="endtime",
         )
@@ -258,6 +259,8 @@ class SettlementService:
         appends that would record them (each stream expecting the version it was read at) —
         none for a pre-settlement (``record=False``), which records nothing: folding and encoding
         the events was a fifth of its time. claims.v2 and the national gateway both come here."""
+        if record:
+            refuse_a_year_not_begun(visit, at)
         person = await load(self.store, visit.psn_no, visit.year)
         priced = self._policy(person, visit.enddate)
         loaded = {person.state.stream_id: person}
@@ -283,7 +286,6 @@ class SettlementService:
         return PricedVisit(settled, appends, enrolment.insuplc_admdvs, priced)
 
     async def _claim(self, claim: Claim, at: datetime) -> Decision:
-        refuse_a_year_not_begun(claim, at)
         key, visit = claim.idempotency_key, visit_of(claim)
         setl_id = settlement_id(key, visit_year(claim))
         record = claim.setl_mode != "pre_settle"
