@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,9 @@ FollowerCheck = Callable[[], Awaitable[Sequence[str]]]
 AnchorCheck = Callable[[AuditableStore], Awaitable[Sequence["Finding"]]]
 ClearingCheck = Callable[[], Awaitable[Sequence["Finding"]]]
 ArchiveCheck = Callable[[], Awaitable[tuple[int, Sequence["Finding"]]]]  # (archived years, findings)
+# The per-stream part done elsewhere (ledger/verify_jobs.py: over several processes): the
+# streams of the prefix checked into a report of their own, in the scan's order.
+StreamsCheck = Callable[[str | None], Awaitable["VerifyReport"]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,13 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    def add_streams(self, part: VerifyReport) -> None:
+        """The per-stream findings of the streams after those already in this report."""
+        self.streams += part.streams
+        self.findings += part.findings
+        self.chain_breaks += part.chain_breaks
+        self.projection_mismatches += part.projection_mismatches
 
     def problems(self) -> list[str]:
         """One sentence per finding."""
@@ -185,6 +195,13 @@ def _compare_in_full(scan: StreamScan, at: int, replayed: Any, report: VerifyRep
         report.findings.append(Finding("projection_differs", stream_id, sentence))
 
 
+async def check_scans(scans: AsyncIterable[StreamScan], report: VerifyReport) -> None:
+    """Every scanned stream's chain and totals, its findings in the scan's order (stream id order)."""
+    async for scan in scans:
+        report.streams += 1
+        _check_stream(scan, report)
+
+
 async def _check_rows(store: AuditableStore, report: VerifyReport) -> None:
     for row in await unbacked_rows(store):
         kind = "request_unbacked" if row.kind == "request" else "outbox_unbacked"
@@ -209,17 +226,20 @@ async def verify_ledger(
     anchors: AnchorCheck | None = None,
     clearing: ClearingCheck | None = None,
     archives: ArchiveCheck | None = None,
+    streams: StreamsCheck | None = None,
 ) -> VerifyReport:
     """The whole check. ``followers``: problems in the follower projections' tables
     (ledger.follower.verify_followers); ``anchors``: findings against anchored chain heads
     (ledger.anchors.anchor_check); ``archives``: the years detached from the live log
     (ledger.archive.archive_check). The idempotency, outbox and follower checks span the whole
-    ledger and are skipped with a prefix."""
+    ledger and are skipped with a prefix. ``streams``: the chains and totals checked elsewhere
+    (ledger.verify_jobs: over several processes) instead of here over the store's scan."""
     began = time.perf_counter()
     report = VerifyReport(streams=0, checked=["hash chains", "totals"])
-    async for scan in store.scan_streams(prefix):
-        report.streams += 1
-        _check_stream(scan, report)
+    if streams is None:
+        await check_scans(store.scan_streams(prefix), report)
+    else:
+        report.add_streams(await streams(prefix))
     if prefix is None:
         await _check_rows(store, report)
         report.checked.append("idempotency and outbox rows")

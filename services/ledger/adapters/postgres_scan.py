@@ -3,6 +3,9 @@
 The COPY runs as a task that parses its output into streams and hands them over through a
 bounded queue (so a slow audit pauses the COPY rather than buffering the log); the projections
 are read in keyset pages on a second connection that imported the COPY's snapshot.
+
+A share of a verify over several processes (ledger/verify_jobs.py) scans one key range of the
+streams in a snapshot another transaction exported, so that the shares together are one scan.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -25,8 +29,30 @@ PROJECTION_PAGE = 2_000
 QUEUED_CHUNKS = 8  # parsed COPY chunks waiting for the audit: bounds the memory the scan holds
 
 
+# The streams start ≤ stream_id < end (end NULL: no bound) that begin with the prefix $3: one
+# share's key range within a --prefix (its bounds are stream ids, so the prefix is its own
+# parameter). The log's scan otherwise, so that a share reads exactly what the whole scan reads.
+_PREFIX_IS_START = "starts_with(stream_id, $1)"
+assert _PREFIX_IS_START in sql.SCAN_EVENTS
+SCAN_RANGE = sql.SCAN_EVENTS.replace(_PREFIX_IS_START, "starts_with(stream_id, $3)")
+
+
+@dataclass(frozen=True)
+class ScanShare:
+    """One key range of the log, read in a snapshot exported by a transaction still open."""
+
+    snapshot: str  # pg_export_snapshot()'s id
+    start: str  # the first stream id of the range (or the prefix, or "")
+    end: str | None  # the first stream id of the next range; None: to the end
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """SET TRANSACTION SNAPSHOT takes no parameter: the id (hex digits and dashes) as a literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 _Streams = list[tuple[str, list[ScannedEvent]]]
@@ -87,7 +113,9 @@ class _Projections:
             self._after = rows[-1]["stream_id"]
 
 
-async def _copy(connection: Connection, query: str, start: str, end: str | None, queue: asyncio.Queue[Any]) -> None:
+async def _copy(
+    connection: Connection, query: str, arguments: tuple[str | None, ...], queue: asyncio.Queue[Any]
+) -> None:
     grouper = _Grouper()
 
     async def output(chunk: bytes) -> None:
@@ -96,7 +124,7 @@ async def _copy(connection: Connection, query: str, start: str, end: str | None,
             await queue.put(streams)
 
     try:
-        await connection.copy_from_query(query, start, end, output=output, format="text")
+        await connection.copy_from_query(query, *arguments, output=output, format="text")
         await queue.put(grouper.finish())
         await queue.put(None)
     except Exception as error:  # handed to the reader, which raises it
@@ -104,22 +132,30 @@ async def _copy(connection: Connection, query: str, start: str, end: str | None,
 
 
 async def scan(
-    pool: asyncpg.Pool, prefix: str | None, *, projections: bool, table: str = "events"
+    pool: asyncpg.Pool, prefix: str | None, *, projections: bool, table: str = "events", share: ScanShare | None = None
 ) -> AsyncIterator[StreamScan]:
-    """``table``: the log, or a year taken out of it (ledger/archive.py) — same columns."""
+    """``table``: the log, or a year taken out of it (ledger/archive.py) — same columns.
+    ``share``: only that key range of the log (within the prefix), in that snapshot."""
     start, end = prefix or "", sql.prefix_end(prefix) if prefix else None
-    query = sql.SCAN_TABLE.format(table=quote_ident(table))
+    arguments: tuple[str | None, ...]
+    query, arguments = sql.SCAN_TABLE.format(table=quote_ident(table)), (start, end)
+    if share is not None:
+        query, arguments, start, end = SCAN_RANGE, (share.start, share.end, start), share.start, share.end
     async with pool.acquire() as copying, pool.acquire() as paging:
         # By hand, not copying.transaction(): a scan left early ends its COPY by closing the
         # connection (asyncpg cannot cancel a COPY OUT and go on), and then nothing rolls back.
         await copying.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
-            snapshot = await copying.fetchval("SELECT pg_export_snapshot()")
+            if share is None:
+                snapshot = await copying.fetchval("SELECT pg_export_snapshot()")
+            else:  # the first statement of the transaction: before any query takes its own
+                snapshot = share.snapshot
+                await copying.execute(f"SET TRANSACTION SNAPSHOT {quote_literal(snapshot)}")
             await copying.execute("SET LOCAL TimeZone = 'UTC'")  # recorded_at as UTC text
             async with paging.transaction(isolation="repeatable_read", readonly=True):
-                await paging.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+                await paging.execute(f"SET TRANSACTION SNAPSHOT {quote_literal(snapshot)}")
                 states = _Projections(paging, start, end) if projections else None
-                async for scanned in _streams(copying, query, states, start, end):
+                async for scanned in _streams(copying, query, arguments, states):
                     yield scanned
         finally:
             with contextlib.suppress(asyncpg.InterfaceError):  # closed (and so released) by _streams
@@ -127,10 +163,10 @@ async def scan(
 
 
 async def _streams(
-    copying: Connection, query: str, states: _Projections | None, start: str, end: str | None
+    copying: Connection, query: str, arguments: tuple[str | None, ...], states: _Projections | None
 ) -> AsyncIterator[StreamScan]:
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUED_CHUNKS)
-    task = asyncio.create_task(_copy(copying, query, start, end, queue))
+    task = asyncio.create_task(_copy(copying, query, arguments, queue))
     try:
         while (streams := await queue.get()) is not None:
             if isinstance(streams, Exception):

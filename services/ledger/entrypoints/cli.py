@@ -4,7 +4,7 @@
     ledger replay --psn PSN --year Y [--as-of TIME] [--policies DIR] [--json]
     ledger replay --institution CODE --region R --year Y [--as-of TIME] [--json]
     ledger reprice --clearing --region R --year Y --policies DIR [--dip-budget BOOK=YUAN ...] [--json]
-    ledger verify [--prefix P] [--json] [--anchors FILE ... --anchor-public-key FILE]
+    ledger verify [--prefix P] [--jobs N] [--json] [--anchors FILE ... --anchor-public-key FILE]
     ledger reprice --policies DIR --year Y [--json]
     ledger funds --region R --year Y [--policies DIR] [--json]
     ledger anchor [--out DIR] [--no-publish]      (signing key: $LEDGER_ANCHOR_KEY_FILE or $LEDGER_ANCHOR_KEY)
@@ -62,6 +62,7 @@ from ledger.prune import DEFAULT_IDEMPOTENCY_DAYS, DEFAULT_OUTBOX_DAYS, MIN_IDEM
 from ledger.replay import replay_report
 from ledger.reprice import FUND_FIELDS, reprice_year
 from ledger.verify import verify_ledger
+from ledger.verify_jobs import MAX_JOBS, VerifyJobsError, jobs_check, valid_jobs
 
 
 class UsageError(Exception):
@@ -230,6 +231,7 @@ async def _verify(args: argparse.Namespace) -> int:
             anchors=anchors,
             clearing=None if args.prefix else clearing_check(store, pool, policies),
             archives=archive_check(pool) if args.prefix is None else None,
+            streams=jobs_check(_dsn(args), pool, args.jobs) if args.jobs > 1 else None,
         )
     if args.json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -329,6 +331,13 @@ async def _funds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(text: str) -> int:
+    try:
+        return valid_jobs(text)
+    except ValueError as error:  # argparse prints it after the usage line and exits 2
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledger", description="Operate the settlement ledger's event store.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -363,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--prefix", help="only streams whose id starts with this (skips the clearing tables)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help=f"check the chains and totals in N processes sharing one snapshot (1-{MAX_JOBS}; default 1)",
+    )
     verify.add_argument("--anchors", nargs="+", metavar="FILE", help="anchor files to check the chains against")
     verify.add_argument("--policies", help="policy folder: recount the closes' pre-payments and year ends too")
     verify.add_argument(
@@ -464,9 +480,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = asyncio.run(args.clearing_handler(_dsn(args), args))
         else:
             code = asyncio.run(args.handler(args))
-    except (UsageError, ClearingUsage, MigrationError, AnchorError, OSError, asyncpg.PostgresError) as error:
+    except (
+        UsageError,
+        ClearingUsage,
+        MigrationError,
+        AnchorError,
+        VerifyJobsError,
+        OSError,
+        asyncpg.PostgresError,
+    ) as error:
         print(f"ledger: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: whatever was running stopped (verify --jobs ends its workers)
+        print("ledger: interrupted; nothing was concluded", file=sys.stderr)
+        return 130
     return code
 
 
