@@ -20,6 +20,10 @@ With --chains-only the last two are skipped (the ``small`` shape's events are no
 --verify-only measures just the last two. ``verify`` and ``replay`` also print this process's CPU
 time (PostgreSQL's is not in it): on shared cores it moves less than wall time.
 
+``--jobs 1,2`` runs the verify once per number, in that order in the same run, the per-stream part
+over that many worker processes (``ledger verify --jobs N``, ledger/verify_jobs.py); its CPU time
+is this process's plus its workers' (RUSAGE_CHILDREN: they are joined before it is read).
+
 Against a baseline revision in the same run: unpack it and run this script with its packages first
 on the path (the editable install's finder comes after PYTHONPATH), alternating with the work tree:
 
@@ -37,6 +41,7 @@ import asyncio
 import contextlib
 import os
 import random
+import resource
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,6 +54,7 @@ from ledger.audit import chain_breaks, scanned_chain_breaks, verify_chains
 from ledger.replay import replay_report
 from ledger.scan import StreamScan
 from ledger.verify import verify_ledger
+from ledger.verify_jobs import jobs_check
 
 
 def load() -> str:
@@ -116,7 +122,8 @@ async def main(args: Any) -> None:
     total = int(await pool.fetchval("SELECT count(*) FROM events"))
     print(f"{total:,} events; {os.cpu_count()} CPUs; {load()} at start; ledger from {ledger.__file__}")
     if args.verify_only:
-        await print_verify(store, total)
+        for jobs in args.jobs:
+            await print_verify(store, total, jobs, args.database_url, pool)
         await print_replays(store, [s.stream_id for s in await scanned(store)], args.replays)
         await pool.close()
         return
@@ -140,17 +147,25 @@ async def main(args: Any) -> None:
     if args.chains_only:
         await pool.close()
         return
-    await print_verify(store, total)
+    for jobs in args.jobs:
+        await print_verify(store, total, jobs, args.database_url, pool)
     await print_replays(store, [s.stream_id for s in streams], args.replays)
     await pool.close()
 
 
-async def print_verify(store: PostgresLedger, total: int) -> None:
-    cpu = time.process_time()
-    report, seconds = await timed(lambda: verify_ledger(store))
-    cpu = time.process_time() - cpu
+def client_cpu() -> float:
+    """This process's CPU seconds and its joined children's (the verify's workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+async def print_verify(store: PostgresLedger, total: int, jobs: int, dsn: str, pool: asyncpg.Pool) -> None:
+    streams = jobs_check(dsn, pool, jobs) if jobs > 1 else None
+    cpu = client_cpu()
+    report, seconds = await timed(lambda: verify_ledger(store, streams=streams))
+    cpu = client_cpu() - cpu
     found = f"{len(report.findings)} finding(s)"
-    print(f"{'verify (chains + replay of totals)':<34}{rate(total, seconds)}  {found}  {load()}")
+    print(f"{f'verify --jobs {jobs} (chains + totals)':<34}{rate(total, seconds)}  {found}  {load()}")
     print(f"{'verify, per CPU second (client)':<34}{total / cpu:>12,.0f} events/s ({cpu:.1f} s of CPU)")
 
 
@@ -172,4 +187,7 @@ if __name__ == "__main__":
     parser.add_argument("--chains-only", action="store_true", help="no domain replays (the small shape)")
     parser.add_argument("--replays-only", action="store_true", help="only the person-year replays")
     parser.add_argument("--verify-only", action="store_true", help="only verify and the person-year replays")
+    parser.add_argument(
+        "--jobs", type=lambda text: [int(n) for n in text.split(",")], default=[1], help="verify's jobs, e.g. 1,2"
+    )
     asyncio.run(main(parser.parse_args()))
