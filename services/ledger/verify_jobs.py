@@ -124,9 +124,10 @@ async def share_ranges(connection: Connection, prefix: str | None, jobs: int) ->
     if jobs > 1:
         pages = int(await connection.fetchval(LOG_PAGES))
         percent = min(100.0, 100.0 * SAMPLED_PAGES / max(pages, 1))
-        fractions = [k / jobs for k in range(1, jobs)]
-        for cut in await connection.fetchval(CUT_POINTS, fractions, percent, start, end) or []:
-            if cut is not None and cut != start and (not cuts or cut != cuts[-1]):  # sorted: equal ones adjacent
+        fractions = [k / jobs for k in range(jobs)]  # 0: the least sampled id, never a cut (nothing below it)
+        least, *points = await connection.fetchval(CUT_POINTS, fractions, percent, start, end) or [None]
+        for cut in points:
+            if cut != least and cut not in cuts[-1:]:  # sorted: equal ones are adjacent
                 cuts.append(cut)
     bounds: list[str | None] = [start, *cuts, end]
     return [(str(low), high) for low, high in itertools.pairwise(bounds)]

@@ -29,7 +29,7 @@ from ledger.adapters.postgres_scan import ScanShare
 from ledger.follower import FollowerRunner
 from ledger.period_totals import ClearingProjection
 from ledger.verify_jobs import ShareTask, VerifyJobsError, run_shares, share_ranges, verify_share
-from ledger_contract import migrated_pool
+from ledger_contract import append, migrated_pool
 from settlement.service_layer.handlers import SettlementService
 
 from engine.policy_files import load_policy_book
@@ -186,6 +186,27 @@ async def test_the_shares_see_the_log_as_of_the_exported_snapshot_not_a_later_co
     after = ledger(database_url, "verify", "--jobs", "2")  # a new check sees the commit
     assert f"{streams[0]}: its events cannot be replayed" in after.stdout
     assert f"{streams[-1]}: its events cannot be replayed" in after.stdout
+
+
+async def test_an_empty_log_is_one_share_and_verifies_intact(database_url: str) -> None:
+    async with migrated_pool(database_url) as pool, pool.acquire() as connection:
+        assert await share_ranges(connection, None, 4) == [("", None)]
+    four = ledger(database_url, "verify", "--jobs", "4")
+    assert four.returncode == 0 and four.stdout.startswith("0 stream(s);") and four.stdout.rstrip().endswith("intact")
+
+
+async def test_more_jobs_than_streams_cut_only_between_streams(database_url: str) -> None:
+    # Three streams of 1, 3 and 2 events (append's events are not the domain's: chains only).
+    async with migrated_pool(database_url) as pool:
+        await PostgresLedger(pool).commit([append("A1/2025", 0, 1), append("B1/2025", 0, 3), append("C1/2025", 0, 2)])
+        async with pool.acquire() as connection:
+            ranges = await share_ranges(connection, None, 8)
+            within = await share_ranges(connection, "B", 8)
+    assert ranges == [("", "B1/2025"), ("B1/2025", "C1/2025"), ("C1/2025", None)]
+    assert within == [("B", "C")]  # one stream in the prefix: nothing to cut
+    one, eight = ledger(database_url, "verify", "--json"), ledger(database_url, "verify", "--json", "--jobs", "8")
+    assert without_timing(json.loads(eight.stdout)) == without_timing(json.loads(one.stdout))
+    assert json.loads(eight.stdout)["streams"] == 3
 
 
 @pytest.mark.parametrize("jobs", ["0", "65", "two"])
