@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,23 +21,15 @@ from aiokafka import AIOKafkaConsumer
 from ledger.adapters.postgres import PostgresLedger
 from ledger.hashing import HASH_V2, recompute_hash
 from ledger.migrate import migrate
-from ledger_contract import migrated_pool
+from ledger_audit_helpers import EXAMPLE, ROOT, example_year, ledger
 from settlement.service_layer.handlers import SettlementService
 
 from engine.policy_files import load_policy_book
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
-
 
 @pytest.fixture
 async def settled(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool(database_url) as pool:
-        service = SettlementService(
-            PostgresLedger(pool), load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC)
-        )
-        for n, line in enumerate(EXAMPLE.read_bytes().splitlines(), start=1):
-            await service.handle(line, source=f"example:{n}")
+    async with example_year(database_url) as (pool, _):
         yield pool
 
 
@@ -50,12 +40,6 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
     assert done.returncode == 0, done.stderr
     assert private.stat().st_mode & 0o077 == 0  # the signing key is readable by its owner only
     return private, public
-
-
-def ledger(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "ledger"), *args]
-    environment = {**os.environ, "DATABASE_URL": database_url, **env}
-    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
 
 
 async def rewrite_whole_chain(database_url: str, stream_id: str, version: int) -> None:

@@ -7,58 +7,24 @@ settlement use case; the follower has caught up.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
-from ledger.adapters.postgres import PostgresLedger
 from ledger.follower import FollowerRunner
 from ledger.period_totals import ClearingProjection
-from ledger_contract import migrated_pool
-from settlement.service_layer.handlers import SettlementService
+from ledger_audit_helpers import ROOT, as_superuser, example_year, ledger
 
 from contracts.results import ReversalResult, SettlementResult
-from engine.policy_files import load_policy_book
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
 
 
 @pytest.fixture
 async def settled(database_url: str) -> AsyncIterator[tuple[asyncpg.Pool, list[object]]]:
-    async with migrated_pool(database_url) as pool:
-        service = SettlementService(
-            PostgresLedger(pool), load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC)
-        )
-        replies = [
-            await service.handle(line, source=f"example:{n}")
-            for n, line in enumerate(EXAMPLE.read_bytes().splitlines(), start=1)
-        ]
-        await FollowerRunner(pool, ClearingProjection(), batch_size=7).catch_up()
-        yield pool, replies
-
-
-def ledger(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "ledger"), *args]
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
-
-
-async def superuser(database_url: str, statement: str, *args: object) -> None:
-    """What only a superuser can do: silence the append-only triggers and rewrite a row."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute("SET session_replication_role = replica")
-        await connection.execute(statement, *args)
-    finally:
-        await connection.close()
+    async with example_year(database_url, clearing_batch=7) as settled:
+        yield settled
 
 
 async def test_an_intact_ledger_verifies_and_a_replay_equals_the_stored_totals(settled, database_url: str) -> None:
@@ -71,7 +37,7 @@ async def test_an_intact_ledger_verifies_and_a_replay_equals_the_stored_totals(s
 
 
 async def test_an_event_rewritten_by_a_superuser_is_found_by_verify(settled, database_url: str) -> None:
-    await superuser(
+    await as_superuser(
         database_url,
         """UPDATE events SET data = jsonb_set(data, '{amounts,hifp_pay}', '1')
             WHERE stream_id = 'P002/2025' AND event_type = 'ClaimSettled'
@@ -86,7 +52,7 @@ async def test_an_event_rewritten_by_a_superuser_is_found_by_verify(settled, dat
 async def test_stored_totals_that_differ_from_their_events_are_found_by_verify_and_replay(
     settled, database_url: str
 ) -> None:
-    await superuser(
+    await as_superuser(
         database_url,
         "UPDATE person_year_totals SET totals = jsonb_set(totals, '{totals,fund_pay_sumamt}', '1')"
         " WHERE stream_id = $1",
@@ -102,7 +68,7 @@ async def test_a_clearing_row_that_differs_from_the_log_is_found_by_verify(settl
     pool, _ = settled
     code = await pool.fetchval("SELECT fixmedins_code FROM institution_period_totals ORDER BY 1 LIMIT 1")
     tamper = "UPDATE institution_period_totals SET fund_pay_sumamt = fund_pay_sumamt + 1 WHERE fixmedins_code = $1"
-    await superuser(database_url, tamper, code)
+    await as_superuser(database_url, tamper, code)
     verify = ledger(database_url, "verify")
     assert verify.returncode == 1 and f"institution_period_totals {code}" in verify.stdout
 

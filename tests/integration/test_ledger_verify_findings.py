@@ -11,27 +11,15 @@ must report each with a readable sentence, exit 1, and print no traceback.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
-from ledger.adapters.postgres import PostgresLedger
-from ledger.follower import FollowerRunner
 from ledger.hashing import HASH_V1, HASH_V2, recompute_hash
-from ledger.period_totals import ClearingProjection
-from ledger_contract import migrated_pool
-from settlement.service_layer.handlers import SettlementService
+from ledger_audit_helpers import as_superuser, example_year, ledger
 
-from engine.policy_files import load_policy_book
-
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
 INSERT_EVENT = """
 INSERT INTO events (position, stream_id, version, event_id, event_type, data, occurred_at, prev_hash, hash, hash_alg)
 VALUES (pg_current_xact_id()::text::bigint << 16, $1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9)
@@ -41,20 +29,8 @@ CREDIT = {"month": 6, "amount": 100_000_000, "delta": {}}  # 1,000,000 yuan into
 
 @pytest.fixture
 async def settled(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool(database_url) as pool:
-        service = SettlementService(
-            PostgresLedger(pool), load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC)
-        )
-        for n, line in enumerate(EXAMPLE.read_bytes().splitlines(), start=1):
-            await service.handle(line, source=f"example:{n}")
-        await FollowerRunner(pool, ClearingProjection()).catch_up()
+    async with example_year(database_url, clearing_batch=500) as (pool, _):
         yield pool
-
-
-def ledger(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "ledger"), *args]
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
 
 
 async def head(pool: asyncpg.Pool, stream_id: str) -> asyncpg.Record:
@@ -71,15 +47,6 @@ async def as_app_role(database_url: str, statement: str, *args: object) -> None:
         async with connection.transaction():
             await connection.execute("SET LOCAL ROLE ledger_app")
             await connection.execute(statement, *args)
-    finally:
-        await connection.close()
-
-
-async def as_superuser_without_triggers(database_url: str, statement: str, *args: object) -> None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute("SET session_replication_role = replica")
-        await connection.execute(statement, *args)
     finally:
         await connection.close()
 
@@ -133,12 +100,12 @@ async def test_every_forgery_is_refused_or_reported_in_one_run(settled, database
     )
     # 6. A superuser, triggers off: a forged credit with a made-up hash at the head of a stream…
     top = await head(pool, superuser_credit)
-    await as_superuser_without_triggers(
+    await as_superuser(
         database_url, INSERT_EVENT,
         *event_row(superuser_credit, top["version"] + 1, top["hash"], "AccountCredited", CREDIT, 2, "f" * 64),
     )  # fmt: skip
     # 7. …and a recorded event rewritten in place.
-    await as_superuser_without_triggers(
+    await as_superuser(
         database_url,
         "UPDATE events SET data = jsonb_set(data, '{n}', '1') WHERE stream_id = $1 AND version = 1",
         edited,

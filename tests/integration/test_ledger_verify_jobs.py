@@ -12,32 +12,21 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.adapters.postgres_scan import ScanShare
-from ledger.follower import FollowerRunner
-from ledger.period_totals import ClearingProjection
 from ledger.verify_jobs import ShareTask, VerifyJobsError, run_shares, share_ranges, verify_share
+from ledger_audit_helpers import as_superuser, example_year, ledger
 from ledger_contract import append, migrated_pool
-from settlement.service_layer.handlers import SettlementService
-
-from engine.policy_files import load_policy_book
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "year-2025.jsonl"
 
 # An event of a type nobody knows, appended at a stream's head with the hash the database itself
 # computes (the trigger accepts it: the hash proves integrity, not meaning) → "unreadable".
@@ -58,30 +47,8 @@ STREAM_KINDS = {"forged_hash", "broken_link", "projection_behind", "projection_d
 
 @pytest.fixture
 async def settled(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    async with migrated_pool(database_url) as pool:
-        service = SettlementService(
-            PostgresLedger(pool), load_policy_book(ROOT / "policies"), clock=lambda: datetime.now(UTC)
-        )
-        for n, line in enumerate(EXAMPLE.read_bytes().splitlines(), start=1):
-            await service.handle(line, source=f"example:{n}")
-        await FollowerRunner(pool, ClearingProjection()).catch_up()
+    async with example_year(database_url, clearing_batch=500) as (pool, _):
         yield pool
-
-
-def ledger(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).parent / "ledger"), *args]
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=False, cwd=ROOT)
-
-
-async def tamper(database_url: str, statement: str, *args: object) -> None:
-    """As a superuser with the triggers off: what an attacker with the database's keys can do."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute("SET session_replication_role = replica")
-        await connection.execute(statement, *args)
-    finally:
-        await connection.close()
 
 
 async def person_streams(pool: asyncpg.Pool) -> list[str]:
@@ -96,16 +63,16 @@ async def plant_defects(pool: asyncpg.Pool, database_url: str) -> list[str]:
     assert len(streams) >= 9, streams  # the example year: eleven people
     step = (len(streams) - 1) / 4
     hit = [streams[round(k * step)] for k in range(5)]  # first, …, last
-    await tamper(database_url, REWRITE_FIRST_EVENT, hit[0])
-    await tamper(database_url, "DELETE FROM events WHERE stream_id = $1 AND version = 2", hit[1])
-    await tamper(database_url, "UPDATE person_year_totals SET version = version - 1 WHERE stream_id = $1", hit[2])
-    await tamper(
+    await as_superuser(database_url, REWRITE_FIRST_EVENT, hit[0])
+    await as_superuser(database_url, "DELETE FROM events WHERE stream_id = $1 AND version = 2", hit[1])
+    await as_superuser(database_url, "UPDATE person_year_totals SET version = version - 1 WHERE stream_id = $1", hit[2])
+    await as_superuser(
         database_url,
         "UPDATE person_year_totals SET totals = jsonb_set(totals, '{ordinal_visits}', '99') WHERE stream_id = $1",
         hit[3],
     )
-    await tamper(database_url, UNKNOWN_AT_HEAD, hit[4])
-    await tamper(database_url, UNBACKED_REQUEST)
+    await as_superuser(database_url, UNKNOWN_AT_HEAD, hit[4])
+    await as_superuser(database_url, UNBACKED_REQUEST)
     return hit
 
 
@@ -176,8 +143,8 @@ async def test_the_shares_see_the_log_as_of_the_exported_snapshot_not_a_later_co
         ranges = await share_ranges(connection, None, 2)
         # Committed after the export: an unknown event at the head of the first and last streams
         # (each would be "unreadable" and "projection_behind" if a share saw it).
-        await tamper(database_url, UNKNOWN_AT_HEAD, streams[0])
-        await tamper(database_url, UNKNOWN_AT_HEAD, streams[-1])
+        await as_superuser(database_url, UNKNOWN_AT_HEAD, streams[0])
+        await as_superuser(database_url, UNKNOWN_AT_HEAD, streams[-1])
         tasks = [ShareTask(database_url, None, ScanShare(snapshot, low, high)) for low, high in ranges]
         parts = await run_shares(verify_share, tasks)
     assert len(parts) == 2 and all(part.streams > 0 for part in parts)
