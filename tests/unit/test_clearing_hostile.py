@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from casemix_sample import REGION
-from clearing_builders import RESIDENTS, dip, entry, reversed_entry
+from clearing_builders import RESIDENTS, dip, drg, entry, reversed_entry
 from clearing_year import enrolments, year_of_claims
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -483,3 +483,19 @@ def test_reprice_under_the_same_average_cost_policy_gives_a_dip_outlier_its_reco
     assert recorded.points == Decimal("1020.0000")
     again = revalue(recorded, policy, DAY)  # the same policy, the same case
     assert (again.reference_cost, again.points) == (recorded.reference_cost, recorded.points)
+
+
+@pytest.mark.parametrize(("mode", "due"), [("standard", 1000 * YUAN), ("budget", 500 * YUAN)])
+def test_a_drg_case_whose_other_payers_paid_more_than_its_standard_lowers_the_due_only_under_a_budget(
+    mode: str, due: int
+) -> None:
+    # H002's two DRG stays, each a standard of 1,000: others paid 1,500 for the first, nothing
+    # for the second. Standard mode: max(0, 1,000 − 1,500) + max(0, 1,000 − 0) = 1,000.
+    # Budget mode with a DRG budget of 500: factor = (500 + 1,500) ÷ 2,000 = 1.0, due =
+    # 2,000 × 1.0 − 1,500 = 500 — the budget, shared with no floor per case (docs/clearing.md).
+    first = entry("S1", drg(1000 * YUAN, 1500 * YUAN, 0), position=1, day=DAY)
+    second = entry("S2", drg(1000 * YUAN, 0, 0), position=2, day=DAY)
+    rules = ClearingRules(drg_year_end=mode)
+    year = settle_year([first, second], {}, {RESIDENTS: Budget(drg=500 * YUAN)}, {}, rules, {})
+    [institution] = year.institutions.values()
+    assert institution.drg_due == due
