@@ -44,3 +44,16 @@ def test_the_rules_are_off_by_default_and_carry_the_selector_labels(default_rele
 def test_by_default_every_pod_runs_in_production_so_the_log_key_is_required(full_release: Rendered) -> None:
     for workload in full_release.workloads():
         assert full_release.env_value(workload, "MEDINS_ENV") == "production"
+
+
+def test_a_failed_verify_job_raises_a_critical_alert_on_that_jobs_runs_only(full_release: Rendered) -> None:
+    alert = rules(full_release)["MedinsLedgerVerifyFailed"]
+    (cron,) = [c for c in full_release.of_kind("CronJob") if c["metadata"]["name"].endswith("-verify")]
+    # kube-state-metrics names each run's Job <cronjob>-<scheduled time>
+    assert "kube_job_status_failed" in alert["expr"] and f'job_name=~"{cron["metadata"]["name"]}-.*"' in alert["expr"]
+    assert alert["labels"]["severity"] == "critical" and alert["annotations"]["runbook"] == "docs/operations.md#audit"
+
+
+def test_without_the_verify_job_there_is_no_alert_for_it(render) -> None:
+    release = render("full-values.yaml", sets=("verify.enabled=false",))
+    assert "MedinsLedgerVerifyFailed" not in rules(release)

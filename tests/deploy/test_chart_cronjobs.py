@@ -1,14 +1,15 @@
-"""The daily maintenance jobs: `ledger anchor` and `ledger prune` as hardened CronJobs."""
+"""The ledger's maintenance jobs: `ledger anchor`, `ledger prune` and `ledger verify` as hardened CronJobs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from deploy_manifests import Manifest, Rendered, RenderError
+from deploy_manifests import Manifest, Rendered, RenderError, image_policies_dir
 from ledger.entrypoints.cli import build_parser
 
 ANCHOR, PRUNE = "medins-medins-settlement-anchor", "medins-medins-settlement-prune"
+VERIFY = "medins-medins-settlement-verify"
 
 
 def pod(cron: Manifest) -> Manifest:
@@ -86,7 +87,7 @@ def test_anchoring_needs_a_signing_key_unless_turned_off(render) -> None:
     with pytest.raises(RenderError, match=r"anchor\.signingKeySecret\.name is required"):
         render("minimal-values.yaml", sets=("anchor.signingKeySecret.name=",))
     release = render("minimal-values.yaml", sets=("anchor.signingKeySecret.name=", "anchor.enabled=false"))
-    assert [c["metadata"]["name"] for c in release.of_kind("CronJob")] == [PRUNE]
+    assert [c["metadata"]["name"] for c in release.of_kind("CronJob")] == [PRUNE, VERIFY]
 
 
 def test_an_idempotency_horizon_under_a_year_is_refused(render) -> None:
@@ -95,7 +96,7 @@ def test_an_idempotency_horizon_under_a_year_is_refused(render) -> None:
 
 
 def test_the_jobs_accept_nothing_and_reach_only_what_they_need(release: Rendered) -> None:
-    for name, ports in ((ANCHOR, {53, 9092, 9093, 5432}), (PRUNE, {53, 5432})):
+    for name, ports in ((ANCHOR, {53, 9092, 9093, 5432}), (PRUNE, {53, 5432}), (VERIFY, {53, 5432})):
         labels = release.one("CronJob", name)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
         (policy,) = [
             p
@@ -110,3 +111,36 @@ def test_the_migration_grants_the_prune_role_to_the_listed_logins(render) -> Non
     release = render("minimal-values.yaml", sets=("migration.grantPruneTo[0]=prune_job",))
     (job,) = release.of_kind("Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate", "--grant-prune-to", "prune_job"]
+
+
+def test_verify_runs_weekly_over_the_images_policies_with_the_configured_jobs(render) -> None:
+    release = render("minimal-values.yaml", sets=("verify.jobs=4",))
+    cron = release.one("CronJob", VERIFY)
+    assert cron["spec"]["schedule"].split()[2:] == ["*", "*", "0"] and cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = pod(cron)["containers"]
+    assert container["command"] == ["ledger"]
+    args = build_parser().parse_args(container["args"])  # the CLI takes what the chart passes
+    assert (args.command, args.jobs, args.prefix) == ("verify", 4, None)
+    assert args.policies == image_policies_dir()  # the policies the image carries
+    assert "KAFKA_SASL_PASSWORD" not in env(cron)  # it never talks to Kafka
+
+
+def test_a_verify_finding_fails_the_job_at_once_and_a_lost_connection_is_retried(release: Rendered) -> None:
+    job = release.one("CronJob", VERIFY)["spec"]["jobTemplate"]["spec"]
+    # exit 1: findings (a retry finds them again); exit 2: a usage or connection problem, retried
+    assert job["podFailurePolicy"]["rules"] == [
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": "verify", "operator": "In", "values": [1]},
+            "onPodConditions": [],
+        }
+    ]
+    assert job["backoffLimit"] >= 1
+    for other in (ANCHOR, PRUNE):
+        assert "podFailurePolicy" not in release.one("CronJob", other)["spec"]["jobTemplate"]["spec"]
+
+
+def test_verify_jobs_outside_one_to_sixty_four_are_refused_by_the_chart(render) -> None:
+    for jobs in ("0", "65"):
+        with pytest.raises(RenderError, match="jobs"):
+            render("minimal-values.yaml", sets=(f"verify.jobs={jobs}",))
