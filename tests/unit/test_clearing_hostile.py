@@ -459,12 +459,6 @@ async def test_a_deposit_release_coefficient_that_is_not_a_number_is_refused_in_
 # =========================================================================== reprice
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: ledger.clearing.reprice.revalue rebuilds a one-row catalogue without the group's "
-    "average cost (CaseFacts does not record it), so under a policy with dip_reference = group_average_cost "
-    "a DIP outlier is revalued against points × provisional value and reprice differs from the record",
-)
 def test_reprice_under_the_same_average_cost_policy_gives_a_dip_outlier_its_recorded_points() -> None:
     from engine_builders import resident_policy
     from ledger.clearing.reprice import revalue
@@ -481,8 +475,12 @@ def test_reprice_under_the_same_average_cost_policy_gives_a_dip_outlier_its_reco
     # level 2: 800 × 0.85 = 680 points; reference = the group's average cost 10,000;
     # 25,000 > 2 × 10,000: high outlier, 680 × (25,000 ÷ 10,000 − 2 + 1) = 680 × 1.5 = 1,020 points
     assert recorded.points == Decimal("1020.0000")
-    again = revalue(recorded, policy, DAY)  # the same policy, the same case
+    # the same policy and its catalogue, the same case (the average cost is the catalogue's, not
+    # the case's: reprice --clearing passes the repricing policy's case mix)
+    again = revalue(recorded, policy, DAY, CaseMixTable((row,), ()))
     assert (again.reference_cost, again.points) == (recorded.reference_cost, recorded.points)
+    # without a catalogue the reference falls back to points × provisional value, as at settlement
+    assert revalue(recorded, policy, DAY).points != recorded.points
 
 
 @pytest.mark.parametrize(("mode", "due"), [("standard", 1000 * YUAN), ("budget", 500 * YUAN)])

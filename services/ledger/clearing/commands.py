@@ -46,7 +46,7 @@ from engine.errors import UnknownPolicy
 from engine.ids import event_id
 from engine.money import times
 from engine.policy import Policy
-from engine.policy_book import PolicyBook
+from engine.policy_book import PolicyBook, PricedPolicy
 from ledger.clearing.source import ClearingSource
 from ledger.clearing.statement import Inputs
 from ledger.errors import DuplicateRequest, WrongExpectedVersion
@@ -115,11 +115,15 @@ class ClearingCommands:
         return Inputs(region, year, state, institutions, entries, rules, budgets, as_of)
 
     def policy(self, region: str, book: FundPayType, year: int) -> Policy:
+        return self.priced(region, book, year).policy
+
+    def priced(self, region: str, book: FundPayType, year: int) -> PricedPolicy:
+        """The policy of the region's fund book in force at the year's end, with its payer data."""
         scheme = SCHEME_OF_BOOK.get(book)
         if scheme is None:
             raise CommandRefused(f"fund book {book.value} is not a basic fund: only 310100 and 390100 clear cases")
         try:
-            return self.policies.in_force(region, scheme, date(year, 12, 31)).policy
+            return self.policies.in_force(region, scheme, date(year, 12, 31))
         except UnknownPolicy as gap:
             raise CommandRefused(str(gap)) from None
 

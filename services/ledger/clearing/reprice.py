@@ -18,6 +18,7 @@ from contracts.codes import FundPayType
 from contracts.money import format_yuan
 from engine.clearing.entries import Entry
 from engine.clearing.grouping import ClinicalCase
+from engine.clearing.payer import catalogue_of
 from engine.clearing.periods import cleared_by_case
 from engine.clearing.terms import CaseMixTable, DipGroup, DrgGroup, GroupKind, InstitutionTerms
 from engine.clearing.valuation import CaseFacts, CaseValuation, value_case
@@ -28,14 +29,18 @@ from ledger.clearing.commands import SCHEME_OF_BOOK, ClearingCommands
 FAR = date(9999, 12, 31)
 
 
-def revalue(case: CaseFacts, policy: Policy, on: date) -> CaseFacts:
-    """The case valued again with another policy's parameters, from what was recorded of it."""
+def revalue(case: CaseFacts, policy: Policy, on: date, catalogue: CaseMixTable | None = None) -> CaseFacts:
+    """The case valued again with another policy's parameters, from what was recorded of it (its
+    group and that group's score or weight). ``catalogue``: that policy's case mix, for what the
+    case does not record — a DIP group's average cost, the outlier reference under
+    ``dip_reference = "group_average_cost"``."""
     if case.paymtd == "item" or case.group_code is None or case.catalogue_value is None:
         return case
     code, value = case.group_code, case.catalogue_value
     if case.paymtd == "dip":
         kind: GroupKind = "comprehensive" if case.group_kind == "comprehensive" else "core"
-        row = DipGroup(code, "", case.main_oprn or "", kind, value, date.min, FAR)
+        avg_cost = _average_cost(catalogue, case, on)
+        row = DipGroup(code, "", case.main_oprn or "", kind, value, date.min, FAR, avg_cost)
         catalogue = CaseMixTable((row,), ())
     else:
         catalogue = CaseMixTable((), (DrgGroup(code, value, date.min, FAR),))
@@ -55,6 +60,14 @@ def revalue(case: CaseFacts, policy: Policy, on: date) -> CaseFacts:
         )
     )
     return replace(again, declared_code=case.declared_code, disagreement=case.disagreement)
+
+
+def _average_cost(catalogue: CaseMixTable | None, case: CaseFacts, on: date) -> int | None:
+    """The case's DIP group's average cost in the catalogue on the case's day (None: none given)."""
+    if catalogue is None or case.main_diag is None:
+        return None
+    rows = catalogue.dip_rows(case.main_diag, on)
+    return next((row.avg_cost for row in rows if row.dip_code == case.group_code), None)
 
 
 @dataclass(frozen=True)
@@ -83,9 +96,10 @@ async def reprice_clearing(
     }
     out: dict[str, Any] = {"region": region, "year": year, "books": []}
     for book in sorted(books):
-        policy = commands.policy(region, book, year)
+        priced = commands.priced(region, book, year)
+        policy, catalogue = priced.policy, catalogue_of(priced.payer.casemix)
         mine = [e for e in alive if e.case is not None and e.case.fund_pay_type is book]
-        again = [_revalued(e, policy) for e in mine]
+        again = [_revalued(e, policy, catalogue) for e in mine]
         prepaid = {(c, book): institutions[c].prepaid(book) for c in codes}
         pv = policy.case_payment.dip_point_value
         provisional = {book: pv * 100} if pv is not None else {}
@@ -94,9 +108,9 @@ async def reprice_clearing(
     return out
 
 
-def _revalued(entry: Entry, policy: Policy) -> Entry:
+def _revalued(entry: Entry, policy: Policy, catalogue: CaseMixTable) -> Entry:
     assert entry.case is not None
-    return replace(entry, case=revalue(entry.case, policy, entry.day))
+    return replace(entry, case=revalue(entry.case, policy, entry.day, catalogue))
 
 
 def _book_report(book: FundPayType, institutions: Mapping[str, Any], result: YearEnd, policy: Policy) -> dict[str, Any]:
