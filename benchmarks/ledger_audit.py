@@ -75,7 +75,7 @@ async def copy_floor(pool: asyncpg.Pool) -> int:
         received += len(chunk)
 
     async with pool.acquire() as connection:
-        await connection.copy_from_query(sql.SCAN_EVENTS, "", None, output=discard, format="text")
+        await connection.copy_from_query(sql.SCAN_EVENTS, "", None, "", output=discard, format="text")
     return received
 
 

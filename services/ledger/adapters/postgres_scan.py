@@ -29,14 +29,6 @@ PROJECTION_PAGE = 2_000
 QUEUED_CHUNKS = 8  # parsed COPY chunks waiting for the audit: bounds the memory the scan holds
 
 
-# The streams start ≤ stream_id < end (end NULL: no bound) that begin with the prefix $3: one
-# share's key range within a --prefix (its bounds are stream ids, so the prefix is its own
-# parameter). The log's scan otherwise, so that a share reads exactly what the whole scan reads.
-_PREFIX_IS_START = "starts_with(stream_id, $1)"
-assert _PREFIX_IS_START in sql.SCAN_EVENTS
-SCAN_RANGE = sql.SCAN_EVENTS.replace(_PREFIX_IS_START, "starts_with(stream_id, $3)")
-
-
 @dataclass(frozen=True)
 class ScanShare:
     """One key range of the log, read in a snapshot exported by a transaction still open."""
@@ -137,10 +129,9 @@ async def scan(
     """``table``: the log, or a year taken out of it (ledger/archive.py) — same columns.
     ``share``: only that key range of the log (within the prefix), in that snapshot."""
     start, end = prefix or "", sql.prefix_end(prefix) if prefix else None
-    arguments: tuple[str | None, ...]
-    query, arguments = sql.SCAN_TABLE.format(table=quote_ident(table)), (start, end)
-    if share is not None:
-        query, arguments, start, end = SCAN_RANGE, (share.start, share.end, start), share.start, share.end
+    if share is not None:  # one key range of the prefix's streams (its bounds are stream ids)
+        start, end = share.start, share.end
+    query, arguments = sql.SCAN_TABLE.format(table=quote_ident(table)), (start, end, prefix or "")
     async with pool.acquire() as copying, pool.acquire() as paging:
         # By hand, not copying.transaction(): a scan left early ends its COPY by closing the
         # connection (asyncpg cannot cancel a COPY OUT and go on), and then nothing rolls back.

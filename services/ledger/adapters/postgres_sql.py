@@ -239,14 +239,15 @@ def outbox_record(row: asyncpg.Record) -> OutboxRecord:
 _UTC = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 # Each stream's events in version order (the (stream_id, version) index), only what the hash
-# covers, data as jsonb's text; $1 ≤ stream_id < $2 bounds a prefix's streams ($2 NULL: no end).
+# covers, data as jsonb's text; $1 ≤ stream_id < $2 bounds the streams read ($2 NULL: no end), the
+# whole prefix $3's or one key range of it (a share of `ledger verify --jobs`).
 # occurred_at in the hash's own form; recorded_at as timestamptz prints it (the scan sets the
 # time zone to UTC), read only when a fold needs it — to_char costs the server ~10 % of the scan.
 SCAN_TABLE = f"""
 SELECT stream_id, version, position, event_id, event_type, data, {_UTC.format("occurred_at")},
        recorded_at, prev_hash, hash, hash_alg
   FROM {{table}}
- WHERE stream_id >= $1 AND ($2::text IS NULL OR stream_id < $2) AND starts_with(stream_id, $1)
+ WHERE stream_id >= $1 AND ($2::text IS NULL OR stream_id < $2) AND starts_with(stream_id, $3)
  ORDER BY stream_id, version
 """
 SCAN_EVENTS = SCAN_TABLE.format(table="events")
