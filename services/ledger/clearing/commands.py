@@ -153,10 +153,14 @@ class ClearingCommands:
         await self.store.commit(stream_appends, request=request, outbox=[message])
         return Outcome(answer, False)
 
-    async def _once(self, key: str, decide: Callable[[], Any]) -> Outcome:
-        """Run ``decide`` (which reads and commits) unless the key is recorded; retry a lost race."""
+    async def _once(self, key: str | None, decide: Callable[[], Any]) -> Outcome:
+        """Run ``decide`` (which reads and commits) unless the key is recorded; retry a lost race.
+        ``key`` None: a decision that may be changed and changed back (a budget, a special
+        review), whose ``decide`` answers "in force" itself and commits under a key naming the
+        stream version it was decided against — going back to an earlier figure is a new
+        decision, not an old one's retry."""
         for _ in range(MAX_RACES):
-            stored = await self.store.find_request(key)
+            stored = None if key is None else await self.store.find_request(key)
             if stored is not None:
                 return Outcome(stored.result, True)
             try:
@@ -166,22 +170,7 @@ class ClearingCommands:
                 return Outcome(dup.stored.result, True)
             except WrongExpectedVersion:
                 continue
-        raise CommandRefused(f"{key}: other writers kept changing the same streams; try again")
-
-    async def _unless_in_force(self, decide: Callable[[], Any]) -> Outcome:
-        """A decision that may be changed and changed back (a budget, a special review): done
-        unless the ledger already has it in force. Its key names the stream version it was
-        decided against, so going back to an earlier figure is a new decision, not an old one's
-        retry; a retry finds its decision in force and writes nothing."""
-        for _ in range(MAX_RACES):
-            try:
-                outcome: Outcome = await decide()
-                return outcome
-            except DuplicateRequest as dup:  # the same decision, committed by another caller meanwhile
-                return Outcome(dup.stored.result, True)
-            except WrongExpectedVersion:
-                continue
-        raise CommandRefused("other writers kept changing the same stream; try again")
+        raise CommandRefused(f"{key or 'a decision'}: other writers kept changing the same streams; try again")
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -271,7 +260,7 @@ class ClearingCommands:
             event = BudgetSet(admdvs, year, book, budget)
             return await self._commit(f"{key}@{version}", answer, [(region_stream(admdvs, year), version, [event])])
 
-        return await self._unless_in_force(decide)
+        return await self._once(None, decide)
 
     async def decide_review(self, setl_id: str, decision: ReviewDecision) -> Outcome:
         _refuse_unpayable(decision)
@@ -299,7 +288,7 @@ class ClearingCommands:
             stream = institution_stream(case.fixmedins_code, case.year)
             return await self._commit(f"{key}@{version}", answer, [(stream, version, [event])])
 
-        return await self._unless_in_force(decide)
+        return await self._once(None, decide)
 
     async def _case(self, setl_id: str) -> Entry:
         case = await self.source.settlement(setl_id)
