@@ -54,7 +54,7 @@ async def test_stored_totals_that_differ_from_their_events_are_found_by_verify_a
 ) -> None:
     await as_superuser(
         database_url,
-        "UPDATE person_year_totals SET totals = jsonb_set(totals, '{totals,fund_pay_sumamt}', '1')"
+        "UPDATE person_year_totals SET totals = jsonb_set(totals::jsonb, '{totals,fund_pay_sumamt}', '1')"
         " WHERE stream_id = $1",
         "P002/2025",
     )

@@ -68,7 +68,8 @@ async def plant_defects(pool: asyncpg.Pool, database_url: str) -> list[str]:
     await as_superuser(database_url, "UPDATE person_year_totals SET version = version - 1 WHERE stream_id = $1", hit[2])
     await as_superuser(
         database_url,
-        "UPDATE person_year_totals SET totals = jsonb_set(totals, '{ordinal_visits}', '99') WHERE stream_id = $1",
+        "UPDATE person_year_totals SET totals = jsonb_set(totals::jsonb, '{ordinal_visits}', '99')"
+        " WHERE stream_id = $1",
         hit[3],
     )
     await as_superuser(database_url, UNKNOWN_AT_HEAD, hit[4])

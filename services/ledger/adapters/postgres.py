@@ -58,7 +58,7 @@ class PostgresLedger:
         if row["totals"] is None:
             return row["version"], None
         assert row["projected"] == row["version"], f"projection of {stream_id} behind its stream"
-        return row["version"], json.loads(row["totals"])
+        return row["version"], sql.projection(row["totals"])
 
     async def find_request(self, key: str) -> StoredRequest | None:
         row = await self._pool.fetchrow(sql.FIND_REQUEST, key)
@@ -77,7 +77,7 @@ class PostgresLedger:
     async def projection_state(self, stream_id: str) -> ProjectionState:
         row = await self._pool.fetchrow(sql.PROJECTION_STATE, stream_id)
         assert row is not None  # the statement always returns its one row
-        totals = None if row["totals"] is None else json.loads(row["totals"])
+        totals = None if row["totals"] is None else sql.projection(row["totals"])
         return ProjectionState(row["version"], row["projected"], totals)
 
     async def read_requests(self, after_key: str | None, limit: int) -> list[StoredRequest]:
@@ -105,7 +105,7 @@ class PostgresLedger:
                 found[row["stream_id"]] = (row["version"], None)
                 continue
             assert row["projected"] == row["version"], f"projection of {row['stream_id']} behind its stream"
-            found[row["stream_id"]] = (row["version"], json.loads(row["totals"]))
+            found[row["stream_id"]] = (row["version"], sql.projection(row["totals"]))
         return found
 
     async def find_requests(self, keys: Sequence[str]) -> dict[str, StoredRequest]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -94,7 +93,7 @@ class _Projections:
             await self._fetch()
         if self._page and self._page[0]["stream_id"] == stream_id:
             row = self._page.popleft()
-            return ProjectionState(version, row["version"], json.loads(row["totals"]))
+            return ProjectionState(version, row["version"], sql.projection(row["totals"]))
         return ProjectionState(version, None, None)
 
     async def _fetch(self) -> None:
