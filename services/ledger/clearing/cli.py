@@ -15,20 +15,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.claims import Admdvs, Code, FixmedinsCode, PsnNo
 from contracts.codes import FundPayType
+from contracts.inbound import EARLIEST_DAY, LATEST_DAY
 from contracts.money import parse_yuan
 from engine.clearing.year_end import Budget, ReviewDecision, YearEndGap
 from engine.policy_book import PolicyBook
 from engine.policy_files import PolicyFileError, load_policy_book
 from ledger.adapters.postgres import PostgresLedger
 from ledger.adapters.postgres_pool import postgres_pool
-from ledger.clearing.commands import ClearingCommands, CommandRefused, Outcome
+from ledger.clearing.commands import (
+    ClearingCommands,
+    CommandRefused,
+    Outcome,
+    refuse_coefficient,
+    refuse_negative_budget,
+    refuse_unpayable,
+)
 from ledger.clearing.render import csv_text, table
 from ledger.clearing.source import ProjectionSource
 from ledger.clearing.statement import statement
@@ -36,6 +48,90 @@ from ledger.clearing.statement import statement
 
 class ClearingUsage(Exception):
     """A clearing command that cannot be done as asked (exit 2, one sentence)."""
+
+
+# -- arguments, checked as argparse reads them (before any connection: a refused argument writes
+# nothing). Each says in one sentence what it takes; argparse prints it and exits 2.
+
+# The years the ledger can hold are the years of the contracts' dates (contracts/inbound.py): every
+# claim, enrolment and so every stream's year falls in them. The events table's partitions
+# (migration 0011, ledger_add_year) take any four-digit year, a wider range no event can reach.
+YEARS = range(EARLIEST_DAY.year, LATEST_DAY.year + 1)
+# ASCII digits only: int() and Decimal() also read "２０２５" and Arabic-Indic digits.
+_WHOLE = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")
+# What a free-text argument may not hold: the controls no field of the contracts may hold (tab and
+# line breaks stay), and the lone surrogates that stand for bytes of an argument that were not
+# UTF-8 — the ledger's JSON refuses NUL and surrogates (ledger/hashing.py).
+_UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _shown(text: str) -> str:
+    """An argument quoted in a refusal: escaped by repr, and short."""
+    return repr(text[:40]) + ("…" if len(text) > 40 else "")
+
+
+def year(text: str) -> int:
+    if not _WHOLE.fullmatch(text) or int(text) not in YEARS:
+        raise argparse.ArgumentTypeError(
+            f"{_shown(text)} is not a year the ledger can hold: a year from {YEARS[0]} to {YEARS[-1]} in ASCII digits"
+        )
+    return int(text)
+
+
+def month(text: str) -> int:
+    if not _WHOLE.fullmatch(text) or not 1 <= int(text) <= 12:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a month: a number from 1 to 12 in ASCII digits")
+    return int(text)
+
+
+def whole_number(text: str, high: int) -> int:
+    """A count given on the command line (days, …): ASCII digits, from 0 to ``high``."""
+    if not _WHOLE.fullmatch(text) or int(text) > high:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a whole number from 0 to {high} in ASCII digits")
+    return int(text)
+
+
+def decimal_number(text: str) -> Decimal:
+    """--points, --coefficient: plain ASCII decimal notation (no sign, exponent, NaN or infinity)."""
+    if not _DECIMAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number written like 0.9 or 1200.5 (ASCII digits)")
+    return Decimal(text)
+
+
+def free_text(text: str) -> str:
+    if _UNWRITABLE.search(text):
+        raise argparse.ArgumentTypeError(
+            f"{_shown(text)} holds a control character or bytes that are not UTF-8, which the ledger cannot record"
+        )
+    return text
+
+
+def _contract(adapter: TypeAdapter[str], what: str) -> Callable[[str], str]:
+    """An argument read with the contracts' own type for the same field on the wire."""
+
+    def check(text: str) -> str:
+        try:
+            return adapter.validate_python(text)
+        except ValidationError:
+            raise argparse.ArgumentTypeError(f"{_shown(text)} is not {what}") from None
+
+    return check
+
+
+admdvs = _contract(TypeAdapter(Admdvs), "an admdvs (admin division code): six ASCII digits, e.g. 640000")
+fixmedins_code = _contract(
+    TypeAdapter(FixmedinsCode), "a fixmedins_code: 1 to 50 ASCII letters, digits, '.', '_' or '-'"
+)
+psn_no = _contract(TypeAdapter(PsnNo), "a psn_no: 1 to 30 ASCII letters, digits, '_' or '-'")
+setl_id = _contract(TypeAdapter(Code), "a setl_id: 1 to 50 visible ASCII characters, no spaces")
+
+
+def fund(text: str) -> FundPayType:
+    try:
+        return FundPayType(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a fund_pay_type (310100, 390100, …)") from None
 
 
 def _policies(folder: str | None, required: bool = True) -> PolicyBook:
@@ -68,11 +164,12 @@ def _yuan(text: str | None, what: str) -> int | None:
         raise ClearingUsage(f"{what}: {error}") from None
 
 
-def _fund(text: str) -> FundPayType:
+def _checked(refuse: Callable[[Any], None], argument: Any) -> None:
+    """A command's own check of its arguments, run before connecting."""
     try:
-        return FundPayType(text)
-    except ValueError:
-        raise ClearingUsage(f"--fund {text!r} is not a fund_pay_type (310100, 390100, …)") from None
+        refuse(argument)
+    except CommandRefused as refused:
+        raise ClearingUsage(str(refused)) from None
 
 
 def _said(outcome: Outcome) -> int:
@@ -113,23 +210,21 @@ async def set_budget(dsn: str, args: argparse.Namespace) -> int:
     budget = Budget(_yuan(args.dip, "--dip"), _yuan(args.drg, "--drg"), _yuan(args.total, "--total"))
     if budget == Budget():
         raise ClearingUsage("give at least one of --dip, --drg, --total (yuan)")
+    _checked(refuse_negative_budget, budget)
 
     async def act(c: ClearingCommands) -> int:
-        return _said(await c.set_budget(args.admdvs, args.year, _fund(args.fund), budget))
+        return _said(await c.set_budget(args.admdvs, args.year, args.fund, budget))
 
     return await _run(dsn, args, act)
 
 
 async def decide_review(dsn: str, args: argparse.Namespace) -> int:
-    try:
-        points = None if args.points is None else Decimal(args.points)
-    except InvalidOperation:
-        raise ClearingUsage(f"--points {args.points!r} is not a number") from None
-    decision = ReviewDecision(args.setl_id, args.outcome, _yuan(args.amount, "--amount"), points, args.reason)
+    decision = ReviewDecision(args.setl_id, args.outcome, _yuan(args.amount, "--amount"), args.points, args.reason)
     if (args.outcome == "amount") != (decision.amount is not None) or (args.outcome == "points") != (
-        points is not None
+        args.points is not None
     ):
         raise ClearingUsage("--outcome amount takes --amount, --outcome points takes --points, confirm neither")
+    _checked(refuse_unpayable, decision)
 
     async def act(c: ClearingCommands) -> int:
         return _said(await c.decide_review(args.setl_id, decision))
@@ -138,13 +233,11 @@ async def decide_review(dsn: str, args: argparse.Namespace) -> int:
 
 
 async def release_deposit(dsn: str, args: argparse.Namespace) -> int:
-    try:
-        coefficient = Decimal(args.coefficient)
-    except InvalidOperation:
-        raise ClearingUsage(f"--coefficient {args.coefficient!r} is not a number") from None
+    coefficient = args.coefficient
+    _checked(refuse_coefficient, coefficient)
 
     async def act(c: ClearingCommands) -> int:
-        return _said(await c.release_deposit(args.institution, args.year, _fund(args.fund), coefficient, args.region))
+        return _said(await c.release_deposit(args.institution, args.year, args.fund, coefficient, args.region))
 
     return await _run(dsn, args, act)
 
@@ -156,6 +249,8 @@ def as_of_time(text: str | None) -> datetime | None:
         at = datetime.fromisoformat(text)
     except ValueError:
         raise ClearingUsage(f"--as-of {text!r} is not an ISO 8601 time (e.g. 2025-06-30T23:59:59+08:00)") from None
+    if not EARLIEST_DAY <= at.date() <= LATEST_DAY:
+        raise ClearingUsage(f"--as-of {text!r} is outside the years the ledger can hold ({YEARS[0]} to {YEARS[-1]})")
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
@@ -230,44 +325,52 @@ def add_parsers(commands: Any, database: argparse.ArgumentParser) -> None:
     policies = argparse.ArgumentParser(add_help=False)
     policies.add_argument("--policies", help="the policy folder (default: $LEDGER_POLICIES_DIR)")
     region = argparse.ArgumentParser(add_help=False)
-    region.add_argument("--region", required=True, help="the pooling region's admdvs (the policy's region)")
-    region.add_argument("--year", required=True, type=int)
+    region.add_argument(
+        "--region", required=True, type=admdvs, help="the pooling region's admdvs (the policy's region)"
+    )
+    region.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
 
     p = commands.add_parser("close-month", parents=[database, policies, region], help="close a clearing month")
-    p.add_argument("--month", required=True, type=int)
+    p.add_argument("--month", required=True, type=month, help="1-12")
     p.set_defaults(handler=None, clearing_handler=close_month)
     p = commands.add_parser("close-year", parents=[database, policies, region], help="the year-end settlement")
     p.set_defaults(handler=None, clearing_handler=close_year)
 
     p = commands.add_parser("set-budget", parents=[database, policies], help="record an area's budget for a year")
-    p.add_argument("--admdvs", required=True, help="the pooling region (DIP/DRG pools) or a county (its total)")
-    p.add_argument("--year", required=True, type=int)
-    p.add_argument("--fund", required=True, help="the fund book: 310100 or 390100")
+    p.add_argument(
+        "--admdvs", required=True, type=admdvs, help="the pooling region (DIP/DRG pools) or a county (its total)"
+    )
+    p.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
+    p.add_argument("--fund", required=True, type=fund, help="the fund book: 310100 or 390100")
     for name in ("dip", "drg", "total"):
         p.add_argument(f"--{name}", help=f"the {name.upper() if name != 'total' else 'spending'} budget, yuan")
     p.set_defaults(handler=None, clearing_handler=set_budget)
 
     p = commands.add_parser("decide-review", parents=[database, policies], help="record a special-review decision")
-    p.add_argument("--setl-id", required=True)
+    p.add_argument("--setl-id", required=True, type=setl_id)
     p.add_argument("--outcome", required=True, choices=["confirm", "amount", "points"])
     p.add_argument("--amount", help="yuan the basic fund owes for the case (outcome amount)")
-    p.add_argument("--points", help="the case's DIP points (outcome points)")
-    p.add_argument("--reason", default="", help="the panel's reason, recorded")
+    p.add_argument("--points", type=decimal_number, help="the case's DIP points (outcome points)")
+    p.add_argument("--reason", default="", type=free_text, help="the panel's reason, recorded")
     p.set_defaults(handler=None, clearing_handler=decide_review)
 
     p = commands.add_parser("release-deposit", parents=[database, policies], help="release a quality deposit")
-    p.add_argument("--institution", required=True)
-    p.add_argument("--year", required=True, type=int)
-    p.add_argument("--fund", required=True)
-    p.add_argument("--coefficient", required=True, help="the assessment's share of the deposit paid out, 0..1")
+    p.add_argument("--institution", required=True, type=fixmedins_code)
+    p.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
+    p.add_argument("--fund", required=True, type=fund)
     p.add_argument(
-        "--region", help="the pooling region whose year end withheld it (needed if several cleared the hospital)"
+        "--coefficient", required=True, type=decimal_number, help="the assessment's share of the deposit paid out, 0..1"
+    )
+    p.add_argument(
+        "--region",
+        type=admdvs,
+        help="the pooling region whose year end withheld it (needed if several cleared the hospital)",
     )
     p.set_defaults(handler=None, clearing_handler=release_deposit)
 
     p = commands.add_parser("clearing", parents=[database, policies, region], help="clearing statements")
-    p.add_argument("--month", type=int)
-    p.add_argument("--institution", help="one institution's statement (fixmedins_code)")
+    p.add_argument("--month", type=month, help="1-12")
+    p.add_argument("--institution", type=fixmedins_code, help="one institution's statement (fixmedins_code)")
     p.add_argument("--as-of", help="as the ledger knew it at this ISO 8601 time")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     p.set_defaults(handler=None, clearing_handler=clearing_statement)

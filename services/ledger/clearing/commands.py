@@ -241,8 +241,7 @@ class ClearingCommands:
         return out
 
     async def set_budget(self, admdvs: str, year: int, book: FundPayType, budget: Budget) -> Outcome:
-        if any(fen is not None and fen < 0 for fen in (budget.dip, budget.drg, budget.total)):
-            raise CommandRefused("a budget is an amount the fund may spend: it cannot be negative")
+        refuse_negative_budget(budget)
         amounts = f"{budget.dip}:{budget.drg}:{budget.total}"
         key = f"clearing:budget:{admdvs}:{year}:{book.value}:{amounts}"
         answer = {
@@ -263,7 +262,7 @@ class ClearingCommands:
         return await self._once(None, decide)
 
     async def decide_review(self, setl_id: str, decision: ReviewDecision) -> Outcome:
-        _refuse_unpayable(decision)
+        refuse_unpayable(decision)
         what = f"{decision.outcome}:{decision.amount}:{decision.points}"
         key = f"clearing:review:{setl_id}:{what}:{hashlib.sha256(decision.reason.encode()).hexdigest()[:12]}"
 
@@ -301,8 +300,7 @@ class ClearingCommands:
     ) -> Outcome:
         """Pay out the assessed share of what ``region``'s year end withheld (None: the one region
         that closed the institution's year; a hospital cleared by several must name one)."""
-        if not coefficient.is_finite() or not Decimal(0) <= coefficient <= Decimal(1):
-            raise CommandRefused("the assessment coefficient is a share of the deposit, between 0 and 1")
+        refuse_coefficient(coefficient)
         region = region or await self._closing_region(code, year)
         key = f"clearing:deposit:{code}:{year}:{region}:{book.value}"
 
@@ -336,7 +334,21 @@ class ClearingCommands:
         return regions[0]
 
 
-def _refuse_unpayable(decision: ReviewDecision) -> None:
+# The commands' checks of their own arguments: run by each command, and by the CLI before it
+# connects (ledger/clearing/cli.py).
+
+
+def refuse_negative_budget(budget: Budget) -> None:
+    if any(fen is not None and fen < 0 for fen in (budget.dip, budget.drg, budget.total)):
+        raise CommandRefused("a budget is an amount the fund may spend: it cannot be negative")
+
+
+def refuse_coefficient(coefficient: Decimal) -> None:
+    if not coefficient.is_finite() or not Decimal(0) <= coefficient <= Decimal(1):
+        raise CommandRefused("the assessment coefficient is a share of the deposit, between 0 and 1")
+
+
+def refuse_unpayable(decision: ReviewDecision) -> None:
     """A panel decides what the fund owes for a case: never below nothing, and a number the year
     end can share the budget with (a negative or infinite figure would move every hospital's due)."""
     if decision.amount is not None and decision.amount < 0:

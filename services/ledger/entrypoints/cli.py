@@ -27,8 +27,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -52,7 +53,17 @@ from ledger.anchors import (
 )
 from ledger.archive import archive_check, detach_year
 from ledger.clearing.audit import clearing_check
-from ledger.clearing.cli import ClearingUsage, replay_institution
+from ledger.clearing.cli import (
+    YEARS,
+    ClearingUsage,
+    admdvs,
+    as_of_time,
+    fixmedins_code,
+    psn_no,
+    replay_institution,
+    whole_number,
+    year,
+)
 from ledger.clearing.cli import add_parsers as add_clearing_parsers
 from ledger.clearing.cli import reprice as reprice_clearing_cli
 from ledger.follower import verify_followers
@@ -73,6 +84,10 @@ def _dsn(args: argparse.Namespace) -> str:
     dsn = args.database_url or os.environ.get("DATABASE_URL")
     if not dsn:
         raise UsageError("no database: pass --database-url or set DATABASE_URL")
+    try:
+        urlsplit(dsn)  # what asyncpg reads it with: a broken IPv6 host is a ValueError there, not its own error
+    except ValueError as error:
+        raise UsageError(f"the database URL cannot be read: {error}") from None
     return str(dsn)
 
 
@@ -97,6 +112,8 @@ def _read_secret(env_file: str, env_value: str, given: str | None, what: str) ->
             return Path(path).read_bytes()
         except OSError as error:
             raise UsageError(f"{what} {path}: {error.strerror}") from None
+        except ValueError:  # a NUL in the name: no file can have it
+            raise UsageError(f"{what} {path!r}: not a file name") from None
     if os.environ.get(env_value):
         return os.environ[env_value].encode()
     raise UsageError(f"no {what}: pass it on the command line or set {env_file} (or {env_value})")
@@ -141,6 +158,8 @@ async def _anchor_keygen(args: argparse.Namespace) -> int:
         Path(args.public_key).write_bytes(public)
     except OSError as error:
         raise UsageError(f"{error.filename}: {error.strerror}") from None
+    except ValueError:  # a NUL in a name: no file can have it
+        raise UsageError("--private-key and --public-key take file names") from None
     print(f"private key (keep it secret, give it to `ledger anchor`): {args.private_key}")
     print(f"public key (give it to the auditors, for `ledger verify --anchors`): {args.public_key}")
     return 0
@@ -174,15 +193,7 @@ async def _replay(args: argparse.Namespace) -> int:
         return await replay_institution(_dsn(args), args)
     if not args.psn:
         raise UsageError("replay needs --psn PSN (a person-year) or --institution CODE --region R")
-    as_of = None
-    if args.as_of:
-        try:
-            as_of = datetime.fromisoformat(args.as_of)
-        except ValueError:
-            raise UsageError(
-                f"--as-of {args.as_of!r} is not an ISO 8601 time (e.g. 2025-06-30T23:59:59+08:00)"
-            ) from None
-        as_of = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    as_of = as_of_time(args.as_of)
     policies = _policies(args.policies)
     async with postgres_ledger(_dsn(args), max_size=2) as store:
         report = await replay_report(store, args.psn, args.year, as_of=as_of, policies=policies)
@@ -332,10 +343,21 @@ async def _funds(args: argparse.Namespace) -> int:
 
 
 def _jobs(text: str) -> int:
+    if not text.isascii():  # int() would read "３" as 3
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number from 1 to {MAX_JOBS} in ASCII digits")
     try:
         return valid_jobs(text)
     except ValueError as error:  # argparse prints it after the usage line and exits 2
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# A retention horizon longer than every day of the years the ledger can hold keeps everything; a
+# bigger number only overflows the interval it becomes (timedelta, PostgreSQL).
+MAX_DAYS = (YEARS[-1] - YEARS[0] + 1) * 366
+
+
+def _days(text: str) -> int:
+    return whole_number(text, MAX_DAYS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,10 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay", parents=[database], help="a person's year rebuilt from its events, next to the stored totals"
     )
-    replay.add_argument("--psn", help="psn_no (a person-year)")
-    replay.add_argument("--institution", help="fixmedins_code: an institution-year of the clearing instead")
-    replay.add_argument("--region", help="with --institution: the pooling region")
-    replay.add_argument("--year", required=True, type=int)
+    replay.add_argument("--psn", type=psn_no, help="psn_no (a person-year)")
+    replay.add_argument(
+        "--institution", type=fixmedins_code, help="fixmedins_code: an institution-year of the clearing instead"
+    )
+    replay.add_argument("--region", type=admdvs, help="with --institution: the pooling region")
+    replay.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
     replay.add_argument("--as-of", help="only events recorded up to this ISO 8601 time")
     replay.add_argument("--policies", help="policy folder: also show what is left of each cap")
     replay.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -391,8 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
     funds = commands.add_parser(
         "funds", parents=[database], help="each fund's income, spending, balance and months payable (基金可支付月数)"
     )
-    funds.add_argument("--region", required=True, help="pooling region, e.g. 640000 (province) or 220300 (city)")
-    funds.add_argument("--year", required=True, type=int)
+    funds.add_argument(
+        "--region", required=True, type=admdvs, help="pooling region, e.g. 640000 (province) or 220300 (city)"
+    )
+    funds.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
     funds.add_argument("--policies", help="policy folder: place each insured region in its pool as the policies do")
     funds.add_argument("--json", action="store_true", help="print the books as JSON, with their items")
     funds.set_defaults(handler=_funds)
@@ -401,10 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
         "reprice", parents=[database], help="price a year's settlements again under other policies; writes nothing"
     )
     reprice.add_argument("--policies", required=True, help="the policy folder to price under")
-    reprice.add_argument("--year", required=True, type=int)
+    reprice.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
     reprice.add_argument("--json", action="store_true", help="print the report as JSON")
     reprice.add_argument("--clearing", action="store_true", help="what the fund owes the hospitals instead")
-    reprice.add_argument("--region", help="with --clearing: the pooling region")
+    reprice.add_argument("--region", type=admdvs, help="with --clearing: the pooling region")
     reprice.add_argument(
         "--dip-budget", action="append", default=[], metavar="BOOK=YUAN", help="with --clearing: another DIP budget"
     )
@@ -429,14 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pruning.add_argument(
         "--outbox-days",
-        type=int,
-        default=int(os.environ.get("LEDGER_OUTBOX_RETENTION_DAYS", DEFAULT_OUTBOX_DAYS)),
+        type=_days,  # also read from the default: a bad environment value is refused like an argument
+        default=os.environ.get("LEDGER_OUTBOX_RETENTION_DAYS", str(DEFAULT_OUTBOX_DAYS)),
         help=f"keep published outbox rows this long (default $LEDGER_OUTBOX_RETENTION_DAYS or {DEFAULT_OUTBOX_DAYS})",
     )
     pruning.add_argument(
         "--idempotency-days",
-        type=int,
-        default=int(os.environ.get("LEDGER_IDEMPOTENCY_RETENTION_DAYS", DEFAULT_IDEMPOTENCY_DAYS)),
+        type=_days,
+        default=os.environ.get("LEDGER_IDEMPOTENCY_RETENTION_DAYS", str(DEFAULT_IDEMPOTENCY_DAYS)),
         help=f"keep idempotency rows this long, >= {MIN_IDEMPOTENCY_DAYS} "
         f"(default $LEDGER_IDEMPOTENCY_RETENTION_DAYS or {DEFAULT_IDEMPOTENCY_DAYS})",
     )
@@ -447,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     detach = commands.add_parser(
         "detach-year", parents=[database], help="take a closed year's partition out of the live log (schema owner)"
     )
-    detach.add_argument("--year", required=True, type=int)
+    detach.add_argument("--year", required=True, type=year, help=f"{YEARS[0]}-{YEARS[-1]}")
     detach.set_defaults(handler=_detach_year)
 
     serve = commands.add_parser("serve", help="run the ledger service: outbox relay, projections, HTTP audits")
@@ -488,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         VerifyJobsError,
         OSError,
         asyncpg.PostgresError,
+        asyncpg.ClientConfigurationError,  # a database URL asyncpg refuses (its scheme, sslmode, …)
     ) as error:
         print(f"ledger: {error}", file=sys.stderr)
         return 2
