@@ -60,28 +60,42 @@ class OpenSettlement:
         )
 
 
+@dataclass(frozen=True)
+class SettlementNote:
+    """What a person-year read from its stored projection keeps of a settlement (projection
+    schema 4): who settled it and whether it was reversed. Its amounts stay in its ClaimSettled
+    event, the record: a claim never reads an earlier settlement's amounts, and a reversal, which
+    does, reads them from that event (``opened``). Kept out of the projection so a person-year's
+    row, rewritten on every claim, grows by a few bytes a settlement instead of a kilobyte."""
+
+    setl_id: str
+    fixmedins_code: str  # who may reverse it and read it (settlement.entrypoints.http)
+    reversed_by: str | None = None
+
+
+Settlement = OpenSettlement | SettlementNote
 StoredEntry = Mapping[str, Any]  # one settlement as the stored projection holds it (engine.snapshot)
 
 
-class Settlements(Mapping[str, OpenSettlement]):
+class Settlements(Mapping[str, Settlement]):
     """A person-year's settlements read from a stored projection, each decoded only when it is
-    read. A claim reads none of the year's earlier settlements (a reversal reads one), so a person
-    with many settlements in a year is not decoded and encoded whole on every claim: an entry
-    never read goes back into the next projection as it was stored (``to_json``). Iterating
-    and comparing behave as for a dict built in the same order ({**stored, **added})."""
+    read. A claim reads none of the year's earlier settlements, so a person with many settlements
+    in a year is not decoded and encoded whole on every claim: an entry never read goes back into
+    the next projection as it was stored (``to_json``). Iterating and comparing behave as for a
+    dict built in the same order ({**stored, **added})."""
 
     __slots__ = ("_decode", "_decoded", "_stored")
 
     def __init__(
         self,
         stored: Mapping[str, StoredEntry],
-        decode: Callable[[str, StoredEntry], OpenSettlement],
-        decoded: Mapping[str, OpenSettlement] = _EMPTY,
+        decode: Callable[[str, StoredEntry], Settlement],
+        decoded: Mapping[str, Settlement] = _EMPTY,
     ) -> None:
         self._stored, self._decode = stored, decode
-        self._decoded: dict[str, OpenSettlement] = dict(decoded)  # read or added since the projection
+        self._decoded: dict[str, Settlement] = dict(decoded)  # read or added since the projection
 
-    def __getitem__(self, setl_id: str) -> OpenSettlement:
+    def __getitem__(self, setl_id: str) -> Settlement:
         found = self._decoded.get(setl_id)
         if found is None:
             found = self._decoded[setl_id] = self._decode(setl_id, self._stored[setl_id])
@@ -97,10 +111,10 @@ class Settlements(Mapping[str, OpenSettlement]):
     def __contains__(self, setl_id: object) -> bool:
         return setl_id in self._decoded or setl_id in self._stored
 
-    def with_entry(self, setl_id: str, settlement: OpenSettlement) -> Settlements:
+    def with_entry(self, setl_id: str, settlement: Settlement) -> Settlements:
         return Settlements(self._stored, self._decode, {**self._decoded, setl_id: settlement})
 
-    def to_json(self, encode: Callable[[OpenSettlement], StoredEntry]) -> dict[str, StoredEntry]:
+    def to_json(self, encode: Callable[[Settlement], StoredEntry]) -> dict[str, StoredEntry]:
         """Every entry as the next projection holds it: as stored where nobody read or replaced
         it, ``encode``d where someone did (same order as iterating)."""
         entries = dict(self._stored)
@@ -116,11 +130,12 @@ class PersonYear:
     coverage_from: date | None = None
     coverage_reason: str = ""
     totals: Totals = ZERO
-    settlements: Mapping[str, OpenSettlement] = field(default_factory=lambda: _EMPTY)
+    settlements: Mapping[str, Settlement] = field(default_factory=lambda: _EMPTY)
     visits: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # mdtrt_id → setl_id in force
     credited_months: frozenset[int] = frozenset()
     family_debits: Mapping[str, int] = field(default_factory=lambda: _EMPTY)  # setl_id → amount
     version: int = 0  # events folded so far
+    policies: tuple[PolicyStamp, ...] = ()  # the policies that priced its settlements, first used first
 
     @property
     def stream_id(self) -> str:
@@ -136,6 +151,18 @@ class PersonYear:
         opening = self.enrolment.acct_opening_balance if self.enrolment else 0
         t = self.totals
         return opening + t.acct_credited - t.acct_paid_own - t.acct_paid_for_family
+
+
+def opened(state: PersonYear, settlement: OpenSettlement) -> PersonYear:
+    """``state`` holding ``settlement`` with its amounts (read from its ClaimSettled event) where
+    its projection kept a note of it: what a reversal needs. No event is folded, so the version
+    stays; the note must be of this very settlement (same institution, same reversal)."""
+    note = state.settlements.get(settlement.setl_id)
+    if note is None or (note.fixmedins_code, note.reversed_by) != (settlement.fixmedins_code, settlement.reversed_by):
+        raise InvariantBroken(f"{state.stream_id}: settlement {settlement.setl_id} does not match its event")
+    made = PersonYear.__new__(PersonYear)
+    made.__dict__.update(state.__dict__, settlements=_with(state.settlements, settlement.setl_id, settlement))
+    return made
 
 
 def stream_id(psn_no: str, year: int) -> str:
@@ -177,6 +204,7 @@ def apply(state: PersonYear, event: Folded) -> PersonYear:
             totals=state.totals + event.delta,
             settlements=_with(state.settlements, event.setl_id, event),
             visits=_with(state.visits, event.mdtrt_id, event.setl_id),
+            policies=state.policies if event.policy in state.policies else (*state.policies, event.policy),
         )
     elif isinstance(event, PersonEnrolled):
         new = _changed(
@@ -188,6 +216,8 @@ def apply(state: PersonYear, event: Folded) -> PersonYear:
         original = state.settlements.get(event.reversed_setl_id)
         if original is None or original.reversed_by is not None:
             raise InvariantBroken(f"reversal {event.setl_id} of a settlement not in force: {event.reversed_setl_id}")
+        if not isinstance(original, OpenSettlement):  # the caller read a projection and not the event
+            raise InvariantBroken(f"reversal {event.setl_id} folded without the amounts of {original.setl_id}")
         if event.delta != -original.delta:
             raise InvariantBroken(f"reversal {event.setl_id} does not net the original to zero")
         new = _changed(

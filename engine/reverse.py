@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contracts.codes import RejectionCode
-from engine.errors import Rejected
+from engine.errors import InvariantBroken, Rejected
 from engine.events import Event, FamilyAccountRefunded, SettlementReversed
 from engine.person import OpenSettlement, PersonYear
 from engine.totals import Totals
@@ -54,6 +54,8 @@ def _in_force(request: ReversalRequest, person: PersonYear) -> OpenSettlement:
             f"settlement {request.setl_id} was already reversed by {original.reversed_by}",
             field="setl_id",
         )
+    if not isinstance(original, OpenSettlement):  # a bug of the caller, never the message's fault
+        raise InvariantBroken(f"settlement {request.setl_id} reversed without its amounts read from its event")
     return original
 
 

@@ -2,8 +2,11 @@
 
 The events are the record; this is a cache of their fold, rebuilt and compared by ``ledger
 verify`` (ledger.domain.rebuild writes it with this same ``to_json``). Its shape has a
-``schema_version`` like the events': a projection stored by older code (version 1, without the
-key: the enrolment and each settlement's answer as wire messages) is upcast when read.
+``schema_version`` like the events': a projection stored by older code is upcast when read
+(version 1, without the key: the enrolment and each settlement's answer as wire messages;
+versions 2 and 3: each settlement's amounts, funds, delta and policy, about a kilobyte a
+settlement, which version 4 leaves in the settlement's event and keeps a note of instead —
+engine.person.SettlementNote, docs/ledger.md "The inline projection").
 """
 
 from __future__ import annotations
@@ -15,37 +18,24 @@ from typing import Any
 from contracts.money import parse_yuan
 from engine.codec import day, enrolment_from_json, enrolment_to_json
 from engine.codec_settlement import (
-    amounts_from_json,
-    amounts_to_json,
-    returned_from_json,
-    returned_to_json,
     stamp_from_json,
     stamp_to_json,
 )
-from engine.person import OpenSettlement, PersonYear, Settlements
+from engine.person import PersonYear, Settlement, SettlementNote, Settlements
 from engine.totals import Totals
 from engine.upcasters import amounts_v1, enrolment_v1_to_facts, enrolment_v2_to_v3
 
-SNAPSHOT_VERSION = 3
+SNAPSHOT_VERSION = 4
 
 
-def _settlement_to_json(s: OpenSettlement) -> dict[str, Any]:
-    return {
-        "mdtrt_id": s.mdtrt_id,
-        "fixmedins_code": s.fixmedins_code,
-        "delta": s.delta.to_json(),
-        "payer_psn_no": s.payer_psn_no,
-        "policy": stamp_to_json(s.policy),
-        "amounts": amounts_to_json(s.amounts),
-        "funds": returned_to_json(s.funds),
-        "reversed_by": s.reversed_by,
-    }
+def _note_to_json(s: Settlement) -> dict[str, Any]:
+    return {"fixmedins_code": s.fixmedins_code, "reversed_by": s.reversed_by}
 
 
-def _settlements_to_json(settlements: Mapping[str, OpenSettlement]) -> dict[str, Any]:
+def _settlements_to_json(settlements: Mapping[str, Settlement]) -> dict[str, Any]:
     if isinstance(settlements, Settlements):  # what was never read goes back as it was stored
-        return settlements.to_json(_settlement_to_json)
-    return {key: _settlement_to_json(s) for key, s in settlements.items()}
+        return settlements.to_json(_note_to_json)
+    return {key: _note_to_json(s) for key, s in settlements.items()}
 
 
 def to_json(state: PersonYear) -> dict[str, Any]:
@@ -62,6 +52,7 @@ def to_json(state: PersonYear) -> dict[str, Any]:
         "visits": dict(state.visits),
         "credited_months": sorted(state.credited_months),
         "family_debits": dict(state.family_debits),
+        "policies": [stamp_to_json(stamp) for stamp in state.policies],
     }
 
 
@@ -95,39 +86,45 @@ def _v2_to_v3(data: Mapping[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 3, "enrolment": enrolment_v2_to_v3(enrolment) if enrolment else None}
 
 
+def _v3_to_v4(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Version 4: a note of each settlement (its amounts are in its event), and the policies that
+    priced them, in the order of their first settlement."""
+    policies: list[Any] = []
+    for entry in data["settlements"].values():
+        if entry["policy"] not in policies:
+            policies.append(entry["policy"])
+    notes = {
+        key: {"fixmedins_code": s["fixmedins_code"], "reversed_by": s["reversed_by"]}
+        for key, s in data["settlements"].items()
+    }
+    return {**data, "schema_version": 4, "settlements": notes, "policies": policies}
+
+
 def upcast(data: Mapping[str, Any]) -> dict[str, Any]:
     """A stored projection at the current shape (version 1 had no schema_version)."""
     version = data.get("schema_version", 1)
-    if version not in (1, 2, SNAPSHOT_VERSION):
-        raise ValueError(f"a person-year projection of schema_version {version!r}; this code reads 1 to 3")
+    if version not in (1, 2, 3, SNAPSHOT_VERSION):
+        raise ValueError(f"a person-year projection of schema_version {version!r}; this code reads 1 to 4")
     shaped = dict(data)
     if version == 1:
         shaped = _v1_to_v2(shaped)
     if shaped["schema_version"] == 2:
         shaped = _v2_to_v3(shaped)
+    if shaped["schema_version"] == 3:
+        shaped = _v3_to_v4(shaped)
     return shaped
 
 
-def _settlement_from_json(key: str, s: Mapping[str, Any]) -> OpenSettlement:
-    return OpenSettlement(
-        setl_id=key,
-        mdtrt_id=s["mdtrt_id"],
-        fixmedins_code=s["fixmedins_code"],
-        delta=Totals.from_json(s["delta"]),
-        payer_psn_no=s["payer_psn_no"],
-        policy=stamp_from_json(s["policy"]),
-        amounts=amounts_from_json(s["amounts"]),
-        funds=returned_from_json(s["funds"]),
-        reversed_by=s["reversed_by"],
-    )
+def _note_from_json(key: str, s: Mapping[str, Any]) -> SettlementNote:
+    return SettlementNote(setl_id=key, fixmedins_code=s["fixmedins_code"], reversed_by=s["reversed_by"])
 
 
 def from_json(stored: Mapping[str, Any]) -> PersonYear:
     data = upcast(stored)
     if stored.get("schema_version") == SNAPSHOT_VERSION:  # entries in today's shape: decoded when read
-        settlements: Mapping[str, OpenSettlement] = Settlements(data["settlements"], _settlement_from_json)
+        settlements: Mapping[str, Settlement] = Settlements(data["settlements"], _note_from_json)
     else:  # upcast: decoded now, so the next projection writes every entry in today's shape
-        settlements = MappingProxyType({key: _settlement_from_json(key, s) for key, s in data["settlements"].items()})
+        settlements = MappingProxyType({key: _note_from_json(key, s) for key, s in data["settlements"].items()})
     return PersonYear(
         psn_no=data["psn_no"],
         year=data["year"],
@@ -140,4 +137,5 @@ def from_json(stored: Mapping[str, Any]) -> PersonYear:
         visits=MappingProxyType(dict(data["visits"])),
         credited_months=frozenset(data["credited_months"]),
         family_debits=MappingProxyType(dict(data["family_debits"])),
+        policies=tuple(stamp_from_json(stamp) for stamp in data["policies"]),
     )

@@ -283,4 +283,4 @@ def test_a_projection_stored_by_version_3_code_upcasts_to_the_json_a_rebuild_wri
         psn_no, year = stream.rsplit("/", 1)
         rebuilt = to_json(replay(psn_no, int(year), by_stream[stream]))
         assert to_json(from_json(projection)) == rebuilt, stream
-        assert rebuilt["schema_version"] == 3
+        assert rebuilt["schema_version"] == 4

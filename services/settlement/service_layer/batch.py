@@ -9,7 +9,7 @@ versions and stored answers the earlier ones of the group left, through ``GroupV
 planned by ``plan_one`` (settlement.service_layer.planning), the very decision ``handle`` makes
 for a group of one: the two paths cannot answer a message differently.
 
-What the group does not take (a national envelope, a reconciliation or a contribution, which
+What the group does not take (a national envelope, a reconciliation, a contribution or a reversal, which
 read whole streams, a pre-settlement, which records nothing) the consumer answers alone, after
 committing the group before it, so a partition's order is kept. A message whose pricing fails
 for a reason that is not the message's fault nor an outage (a bug) is left out of the group and
@@ -138,7 +138,7 @@ class GroupView:
         return sorted(set(await self.store.list_streams(prefix)) | set(ours))
 
     async def read_stream(self, stream_id: str, *, as_of: datetime | None = None) -> list[RecordedEvent]:
-        # Only a contribution or a reconciliation reads whole streams, and neither is grouped.
+        # Only a contribution, a reconciliation or a reversal reads whole streams, and none is grouped.
         assert stream_id not in self.written_by, f"{stream_id} read whole inside a group that writes it"
         return await self.store.read_stream(stream_id, as_of=as_of)
 

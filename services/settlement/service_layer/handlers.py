@@ -32,14 +32,14 @@ from engine.enrol import credit_account, record_enrolment
 from engine.errors import PolicyGap, Rejected, UnknownPolicy
 from engine.ids import event_id, settlement_id, year_of
 from engine.out_of_region import treating_policy
-from engine.person import stream_id
+from engine.person import OpenSettlement, stream_id
 from engine.policy_book import PolicyBook, PricedPolicy
 from engine.records import from_record, to_record
 from engine.reverse import reverse_settlement
 from engine.settle import PayerAccount, Settled, settle_claim
 from engine.visit import Visit
 from settlement.senders import Registry, Sender
-from settlement.service_layer.people import Loaded, appends_for, load, prior_years
+from settlement.service_layer.people import Loaded, appends_for, load, prior_years, with_amounts
 from settlement.service_layer.planning import Decision, Inbound, Message, key_of, plan_one, read_inbound, recorded
 from settlement.service_layer.render import reversal_answer, settlement_answer
 from settlement.service_layer.replies import Answered, Reply, body_hash, raw_key, rejection, reply_from_json
@@ -304,11 +304,11 @@ class SettlementService:
                 f"{reversal.setl_id} is not a settlement id of this service",
                 field="setl_id",
             )
-        person = await load(self.store, reversal.psn_no, year)
+        person = await with_amounts(self.store, await load(self.store, reversal.psn_no, year), reversal.setl_id)
         loaded = {person.state.stream_id: person}
         original = person.state.settlements.get(reversal.setl_id)
         payer_state = None
-        if original is not None and original.payer_psn_no is not None:
+        if isinstance(original, OpenSettlement) and original.payer_psn_no is not None:
             relative = await load(self.store, original.payer_psn_no, year)
             loaded[relative.state.stream_id] = relative
             payer_state = relative.state

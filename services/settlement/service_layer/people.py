@@ -9,11 +9,11 @@ from datetime import date, datetime
 from ledger.store import LedgerStore, NewEvent, StreamAppend
 
 from contracts.results import SettlementResult
-from engine.errors import UnknownPolicy
+from engine.errors import InvariantBroken, UnknownPolicy
 from engine.events import ClaimSettled, Event
 from engine.ids import event_id
 from engine.incentives import LOOK_BACK_YEARS, PriorYear, cap_without_rewards, prior_year
-from engine.person import PersonYear, apply, stream_id
+from engine.person import OpenSettlement, PersonYear, SettlementNote, apply, opened, stream_id
 from engine.policy_book import PolicyBook
 from engine.records import from_record, to_record
 from engine.snapshot import from_json, to_json
@@ -55,6 +55,30 @@ def appends_for(
     return appends
 
 
+async def settled_facts(store: LedgerStore, psn_no: str, year: int, setl_id: str) -> ClaimSettled | None:
+    """The facts a settlement of this person-year was recorded with, read from its event."""
+    for recorded in await store.read_stream(stream_id(psn_no, year)):
+        if recorded.event_type == "ClaimSettled" and recorded.data.get("setl_id") == setl_id:
+            facts = from_record(recorded.event_type, recorded.data)
+            if isinstance(facts, ClaimSettled):
+                return facts
+    return None
+
+
+async def with_amounts(store: LedgerStore, loaded: Loaded, setl_id: str) -> Loaded:
+    """``loaded`` holding the amounts of settlement ``setl_id``, read from its event, where its
+    projection keeps only a note of it (engine.person.SettlementNote): what a reversal needs. A
+    settlement it does not hold, or one already reversed, is left as it is (the engine refuses
+    reversing either with the message's own rejection)."""
+    note = loaded.state.settlements.get(setl_id)
+    if not isinstance(note, SettlementNote) or note.reversed_by is not None:
+        return loaded
+    facts = await settled_facts(store, loaded.state.psn_no, loaded.state.year, setl_id)
+    if facts is None:  # the projection names a settlement its stream does not hold: a broken ledger
+        raise InvariantBroken(f"{loaded.state.stream_id}: its projection names a settlement it does not hold")
+    return Loaded(opened(loaded.state, OpenSettlement.of(facts)), loaded.version)
+
+
 async def recorded_settlement(store: LedgerStore, psn_no: str, year: int, setl_id: str) -> SettlementResult | None:
     """The settlements.v1 answer of a recorded settlement, rendered again from its event."""
     for recorded in await store.read_stream(stream_id(psn_no, year)):
@@ -74,8 +98,7 @@ def _cap_without_rewards(policies: PolicyBook, state: PersonYear) -> int | None:
     enrolment = state.enrolment
     if enrolment is None or state.totals.mi_paid == 0:
         return None
-    for settlement in state.settlements.values():
-        stamp = settlement.policy
+    for stamp in state.policies:
         priced = policies.by_id(stamp.policy_id, stamp.version)
         if priced is not None:
             return cap_without_rewards(priced.policy.major_illness, enrolment)

@@ -84,7 +84,7 @@ class Inbound:
     refusal: str | None = None  # not_authorised: why this sender may not send it
     failure: Exception | None = None  # reading it raised something unforeseen (a bug)
     national: bool = False  # a national envelope: the national gateway answers it
-    grouped: bool = True  # False: answered alone (national, reconciliation, contribution, pre-settlement)
+    grouped: bool = True  # False: answered alone (national, reconciliation, contribution, reversal, pre-settlement)
 
     @cached_property
     def digest(self) -> str:
@@ -112,8 +112,10 @@ def read_inbound(
         except InvalidMessage as invalid:
             return Inbound(raw, source, at, answers, invalid=invalid)
         refusal = sender.refusal(message) if sender else None
-        # Reconciliations and contributions read whole streams; a pre-settlement records nothing.
-        alone = isinstance(message, Reconciliation | Contribution) or _pre_settle(message)
+        # Reconciliations, contributions and reversals read whole streams (a reversal, the event of
+        # the settlement it undoes: a projection keeps only a note of it); a pre-settlement records
+        # nothing.
+        alone = isinstance(message, Reconciliation | Contribution | Reversal) or _pre_settle(message)
         grouped = refusal is not None or not alone
         return Inbound(raw, source, at, answers, message=message, refusal=refusal, grouped=grouped)
     except Exception as error:

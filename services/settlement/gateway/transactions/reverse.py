@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ledger.store import LedgerStore
-
-from engine.events import ClaimSettled
-from engine.person import stream_id
-from engine.records import from_record
+from engine.person import OpenSettlement
 from engine.reverse import ReversalRequest, reverse_settlement
 from engine.visit_events import VisitSettlementReversed
 from engine.visit_stream import SettlementRef, VisitState
@@ -22,16 +18,7 @@ from settlement.gateway.context import Context, Done
 from settlement.gateway.fields import NationalRefusal, identifier
 from settlement.gateway.setlinfo import Echo, setldetail, setlinfo
 from settlement.gateway.visits import open_visit, source_of, visit_append
-from settlement.service_layer.people import Loaded, appends_for, load
-
-
-async def settled_facts(store: LedgerStore, psn_no: str, year: int, setl_id: str) -> ClaimSettled:
-    for recorded in await store.read_stream(stream_id(psn_no, year)):
-        if recorded.event_type == "ClaimSettled" and recorded.data.get("setl_id") == setl_id:
-            facts = from_record(recorded.event_type, recorded.data)
-            if isinstance(facts, ClaimSettled):
-                return facts
-    raise LookupError(f"the visit stream names {setl_id}, which {psn_no}/{year} does not hold")  # a bug
+from settlement.service_layer.people import Loaded, appends_for, load, settled_facts, with_amounts
 
 
 def _in_force(state: VisitState, setl_id: str) -> SettlementRef:
@@ -47,11 +34,11 @@ async def reverse_visit(context: Context, state: VisitState, setl_id: str) -> Do
     """The settlement ``setl_id`` of the visit reversed (also what 2601 does to a 2207)."""
     ref = _in_force(state, setl_id)
     store, e = context.deps.store, context.envelope
-    person = await load(store, ref.psn_no, ref.year)
+    person = await with_amounts(store, await load(store, ref.psn_no, ref.year), setl_id)
     loaded: dict[str, Loaded] = {person.state.stream_id: person}
     original = person.state.settlements.get(setl_id)
     payer = None
-    if original is not None and original.payer_psn_no is not None:
+    if isinstance(original, OpenSettlement) and original.payer_psn_no is not None:
         relative = await load(store, original.payer_psn_no, ref.year)
         loaded[relative.state.stream_id] = relative
         payer = relative.state
@@ -62,6 +49,8 @@ async def reverse_visit(context: Context, state: VisitState, setl_id: str) -> Do
     visit_event = VisitSettlementReversed(own_id, setl_id, source_of(context))
     appends.append(visit_append(context, state, [visit_event], first_index=len(done.events)))
     facts = await settled_facts(store, ref.psn_no, ref.year, setl_id)
+    if facts is None:  # a bug: the visit stream names a settlement the person-year does not hold
+        raise LookupError(f"the visit stream names {setl_id}, which {ref.psn_no}/{ref.year} does not hold")
     enrolment = person.state.enrolment
     assert state.registered is not None and enrolment is not None  # a settled visit had both
     echo = Echo(
