@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import asyncpg
 import pytest
 from ledger.adapters.postgres import PostgresLedger
 from ledger.adapters.postgres_sql import stream_year
+from ledger.migrate import migrate
 from ledger.verify import verify_ledger
 from ledger_contract import migrated_pool
 from ledger_upgrades import copy_in
@@ -24,7 +26,9 @@ async def _upgraded_ledger(database_url: str, folder: Path) -> None:
     """P1's year under two policies, its projection as a schema-3 pod upserted it after 0012."""
     store, events = await a_year_under_two_policies(folder)
     v3 = as_schema_3_stored_it(replay("P1", 2025, events))
-    async with migrated_pool(database_url, size=1) as owner, owner.acquire() as connection:
+    await migrate(database_url)
+    connection = await asyncpg.connect(database_url)  # the schema's owner, as an upgrade runs
+    try:
         for year in {stream_year(s) for s in await store.list_streams()}:
             await connection.execute("SELECT ledger_add_year($1::smallint)", year)
         await copy_in(connection, store)
@@ -32,6 +36,8 @@ async def _upgraded_ledger(database_url: str, folder: Path) -> None:
             "UPDATE person_year_totals SET totals = $1::jsonb WHERE stream_id = 'P1/2025'", json.dumps(v3)
         )
         assert written == "UPDATE 1"  # jsonb is assigned to the text column (PostgreSQL's I/O cast)
+    finally:
+        await connection.close()
 
 
 async def test_a_schema_3_pods_jsonb_is_stored_in_the_text_column_and_read_back(
