@@ -135,7 +135,7 @@ class PersonYear:
     credited_months: frozenset[int] = frozenset()
     family_debits: Mapping[str, int] = field(default_factory=lambda: _EMPTY)  # setl_id → amount
     version: int = 0  # events folded so far
-    policies: tuple[PolicyStamp, ...] = ()  # the policies that priced its settlements, first used first
+    policies: tuple[PolicyStamp, ...] = ()  # the policies that priced its settlements, in _sorted_stamps order
 
     @property
     def stream_id(self) -> str:
@@ -163,6 +163,17 @@ def opened(state: PersonYear, settlement: OpenSettlement) -> PersonYear:
     made = PersonYear.__new__(PersonYear)
     made.__dict__.update(state.__dict__, settlements=_with(state.settlements, settlement.setl_id, settlement))
     return made
+
+
+def _with_stamp(stamps: tuple[PolicyStamp, ...], stamp: PolicyStamp) -> tuple[PolicyStamp, ...]:
+    return stamps if stamp in stamps else _sorted_stamps((*stamps, stamp))
+
+
+def _sorted_stamps(stamps: Iterable[PolicyStamp]) -> tuple[PolicyStamp, ...]:
+    """Policy stamps in one order that needs no history: by id, version, content. A projection
+    stored by schema 3 code lists its settlements in key order, not the order they were settled
+    in, so "first used first" could not be rebuilt from it; a replay and an upcast agree on this."""
+    return tuple(sorted(stamps, key=lambda s: (s.policy_id, s.version, s.content_hash)))
 
 
 def stream_id(psn_no: str, year: int) -> str:
@@ -204,7 +215,9 @@ def apply(state: PersonYear, event: Folded) -> PersonYear:
             totals=state.totals + event.delta,
             settlements=_with(state.settlements, event.setl_id, event),
             visits=_with(state.visits, event.mdtrt_id, event.setl_id),
-            policies=state.policies if event.policy in state.policies else (*state.policies, event.policy),
+            policies=state.policies
+            if event.policy in state.policies
+            else _sorted_stamps((*state.policies, event.policy)),
         )
     elif isinstance(event, PersonEnrolled):
         new = _changed(

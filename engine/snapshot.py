@@ -88,11 +88,12 @@ def _v2_to_v3(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def _v3_to_v4(data: Mapping[str, Any]) -> dict[str, Any]:
     """Version 4: a note of each settlement (its amounts are in its event), and the policies that
-    priced them, in the order of their first settlement."""
+    priced them, in the order engine.person keeps them (by id, version, content)."""
     policies: list[Any] = []
     for entry in data["settlements"].values():
         if entry["policy"] not in policies:
             policies.append(entry["policy"])
+    policies.sort(key=lambda p: (p["policy_id"], p["version"], p["content_hash"]))
     notes = {
         key: {"fixmedins_code": s["fixmedins_code"], "reversed_by": s["reversed_by"]}
         for key, s in data["settlements"].items()

@@ -14,7 +14,6 @@ same as JSON (POST /v1/verify). Both only read.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 from ledger.audit import ChainBreak, ProjectionMismatch, plain, scanned_chain_breaks
 from ledger.backing import unbacked_rows
 from ledger.domain import Record, current_projection, rebuild_records
-from ledger.hashing import NotCanonical, jsonb_text
+from ledger.hashing import NotCanonical, canonical_json, plain_sorted_json
 from ledger.scan import StreamScan, decode_data
 from ledger.store import AuditableStore
 
@@ -113,18 +112,21 @@ def _plain(replayed: Any) -> tuple[Any, str | None]:
 
 
 def _plainly_equal(stored: Mapping[str, Any] | None, replayed: Any) -> bool:
-    """Whether the stored projection is the replay's, decided cheaply by comparing bytes: the
-    stored one as json.dumps writes it back (the text jsonb printed, keys in jsonb's order, ", "
-    and ": ") against jsonb_text of the replay. jsonb_text refuses what plain() refuses, and equal
-    text means equal plain JSON with nothing to upcast (the replay is today's shape), so True is
-    what the full comparison would find; False decides nothing (the full comparison runs: a float,
-    another key order or an older schema_version in the stored one cost time, never a verdict)."""
+    """Whether the stored projection is the replay's, decided cheaply by comparing texts with
+    their keys sorted: the stored one written back by plain_sorted_json (None for anything but
+    plain JSON, a float say) against canonical_json of the replay. Sorting makes it indifferent
+    to how the row was stored (canonical JSON since migration 0012, jsonb's order before it).
+    canonical_json refuses what plain() refuses, and equal text means equal plain JSON with
+    nothing to upcast (the replay is today's shape), so True is what the full comparison would
+    find; False decides nothing (the full comparison runs: a float, another schema_version or a
+    difference cost time, never a verdict)."""
     if stored is None or replayed is None:
         return stored is replayed
     if type(stored) is not dict:
         return False
     try:
-        return json.dumps(stored, ensure_ascii=False, check_circular=False) == jsonb_text(replayed)
+        text = plain_sorted_json(stored)
+        return text is not None and text == canonical_json(replayed)
     except (NotCanonical, TypeError, ValueError):
         return False
 

@@ -49,11 +49,6 @@ async def test_a_schema_3_pods_jsonb_is_stored_in_the_text_column_and_read_back(
         assert state.projection is not None and state.projection["schema_version"] == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/snapshot.py _v3_to_v4 orders `policies` by the settlements' stored key order "
-    "(jsonb's / canonical_json's), the replay by first use: verify reports projection_differs",
-)
 async def test_verify_finds_nothing_in_an_upgraded_ledger_holding_a_year_under_two_policies(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -1,5 +1,6 @@
-"""A hostile review of projection schema 4 (ADR 0010) and migration 0012: the defects found, each
-a failing test marked xfail(strict) until it is fixed (the report to the lead names the fix)."""
+"""A hostile review of projection schema 4 (ADR 0010) and migration 0012: the defects it found,
+each a test that failed before its fix (an upgraded year priced under two policies verified as
+different; a >64-bit integer read as a float; verify's byte comparison never holding since 0012)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,6 @@ from engine.snapshot import from_json, to_json, upcast
 # --------------------------------------------------------------------------- schema 3 → 4: policies
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/snapshot.py _v3_to_v4 orders `policies` by the stored settlements' key order, which "
-    "jsonb / canonical_json sorted; the fold orders them by first use: ledger verify reports a false "
-    "projection_differs for every upgraded person-year priced under two policies",
-)
 async def test_a_schema_3_projection_of_a_year_under_two_policies_upcasts_to_what_a_rebuild_writes(
     tmp_path: Path,
 ) -> None:
@@ -37,11 +32,6 @@ async def test_a_schema_3_projection_of_a_year_under_two_policies_upcasts_to_wha
     assert upcast(as_schema_3_stored_it(whole)) == to_json(whole)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/snapshot.py _v3_to_v4: the settlement service continues an upgraded year from the "
-    "mis-ordered policies and writes them into the schema-4 projection, which verify then flags for good",
-)
 async def test_the_projection_written_after_an_upcast_one_is_what_a_replay_writes(tmp_path: Path) -> None:
     _, events = await a_year_under_two_policies(tmp_path / "policies")
     whole = replay("P1", 2025, events)
@@ -53,11 +43,6 @@ async def test_the_projection_written_after_an_upcast_one_is_what_a_replay_write
 # --------------------------------------------------------------------------- migration 0012: decoding
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/adapters/postgres_sql.py projection(): orjson does not refuse an integer past 64 bits, "
-    "it reads it as a float, so the json.loads fallback never runs and such a text is read differently",
-)
 @pytest.mark.parametrize("figure", [2**64, -(2**63) - 1])
 def test_a_projection_holding_an_integer_past_64_bits_is_read_as_json_loads_reads_it(figure: int) -> None:
     text = f'{{"schema_version": 4, "totals": {{"mi_paid": {figure}}}}}'
@@ -66,12 +51,6 @@ def test_a_projection_holding_an_integer_past_64_bits_is_read_as_json_loads_read
     assert type(decoded["totals"]["mi_paid"]) is int  # exact, as the figure was written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/verify.py _plainly_equal compares json.dumps(stored) with jsonb_text(replay): since "
-    "migration 0012 the store writes canonical_json (keys sorted, not jsonb's order), so the byte "
-    "comparison never holds for a projection written since, and every stream pays the full comparison",
-)
 async def test_verify_decides_a_projection_written_since_migration_0012_by_its_bytes() -> None:
     store = MemoryLedger()
     settle = service(store)

@@ -93,12 +93,13 @@ async def recorded_settlement(store: LedgerStore, psn_no: str, year: int, setl_i
 
 
 def _cap_without_rewards(policies: PolicyBook, state: PersonYear) -> int | None:
-    """That year's major-illness cap before rewards, from the policy that priced its settlements
-    (or the one in force at its end); None when no loaded policy says it."""
+    """That year's major-illness cap before rewards, from the policy that priced its settlements —
+    of several (a mid-year amendment), the last by id and version, i.e. the amendment — or the one
+    in force at its end; None when no loaded policy says it."""
     enrolment = state.enrolment
     if enrolment is None or state.totals.mi_paid == 0:
         return None
-    for stamp in state.policies:
+    for stamp in reversed(state.policies):
         priced = policies.by_id(stamp.policy_id, stamp.version)
         if priced is not None:
             return cap_without_rewards(priced.policy.major_illness, enrolment)
