@@ -258,22 +258,29 @@ def service_user() -> str:
     return SERVICE_USER
 
 
-async def prepare_topics(access: KafkaAccess, topics: Any, registry: Any, partitions: int) -> None:
+async def prepare_topics(
+    access: KafkaAccess, topics: Any, registry: Any, partitions: int, *, senders_clock: bool = False
+) -> None:
     """Create the topics (per principal with a registry, else the shared ones) and, with a
-    registry on a secure broker, the ACLs that give each principal its own topics only."""
+    registry on a secure broker, the ACLs that give each principal its own topics only. The
+    input topics are stamped by the broker (ops.kafka.BROKER_TIME) unless ``senders_clock``: a
+    test that receives a year of messages in one run sets their timestamps itself."""
     from settlement.senders import acls
 
     from ops.kafka import create_acls, ensure_topics
 
     if registry is None:
-        names = [*topics.inbound, *topics.answers]
+        inbound, answers = list(topics.inbound), list(topics.answers)
     else:
-        names = [topics.enrolments]
+        inbound, answers = [topics.enrolments], []
         for name, principal in registry.principals.items():
             own = topics.of(name)
-            names += [*([own.claims] if principal.fixmedins_codes else []), *own.answers]
+            inbound += [own.claims] if principal.fixmedins_codes else []
+            answers += own.answers
     admin = access.options(service_user())
-    await ensure_topics(admin, names, partitions=partitions)
+    # what the senders write is stamped by the broker (ops.kafka.BROKER_TIME, docs/deploy.md)
+    stamped = [] if senders_clock else inbound
+    await ensure_topics(admin, [*inbound, *answers], partitions=partitions, broker_time=stamped)
     if registry is not None and access.secure:
         await create_acls(admin, [(a.principal, a.topic, a.operation) for a in acls(registry, topics)])
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
@@ -50,9 +52,20 @@ def faststream_security(settings: CommonSettings) -> BaseSecurity | None:
     return kinds[settings.kafka_sasl_mechanism or "PLAIN"](user, password, ssl_context=context)
 
 
-async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partitions: int = 1) -> list[str]:
+# What a topic the hospitals write must be created with: the broker stamps each record with the
+# time it appended it (LogAppendTime), replacing whatever timestamp the producer set. The service
+# reads a record's timestamp as when the claim was received (the settlement's occurred_at, the
+# clearing month it counts in, the refusal of a visit dated in a year not yet begun): with the
+# default CreateTime that is the sending hospital's clock, which the payer does not control.
+BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
+async def ensure_topics(
+    options: dict[str, Any], names: Sequence[str], *, partitions: int = 1, broker_time: Collection[str] = ()
+) -> list[str]:
     """Create the topics that do not exist yet (replicated three times, or on every broker of a
-    smaller cluster); returns the ones created. A cluster that forbids it (ACLs, Strimzi's topic operator) raises
+    smaller cluster), those named in ``broker_time`` stamped by the broker (BROKER_TIME); returns
+    the ones created. A cluster that forbids it (ACLs, Strimzi's topic operator) raises
     ``TopicsMissing`` naming them, so the caller can say which topics an operator must create."""
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
@@ -64,7 +77,9 @@ async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partit
         try:
             brokers = len((await admin.describe_cluster())["brokers"])
             replicas = max(1, min(3, brokers))
-            await admin.create_topics([NewTopic(name, partitions, replicas) for name in missing])
+            await admin.create_topics(
+                [NewTopic(name, partitions, replicas, topic_configs=_configs(name, broker_time)) for name in missing]
+            )
         except TopicAlreadyExistsError:
             pass  # a concurrent creator won the race
         except KafkaError as error:
@@ -74,8 +89,36 @@ async def ensure_topics(options: dict[str, Any], names: Sequence[str], *, partit
         await admin.close()
 
 
+def _configs(name: str, broker_time: Collection[str]) -> dict[str, str]:
+    return dict(BROKER_TIME) if name in broker_time else {}
+
+
 class TopicsMissing(Exception):
     pass
+
+
+async def stamped_by_sender(options: dict[str, Any], pattern: str) -> list[str]:
+    """The existing topics matching ``pattern`` whose records carry their producer's timestamp
+    (``message.timestamp.type`` other than LogAppendTime), in name order. Raises what the admin
+    client raises (a broker out of reach, DescribeConfigs not granted)."""
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        names = sorted(name for name in await admin.list_topics() if re.fullmatch(pattern, name))
+        if not names:
+            return []
+        wanted = [ConfigResource(ConfigResourceType.TOPIC, name, {"message.timestamp.type": None}) for name in names]
+        stamped: list[str] = []
+        for response in await admin.describe_configs(wanted):
+            for error_code, error_message, _, name, entries in response.resources:
+                if error_code != 0:
+                    raise KafkaError(f"describing topic {name}: {error_message or error_code}")
+                settings = {entry[0]: entry[1] for entry in entries}
+                if settings.get("message.timestamp.type") != "LogAppendTime":
+                    stamped.append(name)
+        return sorted(stamped)
+    finally:
+        await admin.close()
 
 
 # Kafka protocol codes (org.apache.kafka.common.acl / resource): CreateAcls takes numbers.

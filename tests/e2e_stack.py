@@ -109,8 +109,8 @@ class Stack:
             return list(self.topics.answers)
         return [t for name in self.registry.principals for t in self.topics.of(name).answers]
 
-    async def create_topics(self, partitions: int) -> None:
-        await prepare_topics(self.kafka, self.topics, self.registry, partitions)
+    async def create_topics(self, partitions: int, *, senders_clock: bool = False) -> None:
+        await prepare_topics(self.kafka, self.topics, self.registry, partitions, senders_clock=senders_clock)
 
     async def start_settlement(self, **extra: str) -> Service:
         return await self.launcher.start_ready("settlement", **extra)
@@ -151,7 +151,8 @@ class Stack:
         """Publish without waiting for answers, keyed by person, as `send` routes them: claims
         through one principal's topic (the regional platform's, which speaks for every
         institution), so each person's visits are consumed in the order they were sent.
-        ``sent_at``: each line's Kafka timestamp (the day it is received), else now."""
+        ``sent_at``: each line's Kafka timestamp (the day it is received), else now; it holds
+        only on topics made with ``senders_clock`` (elsewhere the broker stamps its own time)."""
         stamps: Sequence[datetime | None] = sent_at if sent_at is not None else [None] * len(lines)
         assert len(stamps) == len(lines)
         by_sender: dict[str | None, list[tuple[str, datetime | None]]] = {}

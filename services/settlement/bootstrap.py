@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from starlette.applications import Starlette
 from contracts.topics import Topics
 from engine.policy_files import load_policy_book
 from ops.http import database_check, service_app
-from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics, faststream_security
+from ops.kafka import TopicsMissing, aiokafka_options, ensure_topics, faststream_security, stamped_by_sender
 from ops.logging import configure_logging
 from ops.metrics import SettlementMetrics
 from settlement.entrypoints.consumer import Backoff, ForgetsRevokedLag, handle_batch
@@ -173,6 +174,29 @@ async def _dead_letters(settings: SettlementSettings) -> tuple[AIOKafkaProducer,
     )
 
 
+async def _say_which_inputs_take_the_senders_clock(
+    settings: SettlementSettings, topics: Topics, *, bound: bool
+) -> None:
+    """Warn at start of every input topic whose records carry the producer's timestamp: the
+    service reads a record's timestamp as when the message was received (the settlement's
+    occurred_at and clearing month, the refusal of a visit in a year not begun), which must be
+    the broker's clock, not the sending hospital's (ops.kafka.BROKER_TIME). Never stops the
+    service: an operator fixes the topic (docs/deploy.md) and the warning goes away."""
+    pattern = topics.inbound_pattern if bound else "|".join(re.escape(name) for name in topics.inbound)
+    try:
+        async with asyncio.timeout(10):
+            stamped = await stamped_by_sender(aiokafka_options(settings), pattern)
+    except Exception as error:  # no DescribeConfigs right, a broker slow to answer: say so, go on
+        log.warning("input_topic_clock_unchecked", error=f"{type(error).__name__}: {error}")
+        return
+    if stamped:
+        log.warning(
+            "input_topics_take_the_senders_clock",
+            topics=stamped,
+            fix="set message.timestamp.type=LogAppendTime on them (docs/deploy.md, Topics)",
+        )
+
+
 def create_app(settings: SettlementSettings | None = None) -> Starlette:
     settings = settings or SettlementSettings()
     configure_logging(settings.log_level, settings.log_pseudonym_key.get_secret_value(), "settlement")
@@ -202,6 +226,7 @@ def create_app(settings: SettlementSettings | None = None) -> Starlette:
         gateway = NationalGateway(Deps(service, directory or PersonDirectory()))
         service.national = (is_national, StreamedGateway(gateway))
         dead_letter_producer, dead = await _dead_letters(settings)
+        await _say_which_inputs_take_the_senders_clock(settings, topics, bound=senders is not None)
         broker = build_broker(settings, service, metrics, backoffs, dead)
         await broker.start()
         log.info(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +313,18 @@ async def test_sigterm_finishes_the_batch_in_hand_and_exits_cleanly(make_stack) 
 
 def tmp_path_of(stack: Any) -> Path:
     return Path(stack.folder)
+
+
+async def test_a_claim_is_received_at_the_brokers_time_whatever_time_its_sender_stamps_on_it(make_stack) -> None:
+    """The hospital's producer dates its record 1 March 2025; the topic is stamped by the broker
+    (docs/deploy.md), so the settlement is received, and counts in the clearing month, of today."""
+    stack = await make_stack()
+    await stack.start_settlement()
+    await stack.send(P002_SETUP)
+    backdated = datetime(2025, 3, 1, 9, tzinfo=UTC)
+    before = datetime.now(UTC)
+    await stack.produce([claim_like("DATED-1")], sent_at=[backdated])
+    answers = [a for a in await stack.all_answers(len(P002_SETUP) + 1) if a.get("request_id") == "DATED-1"]
+    assert [a["msg_type"] for a in answers] == ["settlement"]
+    received = datetime.fromisoformat(answers[0]["occurred_at"])
+    assert before - timedelta(minutes=1) <= received <= datetime.now(UTC)  # not 2025-03-01

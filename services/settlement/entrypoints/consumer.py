@@ -80,8 +80,10 @@ class Backoff:
 
 
 def received_at(record: Any) -> datetime:
-    """When Kafka took the message (its record timestamp): the same on every redelivery, so a
-    message answered again after a crash gets the same answer, byte for byte. A missing or
+    """When Kafka took the message (its record timestamp: the broker's append time on input
+    topics made as docs/deploy.md says, ops.kafka.BROKER_TIME; the producer's own on a topic
+    left at Kafka's default, which the service warns of at start): the same on every
+    redelivery, so a message answered again after a crash gets the same answer, byte for byte. A missing or
     absurd timestamp (before 2000, after 2100, beyond what a datetime holds) is replaced by
     the consumer's clock; this never raises."""
     timestamp = getattr(record, "timestamp", None)

@@ -63,7 +63,8 @@ class Channel:
     async def __aenter__(self) -> Channel:
         try:
             async with asyncio.timeout(30):
-                await ensure_topics(aiokafka_options(self.settings), sorted(self.writes | set(self.topics.answers)))
+                names = sorted(self.writes | set(self.topics.answers))
+                await ensure_topics(aiokafka_options(self.settings), names, broker_time=self.writes)
                 await asyncio.gather(self.consumer.start(), self.producer.start())
         except TopicsMissing as error:
             raise SendError(str(error)) from None
