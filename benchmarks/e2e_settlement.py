@@ -563,7 +563,8 @@ class Run:
         topics = Topics(f"bench-{mode}-{uuid.uuid4().hex[:8]}.")
         names = [*topics.inbound, *topics.answers]
         self.topic_names += names
-        await ensure_topics({"bootstrap_servers": self.bootstrap}, names, partitions=self.partitions)
+        options = {"bootstrap_servers": self.bootstrap}  # input topics stamped by the broker, as deployed
+        await ensure_topics(options, names, partitions=self.partitions, broker_time=topics.inbound)
         return topics
 
     async def delete_topics(self) -> None:
