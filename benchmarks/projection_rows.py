@@ -30,8 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from engine_offline import baseline_tree  # this folder is on sys.path when a script of it runs
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 200
@@ -84,16 +85,6 @@ def projections_of(day: Path, code_root: Path | None) -> list[tuple[str, str]]:
     if done.returncode != 0:
         raise SystemExit(f"pricing the day failed:\n{done.stderr[-3000:]}")
     return [tuple(json.loads(line)) for line in done.stdout.splitlines()]
-
-
-@contextlib.contextmanager
-def baseline_tree(rev: str, folder: Path) -> Iterator[Path]:
-    tree = folder / "baseline"
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), rev], cwd=ROOT, check=True)
-    try:
-        yield tree
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 
 
 async def measure(sets: dict[str, list[tuple[str, str]]], rounds: int) -> None:
