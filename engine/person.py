@@ -215,9 +215,7 @@ def apply(state: PersonYear, event: Folded) -> PersonYear:
             totals=state.totals + event.delta,
             settlements=_with(state.settlements, event.setl_id, event),
             visits=_with(state.visits, event.mdtrt_id, event.setl_id),
-            policies=state.policies
-            if event.policy in state.policies
-            else _sorted_stamps((*state.policies, event.policy)),
+            policies=_with_stamp(state.policies, event.policy),
         )
     elif isinstance(event, PersonEnrolled):
         new = _changed(

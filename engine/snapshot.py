@@ -86,6 +86,11 @@ def _v2_to_v3(data: Mapping[str, Any]) -> dict[str, Any]:
     return {**data, "schema_version": 3, "enrolment": enrolment_v2_to_v3(enrolment) if enrolment else None}
 
 
+def _stamp_order(stamp: Mapping[str, Any]) -> tuple[Any, ...]:
+    """engine.person's order of a year's policies, on their JSON."""
+    return (stamp["policy_id"], stamp["version"], stamp["content_hash"])
+
+
 def _v3_to_v4(data: Mapping[str, Any]) -> dict[str, Any]:
     """Version 4: a note of each settlement (its amounts are in its event), and the policies that
     priced them, in the order engine.person keeps them (by id, version, content)."""
@@ -93,7 +98,7 @@ def _v3_to_v4(data: Mapping[str, Any]) -> dict[str, Any]:
     for entry in data["settlements"].values():
         if entry["policy"] not in policies:
             policies.append(entry["policy"])
-    policies.sort(key=lambda p: (p["policy_id"], p["version"], p["content_hash"]))
+    policies.sort(key=_stamp_order)
     notes = {
         key: {"fixmedins_code": s["fixmedins_code"], "reversed_by": s["reversed_by"]}
         for key, s in data["settlements"].items()
@@ -113,6 +118,8 @@ def upcast(data: Mapping[str, Any]) -> dict[str, Any]:
         shaped = _v2_to_v3(shaped)
     if shaped["schema_version"] == 3:
         shaped = _v3_to_v4(shaped)
+    else:  # written by schema-4 code before its policies were kept sorted (unreleased): sorted now
+        shaped["policies"] = sorted(shaped["policies"], key=_stamp_order)
     return shaped
 
 

@@ -102,8 +102,8 @@ async def stamped_by_sender(options: dict[str, Any], pattern: str) -> list[str]:
     (``message.timestamp.type`` other than LogAppendTime), in name order. Raises what the admin
     client raises (a broker out of reach, DescribeConfigs not granted)."""
     admin = AIOKafkaAdminClient(**options)
-    await admin.start()
     try:
+        await admin.start()  # inside: a caller's timeout cancelling the start still closes it
         names = sorted(name for name in await admin.list_topics() if re.fullmatch(pattern, name))
         if not names:
             return []

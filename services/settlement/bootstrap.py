@@ -183,10 +183,14 @@ async def _say_which_inputs_take_the_senders_clock(
     the broker's clock, not the sending hospital's (ops.kafka.BROKER_TIME). Never stops the
     service: an operator fixes the topic (docs/deploy.md) and the warning goes away."""
     pattern = topics.inbound_pattern if bound else "|".join(re.escape(name) for name in topics.inbound)
+    options = aiokafka_options(settings)
     try:
         async with asyncio.timeout(10):
-            stamped = await stamped_by_sender(aiokafka_options(settings), pattern)
-    except Exception as error:  # no DescribeConfigs right, a broker slow to answer: say so, go on
+            if not bound:  # shared topics: made now, stamped by the broker, before the consumer's
+                # metadata request could have a broker that auto-creates topics make them at its default
+                await ensure_topics(options, list(topics.inbound), broker_time=topics.inbound)
+            stamped = await stamped_by_sender(options, pattern)
+    except Exception as error:  # no Create or DescribeConfigs right, a slow broker: say so, go on
         log.warning("input_topic_clock_unchecked", error=f"{type(error).__name__}: {error}")
         return
     if stamped:

@@ -20,6 +20,7 @@ from engine.events import ClaimSettled
 from engine.ids import settlement_id
 from engine.person import OpenSettlement, SettlementNote, opened
 from engine.records import from_record
+from engine.snapshot import upcast
 
 
 def reversal(request_id: str, of: str) -> dict[str, Any]:
@@ -100,3 +101,15 @@ async def test_opened_refuses_the_amounts_of_another_institutions_settlement() -
     assert isinstance(held, OpenSettlement) and held.amounts.medfee_sumamt == 100000
     with pytest.raises(InvariantBroken, match="does not match its event"):
         opened(loaded.state, replace(held, fixmedins_code="H64010100009"))
+
+
+async def test_a_schema_4_projection_with_its_policies_out_of_order_reads_them_in_order() -> None:
+    """Written by schema-4 code before its policies were kept sorted (first used first): read in
+    engine.person's order, so verify compares it equal to a replay."""
+    store = MemoryLedger()
+    await handled(store, enrolment("P1"), claim("C-1", "P1", "1000.00", 3))
+    stored = await stored_projection(store)
+    (stamp,) = stored["policies"]
+    later = {**stamp, "version": stamp["version"] + 1}
+    shuffled = {**stored, "policies": [later, stamp]}
+    assert [p["version"] for p in upcast(shuffled)["policies"]] == [stamp["version"], stamp["version"] + 1]

@@ -160,15 +160,17 @@ def uuid_in(text: str | None) -> uuid.UUID | None:
     return uuid.UUID(found.group()) if found else None
 
 
-_LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits or more: an integer orjson may read as a float
+# A number of 19 digits or more where a JSON number can begin (not inside a string: the national
+# gateway's visit and settlement ids are 20 and 22 digits): an integer orjson may read as a float.
+_LONG_NUMBER = re.compile(r"(?:^|[\[:,])\s*-?\d{19}")
 
 
 def projection(text: str) -> Any:
     """A stored person-year projection, decoded. The store writes it as canonical JSON (integers
     within BIGINT, no floats), which orjson reads as json.loads does at a fraction of its cost on
     texts of several kB. orjson reads an integer beyond 64 bits as a float where json.loads keeps
-    it an int (only a hand-written row can hold one), so a text with a run of 19 digits or more
-    goes to json.loads, as does one orjson refuses: no stored text is read differently."""
+    it an int (only a hand-written row can hold one), so a text with a number of 19 digits or
+    more goes to json.loads, as does one orjson refuses: no stored text is read differently."""
     if _LONG_NUMBER.search(text) is None:
         try:
             return orjson.loads(text)
