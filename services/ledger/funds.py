@@ -172,21 +172,25 @@ BOOK_NAMES = {
     "390200": "居民大病保险 resident major illness",
     "610100": "医疗救助 medical aid",
 }
+# Books whose income the ledger does not hold: the medical-aid fund is financed by the treasury,
+# and no seed gives that income (docs/domain.md#fund-books). Its spending is known; its balance
+# and months payable would be its spending negated, a figure nobody should read as the fund's.
+INCOME_NOT_RECORDED = frozenset({"610100"})
 PoolOf = Callable[[str, str, int], str | None]  # (admdvs, fund, year) → the pooling region, or None
 
 
 @dataclass(frozen=True)
 class BookLine:
     fund: str
-    income: int  # this year, fen
+    income: int | None  # this year, fen; None: not recorded (INCOME_NOT_RECORDED)
     spending: int  # this year, fen
-    balance: int  # income less spending over every year up to this one, fen
+    balance: int | None  # income less spending over every year up to this one, fen; None: income not recorded
     items: Mapping[str, int]  # this year's entries, "income:individual" → fen
 
     @property
     def months_payable(self) -> Decimal | None:
         """基金可支付月数 [000]: the balance over the year's average monthly spending."""
-        if self.spending <= 0:
+        if self.spending <= 0 or self.balance is None:
             return None
         return (Decimal(self.balance) * 12 / Decimal(self.spending)).quantize(Decimal("0.1"))
 
@@ -212,7 +216,10 @@ def fund_report(rows: Sequence[Row], region: str, year: int, pool_of: PoolOf) ->
         items: Counter[str] = Counter()
         for r in now:
             items[f"{r[3]}:{r[4]}"] += r[5]
-        lines.append(BookLine(fund, income, spending, balance, dict(items)))
+        if fund in INCOME_NOT_RECORDED:
+            lines.append(BookLine(fund, None, spending, None, dict(items)))
+        else:
+            lines.append(BookLine(fund, income, spending, balance, dict(items)))
     return lines
 
 

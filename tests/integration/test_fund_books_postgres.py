@@ -150,5 +150,9 @@ async def test_ledger_funds_shows_each_book_of_a_pool_with_its_months_payable(
     # balance 1,070 − 7,150 = −6,080.00; months 12 × (−6,080) ÷ 7,150 = −10.2
     assert (resident["balance"], resident["months_payable"]) == ("-6080.00", "-10.2")
     assert books["310100"]["spending"] == "62.00" and books["310200"]["income"] == "62.00"
+    aid = books["610100"]  # the treasury's income is not in the ledger: no balance, no months
+    assert (aid["income"], aid["balance"], aid["months_payable"]) == (None, None, None)
+    text = ledger(database_url, "funds", "--region", "640000", "--year", "2025", "--policies", "policies").stdout
+    assert "not recorded" in text and "Traceback" not in text
     zhongwei = ledger(database_url, "funds", "--region", "640500", "--year", "2025", "--policies", "policies")
     assert zhongwei.returncode == 0 and "390100" in zhongwei.stdout and "1070.00" in zhongwei.stdout

@@ -259,6 +259,18 @@ def test_the_books_report_income_spending_balance_and_months_payable_000() -> No
     assert by_prefix["610100"].months_payable is None  # nothing spent
 
 
+def test_the_medical_aid_book_reports_its_spending_and_no_balance_since_its_income_is_not_recorded() -> None:
+    """Its income is the treasury's and not in the ledger (docs/domain.md#fund-books): a balance
+    would be its spending negated, and months payable a negative number of months."""
+    rows = [
+        ("640100", "610100", 2025, "spending", "claims", 1_382_249),
+        ("640100", "610100", 2025, "spending", "contribution_subsidies", 50_000),
+    ]
+    (line,) = [x for x in fund_report(rows, "640000", 2025, prefix_pool("640000")) if x.fund == "610100"]
+    assert line.spending == 1_432_249  # 13,822.49 + 500.00
+    assert (line.income, line.balance, line.months_payable) == (None, None, None)
+
+
 def test_a_contribution_fact_round_trips_through_its_record_at_version_1() -> None:
     """ADR 0004: a new event type starts at version 1, with its codec and a round trip."""
     from contracts.codes import FundPayType, Insutype

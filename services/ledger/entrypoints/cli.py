@@ -322,9 +322,9 @@ async def _funds(args: argparse.Namespace) -> int:
         body = [
             {
                 "fund_pay_type": line.fund,
-                "income": format_yuan(line.income),
+                "income": None if line.income is None else format_yuan(line.income),
                 "spending": format_yuan(line.spending),
-                "balance": format_yuan(line.balance),
+                "balance": None if line.balance is None else format_yuan(line.balance),
                 "months_payable": None if line.months_payable is None else str(line.months_payable),
                 "items": {k: format_yuan(v) for k, v in sorted(line.items.items())},
             }
@@ -337,9 +337,15 @@ async def _funds(args: argparse.Namespace) -> int:
     for line in lines:
         months = "—" if line.months_payable is None else str(line.months_payable)
         name = f"{line.fund} {BOOK_NAMES[line.fund]}"
-        amounts = f"{format_yuan(line.income):>16} {format_yuan(line.spending):>16} {format_yuan(line.balance):>16}"
-        print(f"  {name:<40} {amounts} {months:>8}")
+        income, balance = (_yuan_or(line.income), _yuan_or(line.balance))
+        print(f"  {name:<40} {income:>16} {format_yuan(line.spending):>16} {balance:>16} {months:>8}")
+    if any(line.income is None for line in lines):
+        print("  (not recorded: the medical-aid fund's income, from the treasury, is not in this ledger)")
     return 0
+
+
+def _yuan_or(fen: int | None) -> str:
+    return "not recorded" if fen is None else format_yuan(fen)
 
 
 def _jobs(text: str) -> int:
