@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ledger.store import LedgerStore, NewEvent, StreamAppend
+from ledger.store import LedgerStore, NewEvent, RecordedEvent, StreamAppend
 
 from contracts.results import SettlementResult
 from engine.errors import InvariantBroken, UnknownPolicy
@@ -55,41 +55,48 @@ def appends_for(
     return appends
 
 
-async def settled_facts(store: LedgerStore, psn_no: str, year: int, setl_id: str) -> ClaimSettled | None:
-    """The facts a settlement of this person-year was recorded with, read from its event."""
+async def settled_record(
+    store: LedgerStore, psn_no: str, year: int, setl_id: str
+) -> tuple[RecordedEvent, ClaimSettled] | None:
+    """A settlement of this person-year as recorded: its event, and the facts it holds."""
     for recorded in await store.read_stream(stream_id(psn_no, year)):
         if recorded.event_type == "ClaimSettled" and recorded.data.get("setl_id") == setl_id:
             facts = from_record(recorded.event_type, recorded.data)
             if isinstance(facts, ClaimSettled):
-                return facts
+                return recorded, facts
     return None
 
 
+def with_facts(loaded: Loaded, facts: ClaimSettled) -> Loaded:
+    """``loaded`` holding the amounts of the settlement ``facts`` records (read from its event)
+    where its projection keeps only a note of it (engine.person.SettlementNote): what a reversal
+    needs. A settlement it does not hold, or one already reversed, is left as it is (the engine
+    refuses reversing either with the message's own rejection)."""
+    note = loaded.state.settlements.get(facts.setl_id)
+    if not isinstance(note, SettlementNote) or note.reversed_by is not None:
+        return loaded
+    return Loaded(opened(loaded.state, OpenSettlement.of(facts)), loaded.version)
+
+
 async def with_amounts(store: LedgerStore, loaded: Loaded, setl_id: str) -> Loaded:
-    """``loaded`` holding the amounts of settlement ``setl_id``, read from its event, where its
-    projection keeps only a note of it (engine.person.SettlementNote): what a reversal needs. A
-    settlement it does not hold, or one already reversed, is left as it is (the engine refuses
-    reversing either with the message's own rejection)."""
+    """``with_facts`` of settlement ``setl_id``, its event read only when the projection holds a
+    note of it in force."""
     note = loaded.state.settlements.get(setl_id)
     if not isinstance(note, SettlementNote) or note.reversed_by is not None:
         return loaded
-    facts = await settled_facts(store, loaded.state.psn_no, loaded.state.year, setl_id)
-    if facts is None:  # the projection names a settlement its stream does not hold: a broken ledger
+    found = await settled_record(store, loaded.state.psn_no, loaded.state.year, setl_id)
+    if found is None:  # the projection names a settlement its stream does not hold: a broken ledger
         raise InvariantBroken(f"{loaded.state.stream_id}: its projection names a settlement it does not hold")
-    return Loaded(opened(loaded.state, OpenSettlement.of(facts)), loaded.version)
+    return with_facts(loaded, found[1])
 
 
 async def recorded_settlement(store: LedgerStore, psn_no: str, year: int, setl_id: str) -> SettlementResult | None:
     """The settlements.v1 answer of a recorded settlement, rendered again from its event."""
-    for recorded in await store.read_stream(stream_id(psn_no, year)):
-        if recorded.event_type != "ClaimSettled" or recorded.data.get("setl_id") != setl_id:
-            continue
-        facts = from_record(recorded.event_type, recorded.data)
-        if isinstance(facts, ClaimSettled):
-            return settlement_answer(
-                facts, event_id=recorded.event_id, occurred_at=recorded.occurred_at, setl_mode="settle"
-            )
-    return None
+    found = await settled_record(store, psn_no, year, setl_id)
+    if found is None:
+        return None
+    recorded, facts = found
+    return settlement_answer(facts, event_id=recorded.event_id, occurred_at=recorded.occurred_at, setl_mode="settle")
 
 
 def _cap_without_rewards(policies: PolicyBook, state: PersonYear) -> int | None:

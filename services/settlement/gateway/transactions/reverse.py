@@ -18,7 +18,7 @@ from settlement.gateway.context import Context, Done
 from settlement.gateway.fields import NationalRefusal, identifier
 from settlement.gateway.setlinfo import Echo, setldetail, setlinfo
 from settlement.gateway.visits import open_visit, source_of, visit_append
-from settlement.service_layer.people import Loaded, appends_for, load, settled_facts, with_amounts
+from settlement.service_layer.people import Loaded, appends_for, load, settled_record, with_facts
 
 
 def _in_force(state: VisitState, setl_id: str) -> SettlementRef:
@@ -34,7 +34,11 @@ async def reverse_visit(context: Context, state: VisitState, setl_id: str) -> Do
     """The settlement ``setl_id`` of the visit reversed (also what 2601 does to a 2207)."""
     ref = _in_force(state, setl_id)
     store, e = context.deps.store, context.envelope
-    person = await with_amounts(store, await load(store, ref.psn_no, ref.year), setl_id)
+    found = await settled_record(store, ref.psn_no, ref.year, setl_id)  # once: its amounts and the echo's facts
+    if found is None:  # a bug: the visit stream names a settlement the person-year does not hold
+        raise LookupError(f"the visit stream names {setl_id}, which {ref.psn_no}/{ref.year} does not hold")
+    facts = found[1]
+    person = with_facts(await load(store, ref.psn_no, ref.year), facts)
     loaded: dict[str, Loaded] = {person.state.stream_id: person}
     original = person.state.settlements.get(setl_id)
     payer = None
@@ -48,9 +52,6 @@ async def reverse_visit(context: Context, state: VisitState, setl_id: str) -> Do
     appends = appends_for(e.idempotency_key, done.events, loaded, context.at)
     visit_event = VisitSettlementReversed(own_id, setl_id, source_of(context))
     appends.append(visit_append(context, state, [visit_event], first_index=len(done.events)))
-    facts = await settled_facts(store, ref.psn_no, ref.year, setl_id)
-    if facts is None:  # a bug: the visit stream names a settlement the person-year does not hold
-        raise LookupError(f"the visit stream names {setl_id}, which {ref.psn_no}/{ref.year} does not hold")
     enrolment = person.state.enrolment
     assert state.registered is not None and enrolment is not None  # a settled visit had both
     echo = Echo(
